@@ -1,0 +1,207 @@
+// SigV4: canonical request, string to sign, signature (docs/wire-protocol.md section 7).
+#include "transport/sigv4.h"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <map>
+
+#include "transport/crypto.h"
+#include "transport/uri.h"
+
+namespace cairn::transport {
+namespace {
+
+constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
+
+// Headers no AWS SDK signs: hop-by-hop ones a proxy may rewrite, and ones added after signing.
+bool is_unsignable(std::string_view lower_name) {
+  static constexpr std::string_view kSkip[] = {
+      "authorization", "connection", "expect", "keep-alive", "proxy-authenticate",
+      "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "user-agent",
+      "x-amzn-trace-id"};
+  for (auto s : kSkip) {
+    if (s == lower_name) return true;
+  }
+  return false;
+}
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Trims and folds every run of whitespace (including folded header lines) into one space.
+std::string canonical_header_value(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  bool pending_space = false;
+  for (char c : v) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (pending_space) out.push_back(' ');
+    pending_space = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const std::string* find_header(const Headers& headers, std::string_view name) {
+  for (const auto& [k, v] : headers) {
+    if (iequals(k, name)) return &v;
+  }
+  return nullptr;
+}
+
+void set_header(Headers& headers, std::string_view name, std::string value) {
+  for (auto& [k, v] : headers) {
+    if (iequals(k, name)) {
+      v = std::move(value);
+      return;
+    }
+  }
+  headers.emplace_back(std::string(name), std::move(value));
+}
+
+std::string format_amz_date(std::chrono::system_clock::time_point time) {
+  std::time_t t = std::chrono::system_clock::to_time_t(time);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[20];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+std::string canonical_uri(std::string_view wire_path) {
+  if (wire_path.empty()) return "/";
+  // Remove empty, "." and ".." segments (botocore normalize_url_path; JS uriEscapePath).
+  std::vector<std::string_view> segments;
+  size_t start = 0;
+  while (start <= wire_path.size()) {
+    size_t end = wire_path.find('/', start);
+    if (end == std::string_view::npos) end = wire_path.size();
+    std::string_view seg = wire_path.substr(start, end - start);
+    if (seg == "..") {
+      if (!segments.empty()) segments.pop_back();
+    } else if (!seg.empty() && seg != ".") {
+      segments.push_back(seg);
+    }
+    start = end + 1;
+  }
+  std::string out = wire_path.front() == '/' ? "/" : "";
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (i) out.push_back('/');
+    out += uri_encode(segments[i]);  // a second encoding of an already-encoded path: %3A -> %253A
+  }
+  if (wire_path.back() == '/' && !segments.empty()) out.push_back('/');
+  return out;
+}
+
+std::string canonical_query(std::string_view raw_query) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  size_t start = 0;
+  while (start < raw_query.size()) {
+    size_t end = raw_query.find('&', start);
+    if (end == std::string_view::npos) end = raw_query.size();
+    std::string_view pair = raw_query.substr(start, end - start);
+    if (!pair.empty()) {
+      size_t eq = pair.find('=');
+      std::string_view key = pair.substr(0, eq);
+      std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+      pairs.emplace_back(uri_encode(uri_decode(key)), uri_encode(uri_decode(value)));
+    }
+    start = end + 1;
+  }
+  std::sort(pairs.begin(), pairs.end());
+  std::string out;
+  for (const auto& [k, v] : pairs) {
+    if (!out.empty()) out.push_back('&');
+    out += k;
+    out.push_back('=');
+    out += v;
+  }
+  return out;
+}
+
+SigV4Signature compute_sigv4(const SigV4Request& request, const AwsCredentials& credentials,
+                             const SigV4Scope& scope, std::string_view amz_date) {
+  // Group header values by lower-cased name, keeping their order (duplicates join with ',').
+  std::map<std::string, std::string> canonical;
+  for (const auto& [name, value] : request.headers) {
+    std::string lower = to_lower(name);
+    if (is_unsignable(lower)) continue;
+    auto [it, inserted] = canonical.emplace(lower, canonical_header_value(value));
+    if (!inserted) it->second += "," + canonical_header_value(value);
+  }
+
+  SigV4Signature sig;
+  std::string headers_block;
+  for (const auto& [name, value] : canonical) {
+    headers_block += name + ":" + value + "\n";
+    if (!sig.signed_headers.empty()) sig.signed_headers.push_back(';');
+    sig.signed_headers += name;
+  }
+
+  const std::string* content_sha = find_header(request.headers, "x-amz-content-sha256");
+  std::string payload_hash = content_sha ? *content_sha : sha256_hex(request.body);
+
+  sig.canonical_request = request.method + "\n" + canonical_uri(request.path) + "\n" +
+                          canonical_query(request.query) + "\n" + headers_block + "\n" +
+                          sig.signed_headers + "\n" + payload_hash;
+
+  std::string date(amz_date.substr(0, 8));
+  std::string credential_scope = date + "/" + scope.region + "/" + scope.service + "/aws4_request";
+  sig.string_to_sign = std::string(kAlgorithm) + "\n" + std::string(amz_date) + "\n" +
+                       credential_scope + "\n" + sha256_hex(sig.canonical_request);
+
+  std::string k_date = hmac_sha256("AWS4" + credentials.secret_access_key, date);
+  std::string k_region = hmac_sha256(k_date, scope.region);
+  std::string k_service = hmac_sha256(k_region, scope.service);
+  std::string k_signing = hmac_sha256(k_service, "aws4_request");
+  sig.signature = hex_encode(hmac_sha256(k_signing, sig.string_to_sign));
+
+  sig.authorization = std::string(kAlgorithm) + " Credential=" + credentials.access_key_id + "/" +
+                      credential_scope + ", SignedHeaders=" + sig.signed_headers +
+                      ", Signature=" + sig.signature;
+  return sig;
+}
+
+Status sign_request(SigV4Request& request, const AwsCredentials& credentials,
+                    const SigV4Scope& scope, std::chrono::system_clock::time_point time) {
+  if (credentials.empty()) {
+    return Status(ErrorCode::kNoCredentials, "cannot sign: access key id or secret key is empty");
+  }
+  if (!find_header(request.headers, "host")) {
+    return Status(ErrorCode::kSigning, "cannot sign: the request has no Host header");
+  }
+  // A retry re-signs the same request: drop the previous signature first.
+  request.headers.erase(std::remove_if(request.headers.begin(), request.headers.end(),
+                                       [](const auto& h) { return iequals(h.first, "authorization"); }),
+                        request.headers.end());
+  std::string amz_date = format_amz_date(time);
+  set_header(request.headers, "X-Amz-Date", amz_date);
+  if (!credentials.session_token.empty()) {
+    set_header(request.headers, "X-Amz-Security-Token", credentials.session_token);
+  }
+  SigV4Signature sig = compute_sigv4(request, credentials, scope, amz_date);
+  request.headers.emplace_back("Authorization", std::move(sig.authorization));
+  return Status::OK();
+}
+
+}  // namespace cairn::transport
