@@ -1,0 +1,258 @@
+#include "transport/json.h"
+
+#include <rapidjson/error/en.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <limits>
+
+namespace cairn::transport::json {
+namespace {
+
+Status parse_error(const std::string& context, const std::string& what) {
+  return Status(ErrorCode::kParse, context + ": " + what);
+}
+
+// Whole-string numeric parse ("1700000000", "1.5E9"); nullopt when it is not a number.
+std::optional<double> parse_number(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::string tmp(s);
+  char* end = nullptr;
+  errno = 0;
+  double d = std::strtod(tmp.c_str(), &end);
+  if (errno != 0 || end != tmp.c_str() + tmp.size() || !std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
+}  // namespace
+
+Status parse(std::string_view text, rapidjson::Document& doc) {
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    doc.SetObject();
+    return Status::OK();
+  }
+  doc.Parse(text.data(), text.size());
+  if (doc.HasParseError()) {
+    return Status(ErrorCode::kParse, std::string("malformed JSON at offset ") +
+                                         std::to_string(doc.GetErrorOffset()) + ": " +
+                                         rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  if (!doc.IsObject()) return Status(ErrorCode::kParse, "expected a JSON object");
+  return Status::OK();
+}
+
+std::optional<Timestamp> timestamp_from_seconds(double seconds) {
+  // Beyond +-1e13 s (about 300,000 years) the value is garbage (epoch ms, say), not a time.
+  if (!std::isfinite(seconds) || std::fabs(seconds) > 1e13) return std::nullopt;
+  auto ms = static_cast<int64_t>(std::llround(seconds * 1000.0));
+  return Timestamp(std::chrono::duration_cast<Timestamp::duration>(std::chrono::milliseconds(ms)));
+}
+
+std::optional<Timestamp> parse_iso8601(std::string_view text) {
+  // YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM|-HH:MM]
+  std::string s(text);
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%*[Tt ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  size_t pos = static_cast<size_t>(consumed);
+  int64_t millis = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    int64_t scale = 100;
+    for (++pos; pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])); ++pos) {
+      millis += (s[pos] - '0') * scale;
+      scale /= 10;
+    }
+  }
+  int64_t offset_seconds = 0;
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    int hh = 0, mm = 0;
+    if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d", &hh, &mm) != 2) return std::nullopt;
+    offset_seconds = (s[pos] == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
+    pos += 6;
+  } else {
+    return std::nullopt;  // a time with no zone is ambiguous
+  }
+  if (pos != s.size()) return std::nullopt;
+  int64_t epoch = static_cast<int64_t>(timegm(&tm)) - offset_seconds;
+  return Timestamp(std::chrono::duration_cast<Timestamp::duration>(
+      std::chrono::milliseconds(epoch * 1000 + millis)));
+}
+
+ObjectReader::ObjectReader(const rapidjson::Value& value, std::string context)
+    : context_(std::move(context)) {
+  if (value.IsObject()) {
+    value_ = &value;
+  } else if (!value.IsNull()) {
+    fail("expected an object");
+  }
+}
+
+void ObjectReader::fail(const std::string& what) {
+  if (valid_) {
+    valid_ = false;
+    status_ = parse_error(context_, what);
+  }
+}
+
+void ObjectReader::merge(const ObjectReader& nested) {
+  if (valid_ && !nested.valid_) {
+    valid_ = false;
+    status_ = nested.status_;
+  }
+}
+
+const rapidjson::Value* ObjectReader::member(const char* key) {
+  if (!value_) return nullptr;
+  auto it = value_->FindMember(key);
+  if (it == value_->MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+std::optional<std::string> ObjectReader::str(const char* key) {
+  const auto* v = member(key);
+  if (!v) return std::nullopt;
+  if (!v->IsString()) {
+    fail(std::string(key) + " is not a string");
+    return std::nullopt;
+  }
+  return std::string(v->GetString(), v->GetStringLength());
+}
+
+std::optional<int64_t> ObjectReader::i64(const char* key) {
+  const auto* v = member(key);
+  if (!v) return std::nullopt;
+  if (v->IsInt64()) return v->GetInt64();
+  if (v->IsDouble()) {
+    double d = v->GetDouble();
+    if (d == std::floor(d) && std::fabs(d) < 9.2e18) return static_cast<int64_t>(d);
+  }
+  if (v->IsString()) {  // botocore coerces "7" to 7; so do we
+    std::string s = v->GetString();
+    char* end = nullptr;
+    errno = 0;
+    long long n = std::strtoll(s.c_str(), &end, 10);
+    if (errno == 0 && !s.empty() && end == s.c_str() + s.size()) return static_cast<int64_t>(n);
+  }
+  fail(std::string(key) + " is not a 64-bit integer");
+  return std::nullopt;
+}
+
+std::optional<int32_t> ObjectReader::i32(const char* key) {
+  auto v = i64(key);
+  if (!v) return std::nullopt;
+  if (*v < std::numeric_limits<int32_t>::min() || *v > std::numeric_limits<int32_t>::max()) {
+    fail(std::string(key) + " does not fit in 32 bits");
+    return std::nullopt;
+  }
+  return static_cast<int32_t>(*v);
+}
+
+std::optional<bool> ObjectReader::boolean(const char* key) {
+  const auto* v = member(key);
+  if (!v) return std::nullopt;
+  if (!v->IsBool()) {
+    fail(std::string(key) + " is not a boolean");
+    return std::nullopt;
+  }
+  return v->GetBool();
+}
+
+std::optional<Timestamp> ObjectReader::time(const char* key) {
+  const auto* v = member(key);
+  if (!v) return std::nullopt;
+  std::optional<Timestamp> t;
+  if (v->IsNumber()) {
+    t = timestamp_from_seconds(v->GetDouble());
+  } else if (v->IsString()) {
+    std::string_view s(v->GetString(), v->GetStringLength());
+    if (auto n = parse_number(s)) {
+      t = timestamp_from_seconds(*n);
+    } else {
+      t = parse_iso8601(s);
+    }
+  }
+  if (!t) fail(std::string(key) + " is not a timestamp in epoch seconds");
+  return t;
+}
+
+const rapidjson::Value* ObjectReader::object(const char* key) {
+  const auto* v = member(key);
+  if (v && !v->IsObject()) {
+    fail(std::string(key) + " is not an object");
+    return nullptr;
+  }
+  return v;
+}
+
+const rapidjson::Value* ObjectReader::array(const char* key) {
+  const auto* v = member(key);
+  if (v && !v->IsArray()) {
+    fail(std::string(key) + " is not an array");
+    return nullptr;
+  }
+  return v;
+}
+
+std::vector<std::string> ObjectReader::string_list(const char* key) {
+  std::vector<std::string> out;
+  if (const auto* a = array(key)) {
+    for (const auto& item : a->GetArray()) {
+      if (item.IsNull()) continue;
+      if (!item.IsString()) {
+        fail(std::string(key) + " has a member that is not a string");
+        continue;
+      }
+      out.emplace_back(item.GetString(), item.GetStringLength());
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ObjectReader::string_map(const char* key) {
+  std::map<std::string, std::string> out;
+  if (const auto* o = object(key)) {
+    for (const auto& m : o->GetObject()) {
+      if (m.value.IsNull()) continue;
+      if (!m.value.IsString()) {
+        fail(std::string(key) + "." + m.name.GetString() + " is not a string");
+        continue;
+      }
+      out.emplace(std::string(m.name.GetString(), m.name.GetStringLength()),
+                  std::string(m.value.GetString(), m.value.GetStringLength()));
+    }
+  }
+  return out;
+}
+
+void Writer::time(const char* k, const std::optional<Timestamp>& v) {
+  if (!v) return;
+  // Whole epoch seconds, truncated, as botocore sends them (docs/wire-protocol.md section 0.2).
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(v->time_since_epoch()).count();
+  i64(k, static_cast<int64_t>(secs));
+}
+
+void Writer::string_list(const char* k, const std::vector<std::string>& v) {
+  if (v.empty()) return;
+  begin_array(k);
+  for (const auto& s : v) value(s);
+  end_array();
+}
+
+void Writer::string_map(const char* k, const std::map<std::string, std::string>& v) {
+  if (v.empty()) return;
+  key(k);
+  begin_object();
+  for (const auto& [mk, mv] : v) str(mk.c_str(), mv);
+  end_object();
+}
+
+}  // namespace cairn::transport::json

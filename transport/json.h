@@ -1,0 +1,116 @@
+// JSON on RapidJSON, with the Cognito wire rules:
+//   - timestamps are epoch seconds as JSON numbers; integers, fractions and exponent form
+//     (1.515115602E9, as real AWS sends) all parse, and so do numeric strings and ISO-8601;
+//   - null counts as absent;
+//   - longs stay 64-bit.
+// Requests carry whole seconds, as botocore sends them.
+#pragma once
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cairn/cognito_sync_types.h"
+#include "cairn/status.h"
+
+namespace cairn::transport::json {
+
+// Parses text into doc. An empty body parses as {} (both SDKs accept an empty 200 body).
+Status parse(std::string_view text, rapidjson::Document& doc);
+
+std::optional<Timestamp> timestamp_from_seconds(double seconds);
+// Parses "2023-11-14T22:13:20Z" / "2023-11-14T22:13:20.123+00:00".
+std::optional<Timestamp> parse_iso8601(std::string_view text);
+
+// Reads members of one JSON object. A missing or null member is absent; a member of the wrong type
+// records a parse error (the first one wins) and reads as absent.
+class ObjectReader {
+ public:
+  ObjectReader(const rapidjson::Value& value, std::string context);
+
+  std::optional<std::string> str(const char* key);
+  std::optional<int64_t> i64(const char* key);
+  std::optional<int32_t> i32(const char* key);
+  std::optional<bool> boolean(const char* key);
+  std::optional<Timestamp> time(const char* key);
+  // nullptr when absent or null.
+  const rapidjson::Value* object(const char* key);
+  const rapidjson::Value* array(const char* key);
+  std::vector<std::string> string_list(const char* key);
+  std::map<std::string, std::string> string_map(const char* key);
+
+  // Record an error found by the caller (nested readers report through their parent).
+  void fail(const std::string& what);
+  void merge(const ObjectReader& nested);
+  const Status& status() const { return status_; }
+  bool valid() const { return valid_; }
+
+ private:
+  const rapidjson::Value* member(const char* key);
+
+  const rapidjson::Value* value_ = nullptr;
+  std::string context_;
+  bool valid_ = true;
+  Status status_;
+};
+
+// A thin layer over rapidjson::Writer that knows the wire's optional and timestamp rules.
+class Writer {
+ public:
+  Writer() : w_(buf_) {}
+
+  void begin_object() { w_.StartObject(); }
+  void end_object() { w_.EndObject(); }
+  void begin_array(const char* key) {
+    w_.Key(key);
+    w_.StartArray();
+  }
+  void end_array() { w_.EndArray(); }
+  void key(const char* k) { w_.Key(k); }
+  void value(std::string_view v) { w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size())); }
+
+  void str(const char* k, std::string_view v) {
+    w_.Key(k);
+    value(v);
+  }
+  void str(const char* k, const std::string& v) { str(k, std::string_view(v)); }
+  void str(const char* k, const char* v) { str(k, std::string_view(v)); }
+  void str(const char* k, const std::optional<std::string>& v) {
+    if (v) str(k, *v);
+  }
+  void i64(const char* k, int64_t v) {
+    w_.Key(k);
+    w_.Int64(v);
+  }
+  void i64(const char* k, const std::optional<int64_t>& v) {
+    if (v) i64(k, *v);
+  }
+  void i32(const char* k, const std::optional<int32_t>& v) {
+    if (v) i64(k, *v);
+  }
+  void boolean(const char* k, bool v) {
+    w_.Key(k);
+    w_.Bool(v);
+  }
+  void boolean(const char* k, const std::optional<bool>& v) {
+    if (v) boolean(k, *v);
+  }
+  void time(const char* k, const std::optional<Timestamp>& v);
+  void string_list(const char* k, const std::vector<std::string>& v);
+  void string_map(const char* k, const std::map<std::string, std::string>& v);
+
+  std::string take() { return std::string(buf_.GetString(), buf_.GetSize()); }
+
+ private:
+  rapidjson::StringBuffer buf_;
+  rapidjson::Writer<rapidjson::StringBuffer> w_;
+};
+
+}  // namespace cairn::transport::json
