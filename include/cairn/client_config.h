@@ -1,0 +1,65 @@
+// Configuration shared by the Cognito Sync and Cognito Identity clients.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "cairn/clock.h"
+#include "cairn/credentials.h"
+#include "cairn/http.h"
+#include "cairn/logging.h"
+
+namespace cairn {
+
+class Stubber;
+
+// Retries: exponential backoff with full jitter (delay drawn uniformly from
+// [0, min(max_delay, base * 2^retry))). Throttling, HTTP 429, 5xx and network errors are retried;
+// ResourceConflict and every other 4xx are not.
+struct RetryOptions {
+  int max_retries = 3;  // retries after the first attempt (the seed's retry_limit)
+  std::chrono::milliseconds base_delay{100};
+  std::chrono::milliseconds throttle_base_delay{500};  // throttles back off harder
+  std::chrono::milliseconds max_delay{20000};
+  uint64_t jitter_seed = 0;  // 0: seeded from the OS; tests set it for repeatable delays
+};
+
+struct ClientConfig {
+  // Region for endpoints and signing. Empty: AWS_REGION, AMAZON_REGION, then AWS_DEFAULT_REGION;
+  // with an explicit endpoint and no region anywhere, us-east-1.
+  std::string region;
+  // One endpoint for both services (a cairn-server: "http://127.0.0.1:8080"). Empty: the AWS
+  // endpoints https://cognito-sync.REGION.amazonaws.com and
+  // https://cognito-identity.REGION.amazonaws.com.
+  std::string endpoint;
+
+  // Signs every signed call. Null: the default chain (environment, then shared credentials file).
+  CredentialsProviderPtr credentials;
+
+  HttpOptions http;
+  RetryOptions retry;
+
+  // Check every length, pattern, enum and required member of the model before sending, and fail
+  // with InvalidParameter locally (the seed's validate_params).
+  bool validate_params = true;
+
+  // Stub mode (the seed's stub_responses): no HTTP at all; calls take canned responses from the
+  // stubber, and retries are off.
+  std::shared_ptr<Stubber> stub;
+
+  LoggerPtr logger;
+  std::shared_ptr<Clock> clock;            // null: the system clock
+  std::shared_ptr<HttpTransport> transport;  // null: libcurl built from `http`
+  std::string user_agent = "cairn/0.1.0";
+};
+
+// The region the config resolves to, or InvalidArgument when there is none and no endpoint.
+Result<std::string> resolve_region(const ClientConfig& config);
+
+// "https://cognito-sync.us-east-1.amazonaws.com" or the configured endpoint.
+std::string resolve_endpoint(const ClientConfig& config, const std::string& endpoint_prefix,
+                             const std::string& region);
+
+}  // namespace cairn

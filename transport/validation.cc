@@ -1,0 +1,455 @@
+#include "transport/validation.h"
+
+#include <map>
+#include <mutex>
+
+#include "transport/pattern.h"
+
+namespace cairn::transport {
+namespace {
+
+constexpr std::string_view kSync = "cognito-sync";
+constexpr std::string_view kIdentity = "cognito-identity";
+
+const ShapeConstraint* find_shape(std::string_view service, std::string_view name) {
+  for (const auto& s : shape_constraints()) {
+    if (s.service == service && s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+const Pattern& compiled(const ShapeConstraint& shape) {
+  static std::mutex mu;
+  static std::map<std::string, Pattern> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  std::string key = std::string(shape.pattern);
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    // Every pattern in the table compiles; the validation test proves it.
+    it = cache.emplace(key, *Pattern::compile(shape.pattern)).first;
+  }
+  return it->second;
+}
+
+// Collects every problem with one request, then reports them together.
+class Checker {
+ public:
+  Checker(std::string_view operation, std::string_view service)
+      : operation_(operation), service_(service) {}
+
+  void str(std::string_view member, std::string_view value, std::string_view shape_name) {
+    const ShapeConstraint* shape = find_shape(service_, shape_name);
+    if (!shape) return;  // a shape with no constraints
+    size_t len = utf8_length(value);
+    if (shape->min && static_cast<int64_t>(len) < *shape->min) {
+      problem(std::string(member) + ": length " + std::to_string(len) + " is below the minimum " +
+              std::to_string(*shape->min));
+      return;
+    }
+    if (shape->max && static_cast<int64_t>(len) > *shape->max) {
+      problem(std::string(member) + ": length " + std::to_string(len) + " is above the maximum " +
+              std::to_string(*shape->max));
+      return;
+    }
+    if (!shape->pattern.empty() && !compiled(*shape).full_match(value)) {
+      problem(std::string(member) + ": '" + std::string(value.substr(0, 80)) +
+              "' does not match the pattern " + std::string(shape->pattern));
+      return;
+    }
+    if (!shape->enum_values.empty()) {
+      for (auto v : shape->enum_values) {
+        if (v == value) return;
+      }
+      std::string allowed;
+      for (auto v : shape->enum_values) allowed += (allowed.empty() ? "" : ", ") + std::string(v);
+      problem(std::string(member) + ": '" + std::string(value.substr(0, 80)) +
+              "' is not one of " + allowed);
+    }
+  }
+  void str(std::string_view member, const std::string& value, std::string_view shape_name) {
+    str(member, std::string_view(value), shape_name);
+  }
+  void str(std::string_view member, const std::optional<std::string>& value,
+           std::string_view shape_name) {
+    if (value) str(member, *value, shape_name);
+  }
+  void number(std::string_view member, std::optional<int64_t> value, std::string_view shape_name) {
+    const ShapeConstraint* shape = find_shape(service_, shape_name);
+    if (!value || !shape) return;
+    if ((shape->min && *value < *shape->min) || (shape->max && *value > *shape->max)) {
+      problem(std::string(member) + ": " + std::to_string(*value) + " is outside " +
+              std::to_string(shape->min.value_or(INT64_MIN)) + ".." +
+              std::to_string(shape->max.value_or(INT64_MAX)));
+    }
+  }
+  void count(std::string_view member, size_t n, std::string_view shape_name) {
+    const ShapeConstraint* shape = find_shape(service_, shape_name);
+    if (!shape) return;
+    if ((shape->min && static_cast<int64_t>(n) < *shape->min) ||
+        (shape->max && static_cast<int64_t>(n) > *shape->max)) {
+      problem(std::string(member) + ": " + std::to_string(n) + " entries, allowed " +
+              std::to_string(shape->min.value_or(0)) + ".." +
+              (shape->max ? std::to_string(*shape->max) : std::string("any")));
+    }
+  }
+  void string_map(std::string_view member, const std::map<std::string, std::string>& m,
+                  std::string_view map_shape, std::string_view key_shape,
+                  std::string_view value_shape) {
+    count(member, m.size(), map_shape);
+    for (const auto& [k, v] : m) {
+      str(std::string(member) + " key", k, key_shape);
+      str(std::string(member) + "[" + k.substr(0, 40) + "]", v, value_shape);
+    }
+  }
+  void required(std::string_view member, bool present) {
+    if (!present) problem(std::string(member) + ": missing required parameter");
+  }
+  void problem(std::string text) { problems_.push_back(std::move(text)); }
+
+  Status result() const {
+    if (problems_.empty()) return Status::OK();
+    std::string msg = "Invalid parameters for " + std::string(operation_) + ": ";
+    for (size_t i = 0; i < problems_.size(); ++i) msg += (i ? "; " : "") + problems_[i];
+    return Status(ErrorCode::kInvalidParameter, msg);
+  }
+
+ private:
+  std::string_view operation_;
+  std::string_view service_;
+  std::vector<std::string> problems_;
+};
+
+// Shorthand for the label members most Sync operations share.
+void pool(Checker& c, const std::string& v) { c.str("IdentityPoolId", v, "IdentityPoolId"); }
+void identity_id(Checker& c, const std::string& v) { c.str("IdentityId", v, "IdentityId"); }
+void dataset(Checker& c, const std::string& v) { c.str("DatasetName", v, "DatasetName"); }
+
+}  // namespace
+
+size_t utf8_length(std::string_view text) {
+  size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+const std::vector<ShapeConstraint>& shape_constraints() {
+  static const std::vector<ShapeConstraint> table = {
+      // Cognito Sync
+      {kSync, "IdentityPoolId", "string", 1, 55, "[\\w-]+:[0-9a-f-]+", {}},
+      {kSync, "IdentityId", "string", 1, 55, "[\\w-]+:[0-9a-f-]+", {}},
+      {kSync, "DatasetName", "string", 1, 128, "[a-zA-Z0-9_.:-]+", {}},
+      {kSync, "DeviceId", "string", 1, 256, "", {}},
+      {kSync, "RecordKey", "string", 1, 1024, "", {}},
+      {kSync, "RecordValue", "string", std::nullopt, 1048575, "", {}},
+      {kSync, "Operation", "string", std::nullopt, std::nullopt, "", {"replace", "remove"}},
+      {kSync, "Platform", "string", std::nullopt, std::nullopt, "",
+       {"APNS", "APNS_SANDBOX", "GCM", "ADM"}},
+      {kSync, "ApplicationArn", "string", std::nullopt, std::nullopt,
+       "arn:aws:sns:[-0-9a-z]+:\\d+:app/[A-Z_]+/[a-zA-Z0-9_.-]+", {}},
+      {kSync, "AssumeRoleArn", "string", 20, 2048, "arn:aws:iam::\\d+:role/.*", {}},
+      {kSync, "StreamName", "string", 1, 128, "", {}},
+      {kSync, "StreamingStatus", "string", std::nullopt, std::nullopt, "", {"ENABLED", "DISABLED"}},
+      {kSync, "Events", "map", std::nullopt, 1, "", {}},
+      // Cognito Identity
+      {kIdentity, "IdentityPoolId", "string", 1, 55, "[\\w-]+:[0-9a-f-]+", {}},
+      {kIdentity, "IdentityId", "string", 1, 55, "[\\w-]+:[0-9a-f-]+", {}},
+      {kIdentity, "IdentityPoolName", "string", 1, 128, "[\\w\\s+=,.@-]+", {}},
+      {kIdentity, "AccountId", "string", 1, 15, "\\d+", {}},
+      {kIdentity, "IdentityProviderName", "string", 1, 128, "", {}},
+      {kIdentity, "IdentityProviderToken", "string", 1, 50000, "", {}},
+      {kIdentity, "IdentityProviderId", "string", 1, 128, "[\\w.;_/-]+", {}},
+      {kIdentity, "IdentityProviders", "map", std::nullopt, 10, "", {}},
+      {kIdentity, "LoginsMap", "map", std::nullopt, 10, "", {}},
+      {kIdentity, "DeveloperProviderName", "string", 1, 128, "[\\w._-]+", {}},
+      {kIdentity, "DeveloperUserIdentifier", "string", 1, 1024, "", {}},
+      {kIdentity, "QueryLimit", "integer", 1, 60, "", {}},
+      {kIdentity, "PaginationKey", "string", 1, 65535, "[\\S]+", {}},
+      {kIdentity, "TokenDuration", "long", 1, 86400, "", {}},
+      {kIdentity, "ARNString", "string", 20, 2048, "", {}},
+      {kIdentity, "IdentityIdList", "list", 1, 60, "", {}},
+      {kIdentity, "PrincipalTags", "map", std::nullopt, 50, "", {}},
+      {kIdentity, "PrincipalTagID", "string", 1, 128, "", {}},
+      {kIdentity, "PrincipalTagValue", "string", 1, 256, "", {}},
+      {kIdentity, "TagKeysType", "string", 1, 128, "", {}},
+      {kIdentity, "TagValueType", "string", 0, 256, "", {}},
+      {kIdentity, "CognitoIdentityProviderName", "string", 1, 128, "[\\w._:/-]+", {}},
+      {kIdentity, "CognitoIdentityProviderClientId", "string", 1, 128, "[\\w_]+", {}},
+  };
+  return table;
+}
+
+// --- Cognito Sync ----------------------------------------------------------------------------
+
+Status validate(const sync::BulkPublishRequest& q) {
+  Checker c("BulkPublish", kSync);
+  pool(c, q.identity_pool_id);
+  return c.result();
+}
+
+Status validate(const sync::DeleteDatasetRequest& q) {
+  Checker c("DeleteDataset", kSync);
+  pool(c, q.identity_pool_id);
+  identity_id(c, q.identity_id);
+  dataset(c, q.dataset_name);
+  return c.result();
+}
+
+Status validate(const sync::DescribeDatasetRequest& q) {
+  Checker c("DescribeDataset", kSync);
+  pool(c, q.identity_pool_id);
+  identity_id(c, q.identity_id);
+  dataset(c, q.dataset_name);
+  return c.result();
+}
+
+Status validate(const sync::DescribeIdentityPoolUsageRequest& q) {
+  Checker c("DescribeIdentityPoolUsage", kSync);
+  pool(c, q.identity_pool_id);
+  return c.result();
+}
+
+Status validate(const sync::DescribeIdentityUsageRequest& q) {
+  Checker c("DescribeIdentityUsage", kSync);
+  pool(c, q.identity_pool_id);
+  identity_id(c, q.identity_id);
+  return c.result();
+}
+
+Status validate(const sync::GetBulkPublishDetailsRequest& q) {
+  Checker c("GetBulkPublishDetails", kSync);
+  pool(c, q.identity_pool_id);
+  return c.result();
+}
+
+Status validate(const sync::GetCognitoEventsRequest& q) {
+  Checker c("GetCognitoEvents", kSync);
+  pool(c, q.identity_pool_id);
+  return c.result();
+}
+
+Status validate(const sync::GetIdentityPoolConfigurationRequest& q) {
+  Checker c("GetIdentityPoolConfiguration", kSync);
+  pool(c, q.identity_pool_id);
+  return c.result();
+}
+
+Status validate(const sync::ListDatasetsRequest& q) {
+  Checker c("ListDatasets", kSync);
+  pool(c, q.identity_pool_id);
+  identity_id(c, q.identity_id);
+  return c.result();
+}
+
+Status validate(const sync::ListIdentityPoolUsageRequest&) {
+  return Status::OK();  // NextToken and MaxResults carry no constraints in the model
+}
+
+Status validate(const sync::ListRecordsRequest& q) {
+  Checker c("ListRecords", kSync);
+  pool(c, q.identity_pool_id);
+  identity_id(c, q.identity_id);
+  dataset(c, q.dataset_name);
+  return c.result();
+}
+
+Status validate(const sync::RegisterDeviceRequest& q) {
+  Checker c("RegisterDevice", kSync);
+  pool(c, q.identity_pool_id);
+  identity_id(c, q.identity_id);
+  c.str("Platform", q.platform, "Platform");
+  return c.result();
+}
+
+Status validate(const sync::SetCognitoEventsRequest& q) {
+  Checker c("SetCognitoEvents", kSync);
+  pool(c, q.identity_pool_id);
+  c.count("Events", q.events.size(), "Events");
+  return c.result();
+}
+
+Status validate(const sync::SetIdentityPoolConfigurationRequest& q) {
+  Checker c("SetIdentityPoolConfiguration", kSync);
+  pool(c, q.identity_pool_id);
+  if (q.push_sync) {
+    for (const auto& arn : q.push_sync->application_arns) {
+      c.str("PushSync.ApplicationArns", arn, "ApplicationArn");
+    }
+    c.str("PushSync.RoleArn", q.push_sync->role_arn, "AssumeRoleArn");
+  }
+  if (q.cognito_streams) {
+    c.str("CognitoStreams.StreamName", q.cognito_streams->stream_name, "StreamName");
+    c.str("CognitoStreams.RoleArn", q.cognito_streams->role_arn, "AssumeRoleArn");
+    c.str("CognitoStreams.StreamingStatus", q.cognito_streams->streaming_status, "StreamingStatus");
+  }
+  return c.result();
+}
+
+Status validate(const sync::SubscribeToDatasetRequest& q) {
+  Checker c("SubscribeToDataset", kSync);
+  pool(c, q.identity_pool_id);
+  identity_id(c, q.identity_id);
+  dataset(c, q.dataset_name);
+  c.str("DeviceId", q.device_id, "DeviceId");
+  return c.result();
+}
+
+Status validate(const sync::UnsubscribeFromDatasetRequest& q) {
+  Checker c("UnsubscribeFromDataset", kSync);
+  pool(c, q.identity_pool_id);
+  identity_id(c, q.identity_id);
+  dataset(c, q.dataset_name);
+  c.str("DeviceId", q.device_id, "DeviceId");
+  return c.result();
+}
+
+Status validate(const sync::UpdateRecordsRequest& q) {
+  Checker c("UpdateRecords", kSync);
+  pool(c, q.identity_pool_id);
+  identity_id(c, q.identity_id);
+  dataset(c, q.dataset_name);
+  c.str("DeviceId", q.device_id, "DeviceId");
+  c.required("SyncSessionToken", !q.sync_session_token.empty());
+  for (size_t i = 0; i < q.record_patches.size(); ++i) {
+    const auto& p = q.record_patches[i];
+    std::string at = "RecordPatches[" + std::to_string(i) + "]";
+    c.str(at + ".Op", p.op, "Operation");
+    c.str(at + ".Key", p.key, "RecordKey");
+    c.str(at + ".Value", p.value, "RecordValue");
+    if (p.op == sync::kOpReplace && !p.value) c.problem(at + ".Value: a replace needs a value");
+    if (p.sync_count < 0) c.problem(at + ".SyncCount: negative");
+  }
+  return c.result();
+}
+
+// --- Cognito Identity ------------------------------------------------------------------------
+
+namespace {
+void logins(Checker& c, const identity::Logins& m) {
+  c.string_map("Logins", m, "LoginsMap", "IdentityProviderName", "IdentityProviderToken");
+}
+}  // namespace
+
+Status validate(const identity::CreateIdentityPoolRequest& q) {
+  Checker c("CreateIdentityPool", kIdentity);
+  c.str("IdentityPoolName", q.identity_pool_name, "IdentityPoolName");
+  c.string_map("SupportedLoginProviders", q.supported_login_providers, "IdentityProviders",
+               "IdentityProviderName", "IdentityProviderId");
+  c.str("DeveloperProviderName", q.developer_provider_name, "DeveloperProviderName");
+  for (const auto& arn : q.open_id_connect_provider_arns) {
+    c.str("OpenIdConnectProviderARNs", arn, "ARNString");
+  }
+  for (const auto& p : q.cognito_identity_providers) {
+    c.str("CognitoIdentityProviders.ProviderName", p.provider_name, "CognitoIdentityProviderName");
+    c.str("CognitoIdentityProviders.ClientId", p.client_id, "CognitoIdentityProviderClientId");
+  }
+  for (const auto& arn : q.saml_provider_arns) c.str("SamlProviderARNs", arn, "ARNString");
+  for (const auto& [k, v] : q.identity_pool_tags) {
+    c.str("IdentityPoolTags key", k, "TagKeysType");
+    c.str("IdentityPoolTags[" + k + "]", v, "TagValueType");
+  }
+  return c.result();
+}
+
+Status validate(const identity::DescribeIdentityPoolRequest& q) {
+  Checker c("DescribeIdentityPool", kIdentity);
+  c.str("IdentityPoolId", q.identity_pool_id, "IdentityPoolId");
+  return c.result();
+}
+
+Status validate(const identity::ListIdentityPoolsRequest& q) {
+  Checker c("ListIdentityPools", kIdentity);
+  c.number("MaxResults", q.max_results, "QueryLimit");
+  c.str("NextToken", q.next_token, "PaginationKey");
+  return c.result();
+}
+
+Status validate(const identity::DeleteIdentityPoolRequest& q) {
+  Checker c("DeleteIdentityPool", kIdentity);
+  c.str("IdentityPoolId", q.identity_pool_id, "IdentityPoolId");
+  return c.result();
+}
+
+Status validate(const identity::GetIdRequest& q) {
+  Checker c("GetId", kIdentity);
+  c.str("AccountId", q.account_id, "AccountId");
+  c.str("IdentityPoolId", q.identity_pool_id, "IdentityPoolId");
+  logins(c, q.logins);
+  return c.result();
+}
+
+Status validate(const identity::GetCredentialsForIdentityRequest& q) {
+  Checker c("GetCredentialsForIdentity", kIdentity);
+  c.str("IdentityId", q.identity_id, "IdentityId");
+  logins(c, q.logins);
+  c.str("CustomRoleArn", q.custom_role_arn, "ARNString");
+  return c.result();
+}
+
+Status validate(const identity::GetOpenIdTokenRequest& q) {
+  Checker c("GetOpenIdToken", kIdentity);
+  c.str("IdentityId", q.identity_id, "IdentityId");
+  logins(c, q.logins);
+  return c.result();
+}
+
+Status validate(const identity::GetOpenIdTokenForDeveloperIdentityRequest& q) {
+  Checker c("GetOpenIdTokenForDeveloperIdentity", kIdentity);
+  c.str("IdentityPoolId", q.identity_pool_id, "IdentityPoolId");
+  c.str("IdentityId", q.identity_id, "IdentityId");
+  logins(c, q.logins);
+  c.string_map("PrincipalTags", q.principal_tags, "PrincipalTags", "PrincipalTagID",
+               "PrincipalTagValue");
+  c.number("TokenDuration", q.token_duration, "TokenDuration");
+  return c.result();
+}
+
+Status validate(const identity::LookupDeveloperIdentityRequest& q) {
+  Checker c("LookupDeveloperIdentity", kIdentity);
+  c.str("IdentityPoolId", q.identity_pool_id, "IdentityPoolId");
+  c.str("IdentityId", q.identity_id, "IdentityId");
+  c.str("DeveloperUserIdentifier", q.developer_user_identifier, "DeveloperUserIdentifier");
+  if (q.max_results) c.number("MaxResults", *q.max_results, "QueryLimit");
+  c.str("NextToken", q.next_token, "PaginationKey");
+  return c.result();
+}
+
+Status validate(const identity::MergeDeveloperIdentitiesRequest& q) {
+  Checker c("MergeDeveloperIdentities", kIdentity);
+  c.str("SourceUserIdentifier", q.source_user_identifier, "DeveloperUserIdentifier");
+  c.str("DestinationUserIdentifier", q.destination_user_identifier, "DeveloperUserIdentifier");
+  c.str("DeveloperProviderName", q.developer_provider_name, "DeveloperProviderName");
+  c.str("IdentityPoolId", q.identity_pool_id, "IdentityPoolId");
+  return c.result();
+}
+
+Status validate(const identity::UnlinkDeveloperIdentityRequest& q) {
+  Checker c("UnlinkDeveloperIdentity", kIdentity);
+  c.str("IdentityId", q.identity_id, "IdentityId");
+  c.str("IdentityPoolId", q.identity_pool_id, "IdentityPoolId");
+  c.str("DeveloperProviderName", q.developer_provider_name, "DeveloperProviderName");
+  c.str("DeveloperUserIdentifier", q.developer_user_identifier, "DeveloperUserIdentifier");
+  return c.result();
+}
+
+Status validate(const identity::DescribeIdentityRequest& q) {
+  Checker c("DescribeIdentity", kIdentity);
+  c.str("IdentityId", q.identity_id, "IdentityId");
+  return c.result();
+}
+
+Status validate(const identity::ListIdentitiesRequest& q) {
+  Checker c("ListIdentities", kIdentity);
+  c.str("IdentityPoolId", q.identity_pool_id, "IdentityPoolId");
+  c.number("MaxResults", q.max_results, "QueryLimit");
+  c.str("NextToken", q.next_token, "PaginationKey");
+  return c.result();
+}
+
+Status validate(const identity::DeleteIdentitiesRequest& q) {
+  Checker c("DeleteIdentities", kIdentity);
+  c.count("IdentityIdsToDelete", q.identity_ids_to_delete.size(), "IdentityIdList");
+  for (const auto& id : q.identity_ids_to_delete) c.str("IdentityIdsToDelete", id, "IdentityId");
+  return c.result();
+}
+
+}  // namespace cairn::transport
