@@ -103,7 +103,9 @@ void ServiceClient::observe_date(const HttpResponse& response) {
   time_t server = curl_getdate(date->c_str(), nullptr);
   if (server <= 0) return;
   auto local = clock_->now();
-  auto skew = std::chrono::system_clock::from_time_t(server) - local;
+  // Date has one-second resolution: the server's clock read somewhere in [server, server + 1s),
+  // so take the middle of that second.
+  auto skew = std::chrono::system_clock::from_time_t(server) + std::chrono::milliseconds(500) - local;
   skew_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(skew).count(),
                  std::memory_order_relaxed);
 }
