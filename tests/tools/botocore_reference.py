@@ -8,6 +8,12 @@ Reads a JSON array of cases on stdin, each
      "amz_date": "20150830T123600Z"}
 and prints one JSON object per case: {"method", "rawpath", "headers": [[k, v]...], "body"}.
 
+A case with "sign" instead of "operation" signs a request cairn built, with botocore's SigV4Auth:
+    {"sign": {"method": ..., "url": ..., "headers": [[k, v]...], "body": ...},
+     "service": ..., "region": ..., "access_key": ..., "secret_key": ...,
+     "session_token": ..., "amz_date": ...}
+and prints {"authorization": ...}.
+
 botocore builds, serialises and signs the request exactly as it would send it; a before-send
 hook captures it and stops it there, so nothing ever leaves the process. Timestamps in params are
 written as {"$epoch": 1704164645.678}.
@@ -72,11 +78,28 @@ def capture(session, case):
     raise RuntimeError("botocore sent nothing for " + case["operation"])
 
 
+def sign(case):
+    import botocore.awsrequest
+    import botocore.credentials
+
+    fixed = datetime.datetime.strptime(case["amz_date"], "%Y%m%dT%H%M%SZ")
+    botocore.auth.get_current_datetime = lambda *a, **k: fixed
+    spec = case["sign"]
+    request = botocore.awsrequest.AWSRequest(
+        method=spec["method"], url=spec["url"], data=spec["body"].encode("utf-8"))
+    for name, value in spec["headers"]:
+        request.headers[name] = value
+    creds = botocore.credentials.Credentials(
+        case["access_key"], case["secret_key"], case.get("session_token"))
+    botocore.auth.SigV4Auth(creds, case["service"], case["region"]).add_auth(request)
+    return {"authorization": request.headers["Authorization"]}
+
+
 def main():
     cases = json.load(sys.stdin)
     session = botocore.session.get_session()
     for case in cases:
-        print(json.dumps(capture(session, case)))
+        print(json.dumps(sign(case) if "sign" in case else capture(session, case)))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ struct ReferenceRequest {
 
 inline ReferenceRequest reference_from_json(const rapidjson::Value& o) {
   ReferenceRequest r;
+  if (o.HasMember("authorization")) {  // a "sign" case: only the header botocore computed
+    r.headers.emplace_back("Authorization", o["authorization"].GetString());
+    return r;
+  }
   r.method = o["method"].GetString();
   r.rawpath = o["rawpath"].GetString();
   for (const auto& h : o["headers"].GetArray()) {
