@@ -26,4 +26,16 @@ inline std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// Calls fn(line) for every non-empty line of text.
+template <typename Fn>
+void for_each_line(const std::string& text, Fn fn) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+    if (!line.empty()) fn(line);
+  }
+}
+
 }  // namespace cairn::testing

@@ -67,17 +67,6 @@ identity::IdentityDescription read_identity(const rapidjson::Value& v, ObjectRea
   parent.merge(r);
   return d;
 }
-
-template <typename Fill>
-Status parse_with(std::string_view body, const char* op, Fill fill) {
-  rapidjson::Document doc;
-  Status s = json::parse(body, doc);
-  if (!s.ok()) return Status(ErrorCode::kParse, std::string(op) + " response: " + s.message());
-  ObjectReader r(doc, std::string(op) + " response");
-  fill(r);
-  return r.status();
-}
-
 }  // namespace
 
 WireRequest build(const identity::CreateIdentityPoolRequest& q) {
@@ -230,11 +219,11 @@ WireRequest build(const identity::DeleteIdentitiesRequest& q) {
 }
 
 Status parse(std::string_view body, identity::CreateIdentityPoolResponse* out) {
-  return parse_with(body, "CreateIdentityPool", [&](ObjectReader& r) { read_pool(r, out); });
+  return json::parse_response(body, "CreateIdentityPool", [&](ObjectReader& r) { read_pool(r, out); });
 }
 
 Status parse(std::string_view body, identity::ListIdentityPoolsResponse* out) {
-  return parse_with(body, "ListIdentityPools", [&](ObjectReader& r) {
+  return json::parse_response(body, "ListIdentityPools", [&](ObjectReader& r) {
     if (const auto* a = r.array("IdentityPools")) {
       for (const auto& item : a->GetArray()) {
         ObjectReader p(item, "IdentityPoolShortDescription");
@@ -247,15 +236,15 @@ Status parse(std::string_view body, identity::ListIdentityPoolsResponse* out) {
 }
 
 Status parse(std::string_view body, identity::DeleteIdentityPoolResponse*) {
-  return parse_with(body, "DeleteIdentityPool", [](ObjectReader&) {});
+  return json::parse_response(body, "DeleteIdentityPool", [](ObjectReader&) {});
 }
 
 Status parse(std::string_view body, identity::GetIdResponse* out) {
-  return parse_with(body, "GetId", [&](ObjectReader& r) { out->identity_id = r.str("IdentityId"); });
+  return json::parse_response(body, "GetId", [&](ObjectReader& r) { out->identity_id = r.str("IdentityId"); });
 }
 
 Status parse(std::string_view body, identity::GetCredentialsForIdentityResponse* out) {
-  return parse_with(body, "GetCredentialsForIdentity", [&](ObjectReader& r) {
+  return json::parse_response(body, "GetCredentialsForIdentity", [&](ObjectReader& r) {
     out->identity_id = r.str("IdentityId");
     if (const auto* c = r.object("Credentials")) {
       ObjectReader cr(*c, "Credentials");
@@ -271,21 +260,21 @@ Status parse(std::string_view body, identity::GetCredentialsForIdentityResponse*
 }
 
 Status parse(std::string_view body, identity::GetOpenIdTokenResponse* out) {
-  return parse_with(body, "GetOpenIdToken", [&](ObjectReader& r) {
+  return json::parse_response(body, "GetOpenIdToken", [&](ObjectReader& r) {
     out->identity_id = r.str("IdentityId");
     out->token = r.str("Token");
   });
 }
 
 Status parse(std::string_view body, identity::GetOpenIdTokenForDeveloperIdentityResponse* out) {
-  return parse_with(body, "GetOpenIdTokenForDeveloperIdentity", [&](ObjectReader& r) {
+  return json::parse_response(body, "GetOpenIdTokenForDeveloperIdentity", [&](ObjectReader& r) {
     out->identity_id = r.str("IdentityId");
     out->token = r.str("Token");
   });
 }
 
 Status parse(std::string_view body, identity::LookupDeveloperIdentityResponse* out) {
-  return parse_with(body, "LookupDeveloperIdentity", [&](ObjectReader& r) {
+  return json::parse_response(body, "LookupDeveloperIdentity", [&](ObjectReader& r) {
     out->identity_id = r.str("IdentityId");
     out->developer_user_identifier_list = r.string_list("DeveloperUserIdentifierList");
     out->next_token = r.str("NextToken");
@@ -293,16 +282,16 @@ Status parse(std::string_view body, identity::LookupDeveloperIdentityResponse* o
 }
 
 Status parse(std::string_view body, identity::MergeDeveloperIdentitiesResponse* out) {
-  return parse_with(body, "MergeDeveloperIdentities",
+  return json::parse_response(body, "MergeDeveloperIdentities",
                     [&](ObjectReader& r) { out->identity_id = r.str("IdentityId"); });
 }
 
 Status parse(std::string_view body, identity::UnlinkDeveloperIdentityResponse*) {
-  return parse_with(body, "UnlinkDeveloperIdentity", [](ObjectReader&) {});
+  return json::parse_response(body, "UnlinkDeveloperIdentity", [](ObjectReader&) {});
 }
 
 Status parse(std::string_view body, identity::DescribeIdentityResponse* out) {
-  return parse_with(body, "DescribeIdentity", [&](ObjectReader& r) {
+  return json::parse_response(body, "DescribeIdentity", [&](ObjectReader& r) {
     out->identity_id = r.str("IdentityId");
     out->logins = r.string_list("Logins");
     out->creation_date = r.time("CreationDate");
@@ -311,7 +300,7 @@ Status parse(std::string_view body, identity::DescribeIdentityResponse* out) {
 }
 
 Status parse(std::string_view body, identity::ListIdentitiesResponse* out) {
-  return parse_with(body, "ListIdentities", [&](ObjectReader& r) {
+  return json::parse_response(body, "ListIdentities", [&](ObjectReader& r) {
     out->identity_pool_id = r.str("IdentityPoolId");
     if (const auto* a = r.array("Identities")) {
       for (const auto& item : a->GetArray()) out->identities.push_back(read_identity(item, r));
@@ -321,7 +310,7 @@ Status parse(std::string_view body, identity::ListIdentitiesResponse* out) {
 }
 
 Status parse(std::string_view body, identity::DeleteIdentitiesResponse* out) {
-  return parse_with(body, "DeleteIdentities", [&](ObjectReader& r) {
+  return json::parse_response(body, "DeleteIdentities", [&](ObjectReader& r) {
     if (const auto* a = r.array("UnprocessedIdentityIds")) {
       for (const auto& item : a->GetArray()) {
         ObjectReader u(item, "UnprocessedIdentityId");

@@ -113,4 +113,16 @@ class Writer {
   rapidjson::Writer<rapidjson::StringBuffer> w_;
 };
 
+// Parses a response body and runs fill(reader) over its top-level object; a malformed body or a
+// member of the wrong type is a kParse error naming the operation.
+template <typename Fill>
+Status parse_response(std::string_view body, const char* operation, Fill fill) {
+  rapidjson::Document doc;
+  Status s = parse(body, doc);
+  if (!s.ok()) return Status(ErrorCode::kParse, std::string(operation) + " response: " + s.message());
+  ObjectReader reader(doc, std::string(operation) + " response");
+  fill(reader);
+  return reader.status();
+}
+
 }  // namespace cairn::transport::json

@@ -151,15 +151,6 @@ std::optional<sync::CognitoStreams> read_streams(const rapidjson::Value* v, Obje
 }
 
 // Parses body and runs fill(reader) over the top-level object.
-template <typename Fill>
-Status parse_with(std::string_view body, const char* op, Fill fill) {
-  rapidjson::Document doc;
-  Status s = json::parse(body, doc);
-  if (!s.ok()) return Status(ErrorCode::kParse, std::string(op) + " response: " + s.message());
-  ObjectReader r(doc, std::string(op) + " response");
-  fill(r);
-  return r.status();
-}
 
 }  // namespace
 
@@ -308,28 +299,28 @@ WireRequest build(const sync::UpdateRecordsRequest& q) {
 // --- responses -----------------------------------------------------------------------------
 
 Status parse(std::string_view body, sync::BulkPublishResponse* out) {
-  return parse_with(body, "BulkPublish",
+  return json::parse_response(body, "BulkPublish",
                     [&](ObjectReader& r) { out->identity_pool_id = r.str("IdentityPoolId"); });
 }
 
 Status parse(std::string_view body, sync::DeleteDatasetResponse* out) {
-  return parse_with(body, "DeleteDataset",
+  return json::parse_response(body, "DeleteDataset",
                     [&](ObjectReader& r) { out->dataset = read_dataset(r.object("Dataset"), r); });
 }
 
 Status parse(std::string_view body, sync::DescribeDatasetResponse* out) {
-  return parse_with(body, "DescribeDataset",
+  return json::parse_response(body, "DescribeDataset",
                     [&](ObjectReader& r) { out->dataset = read_dataset(r.object("Dataset"), r); });
 }
 
 Status parse(std::string_view body, sync::DescribeIdentityPoolUsageResponse* out) {
-  return parse_with(body, "DescribeIdentityPoolUsage", [&](ObjectReader& r) {
+  return json::parse_response(body, "DescribeIdentityPoolUsage", [&](ObjectReader& r) {
     out->identity_pool_usage = read_pool_usage(r.object("IdentityPoolUsage"), r);
   });
 }
 
 Status parse(std::string_view body, sync::DescribeIdentityUsageResponse* out) {
-  return parse_with(body, "DescribeIdentityUsage", [&](ObjectReader& r) {
+  return json::parse_response(body, "DescribeIdentityUsage", [&](ObjectReader& r) {
     if (const auto* v = r.object("IdentityUsage")) {
       ObjectReader u(*v, "IdentityUsage");
       sync::IdentityUsage usage;
@@ -345,7 +336,7 @@ Status parse(std::string_view body, sync::DescribeIdentityUsageResponse* out) {
 }
 
 Status parse(std::string_view body, sync::GetBulkPublishDetailsResponse* out) {
-  return parse_with(body, "GetBulkPublishDetails", [&](ObjectReader& r) {
+  return json::parse_response(body, "GetBulkPublishDetails", [&](ObjectReader& r) {
     out->identity_pool_id = r.str("IdentityPoolId");
     out->bulk_publish_start_time = r.time("BulkPublishStartTime");
     out->bulk_publish_complete_time = r.time("BulkPublishCompleteTime");
@@ -355,12 +346,12 @@ Status parse(std::string_view body, sync::GetBulkPublishDetailsResponse* out) {
 }
 
 Status parse(std::string_view body, sync::GetCognitoEventsResponse* out) {
-  return parse_with(body, "GetCognitoEvents",
+  return json::parse_response(body, "GetCognitoEvents",
                     [&](ObjectReader& r) { out->events = r.string_map("Events"); });
 }
 
 Status parse(std::string_view body, sync::GetIdentityPoolConfigurationResponse* out) {
-  return parse_with(body, "GetIdentityPoolConfiguration", [&](ObjectReader& r) {
+  return json::parse_response(body, "GetIdentityPoolConfiguration", [&](ObjectReader& r) {
     out->identity_pool_id = r.str("IdentityPoolId");
     out->push_sync = read_push_sync(r.object("PushSync"), r);
     out->cognito_streams = read_streams(r.object("CognitoStreams"), r);
@@ -368,7 +359,7 @@ Status parse(std::string_view body, sync::GetIdentityPoolConfigurationResponse* 
 }
 
 Status parse(std::string_view body, sync::ListDatasetsResponse* out) {
-  return parse_with(body, "ListDatasets", [&](ObjectReader& r) {
+  return json::parse_response(body, "ListDatasets", [&](ObjectReader& r) {
     if (const auto* a = r.array("Datasets")) {
       for (const auto& item : a->GetArray()) {
         if (auto d = read_dataset(&item, r)) out->datasets.push_back(std::move(*d));
@@ -380,7 +371,7 @@ Status parse(std::string_view body, sync::ListDatasetsResponse* out) {
 }
 
 Status parse(std::string_view body, sync::ListIdentityPoolUsageResponse* out) {
-  return parse_with(body, "ListIdentityPoolUsage", [&](ObjectReader& r) {
+  return json::parse_response(body, "ListIdentityPoolUsage", [&](ObjectReader& r) {
     if (const auto* a = r.array("IdentityPoolUsages")) {
       for (const auto& item : a->GetArray()) {
         if (auto u = read_pool_usage(&item, r)) out->identity_pool_usages.push_back(std::move(*u));
@@ -393,7 +384,7 @@ Status parse(std::string_view body, sync::ListIdentityPoolUsageResponse* out) {
 }
 
 Status parse(std::string_view body, sync::ListRecordsResponse* out) {
-  return parse_with(body, "ListRecords", [&](ObjectReader& r) {
+  return json::parse_response(body, "ListRecords", [&](ObjectReader& r) {
     out->records = read_records(r);
     out->next_token = r.str("NextToken");
     out->count = r.i32("Count");
@@ -408,7 +399,7 @@ Status parse(std::string_view body, sync::ListRecordsResponse* out) {
 }
 
 Status parse(std::string_view body, sync::RegisterDeviceResponse* out) {
-  return parse_with(body, "RegisterDevice",
+  return json::parse_response(body, "RegisterDevice",
                     [&](ObjectReader& r) { out->device_id = r.str("DeviceId"); });
 }
 
@@ -419,7 +410,7 @@ Status parse(std::string_view body, sync::SetCognitoEventsResponse*) {
 }
 
 Status parse(std::string_view body, sync::SetIdentityPoolConfigurationResponse* out) {
-  return parse_with(body, "SetIdentityPoolConfiguration", [&](ObjectReader& r) {
+  return json::parse_response(body, "SetIdentityPoolConfiguration", [&](ObjectReader& r) {
     out->identity_pool_id = r.str("IdentityPoolId");
     out->push_sync = read_push_sync(r.object("PushSync"), r);
     out->cognito_streams = read_streams(r.object("CognitoStreams"), r);
@@ -427,15 +418,15 @@ Status parse(std::string_view body, sync::SetIdentityPoolConfigurationResponse* 
 }
 
 Status parse(std::string_view body, sync::SubscribeToDatasetResponse*) {
-  return parse_with(body, "SubscribeToDataset", [](ObjectReader&) {});
+  return json::parse_response(body, "SubscribeToDataset", [](ObjectReader&) {});
 }
 
 Status parse(std::string_view body, sync::UnsubscribeFromDatasetResponse*) {
-  return parse_with(body, "UnsubscribeFromDataset", [](ObjectReader&) {});
+  return json::parse_response(body, "UnsubscribeFromDataset", [](ObjectReader&) {});
 }
 
 Status parse(std::string_view body, sync::UpdateRecordsResponse* out) {
-  return parse_with(body, "UpdateRecords",
+  return json::parse_response(body, "UpdateRecords",
                     [&](ObjectReader& r) { out->records = read_records(r); });
 }
 

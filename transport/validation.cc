@@ -123,6 +123,15 @@ class Checker {
 void pool(Checker& c, const std::string& v) { c.str("IdentityPoolId", v, "IdentityPoolId"); }
 void identity_id(Checker& c, const std::string& v) { c.str("IdentityId", v, "IdentityId"); }
 void dataset(Checker& c, const std::string& v) { c.str("DatasetName", v, "DatasetName"); }
+// Pool, identity and dataset: the labels of every per-dataset operation.
+template <typename Request>
+Status dataset_labels(const char* operation, const Request& q) {
+  Checker c(operation, kSync);
+  pool(c, q.identity_pool_id);
+  identity_id(c, q.identity_id);
+  dataset(c, q.dataset_name);
+  return c.result();
+}
 
 }  // namespace
 
@@ -186,21 +195,9 @@ Status validate(const sync::BulkPublishRequest& q) {
   return c.result();
 }
 
-Status validate(const sync::DeleteDatasetRequest& q) {
-  Checker c("DeleteDataset", kSync);
-  pool(c, q.identity_pool_id);
-  identity_id(c, q.identity_id);
-  dataset(c, q.dataset_name);
-  return c.result();
-}
+Status validate(const sync::DeleteDatasetRequest& q) { return dataset_labels("DeleteDataset", q); }
 
-Status validate(const sync::DescribeDatasetRequest& q) {
-  Checker c("DescribeDataset", kSync);
-  pool(c, q.identity_pool_id);
-  identity_id(c, q.identity_id);
-  dataset(c, q.dataset_name);
-  return c.result();
-}
+Status validate(const sync::DescribeDatasetRequest& q) { return dataset_labels("DescribeDataset", q); }
 
 Status validate(const sync::DescribeIdentityPoolUsageRequest& q) {
   Checker c("DescribeIdentityPoolUsage", kSync);
@@ -244,13 +241,7 @@ Status validate(const sync::ListIdentityPoolUsageRequest&) {
   return Status::OK();  // NextToken and MaxResults carry no constraints in the model
 }
 
-Status validate(const sync::ListRecordsRequest& q) {
-  Checker c("ListRecords", kSync);
-  pool(c, q.identity_pool_id);
-  identity_id(c, q.identity_id);
-  dataset(c, q.dataset_name);
-  return c.result();
-}
+Status validate(const sync::ListRecordsRequest& q) { return dataset_labels("ListRecords", q); }
 
 Status validate(const sync::RegisterDeviceRequest& q) {
   Checker c("RegisterDevice", kSync);

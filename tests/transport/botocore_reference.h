@@ -77,17 +77,12 @@ inline std::vector<ReferenceRequest> botocore_reference(const std::string& cases
   std::remove(in_path);
   if (rc != 0) throw std::runtime_error("botocore reference failed: " + output);
   std::vector<ReferenceRequest> result;
-  size_t pos = 0;
-  while (pos < output.size()) {
-    size_t nl = output.find('\n', pos);
-    std::string line = output.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    pos = nl == std::string::npos ? output.size() : nl + 1;
-    if (line.empty()) continue;
+  for_each_line(output, [&](const std::string& line) {
     rapidjson::Document d;
     d.Parse(line.c_str());
     if (d.HasParseError()) throw std::runtime_error("bad reference output: " + line);
     result.push_back(reference_from_json(d));
-  }
+  });
   return result;
 }
 

@@ -261,12 +261,7 @@ std::map<std::string, ReferenceRequest> load_captures(const std::string& file) {
   std::string text = cairn::testing::read_file(cairn::testing::shared_dir() + "/spec/captures/" + file);
   std::map<std::string, ReferenceRequest> out;
   std::string marker;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    pos = nl == std::string::npos ? text.size() : nl + 1;
-    if (line.empty()) continue;
+  cairn::testing::for_each_line(text, [&](const std::string& line) {
     rapidjson::Document d;
     d.Parse(line.c_str());
     if (d.HasMember("marker")) {
@@ -275,7 +270,7 @@ std::map<std::string, ReferenceRequest> load_captures(const std::string& file) {
       out.emplace(marker, cairn::testing::reference_from_json(d));
       marker.clear();
     }
-  }
+  });
   return out;
 }
 
