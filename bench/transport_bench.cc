@@ -20,10 +20,9 @@ const AwsCredentials kCreds{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPL
                             std::nullopt};
 
 WireRequest list_records() {
-  return sync_wire::build(sync::ListRecordsRequest{
-      "us-east-1:23ec4050-6aea-7089-a2dd-08002e000000",
-      "us-east-1:0b4a7c6e-1111-2222-3333-444455556666", "settings", 5, std::nullopt, 1024,
-      "sst-token"});
+  return sync_wire::build(sync::ListRecordsRequest{"us-east-1:23ec4050-6aea-7089-a2dd-08002e000000",
+                                                   "us-east-1:0b4a7c6e-1111-2222-3333-444455556666",
+                                                   "settings", 5, std::nullopt, 1024, "sst-token"});
 }
 
 void BM_SignListRecords(benchmark::State& state) {
@@ -56,10 +55,11 @@ std::string records_page(int n) {
   std::string body = R"({"Records":[)";
   for (int i = 0; i < n; ++i) {
     if (i) body += ",";
-    body += R"({"Key":"key-)" + std::to_string(i) + R"(","Value":"value-)" + std::to_string(i) +
-            R"(-0123456789abcdef","SyncCount":)" + std::to_string(i + 1) +
-            R"(,"LastModifiedDate":1.7E9,"LastModifiedBy":"us-east-1:0b4a7c6e-1111-2222-3333-444455556666",)"
-            R"("DeviceLastModifiedDate":1700000000.123})";
+    body +=
+        R"({"Key":"key-)" + std::to_string(i) + R"(","Value":"value-)" + std::to_string(i) +
+        R"(-0123456789abcdef","SyncCount":)" + std::to_string(i + 1) +
+        R"(,"LastModifiedDate":1.7E9,"LastModifiedBy":"us-east-1:0b4a7c6e-1111-2222-3333-444455556666",)"
+        R"("DeviceLastModifiedDate":1700000000.123})";
   }
   body += R"(],"Count":)" + std::to_string(n) + R"(,"DatasetSyncCount":)" + std::to_string(n) +
           R"(,"DatasetExists":true,"SyncSessionToken":"sst"})";

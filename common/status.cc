@@ -84,7 +84,8 @@ Status Status::FromService(std::string_view service_code, std::string message, i
   ErrorCode code = error_code_from_name(service_code);
   Status s(code, std::move(message));
   if (code == ErrorCode::kUnknownServiceError) {
-    s.unknown_code_ = service_code.empty() ? std::to_string(http_status) : std::string(service_code);
+    s.unknown_code_ =
+        service_code.empty() ? std::to_string(http_status) : std::string(service_code);
   }
   s.http_status_ = http_status;
   s.request_id_ = std::move(request_id);

@@ -58,7 +58,8 @@ cairn::Result<cairn::identity::Logins> parse_logins(const std::vector<std::strin
 cairn::Result<std::shared_ptr<cairn::CognitoIdentityCredentialsProvider>> identity_provider(
     const GlobalOptions& g) {
   if (g.pool.empty()) {
-    return cairn::Status(cairn::ErrorCode::kInvalidArgument, "--pool (or CAIRN_POOL_ID) is required");
+    return cairn::Status(cairn::ErrorCode::kInvalidArgument,
+                         "--pool (or CAIRN_POOL_ID) is required");
   }
   auto logins = parse_logins(g.logins);
   if (!logins.ok()) return logins.status();
@@ -127,10 +128,12 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "cairn 0.1.0");
   app.require_subcommand(1);
   GlobalOptions g;
-  app.add_option("--endpoint", g.endpoint, "Endpoint URL of a self-hosted server (serves both services)");
+  app.add_option("--endpoint", g.endpoint,
+                 "Endpoint URL of a self-hosted server (serves both services)");
   app.add_option("--region", g.region,
                  "AWS region for the real AWS endpoints (default: AWS_REGION, AWS_DEFAULT_REGION)");
-  app.add_option("--pool", g.pool, "Identity pool id (env CAIRN_POOL_ID)")->envname("CAIRN_POOL_ID");
+  app.add_option("--pool", g.pool, "Identity pool id (env CAIRN_POOL_ID)")
+      ->envname("CAIRN_POOL_ID");
   app.add_option("--identity-id", g.identity_id, "Use this identity id instead of calling GetId");
   app.add_option("--login", g.logins, "PROVIDER=TOKEN login for the identity flow (repeatable)")
       ->expected(1)

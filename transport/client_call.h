@@ -30,7 +30,8 @@ Result<Response> call(ClientCore& core, const Request& request, Validate validat
   WireRequest wire = build(request);
   std::string body;
   if (core.config.stub) {
-    auto entry = core.config.stub->next({wire.operation, wire.method, wire.path, wire.query, wire.body});
+    auto entry =
+        core.config.stub->next({wire.operation, wire.method, wire.path, wire.query, wire.body});
     if (auto* error = std::get_if<Status>(&entry)) return *error;
     if (auto* typed = std::get_if<std::any>(&entry)) {
       if (auto* r = std::any_cast<Response>(typed)) return *r;

@@ -27,15 +27,15 @@ ClientStats CognitoIdentityClient::stats() const {
   return transport::to_client_stats(impl_->service->stats());
 }
 
-#define CAIRN_IDENTITY_METHOD(Op, method)                                                        \
-  Result<identity::Op##Response> CognitoIdentityClient::method(                                  \
-      const identity::Op##Request& request) {                                                    \
-    return transport::call<identity::Op##Response>(                                              \
-        *impl_, request, [](const auto& r) { return transport::validate(r); },                   \
-        [](const auto& r) { return transport::identity_wire::build(r); },                        \
-        [](std::string_view body, identity::Op##Response* out) {                                 \
-          return transport::identity_wire::parse(body, out);                                     \
-        });                                                                                      \
+#define CAIRN_IDENTITY_METHOD(Op, method)                                      \
+  Result<identity::Op##Response> CognitoIdentityClient::method(                \
+      const identity::Op##Request& request) {                                  \
+    return transport::call<identity::Op##Response>(                            \
+        *impl_, request, [](const auto& r) { return transport::validate(r); }, \
+        [](const auto& r) { return transport::identity_wire::build(r); },      \
+        [](std::string_view body, identity::Op##Response* out) {               \
+          return transport::identity_wire::parse(body, out);                   \
+        });                                                                    \
   }
 
 CAIRN_IDENTITY_METHOD(CreateIdentityPool, create_identity_pool)
@@ -121,8 +121,8 @@ Result<AwsCredentials> CognitoIdentityCredentialsProvider::credentials() {
     for (int round = 0; round < 2; ++round) {
       auto id = identity_id_locked();
       if (!id.ok()) return id.status();
-      auto r = client_->get_credentials_for_identity(
-          {*id, options_.logins, options_.custom_role_arn});
+      auto r =
+          client_->get_credentials_for_identity({*id, options_.logins, options_.custom_role_arn});
       if (!r.ok()) {
         if (round == 0 && r.status().code() == ErrorCode::kResourceNotFound) {
           changed_from = *id;

@@ -43,14 +43,14 @@ ClientStats CognitoSyncClient::stats() const {
 }
 const std::string& CognitoSyncClient::region() const { return impl_->service->region(); }
 
-#define CAIRN_SYNC_METHOD(Op, method)                                                        \
-  Result<sync::Op##Response> CognitoSyncClient::method(const sync::Op##Request& request) {   \
-    return transport::call<sync::Op##Response>(                                              \
-        *impl_, request, [](const auto& r) { return transport::validate(r); },               \
-        [](const auto& r) { return transport::sync_wire::build(r); },                        \
-        [](std::string_view body, sync::Op##Response* out) {                                 \
-          return transport::sync_wire::parse(body, out);                                     \
-        });                                                                                  \
+#define CAIRN_SYNC_METHOD(Op, method)                                                      \
+  Result<sync::Op##Response> CognitoSyncClient::method(const sync::Op##Request& request) { \
+    return transport::call<sync::Op##Response>(                                            \
+        *impl_, request, [](const auto& r) { return transport::validate(r); },             \
+        [](const auto& r) { return transport::sync_wire::build(r); },                      \
+        [](std::string_view body, sync::Op##Response* out) {                               \
+          return transport::sync_wire::parse(body, out);                                   \
+        });                                                                                \
   }
 
 CAIRN_SYNC_METHOD(BulkPublish, bulk_publish)

@@ -28,8 +28,8 @@ StaticCredentialsProvider::StaticCredentialsProvider(AwsCredentials credentials)
 StaticCredentialsProvider::StaticCredentialsProvider(std::string access_key_id,
                                                      std::string secret_access_key,
                                                      std::string session_token)
-    : credentials_{std::move(access_key_id), std::move(secret_access_key),
-                   std::move(session_token), std::nullopt} {}
+    : credentials_{std::move(access_key_id), std::move(secret_access_key), std::move(session_token),
+                   std::nullopt} {}
 
 Result<AwsCredentials> StaticCredentialsProvider::credentials() {
   if (credentials_.empty()) {
@@ -44,7 +44,8 @@ Result<AwsCredentials> EnvironmentCredentialsProvider::credentials() {
   c.secret_access_key = getenv_or_empty("AWS_SECRET_ACCESS_KEY");
   c.session_token = getenv_or_empty("AWS_SESSION_TOKEN");
   if (c.access_key_id.empty() && c.secret_access_key.empty()) {
-    return Status(ErrorCode::kNoCredentials, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are unset");
+    return Status(ErrorCode::kNoCredentials,
+                  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are unset");
   }
   if (c.empty()) {
     return Status(ErrorCode::kNoCredentials,
@@ -99,17 +100,20 @@ Result<AwsCredentials> ProfileCredentialsProvider::credentials() {
     if (eq == std::string::npos) continue;
     std::string key = trim(line.substr(0, eq));
     std::string value = trim(line.substr(eq + 1));
-    if (key == "aws_access_key_id") c.access_key_id = value;
-    else if (key == "aws_secret_access_key") c.secret_access_key = value;
-    else if (key == "aws_session_token") c.session_token = value;
+    if (key == "aws_access_key_id")
+      c.access_key_id = value;
+    else if (key == "aws_secret_access_key")
+      c.secret_access_key = value;
+    else if (key == "aws_session_token")
+      c.session_token = value;
   }
   if (!found) {
     return Status(ErrorCode::kNoCredentials, "profile '" + profile + "' not found in " + path);
   }
   if (c.empty()) {
-    return Status(ErrorCode::kNoCredentials,
-                  "profile '" + profile + "' in " + path + " lacks aws_access_key_id or " +
-                      "aws_secret_access_key");
+    return Status(ErrorCode::kNoCredentials, "profile '" + profile + "' in " + path +
+                                                 " lacks aws_access_key_id or " +
+                                                 "aws_secret_access_key");
   }
   return c;
 }
@@ -118,9 +122,9 @@ ChainCredentialsProvider::ChainCredentialsProvider(std::vector<CredentialsProvid
     : providers_(std::move(providers)) {}
 
 std::shared_ptr<ChainCredentialsProvider> ChainCredentialsProvider::default_chain() {
-  return std::make_shared<ChainCredentialsProvider>(std::vector<CredentialsProviderPtr>{
-      std::make_shared<EnvironmentCredentialsProvider>(),
-      std::make_shared<ProfileCredentialsProvider>()});
+  return std::make_shared<ChainCredentialsProvider>(
+      std::vector<CredentialsProviderPtr>{std::make_shared<EnvironmentCredentialsProvider>(),
+                                          std::make_shared<ProfileCredentialsProvider>()});
 }
 
 Result<AwsCredentials> ChainCredentialsProvider::credentials() {

@@ -89,8 +89,8 @@ Status curl_failure(CURLcode code, const char* detail, const Exchange& ex, const
       return Status(ErrorCode::kTimeout, message);
     case CURLE_ABORTED_BY_CALLBACK:
       if (ex.read_timed_out) {
-        return Status(ErrorCode::kTimeout, "no data received for " +
-                                               std::to_string(o.read_timeout.count()) + " ms");
+        return Status(ErrorCode::kTimeout,
+                      "no data received for " + std::to_string(o.read_timeout.count()) + " ms");
       }
       return Status(ErrorCode::kCancelled, message);
     case CURLE_PEER_FAILED_VERIFICATION:
@@ -142,7 +142,7 @@ class CurlTransport final : public HttpTransport {
     // Stop curl adding its own Content-Type to bodiless POSTs; the signature did not cover one.
     if (!has_content_type) headers = curl_slist_append(headers, "Content-Type:");
     std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
-                                                                           &curl_slist_free_all);
+                                                                            &curl_slist_free_all);
 
     curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
@@ -175,7 +175,8 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, &ex);
 
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count()));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
     curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS,
                      static_cast<long>(options_.expect_continue_timeout.count()));

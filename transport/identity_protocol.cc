@@ -37,7 +37,8 @@ void write_providers(json::Writer& w,
 void read_pool(ObjectReader& r, identity::IdentityPool* out) {
   out->identity_pool_id = r.str("IdentityPoolId").value_or("");
   out->identity_pool_name = r.str("IdentityPoolName").value_or("");
-  out->allow_unauthenticated_identities = r.boolean("AllowUnauthenticatedIdentities").value_or(false);
+  out->allow_unauthenticated_identities =
+      r.boolean("AllowUnauthenticatedIdentities").value_or(false);
   out->allow_classic_flow = r.boolean("AllowClassicFlow");
   out->supported_login_providers = r.string_map("SupportedLoginProviders");
   out->developer_provider_name = r.str("DeveloperProviderName");
@@ -219,7 +220,8 @@ WireRequest build(const identity::DeleteIdentitiesRequest& q) {
 }
 
 Status parse(std::string_view body, identity::CreateIdentityPoolResponse* out) {
-  return json::parse_response(body, "CreateIdentityPool", [&](ObjectReader& r) { read_pool(r, out); });
+  return json::parse_response(body, "CreateIdentityPool",
+                              [&](ObjectReader& r) { read_pool(r, out); });
 }
 
 Status parse(std::string_view body, identity::ListIdentityPoolsResponse* out) {
@@ -240,7 +242,8 @@ Status parse(std::string_view body, identity::DeleteIdentityPoolResponse*) {
 }
 
 Status parse(std::string_view body, identity::GetIdResponse* out) {
-  return json::parse_response(body, "GetId", [&](ObjectReader& r) { out->identity_id = r.str("IdentityId"); });
+  return json::parse_response(body, "GetId",
+                              [&](ObjectReader& r) { out->identity_id = r.str("IdentityId"); });
 }
 
 Status parse(std::string_view body, identity::GetCredentialsForIdentityResponse* out) {
@@ -283,7 +286,7 @@ Status parse(std::string_view body, identity::LookupDeveloperIdentityResponse* o
 
 Status parse(std::string_view body, identity::MergeDeveloperIdentitiesResponse* out) {
   return json::parse_response(body, "MergeDeveloperIdentities",
-                    [&](ObjectReader& r) { out->identity_id = r.str("IdentityId"); });
+                              [&](ObjectReader& r) { out->identity_id = r.str("IdentityId"); });
 }
 
 Status parse(std::string_view body, identity::UnlinkDeveloperIdentityResponse*) {

@@ -24,8 +24,8 @@ namespace cairn::transport::identity_wire {
   X(ListIdentities)                     \
   X(DeleteIdentities)
 
-#define CAIRN_DECLARE_IDENTITY_WIRE(Op)                     \
-  WireRequest build(const identity::Op##Request& request);  \
+#define CAIRN_DECLARE_IDENTITY_WIRE(Op)                    \
+  WireRequest build(const identity::Op##Request& request); \
   Status parse(std::string_view body, identity::Op##Response* response);
 CAIRN_IDENTITY_OPERATIONS(CAIRN_DECLARE_IDENTITY_WIRE)
 #undef CAIRN_DECLARE_IDENTITY_WIRE

@@ -74,7 +74,9 @@ class Writer {
   }
   void end_array() { w_.EndArray(); }
   void key(const char* k) { w_.Key(k); }
-  void value(std::string_view v) { w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size())); }
+  void value(std::string_view v) {
+    w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  }
 
   void str(const char* k, std::string_view v) {
     w_.Key(k);
@@ -119,7 +121,8 @@ template <typename Fill>
 Status parse_response(std::string_view body, const char* operation, Fill fill) {
   rapidjson::Document doc;
   Status s = parse(body, doc);
-  if (!s.ok()) return Status(ErrorCode::kParse, std::string(operation) + " response: " + s.message());
+  if (!s.ok())
+    return Status(ErrorCode::kParse, std::string(operation) + " response: " + s.message());
   ObjectReader reader(doc, std::string(operation) + " response");
   fill(reader);
   return reader.status();

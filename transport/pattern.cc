@@ -7,21 +7,30 @@ using Ranges = std::vector<std::pair<unsigned char, unsigned char>>;
 
 void add_escape(char e, Ranges& ranges, bool& negate) {
   switch (e) {
-    case 'D': negate = true; [[fallthrough]];
-    case 'd': ranges.push_back({'0', '9'}); return;
-    case 'W': negate = true; [[fallthrough]];
+    case 'D':
+      negate = true;
+      [[fallthrough]];
+    case 'd':
+      ranges.push_back({'0', '9'});
+      return;
+    case 'W':
+      negate = true;
+      [[fallthrough]];
     case 'w':
       ranges.push_back({'a', 'z'});
       ranges.push_back({'A', 'Z'});
       ranges.push_back({'0', '9'});
       ranges.push_back({'_', '_'});
       return;
-    case 'S': negate = true; [[fallthrough]];
+    case 'S':
+      negate = true;
+      [[fallthrough]];
     case 's':
       ranges.push_back({' ', ' '});
       ranges.push_back({'\t', '\r'});  // \t \n \v \f \r
       return;
-    default: ranges.push_back({static_cast<unsigned char>(e), static_cast<unsigned char>(e)});
+    default:
+      ranges.push_back({static_cast<unsigned char>(e), static_cast<unsigned char>(e)});
   }
 }
 
@@ -79,7 +88,8 @@ std::optional<Pattern> Pattern::compile(std::string_view src) {
           continue;
         }
         if (i + 2 < src.size() && src[i + 1] == '-' && src[i + 2] != ']') {
-          t.ranges.push_back({static_cast<unsigned char>(d), static_cast<unsigned char>(src[i + 2])});
+          t.ranges.push_back(
+              {static_cast<unsigned char>(d), static_cast<unsigned char>(src[i + 2])});
           i += 2;
         } else {
           t.ranges.push_back({static_cast<unsigned char>(d), static_cast<unsigned char>(d)});

@@ -22,8 +22,8 @@ class Pattern {
 
  private:
   struct Token {
-    bool any = false;     // '.'
-    bool negate = false;  // [^...] or \S \D \W
+    bool any = false;                                             // '.'
+    bool negate = false;                                          // [^...] or \S \D \W
     std::vector<std::pair<unsigned char, unsigned char>> ranges;  // empty + !any: never matches
     int min = 1;
     int max = 1;  // -1: unbounded

@@ -48,8 +48,8 @@ Result<std::unique_ptr<ServiceClient>> ServiceClient::create(const ClientConfig&
   if (!region.ok()) return region.status();
   std::string endpoint = resolve_endpoint(config, endpoint_prefix, *region);
   size_t scheme_end = endpoint.find("://");
-  if (scheme_end == std::string::npos ||
-      (endpoint.compare(0, scheme_end, "http") != 0 && endpoint.compare(0, scheme_end, "https") != 0)) {
+  if (scheme_end == std::string::npos || (endpoint.compare(0, scheme_end, "http") != 0 &&
+                                          endpoint.compare(0, scheme_end, "https") != 0)) {
     return Status(ErrorCode::kInvalidArgument,
                   "endpoint must start with http:// or https://: '" + endpoint + "'");
   }
@@ -105,7 +105,8 @@ void ServiceClient::observe_date(const HttpResponse& response) {
   auto local = clock_->now();
   // Date has one-second resolution: the server's clock read somewhere in [server, server + 1s),
   // so take the middle of that second.
-  auto skew = std::chrono::system_clock::from_time_t(server) + std::chrono::milliseconds(500) - local;
+  auto skew =
+      std::chrono::system_clock::from_time_t(server) + std::chrono::milliseconds(500) - local;
   skew_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(skew).count(),
                  std::memory_order_relaxed);
 }
@@ -131,9 +132,9 @@ Result<HttpRequest> ServiceClient::prepare(const WireRequest& wire, int attempt)
   // Added after signing, as botocore does: they differ per attempt and are not signed.
   http.headers.emplace_back("User-Agent", config_.user_agent);
   http.headers.emplace_back("amz-sdk-invocation-id", random_hex(16));
-  http.headers.emplace_back("amz-sdk-request", "attempt=" + std::to_string(attempt) +
-                                                   "; max=" +
-                                                   std::to_string(retry_.options().max_retries + 1));
+  http.headers.emplace_back("amz-sdk-request",
+                            "attempt=" + std::to_string(attempt) +
+                                "; max=" + std::to_string(retry_.options().max_retries + 1));
   return http;
 }
 
@@ -193,7 +194,8 @@ Result<HttpResponse> ServiceClient::invoke(const WireRequest& wire) {
       return failure.code() == ErrorCode::kUnknownServiceError
                  ? Status::FromService(failure.service_code(), final.message(),
                                        failure.http_status(), failure.request_id())
-                 : final.with_http_status(failure.http_status()).with_request_id(failure.request_id());
+                 : final.with_http_status(failure.http_status())
+                       .with_request_id(failure.request_id());
     }
     return failure;
   }

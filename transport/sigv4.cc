@@ -16,10 +16,18 @@ constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 
 // Headers no AWS SDK signs: hop-by-hop ones a proxy may rewrite, and ones added after signing.
 bool is_unsignable(std::string_view lower_name) {
-  static constexpr std::string_view kSkip[] = {
-      "authorization", "connection", "expect", "keep-alive", "proxy-authenticate",
-      "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "user-agent",
-      "x-amzn-trace-id"};
+  static constexpr std::string_view kSkip[] = {"authorization",
+                                               "connection",
+                                               "expect",
+                                               "keep-alive",
+                                               "proxy-authenticate",
+                                               "proxy-authorization",
+                                               "te",
+                                               "trailer",
+                                               "transfer-encoding",
+                                               "upgrade",
+                                               "user-agent",
+                                               "x-amzn-trace-id"};
   for (auto s : kSkip) {
     if (s == lower_name) return true;
   }
@@ -51,7 +59,8 @@ std::string canonical_header_value(std::string_view v) {
 
 // The derived key changes once a day per secret, region and service: each thread keeps the last
 // one, which saves four of the five HMACs of every signature.
-std::string signing_key(const std::string& secret, const std::string& date, const SigV4Scope& scope) {
+std::string signing_key(const std::string& secret, const std::string& date,
+                        const SigV4Scope& scope) {
   struct Cached {
     std::string secret, date, region, service, key;
   };
@@ -187,8 +196,8 @@ SigV4Signature compute_sigv4(const SigV4Request& request, const AwsCredentials& 
   sig.string_to_sign = std::string(kAlgorithm) + "\n" + std::string(amz_date) + "\n" +
                        credential_scope + "\n" + sha256_hex(sig.canonical_request);
 
-  sig.signature = hex_encode(hmac_sha256(signing_key(credentials.secret_access_key, date, scope),
-                                         sig.string_to_sign));
+  sig.signature = hex_encode(
+      hmac_sha256(signing_key(credentials.secret_access_key, date, scope), sig.string_to_sign));
 
   sig.authorization = std::string(kAlgorithm) + " Credential=" + credentials.access_key_id + "/" +
                       credential_scope + ", SignedHeaders=" + sig.signed_headers +
@@ -205,9 +214,10 @@ Status sign_request(SigV4Request& request, const AwsCredentials& credentials,
     return Status(ErrorCode::kSigning, "cannot sign: the request has no Host header");
   }
   // A retry re-signs the same request: drop the previous signature first.
-  request.headers.erase(std::remove_if(request.headers.begin(), request.headers.end(),
-                                       [](const auto& h) { return iequals(h.first, "authorization"); }),
-                        request.headers.end());
+  request.headers.erase(
+      std::remove_if(request.headers.begin(), request.headers.end(),
+                     [](const auto& h) { return iequals(h.first, "authorization"); }),
+      request.headers.end());
   std::string amz_date = format_amz_date(time);
   set_header(request.headers, "X-Amz-Date", amz_date);
   if (!credentials.session_token.empty()) {

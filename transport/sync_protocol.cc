@@ -117,7 +117,7 @@ std::optional<sync::Dataset> read_dataset(const rapidjson::Value* v, ObjectReade
 }
 
 std::optional<sync::IdentityPoolUsage> read_pool_usage(const rapidjson::Value* v,
-                                                        ObjectReader& parent) {
+                                                       ObjectReader& parent) {
   if (!v) return std::nullopt;
   ObjectReader r(*v, "IdentityPoolUsage");
   sync::IdentityPoolUsage u;
@@ -220,9 +220,9 @@ WireRequest build(const sync::ListRecordsRequest& q) {
 
 WireRequest build(const sync::RegisterDeviceRequest& q) {
   // Note the singular "identity" in this one path (model requestUri).
-  WireRequest r = make("RegisterDevice", "POST",
-                       pool_path(q.identity_pool_id) + "/identity/" + uri_encode(q.identity_id) +
-                           "/device");
+  WireRequest r =
+      make("RegisterDevice", "POST",
+           pool_path(q.identity_pool_id) + "/identity/" + uri_encode(q.identity_id) + "/device");
   json::Writer w;
   w.begin_object();
   w.str("Platform", q.platform);
@@ -299,18 +299,21 @@ WireRequest build(const sync::UpdateRecordsRequest& q) {
 // --- responses -----------------------------------------------------------------------------
 
 Status parse(std::string_view body, sync::BulkPublishResponse* out) {
-  return json::parse_response(body, "BulkPublish",
-                    [&](ObjectReader& r) { out->identity_pool_id = r.str("IdentityPoolId"); });
+  return json::parse_response(body, "BulkPublish", [&](ObjectReader& r) {
+    out->identity_pool_id = r.str("IdentityPoolId");
+  });
 }
 
 Status parse(std::string_view body, sync::DeleteDatasetResponse* out) {
-  return json::parse_response(body, "DeleteDataset",
-                    [&](ObjectReader& r) { out->dataset = read_dataset(r.object("Dataset"), r); });
+  return json::parse_response(body, "DeleteDataset", [&](ObjectReader& r) {
+    out->dataset = read_dataset(r.object("Dataset"), r);
+  });
 }
 
 Status parse(std::string_view body, sync::DescribeDatasetResponse* out) {
-  return json::parse_response(body, "DescribeDataset",
-                    [&](ObjectReader& r) { out->dataset = read_dataset(r.object("Dataset"), r); });
+  return json::parse_response(body, "DescribeDataset", [&](ObjectReader& r) {
+    out->dataset = read_dataset(r.object("Dataset"), r);
+  });
 }
 
 Status parse(std::string_view body, sync::DescribeIdentityPoolUsageResponse* out) {
@@ -347,7 +350,7 @@ Status parse(std::string_view body, sync::GetBulkPublishDetailsResponse* out) {
 
 Status parse(std::string_view body, sync::GetCognitoEventsResponse* out) {
   return json::parse_response(body, "GetCognitoEvents",
-                    [&](ObjectReader& r) { out->events = r.string_map("Events"); });
+                              [&](ObjectReader& r) { out->events = r.string_map("Events"); });
 }
 
 Status parse(std::string_view body, sync::GetIdentityPoolConfigurationResponse* out) {
@@ -400,7 +403,7 @@ Status parse(std::string_view body, sync::ListRecordsResponse* out) {
 
 Status parse(std::string_view body, sync::RegisterDeviceResponse* out) {
   return json::parse_response(body, "RegisterDevice",
-                    [&](ObjectReader& r) { out->device_id = r.str("DeviceId"); });
+                              [&](ObjectReader& r) { out->device_id = r.str("DeviceId"); });
 }
 
 Status parse(std::string_view body, sync::SetCognitoEventsResponse*) {
@@ -427,7 +430,7 @@ Status parse(std::string_view body, sync::UnsubscribeFromDatasetResponse*) {
 
 Status parse(std::string_view body, sync::UpdateRecordsResponse* out) {
   return json::parse_response(body, "UpdateRecords",
-                    [&](ObjectReader& r) { out->records = read_records(r); });
+                              [&](ObjectReader& r) { out->records = read_records(r); });
 }
 
 }  // namespace cairn::transport::sync_wire

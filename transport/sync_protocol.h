@@ -8,27 +8,27 @@
 
 namespace cairn::transport::sync_wire {
 
-#define CAIRN_SYNC_OPERATIONS(X) \
-  X(BulkPublish)                 \
-  X(DeleteDataset)               \
-  X(DescribeDataset)             \
-  X(DescribeIdentityPoolUsage)   \
-  X(DescribeIdentityUsage)       \
-  X(GetBulkPublishDetails)       \
-  X(GetCognitoEvents)            \
+#define CAIRN_SYNC_OPERATIONS(X)  \
+  X(BulkPublish)                  \
+  X(DeleteDataset)                \
+  X(DescribeDataset)              \
+  X(DescribeIdentityPoolUsage)    \
+  X(DescribeIdentityUsage)        \
+  X(GetBulkPublishDetails)        \
+  X(GetCognitoEvents)             \
   X(GetIdentityPoolConfiguration) \
-  X(ListDatasets)                \
-  X(ListIdentityPoolUsage)       \
-  X(ListRecords)                 \
-  X(RegisterDevice)              \
-  X(SetCognitoEvents)            \
+  X(ListDatasets)                 \
+  X(ListIdentityPoolUsage)        \
+  X(ListRecords)                  \
+  X(RegisterDevice)               \
+  X(SetCognitoEvents)             \
   X(SetIdentityPoolConfiguration) \
-  X(SubscribeToDataset)          \
-  X(UnsubscribeFromDataset)      \
+  X(SubscribeToDataset)           \
+  X(UnsubscribeFromDataset)       \
   X(UpdateRecords)
 
-#define CAIRN_DECLARE_SYNC_WIRE(Op)                       \
-  WireRequest build(const sync::Op##Request& request);    \
+#define CAIRN_DECLARE_SYNC_WIRE(Op)                    \
+  WireRequest build(const sync::Op##Request& request); \
   Status parse(std::string_view body, sync::Op##Response* response);
 CAIRN_SYNC_OPERATIONS(CAIRN_DECLARE_SYNC_WIRE)
 #undef CAIRN_DECLARE_SYNC_WIRE

@@ -62,8 +62,8 @@ class Checker {
       }
       std::string allowed;
       for (auto v : shape->enum_values) allowed += (allowed.empty() ? "" : ", ") + std::string(v);
-      problem(std::string(member) + ": '" + std::string(value.substr(0, 80)) +
-              "' is not one of " + allowed);
+      problem(std::string(member) + ": '" + std::string(value.substr(0, 80)) + "' is not one of " +
+              allowed);
     }
   }
   void str(std::string_view member, const std::string& value, std::string_view shape_name) {
@@ -151,10 +151,20 @@ const std::vector<ShapeConstraint>& shape_constraints() {
       {kSync, "RecordKey", "string", 1, 1024, "", {}},
       {kSync, "RecordValue", "string", std::nullopt, 1048575, "", {}},
       {kSync, "Operation", "string", std::nullopt, std::nullopt, "", {"replace", "remove"}},
-      {kSync, "Platform", "string", std::nullopt, std::nullopt, "",
+      {kSync,
+       "Platform",
+       "string",
+       std::nullopt,
+       std::nullopt,
+       "",
        {"APNS", "APNS_SANDBOX", "GCM", "ADM"}},
-      {kSync, "ApplicationArn", "string", std::nullopt, std::nullopt,
-       "arn:aws:sns:[-0-9a-z]+:\\d+:app/[A-Z_]+/[a-zA-Z0-9_.-]+", {}},
+      {kSync,
+       "ApplicationArn",
+       "string",
+       std::nullopt,
+       std::nullopt,
+       "arn:aws:sns:[-0-9a-z]+:\\d+:app/[A-Z_]+/[a-zA-Z0-9_.-]+",
+       {}},
       {kSync, "AssumeRoleArn", "string", 20, 2048, "arn:aws:iam::\\d+:role/.*", {}},
       {kSync, "StreamName", "string", 1, 128, "", {}},
       {kSync, "StreamingStatus", "string", std::nullopt, std::nullopt, "", {"ENABLED", "DISABLED"}},
@@ -197,7 +207,9 @@ Status validate(const sync::BulkPublishRequest& q) {
 
 Status validate(const sync::DeleteDatasetRequest& q) { return dataset_labels("DeleteDataset", q); }
 
-Status validate(const sync::DescribeDatasetRequest& q) { return dataset_labels("DescribeDataset", q); }
+Status validate(const sync::DescribeDatasetRequest& q) {
+  return dataset_labels("DescribeDataset", q);
+}
 
 Status validate(const sync::DescribeIdentityPoolUsageRequest& q) {
   Checker c("DescribeIdentityPoolUsage", kSync);

@@ -24,7 +24,7 @@ struct ShapeConstraint {
   std::string_view type;     // "string", "integer", "long", "list", "map"
   std::optional<int64_t> min;
   std::optional<int64_t> max;
-  std::string_view pattern;                // empty: none
+  std::string_view pattern;                   // empty: none
   std::vector<std::string_view> enum_values;  // empty: none
 };
 

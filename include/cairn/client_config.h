@@ -50,7 +50,7 @@ struct ClientConfig {
   std::shared_ptr<Stubber> stub;
 
   LoggerPtr logger;
-  std::shared_ptr<Clock> clock;            // null: the system clock
+  std::shared_ptr<Clock> clock;              // null: the system clock
   std::shared_ptr<HttpTransport> transport;  // null: libcurl built from `http`
   std::string user_agent = "cairn/0.1.0";
 };

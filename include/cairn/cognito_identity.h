@@ -3,8 +3,8 @@
 // as the model says; the others are signed with developer credentials.
 //
 // CognitoIdentityCredentialsProvider: the credential flow of a game client. It gets an identity id
-// (GetId, cached through an IdentityIdStore the engine backs with the local store), exchanges it for
-// temporary credentials (GetCredentialsForIdentity), caches them and refreshes them before they
+// (GetId, cached through an IdentityIdStore the engine backs with the local store), exchanges it
+// for temporary credentials (GetCredentialsForIdentity), caches them and refreshes them before they
 // expire. When the service answers with a different identity id (logins merged two identities), it
 // saves the new id and calls the identity-changed callback.
 //

@@ -30,7 +30,8 @@ class CognitoSyncClient {
 
   Result<sync::BulkPublishResponse> bulk_publish(const sync::BulkPublishRequest& request);
   Result<sync::DeleteDatasetResponse> delete_dataset(const sync::DeleteDatasetRequest& request);
-  Result<sync::DescribeDatasetResponse> describe_dataset(const sync::DescribeDatasetRequest& request);
+  Result<sync::DescribeDatasetResponse> describe_dataset(
+      const sync::DescribeDatasetRequest& request);
   Result<sync::DescribeIdentityPoolUsageResponse> describe_identity_pool_usage(
       const sync::DescribeIdentityPoolUsageRequest& request);
   Result<sync::DescribeIdentityUsageResponse> describe_identity_usage(

@@ -59,15 +59,15 @@ enum class ErrorCode : int {
   kUnknownServiceError,
 
   // Local failures.
-  kNetwork,         // connect refused, reset, truncated body, DNS
-  kTimeout,         // connect or read timeout
-  kTls,             // certificate verification or handshake failure
-  kParse,           // a response body that is not the JSON the model promises
-  kNoCredentials,   // no credentials provider could supply credentials
-  kSigning,         // the request could not be signed (bad clock, bad key material)
-  kCancelled,       // the caller cancelled the operation
-  kStubExhausted,   // stub mode: no canned response queued for this operation
-  kInvalidArgument, // a local API misuse that never reaches the wire
+  kNetwork,          // connect refused, reset, truncated body, DNS
+  kTimeout,          // connect or read timeout
+  kTls,              // certificate verification or handshake failure
+  kParse,            // a response body that is not the JSON the model promises
+  kNoCredentials,    // no credentials provider could supply credentials
+  kSigning,          // the request could not be signed (bad clock, bad key material)
+  kCancelled,        // the caller cancelled the operation
+  kStubExhausted,    // stub mode: no canned response queued for this operation
+  kInvalidArgument,  // a local API misuse that never reaches the wire
 };
 
 // The wire name of a code ("ResourceConflictException"); local codes get descriptive names.
@@ -133,7 +133,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }

@@ -65,8 +65,8 @@ inline std::vector<ReferenceRequest> botocore_reference(const std::string& cases
     std::ofstream out(in_path);
     out << cases_json;
   }
-  std::string cmd = python() + " " + source_dir() + "/tests/tools/botocore_reference.py < " +
-                    in_path + " 2>&1";
+  std::string cmd =
+      python() + " " + source_dir() + "/tests/tools/botocore_reference.py < " + in_path + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) throw std::runtime_error("cannot run " + cmd);
   std::string output;

@@ -52,7 +52,8 @@ HttpHeaders error_header(const char* code) { return {{"x-amzn-ErrorType", code}}
 
 TEST(Retries, ThrottlingFiveHundredsAndNetworkErrorsAreRetriedThenSucceed) {
   Harness h;
-  h.transport->then_status(429, R"({"message":"slow down"})", error_header("TooManyRequestsException"));
+  h.transport->then_status(429, R"({"message":"slow down"})",
+                           error_header("TooManyRequestsException"));
   h.transport->then_status(503, "<html>unavailable</html>");
   h.transport->then_error(ErrorCode::kNetwork, "connection reset by peer");
   h.transport->then_status(200, R"({"Records":[],"DatasetSyncCount":3,"SyncSessionToken":"s"})");
@@ -75,23 +76,25 @@ TEST(Retries, ThrottlingFiveHundredsAndNetworkErrorsAreRetriedThenSucceed) {
 
 TEST(Retries, GiveUpAfterTheRetryLimitWithTheLastErrorAndTheCount) {
   Harness h;
-  for (int i = 0; i < 10; ++i) h.transport->then_status(500, R"({"__type":"InternalErrorException","message":"boom"})");
+  for (int i = 0; i < 10; ++i)
+    h.transport->then_status(500, R"({"__type":"InternalErrorException","message":"boom"})");
   auto client = h.sync_client();
   auto r = client->list_records(list_request());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kInternalError);
-  EXPECT_NE(r.status().message().find("after 3 retries"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("after 3 retries"), std::string::npos)
+      << r.status().message();
   EXPECT_EQ(h.transport->requests().size(), 4u) << "one attempt plus the default 3 retries";
   EXPECT_EQ(client->stats().failures, 1u);
 }
 
 TEST(Retries, ResourceConflictAndOtherClientErrorsAreNeverRetried) {
-  for (auto [status, code] : std::vector<std::pair<int, const char*>>{
-           {409, "ResourceConflictException"},
-           {400, "InvalidParameterException"},
-           {400, "LimitExceededException"},
-           {403, "NotAuthorizedException"},
-           {404, "ResourceNotFoundException"}}) {
+  for (auto [status, code] :
+       std::vector<std::pair<int, const char*>>{{409, "ResourceConflictException"},
+                                                {400, "InvalidParameterException"},
+                                                {400, "LimitExceededException"},
+                                                {403, "NotAuthorizedException"},
+                                                {404, "ResourceNotFoundException"}}) {
     Harness h;
     h.transport->then_status(status, R"({"message":"no"})", error_header(code));
     h.transport->then_status(200, "{}");
@@ -143,8 +146,10 @@ TEST(ClockSkew, ARejectedSignatureIsResignedWithTheServersTimeOnce) {
   ASSERT_EQ(reqs.size(), 2u);
   EXPECT_NE(*transport::find_header(reqs[0].headers, "X-Amz-Date"),
             *transport::find_header(reqs[1].headers, "X-Amz-Date"));
-  EXPECT_EQ(*transport::find_header(reqs[1].headers, "X-Amz-Date"), transport::format_amz_date(server_now));
-  EXPECT_NEAR(std::chrono::duration_cast<std::chrono::seconds>(client->clock_skew()).count(), 1200, 2);
+  EXPECT_EQ(*transport::find_header(reqs[1].headers, "X-Amz-Date"),
+            transport::format_amz_date(server_now));
+  EXPECT_NEAR(std::chrono::duration_cast<std::chrono::seconds>(client->clock_skew()).count(), 1200,
+              2);
   EXPECT_TRUE(h.clock->sleeps().empty()) << "a skew correction is not a backoff";
 }
 
@@ -152,7 +157,8 @@ class CountingProvider final : public CredentialsProvider {
  public:
   Result<AwsCredentials> credentials() override {
     ++fetches;
-    return AwsCredentials{"AK" + std::to_string(fetches), "S", "T" + std::to_string(fetches), std::nullopt};
+    return AwsCredentials{"AK" + std::to_string(fetches), "S", "T" + std::to_string(fetches),
+                          std::nullopt};
   }
   void invalidate() override { ++invalidations; }
   std::string name() const override { return "counting"; }
@@ -185,7 +191,8 @@ TEST(Credentials, MissingCredentialsFailBeforeAnythingIsSent) {
 
 TEST(Signing, UnsignedIdentityCallsCarryNoAuthorizationOrDate) {
   Harness h;
-  h.transport->then_status(200, R"({"IdentityId":"us-east-1:0b4a7c6e-1111-2222-3333-444455556666"})");
+  h.transport->then_status(200,
+                           R"({"IdentityId":"us-east-1:0b4a7c6e-1111-2222-3333-444455556666"})");
   h.transport->then_status(200, R"({"IdentityPools":[]})");
   auto client = std::move(CognitoIdentityClient::create(h.config())).value();
   ASSERT_TRUE(client->get_id({std::nullopt, kPool, {}}).ok());
@@ -242,7 +249,8 @@ TEST(Validation, BadInputFailsLocallyWithInvalidParameterAndNothingIsSent) {
   EXPECT_EQ(client->list_records(bad_name).status().code(), ErrorCode::kInvalidParameter);
   auto empty_label = list_request();
   empty_label.dataset_name = "";  // JS v3 would send GET .../datasets/
-  EXPECT_EQ(client->describe_dataset({kPool, kIdn, ""}).status().code(), ErrorCode::kInvalidParameter);
+  EXPECT_EQ(client->describe_dataset({kPool, kIdn, ""}).status().code(),
+            ErrorCode::kInvalidParameter);
   auto no_colon = list_request();
   no_colon.identity_pool_id = "us-east-1-no-colon";
   EXPECT_EQ(client->list_records(no_colon).status().code(), ErrorCode::kInvalidParameter);
@@ -293,11 +301,14 @@ TEST(Validation, CanBeTurnedOffToReachTheServerWithAnything) {
 TEST(Validation, IdentityRangesAndMapSizes) {
   Harness h;
   auto client = std::move(CognitoIdentityClient::create(h.config())).value();
-  EXPECT_EQ(client->list_identity_pools({0, std::nullopt}).status().code(), ErrorCode::kInvalidParameter);
-  EXPECT_EQ(client->list_identity_pools({61, std::nullopt}).status().code(), ErrorCode::kInvalidParameter);
+  EXPECT_EQ(client->list_identity_pools({0, std::nullopt}).status().code(),
+            ErrorCode::kInvalidParameter);
+  EXPECT_EQ(client->list_identity_pools({61, std::nullopt}).status().code(),
+            ErrorCode::kInvalidParameter);
   identity::Logins eleven;
   for (int i = 0; i < 11; ++i) eleven["p" + std::to_string(i)] = "t";
-  EXPECT_EQ(client->get_id({std::nullopt, kPool, eleven}).status().code(), ErrorCode::kInvalidParameter);
+  EXPECT_EQ(client->get_id({std::nullopt, kPool, eleven}).status().code(),
+            ErrorCode::kInvalidParameter);
   EXPECT_EQ(client->get_id({"12a", kPool, {}}).status().code(), ErrorCode::kInvalidParameter);
   EXPECT_EQ(client->delete_identities({{}}).status().code(), ErrorCode::kInvalidParameter);
   identity::CreateIdentityPoolRequest bad_pool;
@@ -314,11 +325,13 @@ TEST(StubMode, CannedResponsesErrorsAndRawJsonWithNoHttpAndNoRetries) {
   canned.dataset_sync_count = 7;
   canned.records.push_back({"hp", "10", 7, std::nullopt, std::nullopt, std::nullopt});
   stub->add_response("ListRecords", canned);
-  stub->add_error("UpdateRecords", Status::FromService("ResourceConflictException",
-                                                       "Current SyncCount for: hp is: 8 not: 7", 409));
+  stub->add_error("UpdateRecords",
+                  Status::FromService("ResourceConflictException",
+                                      "Current SyncCount for: hp is: 8 not: 7", 409));
   stub->add_error("UpdateRecords", Status::FromService("TooManyRequestsException", "slow", 429));
-  stub->add_json_response("DescribeDataset",
-                          R"({"Dataset":{"DatasetName":"settings","NumRecords":1,"LastModifiedDate":1.7E9}})");
+  stub->add_json_response(
+      "DescribeDataset",
+      R"({"Dataset":{"DatasetName":"settings","NumRecords":1,"LastModifiedDate":1.7E9}})");
   ClientConfig c;  // no region, no endpoint, no credentials: stub mode needs none
   c.stub = stub;
   auto transport = std::make_shared<ScriptedTransport>();

@@ -60,14 +60,16 @@ TEST(StandardCredentials, EnvironmentReadsKeysAndSessionToken) {
   EXPECT_EQ(creds->secret_access_key, "SKENV");
   EXPECT_EQ(creds->session_token, "STENV");
   ScopedEnv d("AWS_SECRET_ACCESS_KEY", nullptr);
-  EXPECT_EQ(EnvironmentCredentialsProvider().credentials().status().code(), ErrorCode::kNoCredentials);
+  EXPECT_EQ(EnvironmentCredentialsProvider().credentials().status().code(),
+            ErrorCode::kNoCredentials);
 }
 
 TEST(StandardCredentials, SharedFileHonoursProfileAndPathFromEnvironment) {
   std::string path = "/tmp/cairn-creds-" + std::to_string(getpid());
-  std::ofstream(path) << "# comment\n[default]\naws_access_key_id = AKDEF\naws_secret_access_key=SKDEF\n\n"
-                         "[game]\n aws_access_key_id=AKGAME \naws_secret_access_key = SKGAME\n"
-                         "aws_session_token = STGAME\n[broken]\naws_access_key_id=X\n";
+  std::ofstream(path)
+      << "# comment\n[default]\naws_access_key_id = AKDEF\naws_secret_access_key=SKDEF\n\n"
+         "[game]\n aws_access_key_id=AKGAME \naws_secret_access_key = SKGAME\n"
+         "aws_session_token = STGAME\n[broken]\naws_access_key_id=X\n";
   ScopedEnv file("AWS_SHARED_CREDENTIALS_FILE", path.c_str());
   {
     ScopedEnv profile("AWS_PROFILE", nullptr);
@@ -84,9 +86,14 @@ TEST(StandardCredentials, SharedFileHonoursProfileAndPathFromEnvironment) {
     EXPECT_EQ(c->access_key_id, "AKGAME");
     EXPECT_EQ(c->session_token, "STGAME");
   }
-  EXPECT_EQ(ProfileCredentialsProvider("broken").credentials().status().code(), ErrorCode::kNoCredentials);
-  EXPECT_EQ(ProfileCredentialsProvider("missing").credentials().status().code(), ErrorCode::kNoCredentials);
-  EXPECT_EQ(ProfileCredentialsProvider("default", "/nonexistent/credentials").credentials().status().code(),
+  EXPECT_EQ(ProfileCredentialsProvider("broken").credentials().status().code(),
+            ErrorCode::kNoCredentials);
+  EXPECT_EQ(ProfileCredentialsProvider("missing").credentials().status().code(),
+            ErrorCode::kNoCredentials);
+  EXPECT_EQ(ProfileCredentialsProvider("default", "/nonexistent/credentials")
+                .credentials()
+                .status()
+                .code(),
             ErrorCode::kNoCredentials);
   std::remove(path.c_str());
 }
@@ -131,8 +138,9 @@ class FakeIdentityService {
         std::this_thread::sleep_for(20ms);  // widen the window for concurrent callers
         if (not_found_once.exchange(false)) {
           res.status = 400;
-          res.set_content(R"({"__type":"ResourceNotFoundException","message":"Identity not found"})",
-                          "application/x-amz-json-1.1");
+          res.set_content(
+              R"({"__type":"ResourceNotFoundException","message":"Identity not found"})",
+              "application/x-amz-json-1.1");
           return;
         }
         rapidjson::Document d;
@@ -147,7 +155,8 @@ class FakeIdentityService {
                         "application/x-amz-json-1.1");
       } else {
         res.status = 400;
-        res.set_content(R"({"__type":"InvalidParameterException","message":"unexpected"})", "application/json");
+        res.set_content(R"({"__type":"InvalidParameterException","message":"unexpected"})",
+                        "application/json");
       }
     });
   }
@@ -176,8 +185,8 @@ struct ProviderHarness {
     c.endpoint = service.server.url();
     // No credentials on purpose: the identity calls this flow makes are unsigned.
     c.credentials = std::make_shared<StaticCredentialsProvider>("", "");
-    auto client = std::shared_ptr<CognitoIdentityClient>(
-        std::move(CognitoIdentityClient::create(c)).value());
+    auto client =
+        std::shared_ptr<CognitoIdentityClient>(std::move(CognitoIdentityClient::create(c)).value());
     CognitoIdentityProviderOptions o;
     o.identity_pool_id = kPool;
     o.store = store;
@@ -314,15 +323,17 @@ std::vector<CrossCheckCase> cross_check_cases() {
            R"(","DatasetName":"my.data_set-1:x","LastSyncCount":5,"MaxResults":100,
                "NextToken":"nt/ab+c=","SyncSessionToken":"sst token+/="})"},
       {"cognito-sync", "SESSIONTOKEN",
-       transport::sync_wire::build(sync::UnsubscribeFromDatasetRequest{kPool, kIdA, "settings", "dev 1/2"}),
+       transport::sync_wire::build(
+           sync::UnsubscribeFromDatasetRequest{kPool, kIdA, "settings", "dev 1/2"}),
        "unsubscribe_from_dataset",
        R"({"IdentityPoolId":")" + kPool + R"(","IdentityId":")" + kIdA +
            R"(","DatasetName":"settings","DeviceId":"dev 1/2"})"},
       {"cognito-sync", "SESSIONTOKEN", transport::sync_wire::build(up), "", ""},
-      {"cognito-sync", "", transport::sync_wire::build(sync::RegisterDeviceRequest{kPool, kIdA, "GCM", "t"}),
-       "", ""},
+      {"cognito-sync", "",
+       transport::sync_wire::build(sync::RegisterDeviceRequest{kPool, kIdA, "GCM", "t"}), "", ""},
       {"cognito-identity", "SESSIONTOKEN",
-       transport::identity_wire::build(identity::ListIdentityPoolsRequest{10, std::nullopt}), "", ""},
+       transport::identity_wire::build(identity::ListIdentityPoolsRequest{10, std::nullopt}), "",
+       ""},
       {"cognito-identity", "",
        transport::identity_wire::build(identity::DescribeIdentityRequest{kIdA}), "", ""},
   };
@@ -340,10 +351,12 @@ TEST(BotocoreCrossCheck, AuthorizationHeadersAreByteEqualToBotocoresForTheSameIn
     c.region = "us-east-1";
     c.endpoint = "http://127.0.0.1:8765";
     c.clock = std::make_shared<ManualClock>(fixed);
-    c.credentials = std::make_shared<StaticCredentialsProvider>("AKIDEXAMPLE", secret, cases[i].token);
+    c.credentials =
+        std::make_shared<StaticCredentialsProvider>("AKIDEXAMPLE", secret, cases[i].token);
     auto protocol = cases[i].service == "cognito-sync" ? transport::Protocol::kRestJson
                                                        : transport::Protocol::kAwsJson;
-    auto service = std::move(transport::ServiceClient::create(c, cases[i].service, protocol)).value();
+    auto service =
+        std::move(transport::ServiceClient::create(c, cases[i].service, protocol)).value();
     auto http = service->prepare(cases[i].wire, 1);
     ASSERT_TRUE(http.ok());
     ours.push_back(*http);
@@ -354,16 +367,18 @@ TEST(BotocoreCrossCheck, AuthorizationHeadersAreByteEqualToBotocoresForTheSameIn
           transport::iequals(k, "X-Amz-Security-Token") || k.rfind("amz-sdk-", 0) == 0) {
         continue;
       }
-      headers += std::string(headers.size() > 1 ? "," : "") + "[" + json_string(k) + "," + json_string(v) + "]";
+      headers += std::string(headers.size() > 1 ? "," : "") + "[" + json_string(k) + "," +
+                 json_string(v) + "]";
     }
     headers += "]";
-    std::string common = R"("service":")" + cases[i].service +
-                         R"(","region":"us-east-1","access_key":"AKIDEXAMPLE","secret_key":)" +
-                         json_string(secret) + R"(,"amz_date":"20150830T123600Z")" +
-                         (cases[i].token.empty() ? "" : R"(,"session_token":")" + cases[i].token + "\"");
-    sign_input += std::string(i ? "," : "") + R"({"sign":{"method":")" + http->method + R"(","url":)" +
-                  json_string(http->url) + R"(,"headers":)" + headers + R"(,"body":)" +
-                  json_string(http->body) + "}," + common + "}";
+    std::string common =
+        R"("service":")" + cases[i].service +
+        R"(","region":"us-east-1","access_key":"AKIDEXAMPLE","secret_key":)" + json_string(secret) +
+        R"(,"amz_date":"20150830T123600Z")" +
+        (cases[i].token.empty() ? "" : R"(,"session_token":")" + cases[i].token + "\"");
+    sign_input += std::string(i ? "," : "") + R"({"sign":{"method":")" + http->method +
+                  R"(","url":)" + json_string(http->url) + R"(,"headers":)" + headers +
+                  R"(,"body":)" + json_string(http->body) + "}," + common + "}";
     if (!cases[i].botocore_operation.empty()) {
       serialize_input += std::string(serialized.empty() ? "" : ",") + R"({"operation":")" +
                          cases[i].botocore_operation + R"(","params":)" + cases[i].params +
@@ -388,7 +403,8 @@ TEST(BotocoreCrossCheck, AuthorizationHeadersAreByteEqualToBotocoresForTheSameIn
   for (size_t j = 0; j < serialized.size(); ++j) {
     const auto& mine = ours[serialized[j]];
     SCOPED_TRACE(cases[serialized[j]].wire.operation);
-    EXPECT_EQ(*transport::find_header(mine.headers, "Authorization"), *full_refs[j].header("Authorization"));
+    EXPECT_EQ(*transport::find_header(mine.headers, "Authorization"),
+              *full_refs[j].header("Authorization"));
     EXPECT_EQ(mine.url, "http://127.0.0.1:8765" + full_refs[j].rawpath);
   }
 }

@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "transport/errors.h"
+#include "transport/identity_protocol.h"
 #include "transport/json.h"
 #include "transport/redact.h"
 #include "transport/sync_protocol.h"
-#include "transport/identity_protocol.h"
 
 namespace cairn::transport {
 namespace {
@@ -17,12 +17,12 @@ HttpResponse response(int status, HttpHeaders headers, std::string body) {
 
 TEST(ErrorParsing, CaseA_HeaderWithCoralSuffixGivesTheCodeForRestJson) {
   Status s = parse_error_response(
-      Protocol::kRestJson,
-      response(409,
-               {{"x-amzn-ErrorType",
-                 "ResourceConflictException:http://internal.amazon.com/coral/com.amazonaws.cognito.sync.model/"},
-                {"x-amzn-RequestId", "req-1"}},
-               R"({"message":"Current SyncCount for: k is: 3 not: 2"})"));
+      Protocol::kRestJson, response(409,
+                                    {{"x-amzn-ErrorType",
+                                      "ResourceConflictException:http://internal.amazon.com/coral/"
+                                      "com.amazonaws.cognito.sync.model/"},
+                                     {"x-amzn-RequestId", "req-1"}},
+                                    R"({"message":"Current SyncCount for: k is: 3 not: 2"})"));
   EXPECT_EQ(s.code(), ErrorCode::kResourceConflict);
   EXPECT_EQ(s.message(), "Current SyncCount for: k is: 3 not: 2");
   EXPECT_EQ(s.http_status(), 409);
@@ -38,15 +38,18 @@ TEST(ErrorParsing, CaseA_AwsJsonIgnoresNothingButPrefersTheBodyType) {
 }
 
 TEST(ErrorParsing, CaseB_TypeOnlyAndNamespacedType) {
-  EXPECT_EQ(parse_error_response(Protocol::kRestJson,
-                                 response(409, {}, R"({"__type":"ResourceConflictException","message":"m"})"))
+  EXPECT_EQ(parse_error_response(
+                Protocol::kRestJson,
+                response(409, {}, R"({"__type":"ResourceConflictException","message":"m"})"))
                 .code(),
             ErrorCode::kResourceConflict);
-  EXPECT_EQ(parse_error_response(
-                Protocol::kAwsJson,
-                response(400, {}, R"({"__type":"com.amazonaws.cognito.identity.model#NotAuthorizedException"})"))
-                .code(),
-            ErrorCode::kNotAuthorized);
+  EXPECT_EQ(
+      parse_error_response(
+          Protocol::kAwsJson,
+          response(400, {},
+                   R"({"__type":"com.amazonaws.cognito.identity.model#NotAuthorizedException"})"))
+          .code(),
+      ErrorCode::kNotAuthorized);
 }
 
 TEST(ErrorParsing, CaseC_HeaderWinsForRestJsonTypeWinsForAwsJson) {
@@ -57,7 +60,8 @@ TEST(ErrorParsing, CaseC_HeaderWinsForRestJsonTypeWinsForAwsJson) {
 }
 
 TEST(ErrorParsing, CaseD_BodyCodeBeatsTypeForRestJsonOnly) {
-  auto r = response(400, {}, R"({"__type":"InvalidParameterException","code":"LimitExceededException"})");
+  auto r = response(400, {},
+                    R"({"__type":"InvalidParameterException","code":"LimitExceededException"})");
   EXPECT_EQ(parse_error_response(Protocol::kRestJson, r).code(), ErrorCode::kLimitExceeded);
   EXPECT_EQ(parse_error_response(Protocol::kAwsJson, r).code(), ErrorCode::kInvalidParameter);
 }
@@ -85,10 +89,12 @@ TEST(ErrorParsing, CaseF_UnknownCodeIsKeptByName) {
 TEST(ErrorParsing, CaseH_LowerCaseMessageWins) {
   Status s = parse_error_response(
       Protocol::kRestJson,
-      response(400, {}, R"({"__type":"InvalidParameterException","message":"lower","Message":"upper"})"));
+      response(400, {},
+               R"({"__type":"InvalidParameterException","message":"lower","Message":"upper"})"));
   EXPECT_EQ(s.message(), "lower");
   Status upper = parse_error_response(
-      Protocol::kRestJson, response(400, {}, R"({"__type":"InvalidParameterException","Message":"upper"})"));
+      Protocol::kRestJson,
+      response(400, {}, R"({"__type":"InvalidParameterException","Message":"upper"})"));
   EXPECT_EQ(upper.message(), "upper");
 }
 
@@ -129,15 +135,14 @@ TEST(ErrorClassification, EveryServiceCodeRoundTripsThroughItsName) {
 
 // --- JSON --------------------------------------------------------------------------------------
 
-double seconds(Timestamp t) {
-  return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
+double seconds(Timestamp t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
 
 TEST(JsonTimestamps, IntegersFractionsExponentsStringsAndIsoAllParse) {
   rapidjson::Document doc;
   ASSERT_TRUE(json::parse(R"({"a":1700000000,"b":1700000000.5,"c":1.515115602E9,"d":"1700000000",
                               "e":"2023-11-14T22:13:20Z","f":"2023-11-14T23:13:20.250+01:00","g":null})",
-                          doc).ok());
+                          doc)
+                  .ok());
   json::ObjectReader r(doc, "test");
   EXPECT_DOUBLE_EQ(seconds(*r.time("a")), 1700000000);
   EXPECT_DOUBLE_EQ(seconds(*r.time("b")), 1700000000.5);
@@ -163,7 +168,8 @@ TEST(JsonTimestamps, EpochMillisecondsAndGarbageAreParseErrors) {
 
 TEST(JsonNumbers, LongsStaySixtyFourBit) {
   rapidjson::Document doc;
-  ASSERT_TRUE(json::parse(R"({"big":9007199254740993,"neg":-5,"str":"7","dbl":12.0,"bad":1.5})", doc).ok());
+  ASSERT_TRUE(
+      json::parse(R"({"big":9007199254740993,"neg":-5,"str":"7","dbl":12.0,"bad":1.5})", doc).ok());
   json::ObjectReader r(doc, "test");
   EXPECT_EQ(*r.i64("big"), 9007199254740993LL);  // not representable as a double
   EXPECT_EQ(*r.i64("neg"), -5);
@@ -211,13 +217,16 @@ TEST(JsonResponses, EmptyBodyIsAnEmptyResponseAndMalformedBodyIsAParseError) {
 TEST(JsonResponses, CredentialsWithJavaStyleExponentExpiration) {
   identity::GetCredentialsForIdentityResponse out;
   ASSERT_TRUE(identity_wire::parse(R"({"IdentityId":"us-east-1:1","Credentials":{"AccessKeyId":"AK",
-      "SecretKey":"SK","SessionToken":"ST","Expiration":1.515115602E9}})", &out).ok());
+      "SecretKey":"SK","SessionToken":"ST","Expiration":1.515115602E9}})",
+                                   &out)
+                  .ok());
   EXPECT_EQ(*out.credentials->secret_key, "SK");
   EXPECT_DOUBLE_EQ(seconds(*out.credentials->expiration), 1515115602);
 }
 
 TEST(Redaction, SecretsNeverReachTheTrace) {
-  std::string body = redact_body(R"({"Credentials":{"AccessKeyId":"AK","SecretKey":"SK","SessionToken":"ST"},
+  std::string body =
+      redact_body(R"({"Credentials":{"AccessKeyId":"AK","SecretKey":"SK","SessionToken":"ST"},
                                      "Logins":{"graph.facebook.com":"fbtoken"},"Token":"oidc"})");
   EXPECT_EQ(body.find("SK\""), std::string::npos);
   EXPECT_EQ(body.find("ST\""), std::string::npos);
@@ -225,8 +234,9 @@ TEST(Redaction, SecretsNeverReachTheTrace) {
   EXPECT_EQ(body.find("oidc"), std::string::npos);
   EXPECT_NE(body.find("AK"), std::string::npos) << "the access key id is not a secret";
   std::string auth = redact_header(
-      "Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/cognito-sync/aws4_request, "
-                       "SignedHeaders=host;x-amz-date, Signature=abcdef0123");
+      "Authorization",
+      "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/cognito-sync/aws4_request, "
+      "SignedHeaders=host;x-amz-date, Signature=abcdef0123");
   EXPECT_EQ(auth.find("abcdef0123"), std::string::npos);
   EXPECT_NE(auth.find("SignedHeaders=host;x-amz-date"), std::string::npos);
   EXPECT_EQ(redact_header("x-amz-security-token", "tok"), kRedacted);

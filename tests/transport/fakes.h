@@ -14,7 +14,8 @@ namespace cairn::testing {
 
 class ManualClock final : public Clock {
  public:
-  explicit ManualClock(std::chrono::system_clock::time_point start = std::chrono::system_clock::now())
+  explicit ManualClock(
+      std::chrono::system_clock::time_point start = std::chrono::system_clock::now())
       : now_(start) {}
   std::chrono::system_clock::time_point now() override {
     std::lock_guard<std::mutex> l(mu_);

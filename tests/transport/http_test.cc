@@ -83,7 +83,8 @@ TEST(HttpWire, RequestsArriveEncodedSignedAndVerifiable) {
   ASSERT_TRUE(lr.ok()) << lr.status().ToString();
   EXPECT_EQ(*lr->records[0].value, "v");
 
-  sync::UpdateRecordsRequest up{kPool, kIdn, "settings", "dev 1", {}, "sst", "eyJjbGllbnQiOnt9fQ=="};
+  sync::UpdateRecordsRequest up{
+      kPool, kIdn, "settings", "dev 1", {}, "sst", "eyJjbGllbnQiOnt9fQ=="};
   up.record_patches.push_back({sync::kOpReplace, "highScore", "100", 4, std::nullopt});
   ASSERT_TRUE(client->update_records(up).ok());
   ASSERT_TRUE(client->bulk_publish({kPool}).ok());
@@ -196,7 +197,8 @@ TEST(HttpFailures, ServiceErrorsParseFromRealResponsesAndOnlyTransientOnesRetry)
       res.set_content("<html>busy</html>", "text/html");
     } else {
       res.status = 409;
-      res.set_header("x-amzn-ErrorType", "ResourceConflictException:http://internal.amazon.com/coral/x/");
+      res.set_header("x-amzn-ErrorType",
+                     "ResourceConflictException:http://internal.amazon.com/coral/x/");
       res.set_header("x-amzn-RequestId", "rid-7");
       res.set_content(R"({"message":"Current SyncCount for: k is: 3 not: 2"})", "application/json");
     }
@@ -210,9 +212,11 @@ TEST(HttpFailures, ServiceErrorsParseFromRealResponsesAndOnlyTransientOnesRetry)
   EXPECT_EQ(calls.load(), 2) << "the 503 was retried, the 409 was not";
 
   ScriptedServer identity_server;
-  identity_server.respond(400, R"({"__type":"com.amazonaws.cognito.identity.model#NotAuthorizedException",
+  identity_server.respond(
+      400, R"({"__type":"com.amazonaws.cognito.identity.model#NotAuthorizedException",
                                   "message":"Unauthenticated access is not supported"})");
-  auto identity_client = std::move(CognitoIdentityClient::create(config_for(identity_server.url()))).value();
+  auto identity_client =
+      std::move(CognitoIdentityClient::create(config_for(identity_server.url()))).value();
   auto id = identity_client->get_id({std::nullopt, kPool, {}});
   EXPECT_EQ(id.status().code(), ErrorCode::kNotAuthorized);
   EXPECT_EQ(id.status().message(), "Unauthenticated access is not supported");
@@ -220,14 +224,16 @@ TEST(HttpFailures, ServiceErrorsParseFromRealResponsesAndOnlyTransientOnesRetry)
 
 TEST(HttpProxy, RequestsGoThroughTheConfiguredProxyInAbsoluteForm) {
   testing::RawProxy proxy;
-  ClientConfig c = config_for("http://127.0.0.1:1");  // nothing listens there; only the proxy answers
+  ClientConfig c =
+      config_for("http://127.0.0.1:1");  // nothing listens there; only the proxy answers
   c.http.proxy = "http://127.0.0.1:" + std::to_string(proxy.port());
   auto r = sync_client(c)->list_records(list_request());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r->dataset_sync_count, 1);
   auto heads = proxy.heads();
   ASSERT_EQ(heads.size(), 1u);
-  EXPECT_EQ(heads[0].rfind("GET http://127.0.0.1:1/identitypools/us-east-1%3A23ec4050", 0), 0u) << heads[0];
+  EXPECT_EQ(heads[0].rfind("GET http://127.0.0.1:1/identitypools/us-east-1%3A23ec4050", 0), 0u)
+      << heads[0];
   EXPECT_NE(heads[0].find("Authorization: AWS4-HMAC-SHA256"), std::string::npos);
 }
 
@@ -288,7 +294,8 @@ TEST(HttpTrace, WireTraceLogsBothDirectionsWithSecretsRedacted) {
       },
       LogLevel::kTrace);
   auto client = std::move(CognitoIdentityClient::create(c)).value();
-  auto r = client->get_credentials_for_identity({kIdn, {{"graph.facebook.com", "FB-LOGIN-TOKEN"}}, std::nullopt});
+  auto r = client->get_credentials_for_identity(
+      {kIdn, {{"graph.facebook.com", "FB-LOGIN-TOKEN"}}, std::nullopt});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r->credentials->secret_key, "TOP-SECRET-KEY");
   auto sync = sync_client(c);

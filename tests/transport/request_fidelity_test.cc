@@ -52,82 +52,100 @@ std::vector<Case> cases() {
                R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN
                R"(,"DatasetName":"d","LastSyncCount":0})",
                [] {
-                 return sync_wire::build(
-                     ListRecordsRequest{kPool, kIdn, "d", 0, std::nullopt, std::nullopt, std::nullopt});
+                 return sync_wire::build(ListRecordsRequest{kPool, kIdn, "d", 0, std::nullopt,
+                                                            std::nullopt, std::nullopt});
                }});
-  c.push_back({"UpdateRecords", "update_records", "cognito-sync", "update_records",
-               R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN
-               R"(,"DatasetName":"settings","DeviceId":"dev-123","SyncSessionToken":"sst-abc",
+  c.push_back(
+      {"UpdateRecords", "update_records", "cognito-sync", "update_records",
+       R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN
+       R"(,"DatasetName":"settings","DeviceId":"dev-123","SyncSessionToken":"sst-abc",
                   "ClientContext":"eyJjbGllbnQiOnt9fQ==",
                   "RecordPatches":[{"Op":"replace","Key":"highScore","Value":"100","SyncCount":4,
                                     "DeviceLastModifiedDate":{"$epoch":1704164645.678}},
                                    {"Op":"remove","Key":"old","SyncCount":2}]})",
-               [] {
-                 UpdateRecordsRequest r{kPool, kIdn, "settings", "dev-123", {}, "sst-abc",
-                                        "eyJjbGllbnQiOnt9fQ=="};
-                 r.record_patches.push_back({kOpReplace, "highScore", "100", 4, at(1704164645.678)});
-                 r.record_patches.push_back({kOpRemove, "old", std::nullopt, 2, std::nullopt});
-                 return sync_wire::build(r);
-               }});
+       [] {
+         UpdateRecordsRequest r{
+             kPool, kIdn, "settings", "dev-123", {}, "sst-abc", "eyJjbGllbnQiOnt9fQ=="};
+         r.record_patches.push_back({kOpReplace, "highScore", "100", 4, at(1704164645.678)});
+         r.record_patches.push_back({kOpRemove, "old", std::nullopt, 2, std::nullopt});
+         return sync_wire::build(r);
+       }});
   c.push_back({"RegisterDevice", "register_device", "cognito-sync", "register_device",
                R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN
                R"(,"Platform":"GCM","Token":"push-token-xyz"})",
                [] {
-                 return sync_wire::build(RegisterDeviceRequest{kPool, kIdn, kPlatformGcm, "push-token-xyz"});
+                 return sync_wire::build(
+                     RegisterDeviceRequest{kPool, kIdn, kPlatformGcm, "push-token-xyz"});
                }});
-  c.push_back({"SubscribeToDataset", "subscribe_to_dataset", "cognito-sync", "subscribe_to_dataset",
-               R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN
-               R"(,"DatasetName":"settings","DeviceId":"dev-123"})",
-               [] { return sync_wire::build(SubscribeToDatasetRequest{kPool, kIdn, "settings", "dev-123"}); }});
-  c.push_back({"UnsubscribeFromDataset", "unsubscribe_from_dataset", "cognito-sync",
-               "unsubscribe_from_dataset",
-               R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN
-               R"(,"DatasetName":"settings","DeviceId":"dev 1/2"})",
-               [] {
-                 return sync_wire::build(UnsubscribeFromDatasetRequest{kPool, kIdn, "settings", "dev 1/2"});
-               }});
+  c.push_back(
+      {"SubscribeToDataset", "subscribe_to_dataset", "cognito-sync", "subscribe_to_dataset",
+       R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN
+       R"(,"DatasetName":"settings","DeviceId":"dev-123"})",
+       [] {
+         return sync_wire::build(SubscribeToDatasetRequest{kPool, kIdn, "settings", "dev-123"});
+       }});
+  c.push_back(
+      {"UnsubscribeFromDataset", "unsubscribe_from_dataset", "cognito-sync",
+       "unsubscribe_from_dataset",
+       R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN
+       R"(,"DatasetName":"settings","DeviceId":"dev 1/2"})",
+       [] {
+         return sync_wire::build(UnsubscribeFromDatasetRequest{kPool, kIdn, "settings", "dev 1/2"});
+       }});
   c.push_back({"DeleteDataset", "delete_dataset", "cognito-sync", "delete_dataset",
                R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN R"(,"DatasetName":"settings"})",
-               [] { return sync_wire::build(DeleteDatasetRequest{kPool, kIdn, "settings"}); }});
+               [] {
+                 return sync_wire::build(DeleteDatasetRequest{kPool, kIdn, "settings"});
+               }});
   c.push_back({"DescribeDataset", "describe_dataset", "cognito-sync", "describe_dataset",
                R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN R"(,"DatasetName":"settings"})",
-               [] { return sync_wire::build(DescribeDatasetRequest{kPool, kIdn, "settings"}); }});
+               [] {
+                 return sync_wire::build(DescribeDatasetRequest{kPool, kIdn, "settings"});
+               }});
   c.push_back({"ListDatasets", "list_datasets", "cognito-sync", "list_datasets",
-               R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN R"(,"MaxResults":10,"NextToken":"tok"})",
-               [] { return sync_wire::build(ListDatasetsRequest{kPool, kIdn, "tok", 10}); }});
-  c.push_back({"ListDatasetsNoArgs", "list_datasets_noargs", "cognito-sync", "list_datasets",
-               R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN R"(})",
-               [] { return sync_wire::build(ListDatasetsRequest{kPool, kIdn, std::nullopt, std::nullopt}); }});
+               R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN
+               R"(,"MaxResults":10,"NextToken":"tok"})",
+               [] {
+                 return sync_wire::build(ListDatasetsRequest{kPool, kIdn, "tok", 10});
+               }});
+  c.push_back(
+      {"ListDatasetsNoArgs", "list_datasets_noargs", "cognito-sync", "list_datasets",
+       R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN R"(})", [] {
+         return sync_wire::build(ListDatasetsRequest{kPool, kIdn, std::nullopt, std::nullopt});
+       }});
   c.push_back({"BulkPublish", "bulk_publish", "cognito-sync", "bulk_publish",
                R"({"IdentityPoolId":)" POOL R"(})",
                [] { return sync_wire::build(BulkPublishRequest{kPool}); }});
   c.push_back({"GetBulkPublishDetails", "get_bulk_publish_details", "cognito-sync",
                "get_bulk_publish_details", R"({"IdentityPoolId":)" POOL R"(})",
                [] { return sync_wire::build(GetBulkPublishDetailsRequest{kPool}); }});
-  c.push_back({"SetCognitoEvents", "set_cognito_events", "cognito-sync", "set_cognito_events",
-               R"({"IdentityPoolId":)" POOL
-               R"(,"Events":{"SyncTrigger":"arn:aws:lambda:us-east-1:123456789012:function:fn"}})",
-               [] {
-                 return sync_wire::build(SetCognitoEventsRequest{
-                     kPool, {{"SyncTrigger", "arn:aws:lambda:us-east-1:123456789012:function:fn"}}});
-               }});
+  c.push_back(
+      {"SetCognitoEvents", "set_cognito_events", "cognito-sync", "set_cognito_events",
+       R"({"IdentityPoolId":)" POOL
+       R"(,"Events":{"SyncTrigger":"arn:aws:lambda:us-east-1:123456789012:function:fn"}})",
+       [] {
+         return sync_wire::build(SetCognitoEventsRequest{
+             kPool, {{"SyncTrigger", "arn:aws:lambda:us-east-1:123456789012:function:fn"}}});
+       }});
   c.push_back({"GetCognitoEvents", "get_cognito_events", "cognito-sync", "get_cognito_events",
                R"({"IdentityPoolId":)" POOL R"(})",
                [] { return sync_wire::build(GetCognitoEventsRequest{kPool}); }});
-  c.push_back({"SetIdentityPoolConfiguration", "set_identity_pool_configuration", "cognito-sync",
-               "set_identity_pool_configuration",
-               R"({"IdentityPoolId":)" POOL
-               R"(,"PushSync":{"ApplicationArns":["arn:aws:sns:us-east-1:123456789012:app/GCM/MyApp"],
+  c.push_back(
+      {"SetIdentityPoolConfiguration", "set_identity_pool_configuration", "cognito-sync",
+       "set_identity_pool_configuration",
+       R"({"IdentityPoolId":)" POOL
+       R"(,"PushSync":{"ApplicationArns":["arn:aws:sns:us-east-1:123456789012:app/GCM/MyApp"],
                                "RoleArn":"arn:aws:iam::123456789012:role/r"},
                   "CognitoStreams":{"StreamName":"s","RoleArn":"arn:aws:iam::123456789012:role/r",
                                     "StreamingStatus":"ENABLED"}})",
-               [] {
-                 SetIdentityPoolConfigurationRequest r{kPool, PushSync{}, CognitoStreams{}};
-                 r.push_sync->application_arns = {"arn:aws:sns:us-east-1:123456789012:app/GCM/MyApp"};
-                 r.push_sync->role_arn = "arn:aws:iam::123456789012:role/r";
-                 r.cognito_streams = CognitoStreams{"s", "arn:aws:iam::123456789012:role/r", kStreamingEnabled};
-                 return sync_wire::build(r);
-               }});
+       [] {
+         SetIdentityPoolConfigurationRequest r{kPool, PushSync{}, CognitoStreams{}};
+         r.push_sync->application_arns = {"arn:aws:sns:us-east-1:123456789012:app/GCM/MyApp"};
+         r.push_sync->role_arn = "arn:aws:iam::123456789012:role/r";
+         r.cognito_streams =
+             CognitoStreams{"s", "arn:aws:iam::123456789012:role/r", kStreamingEnabled};
+         return sync_wire::build(r);
+       }});
   c.push_back({"GetIdentityPoolConfiguration", "get_identity_pool_configuration", "cognito-sync",
                "get_identity_pool_configuration", R"({"IdentityPoolId":)" POOL R"(})",
                [] { return sync_wire::build(GetIdentityPoolConfigurationRequest{kPool}); }});
@@ -135,11 +153,14 @@ std::vector<Case> cases() {
                "describe_identity_pool_usage", R"({"IdentityPoolId":)" POOL R"(})",
                [] { return sync_wire::build(DescribeIdentityPoolUsageRequest{kPool}); }});
   c.push_back({"DescribeIdentityUsage", "describe_identity_usage", "cognito-sync",
-               "describe_identity_usage", R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN R"(})",
-               [] { return sync_wire::build(DescribeIdentityUsageRequest{kPool, kIdn}); }});
+               "describe_identity_usage",
+               R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN R"(})", [] {
+                 return sync_wire::build(DescribeIdentityUsageRequest{kPool, kIdn});
+               }});
   c.push_back({"ListIdentityPoolUsage", "list_identity_pool_usage", "cognito-sync",
-               "list_identity_pool_usage", R"({"MaxResults":5})",
-               [] { return sync_wire::build(ListIdentityPoolUsageRequest{std::nullopt, 5}); }});
+               "list_identity_pool_usage", R"({"MaxResults":5})", [] {
+                 return sync_wire::build(ListIdentityPoolUsageRequest{std::nullopt, 5});
+               }});
 
   // --- Cognito Identity: all 14 operations -----------------------------------------------------
   c.push_back({"GetId", "get_id", "cognito-identity", "get_id",
@@ -151,17 +172,18 @@ std::vector<Case> cases() {
                }});
   c.push_back({"GetCredentialsForIdentity", "get_credentials_for_identity", "cognito-identity",
                "get_credentials_for_identity",
-               R"({"IdentityId":)" IDN R"(,"Logins":{"graph.facebook.com":"fbtoken"}})",
-               [] {
+               R"({"IdentityId":)" IDN R"(,"Logins":{"graph.facebook.com":"fbtoken"}})", [] {
                  return identity_wire::build(GetCredentialsForIdentityRequest{
                      kIdn, {{"graph.facebook.com", "fbtoken"}}, std::nullopt});
                }});
-  c.push_back({"ListIdentityPools", "list_identity_pools", "cognito-identity", "list_identity_pools",
-               R"({"MaxResults":10})",
-               [] { return identity_wire::build(ListIdentityPoolsRequest{10, std::nullopt}); }});
+  c.push_back({"ListIdentityPools", "list_identity_pools", "cognito-identity",
+               "list_identity_pools", R"({"MaxResults":10})", [] {
+                 return identity_wire::build(ListIdentityPoolsRequest{10, std::nullopt});
+               }});
   c.push_back({"LookupDeveloperIdentity", "lookup_developer_identity", "cognito-identity",
                "lookup_developer_identity",
-               R"({"IdentityPoolId":)" POOL R"(,"DeveloperUserIdentifier":"user@example.com","MaxResults":10})",
+               R"({"IdentityPoolId":)" POOL
+               R"(,"DeveloperUserIdentifier":"user@example.com","MaxResults":10})",
                [] {
                  return identity_wire::build(LookupDeveloperIdentityRequest{
                      kPool, std::nullopt, "user@example.com", 10, std::nullopt});
@@ -194,16 +216,18 @@ std::vector<Case> cases() {
                R"({"IdentityPoolId":)" POOL R"(})",
                [] { return identity_wire::build(DeleteIdentityPoolRequest{kPool}); }});
   c.push_back({"GetOpenIdToken", "", "cognito-identity", "get_open_id_token",
-               R"({"IdentityId":)" IDN R"(,"Logins":{"login.cairn":"tok"}})",
-               [] { return identity_wire::build(GetOpenIdTokenRequest{kIdn, {{"login.cairn", "tok"}}}); }});
-  c.push_back({"GetOpenIdTokenForDeveloperIdentity", "", "cognito-identity",
-               "get_open_id_token_for_developer_identity",
-               R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN
-               R"(,"Logins":{"login.cairn":"player-42"},"PrincipalTags":{"tier":"gold"},"TokenDuration":900})",
-               [] {
-                 return identity_wire::build(GetOpenIdTokenForDeveloperIdentityRequest{
-                     kPool, kIdn, {{"login.cairn", "player-42"}}, {{"tier", "gold"}}, 900});
+               R"({"IdentityId":)" IDN R"(,"Logins":{"login.cairn":"tok"}})", [] {
+                 return identity_wire::build(GetOpenIdTokenRequest{kIdn, {{"login.cairn", "tok"}}});
                }});
+  c.push_back(
+      {"GetOpenIdTokenForDeveloperIdentity", "", "cognito-identity",
+       "get_open_id_token_for_developer_identity",
+       R"({"IdentityPoolId":)" POOL R"(,"IdentityId":)" IDN
+       R"(,"Logins":{"login.cairn":"player-42"},"PrincipalTags":{"tier":"gold"},"TokenDuration":900})",
+       [] {
+         return identity_wire::build(GetOpenIdTokenForDeveloperIdentityRequest{
+             kPool, kIdn, {{"login.cairn", "player-42"}}, {{"tier", "gold"}}, 900});
+       }});
   c.push_back({"MergeDeveloperIdentities", "", "cognito-identity", "merge_developer_identities",
                R"({"SourceUserIdentifier":"a","DestinationUserIdentifier":"b",
                   "DeveloperProviderName":"login.cairn","IdentityPoolId":)" POOL R"(})",
@@ -222,8 +246,11 @@ std::vector<Case> cases() {
                R"({"IdentityId":)" IDN R"(})",
                [] { return identity_wire::build(DescribeIdentityRequest{kIdn}); }});
   c.push_back({"ListIdentities", "", "cognito-identity", "list_identities",
-               R"({"IdentityPoolId":)" POOL R"(,"MaxResults":25,"NextToken":"n1","HideDisabled":true})",
-               [] { return identity_wire::build(ListIdentitiesRequest{kPool, 25, "n1", true}); }});
+               R"({"IdentityPoolId":)" POOL
+               R"(,"MaxResults":25,"NextToken":"n1","HideDisabled":true})",
+               [] {
+                 return identity_wire::build(ListIdentitiesRequest{kPool, 25, "n1", true});
+               }});
   c.push_back({"DeleteIdentities", "", "cognito-identity", "delete_identities",
                R"({"IdentityIdsToDelete":[)" IDN R"(]})",
                [] { return identity_wire::build(DeleteIdentitiesRequest{{kIdn}}); }});
@@ -258,7 +285,8 @@ void expect_same_request(const WireRequest& ours, const ReferenceRequest& ref) {
 }
 
 std::map<std::string, ReferenceRequest> load_captures(const std::string& file) {
-  std::string text = cairn::testing::read_file(cairn::testing::shared_dir() + "/spec/captures/" + file);
+  std::string text =
+      cairn::testing::read_file(cairn::testing::shared_dir() + "/spec/captures/" + file);
   std::map<std::string, ReferenceRequest> out;
   std::string marker;
   cairn::testing::for_each_line(text, [&](const std::string& line) {

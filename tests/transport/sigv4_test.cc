@@ -16,8 +16,8 @@ namespace fs = std::filesystem;
 using cairn::testing::read_file;
 using cairn::testing::shared_dir;
 
-const AwsCredentials kSuiteCredentials{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "",
-                                       std::nullopt};
+const AwsCredentials kSuiteCredentials{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                                       "", std::nullopt};
 constexpr char kSuiteDate[] = "20150830T123600Z";
 
 std::string suite_root() { return shared_dir() + "/spec/sigv4/aws4_testsuite"; }

@@ -22,11 +22,13 @@ struct Model {
 
 std::vector<std::unique_ptr<Model>> load_models() {
   std::vector<std::unique_ptr<Model>> out;
-  for (auto [service, file] : {std::pair{"cognito-sync", "cognito-sync-2014-06-30.service-2.json"},
-                               std::pair{"cognito-identity", "cognito-identity-2014-06-30.service-2.json"}}) {
+  for (auto [service, file] :
+       {std::pair{"cognito-sync", "cognito-sync-2014-06-30.service-2.json"},
+        std::pair{"cognito-identity", "cognito-identity-2014-06-30.service-2.json"}}) {
     auto m = std::make_unique<Model>();
     m->service = service;
-    std::string text = cairn::testing::read_file(cairn::testing::shared_dir() + "/spec/models/" + file);
+    std::string text =
+        cairn::testing::read_file(cairn::testing::shared_dir() + "/spec/models/" + file);
     m->doc.Parse(text.c_str());
     out.push_back(std::move(m));
   }
@@ -39,7 +41,8 @@ void reach(const rapidjson::Value& shapes, const std::string& name, std::set<std
   const auto& s = shapes[name.c_str()];
   std::string type = s["type"].GetString();
   if (type == "structure") {
-    for (const auto& m : s["members"].GetObject()) reach(shapes, m.value["shape"].GetString(), seen);
+    for (const auto& m : s["members"].GetObject())
+      reach(shapes, m.value["shape"].GetString(), seen);
   } else if (type == "list") {
     reach(shapes, s["member"]["shape"].GetString(), seen);
   } else if (type == "map") {
@@ -48,11 +51,20 @@ void reach(const rapidjson::Value& shapes, const std::string& name, std::set<std
   }
 }
 
-const std::set<std::string> kIdentityOps = {
-    "CreateIdentityPool", "DescribeIdentityPool", "ListIdentityPools", "DeleteIdentityPool",
-    "GetId", "GetCredentialsForIdentity", "GetOpenIdToken", "GetOpenIdTokenForDeveloperIdentity",
-    "LookupDeveloperIdentity", "MergeDeveloperIdentities", "UnlinkDeveloperIdentity",
-    "DescribeIdentity", "ListIdentities", "DeleteIdentities"};
+const std::set<std::string> kIdentityOps = {"CreateIdentityPool",
+                                            "DescribeIdentityPool",
+                                            "ListIdentityPools",
+                                            "DeleteIdentityPool",
+                                            "GetId",
+                                            "GetCredentialsForIdentity",
+                                            "GetOpenIdToken",
+                                            "GetOpenIdTokenForDeveloperIdentity",
+                                            "LookupDeveloperIdentity",
+                                            "MergeDeveloperIdentities",
+                                            "UnlinkDeveloperIdentity",
+                                            "DescribeIdentity",
+                                            "ListIdentities",
+                                            "DeleteIdentities"};
 
 TEST(ValidationTable, EveryEntryMatchesTheServiceModelExactly) {
   auto models = load_models();
@@ -94,17 +106,19 @@ TEST(ValidationTable, EveryConstrainedShapeAnImplementedOperationTakesIsEnforced
       std::string name = op.name.GetString();
       if (m->service == "cognito-identity" && !kIdentityOps.count(name)) continue;
       ++ops;
-      if (op.value.HasMember("input")) reach(shapes, op.value["input"]["shape"].GetString(), reachable);
+      if (op.value.HasMember("input"))
+        reach(shapes, op.value["input"]["shape"].GetString(), reachable);
     }
     EXPECT_EQ(ops, m->service == "cognito-sync" ? 17u : 14u);
     for (const auto& name : reachable) {
       const auto& s = shapes[name.c_str()];
-      bool constrained = s.HasMember("min") || s.HasMember("max") || s.HasMember("pattern") ||
-                         s.HasMember("enum");
+      bool constrained =
+          s.HasMember("min") || s.HasMember("max") || s.HasMember("pattern") || s.HasMember("enum");
       if (!constrained) continue;
       bool found = false;
       for (const auto& c : shape_constraints()) found |= c.service == m->service && c.name == name;
-      EXPECT_TRUE(found) << m->service << " shape " << name << " has constraints cairn does not check";
+      EXPECT_TRUE(found) << m->service << " shape " << name
+                         << " has constraints cairn does not check";
     }
   }
 }
@@ -147,7 +161,8 @@ TEST(PatternMatcher, ModelExamples) {
   auto token = *Pattern::compile("[\\S]+");
   EXPECT_TRUE(token.full_match(std::string(65535, 'x'))) << "no recursion per character";
   EXPECT_FALSE(token.full_match("a b"));
-  EXPECT_FALSE(Pattern::compile("(un)?authenticated").has_value()) << "groups are outside the subset";
+  EXPECT_FALSE(Pattern::compile("(un)?authenticated").has_value())
+      << "groups are outside the subset";
   EXPECT_FALSE(Pattern::compile("[\\p{L}]+").has_value());
 }
 
