@@ -328,3 +328,31 @@ TEST(HttpTrace, NothingIsLoggedWithoutALoggerAndNothingGoesToStdout) {
 
 }  // namespace
 }  // namespace cairn
+
+namespace cairn {
+namespace {
+
+// A server that never answers "100 Continue" makes curl wait expect_continue_timeout before it
+// sends a large body; the raw fixture sees the delay.
+TEST(HttpExpectContinue, LargeBodiesWaitTheConfiguredTimeForContinue) {
+  for (auto timeout : {250ms, 1000ms}) {
+    testing::RawProxy server;  // answers 200 once the whole body has arrived, never sends 100
+    ClientConfig c = config_for("http://127.0.0.1:" + std::to_string(server.port()));
+    c.http.expect_continue_timeout = timeout;
+    sync::UpdateRecordsRequest up{kPool, kIdn, "settings", std::nullopt, {}, "sst", std::nullopt};
+    up.record_patches.push_back({sync::kOpReplace, "a", std::string(1048575, 'x'), 0, std::nullopt});
+    up.record_patches.push_back({sync::kOpReplace, "b", std::string(1048575, 'y'), 0, std::nullopt});
+    auto start = std::chrono::steady_clock::now();
+    auto r = sync_client(c)->update_records(up);
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    auto heads = server.heads();
+    ASSERT_EQ(heads.size(), 1u);
+    EXPECT_NE(heads[0].find("Expect: 100-continue"), std::string::npos) << heads[0];
+    EXPECT_GE(elapsed, timeout);
+    EXPECT_LT(elapsed, timeout + 700ms);
+  }
+}
+
+}  // namespace
+}  // namespace cairn
