@@ -105,6 +105,17 @@ class Writer {
     if (v) boolean(k, *v);
   }
   void time(const char* k, const std::optional<Timestamp>& v);
+  // Epoch seconds with millisecond fraction, as a server answers (1700000000.123).
+  void time_millis(const char* k, int64_t epoch_ms) {
+    w_.Key(k);
+    if (epoch_ms % 1000 == 0) {
+      w_.Int64(epoch_ms / 1000);
+    } else {
+      w_.Double(static_cast<double>(epoch_ms) / 1000.0);
+    }
+  }
+  // For arrays of objects and raw access.
+  rapidjson::Writer<rapidjson::StringBuffer>& raw() { return w_; }
   void string_list(const char* k, const std::vector<std::string>& v);
   void string_map(const char* k, const std::map<std::string, std::string>& v);
 

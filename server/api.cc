@@ -1,0 +1,500 @@
+// Api: routing, authentication, request parsing and reply writing. The operations themselves are
+// in sync_api.cc and identity_api.cc.
+#include "server/api.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "server/api_internal.h"
+#include "transport/crypto.h"
+#include "transport/uri.h"
+#include "transport/validation.h"
+
+namespace cairn::server {
+
+using namespace internal;
+
+namespace {
+
+constexpr char kIdentityTargetPrefix[] = "AWSCognitoIdentityService.";
+
+std::string http_date(Millis now) {
+  std::time_t t = static_cast<std::time_t>(now / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::string request_id() {
+  std::string h = transport::random_hex(16);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20, 12);
+}
+
+std::vector<std::string> split_raw(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t slash = path.find('/', start);
+    out.push_back(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Api>> Api::create(std::unique_ptr<Storage> storage, ServerOptions options) {
+  auto signer = TokenSigner::load_or_create(*storage);
+  if (!signer.ok()) return signer.status();
+  std::unique_ptr<Api> api(new Api(std::move(storage), std::move(*signer), std::move(options)));
+  // A bulk publish that was running when the server stopped starts over.
+  std::vector<std::string> resume;
+  Status s = api->storage_->read([&](StorageTxn& txn) {
+    std::string after;
+    for (;;) {
+      auto pools = txn.pools_after(after, 256);
+      if (pools.empty()) break;
+      for (const auto& p : pools) {
+        if (p.bulk_status == "IN_PROGRESS") resume.push_back(p.id);
+      }
+      after = pools.back().id;
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  for (const auto& id : resume) api->bulk_publish_requested(id);
+  return api;
+}
+
+Api::Api(std::unique_ptr<Storage> storage, TokenSigner tokens, ServerOptions options)
+    : storage_(std::move(storage)),
+      tokens_(std::move(tokens)),
+      options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : Clock::system()) {
+  jobs_thread_ = std::thread([this] { bulk_publish_worker(); });
+}
+
+Api::~Api() {
+  {
+    std::lock_guard<std::mutex> l(jobs_mu_);
+    stopping_ = true;
+  }
+  jobs_cv_.notify_all();
+  if (jobs_thread_.joinable()) jobs_thread_.join();
+}
+
+Millis Api::now() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_->now().time_since_epoch())
+      .count();
+}
+
+int Api::sync_status(const Status& s) {
+  if (s.http_status() != 0) return s.http_status();
+  switch (s.code()) {
+    case ErrorCode::kNotAuthorized: return 403;
+    case ErrorCode::kResourceNotFound: return 404;
+    case ErrorCode::kResourceConflict: return 409;
+    case ErrorCode::kTooManyRequests:
+    case ErrorCode::kLambdaThrottled: return 429;
+    case ErrorCode::kInternalError: return 500;
+    default: return s.code() >= ErrorCode::kUnknownServiceError && s.code() != ErrorCode::kInvalidArgument
+                        ? 500
+                        : 400;
+  }
+}
+
+int Api::identity_status(const Status& s) {
+  if (s.http_status() == 403) return 403;  // SigV4 failures keep their conventional 403
+  if (s.code() == ErrorCode::kInternalError) return 500;
+  return s.code() >= ErrorCode::kUnknownServiceError && s.code() != ErrorCode::kInvalidArgument
+             ? 500
+             : 400;
+}
+
+void Api::handle(const httplib::Request& request, httplib::Response& response) {
+  auto started = std::chrono::steady_clock::now();
+  Call call{&request, Caller{}, now(), {}};
+  std::string operation = "Unknown";
+  bool identity_protocol = request.method == "POST" && request.has_header("X-Amz-Target");
+  Reply reply = std::string();
+  if (identity_protocol) {
+    std::string target = request.get_header_value("X-Amz-Target");
+    if (target.rfind(kIdentityTargetPrefix, 0) == 0) {
+      operation = target.substr(sizeof(kIdentityTargetPrefix) - 1);
+      reply = route_identity(call, operation);
+    } else {
+      reply = Status::FromService("UnknownOperationException", "Unknown X-Amz-Target: " + target, 400);
+    }
+  } else {
+    reply = route_sync(call, operation);
+  }
+
+  std::string rid = request_id();
+  response.set_header("x-amzn-RequestId", rid);
+  response.set_header("Date", http_date(call.now));
+  const char* content_type = identity_protocol ? "application/x-amz-json-1.1" : "application/json";
+  if (reply.ok()) {
+    response.status = 200;
+    response.set_content(*reply, content_type);
+  } else {
+    const Status& s = reply.status();
+    response.status = identity_protocol ? identity_status(s) : sync_status(s);
+    std::string code = s.service_code();
+    if (s.code() == ErrorCode::kInvalidArgument || s.code() == ErrorCode::kParse) {
+      code = "InvalidParameterException";
+    } else if (s.code() > ErrorCode::kUnknownServiceError) {
+      code = "InternalErrorException";
+    }
+    response.set_header("x-amzn-ErrorType", code);
+    transport::json::Writer w;
+    w.begin_object();
+    w.str("__type", code);
+    w.str("message", s.message());
+    w.end_object();
+    response.set_content(w.take(), content_type);
+  }
+  if (options_.logger && options_.logger->enabled(LogLevel::kInfo)) {
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+    char line[256];
+    std::snprintf(line, sizeof line, "%s %d %.3fms %s", operation.c_str(), response.status,
+                  static_cast<double>(micros) / 1000.0, rid.c_str());
+    options_.logger->log(LogLevel::kInfo, line);
+  }
+}
+
+// --- Cognito Sync routing ------------------------------------------------------------------------
+
+Reply Api::route_sync(Call& call, std::string& operation) {
+  const httplib::Request& req = *call.http;
+  size_t q = req.target.find('?');
+  std::string raw_path = req.target.substr(0, q);
+  std::string raw_query = q == std::string::npos ? "" : req.target.substr(q + 1);
+  // Split the raw path first, then decode each segment: a DeviceId may hold an encoded '/'.
+  auto raw = split_raw(raw_path);
+  std::vector<std::string> seg;
+  for (size_t i = 1; i < raw.size(); ++i) seg.push_back(transport::uri_decode(raw[i]));
+  const std::string& m = req.method;
+  size_t n = seg.size();
+  if (n == 0 || seg[0] != "identitypools") {
+    return Status::FromService("UnknownOperationException", "No operation at " + raw_path, 404);
+  }
+  auto is = [&](size_t i, const char* word) { return n > i && seg[i] == word; };
+
+  // Match the path shape (docs/wire-protocol.md 1.2). An empty label still matches its slot, so
+  // ".../datasets/" is DescribeDataset with an empty name, which validation then refuses.
+  if (n == 1 && m == "GET") operation = "ListIdentityPoolUsage";
+  else if (n == 2 && m == "GET") operation = "DescribeIdentityPoolUsage";
+  else if (n == 3 && is(2, "bulkpublish") && m == "POST") operation = "BulkPublish";
+  else if (n == 3 && is(2, "getBulkPublishDetails") && m == "POST") operation = "GetBulkPublishDetails";
+  else if (n == 3 && is(2, "events")) operation = m == "GET" ? "GetCognitoEvents" : m == "POST" ? "SetCognitoEvents" : "";
+  else if (n == 3 && is(2, "configuration"))
+    operation = m == "GET" ? "GetIdentityPoolConfiguration" : m == "POST" ? "SetIdentityPoolConfiguration" : "";
+  else if (n == 5 && is(2, "identity") && is(4, "device") && m == "POST") operation = "RegisterDevice";
+  else if (n == 4 && is(2, "identities") && m == "GET") operation = "DescribeIdentityUsage";
+  else if (n == 5 && is(2, "identities") && is(4, "datasets") && m == "GET") operation = "ListDatasets";
+  else if (n == 6 && is(2, "identities") && is(4, "datasets"))
+    operation = m == "GET" ? "DescribeDataset" : m == "POST" ? "UpdateRecords" : m == "DELETE" ? "DeleteDataset" : "";
+  else if (n == 7 && is(2, "identities") && is(4, "datasets") && is(6, "records") && m == "GET")
+    operation = "ListRecords";
+  else if (n == 8 && is(2, "identities") && is(4, "datasets") && is(6, "subscriptions"))
+    operation = m == "POST" ? "SubscribeToDataset" : m == "DELETE" ? "UnsubscribeFromDataset" : "";
+  else operation = "";
+  if (operation.empty()) {
+    operation = "Unknown";
+    return Status::FromService("UnknownOperationException",
+                               "No operation for " + m + " " + raw_path, 404);
+  }
+
+  auto caller = authenticate(req, "cognito-sync", options_.admin, *storage_, call.now);
+  if (!caller.ok()) return caller.status();
+  call.caller = *caller;
+
+  Query query(raw_query);
+  std::string pool = n > 1 ? seg[1] : "";
+  std::string identity = n > 3 ? seg[3] : "";
+  std::string dataset = n > 5 ? seg[5] : "";
+
+  if (operation == "ListIdentityPoolUsage") {
+    sync::ListIdentityPoolUsageRequest r;
+    Status s = query.opt_string("nextToken", &r.next_token);
+    if (s.ok()) s = query.opt_int32("maxResults", &r.max_results);
+    if (!s.ok()) return s;
+    return list_identity_pool_usage(call, r);
+  }
+  if (operation == "DescribeIdentityPoolUsage") return run_validated(sync::DescribeIdentityPoolUsageRequest{pool}, [&](auto& r) { return describe_identity_pool_usage(call, r); });
+  if (operation == "BulkPublish") return run_validated(sync::BulkPublishRequest{pool}, [&](auto& r) { return bulk_publish(call, r); });
+  if (operation == "GetBulkPublishDetails") return run_validated(sync::GetBulkPublishDetailsRequest{pool}, [&](auto& r) { return get_bulk_publish_details(call, r); });
+  if (operation == "GetCognitoEvents") return run_validated(sync::GetCognitoEventsRequest{pool}, [&](auto& r) { return get_cognito_events(call, r); });
+  if (operation == "GetIdentityPoolConfiguration") return run_validated(sync::GetIdentityPoolConfigurationRequest{pool}, [&](auto& r) { return get_identity_pool_configuration(call, r); });
+  if (operation == "DescribeIdentityUsage") return run_validated(sync::DescribeIdentityUsageRequest{pool, identity}, [&](auto& r) { return describe_identity_usage(call, r); });
+  if (operation == "DescribeDataset") return run_validated(sync::DescribeDatasetRequest{pool, identity, dataset}, [&](auto& r) { return describe_dataset(call, r); });
+  if (operation == "DeleteDataset") return run_validated(sync::DeleteDatasetRequest{pool, identity, dataset}, [&](auto& r) { return delete_dataset(call, r); });
+  if (operation == "SubscribeToDataset") return run_validated(sync::SubscribeToDatasetRequest{pool, identity, dataset, seg[7]}, [&](auto& r) { return subscribe_to_dataset(call, r); });
+  if (operation == "UnsubscribeFromDataset") return run_validated(sync::UnsubscribeFromDatasetRequest{pool, identity, dataset, seg[7]}, [&](auto& r) { return unsubscribe_from_dataset(call, r); });
+
+  if (operation == "ListDatasets") {
+    sync::ListDatasetsRequest r{pool, identity, std::nullopt, std::nullopt};
+    Status s = query.opt_string("nextToken", &r.next_token);
+    if (s.ok()) s = query.opt_int32("maxResults", &r.max_results);
+    if (!s.ok()) return s;
+    return run_validated(r, [&](auto& v) { return list_datasets(call, v); });
+  }
+  if (operation == "ListRecords") {
+    sync::ListRecordsRequest r;
+    r.identity_pool_id = pool;
+    r.identity_id = identity;
+    r.dataset_name = dataset;
+    Status s = query.opt_int64("lastSyncCount", &r.last_sync_count);
+    if (s.ok()) s = query.opt_string("nextToken", &r.next_token);
+    if (s.ok()) s = query.opt_int32("maxResults", &r.max_results);
+    if (s.ok()) s = query.opt_string("syncSessionToken", &r.sync_session_token);
+    if (!s.ok()) return s;
+    return run_validated(r, [&](auto& v) { return list_records(call, v); });
+  }
+
+  // Operations with a JSON body.
+  rapidjson::Document doc;
+  Status parsed = transport::json::parse(req.body, doc);
+  if (!parsed.ok()) return Status(ErrorCode::kInvalidParameter, "request body: " + parsed.message());
+  transport::json::ObjectReader body(doc, "request body");
+  if (operation == "RegisterDevice") {
+    sync::RegisterDeviceRequest r{pool, identity, "", ""};
+    Status s = required_string(body, "Platform", &r.platform);
+    if (s.ok()) s = required_string(body, "Token", &r.token);
+    if (!s.ok()) return s;
+    return run_validated(r, [&](auto& v) { return register_device(call, v); });
+  }
+  if (operation == "SetCognitoEvents") {
+    sync::SetCognitoEventsRequest r{pool, {}};
+    if (!body.object("Events")) {
+      if (!body.valid()) return reader_error(body);
+      return Status(ErrorCode::kInvalidParameter, "Events: missing required parameter");
+    }
+    r.events = body.string_map("Events");
+    if (!body.valid()) return reader_error(body);
+    return run_validated(r, [&](auto& v) { return set_cognito_events(call, v); });
+  }
+  if (operation == "SetIdentityPoolConfiguration") {
+    sync::SetIdentityPoolConfigurationRequest r{pool, std::nullopt, std::nullopt};
+    if (const auto* p = body.object("PushSync")) {
+      transport::json::ObjectReader pr(*p, "PushSync");
+      r.push_sync = sync::PushSync{pr.string_list("ApplicationArns"), pr.str("RoleArn")};
+      body.merge(pr);
+    }
+    if (const auto* st = body.object("CognitoStreams")) {
+      transport::json::ObjectReader sr(*st, "CognitoStreams");
+      r.cognito_streams = sync::CognitoStreams{sr.str("StreamName"), sr.str("RoleArn"), sr.str("StreamingStatus")};
+      body.merge(sr);
+    }
+    if (!body.valid()) return reader_error(body);
+    return run_validated(r, [&](auto& v) { return set_identity_pool_configuration(call, v); });
+  }
+  // UpdateRecords
+  sync::UpdateRecordsRequest r;
+  r.identity_pool_id = pool;
+  r.identity_id = identity;
+  r.dataset_name = dataset;
+  r.device_id = body.str("DeviceId");
+  r.sync_session_token = body.str("SyncSessionToken").value_or("");
+  if (req.has_header("x-amz-Client-Context")) r.client_context = req.get_header_value("x-amz-Client-Context");
+  if (const auto* patches = body.array("RecordPatches")) {
+    for (const auto& item : patches->GetArray()) {
+      transport::json::ObjectReader p(item, "RecordPatch");
+      sync::RecordPatch patch;
+      auto op = p.str("Op");
+      auto key = p.str("Key");
+      auto count = p.i64("SyncCount");
+      if (!op || !key || !count) {
+        body.merge(p);
+        if (body.valid()) {
+          return Status(ErrorCode::kInvalidParameter,
+                        "RecordPatches: every patch needs Op, Key and SyncCount");
+        }
+        break;
+      }
+      patch.op = *op;
+      patch.key = *key;
+      patch.value = p.str("Value");
+      patch.sync_count = *count;
+      if (auto t = p.time("DeviceLastModifiedDate")) patch.device_last_modified_date = *t;
+      body.merge(p);
+      r.record_patches.push_back(std::move(patch));
+    }
+  }
+  if (!body.valid()) return reader_error(body);
+  if (r.sync_session_token.empty()) {
+    return Status(ErrorCode::kInvalidParameter, "SyncSessionToken: missing required parameter");
+  }
+  return run_validated(r, [&](auto& v) { return update_records(call, v); });
+}
+
+// --- Cognito Identity routing --------------------------------------------------------------------
+
+Reply Api::route_identity(Call& call, const std::string& operation) {
+  const httplib::Request& req = *call.http;
+  static const char* const kUnsigned[] = {"GetId", "GetCredentialsForIdentity", "GetOpenIdToken"};
+  bool unsigned_op = false;
+  for (const char* op : kUnsigned) unsigned_op |= operation == op;
+  if (!unsigned_op) {
+    auto caller = authenticate(req, "cognito-identity", options_.admin, *storage_, call.now);
+    if (!caller.ok()) return caller.status();
+    if (!caller->developer()) {
+      return Status(ErrorCode::kNotAuthorized, operation + " needs developer credentials");
+    }
+    call.caller = *caller;
+  }
+  rapidjson::Document doc;
+  Status parsed = transport::json::parse(req.body, doc);
+  if (!parsed.ok()) return Status(ErrorCode::kInvalidParameter, "request body: " + parsed.message());
+  transport::json::ObjectReader b(doc, "request body");
+
+  auto finish = [&](auto request, auto handler) -> Reply {
+    if (!b.valid()) return reader_error(b);
+    return run_validated(request, handler);
+  };
+
+  if (operation == "CreateIdentityPool") {
+    identity::CreateIdentityPoolRequest r;
+    Status s = required_string(b, "IdentityPoolName", &r.identity_pool_name);
+    if (!s.ok()) return s;
+    auto allow = b.boolean("AllowUnauthenticatedIdentities");
+    if (!allow) {
+      if (!b.valid()) return reader_error(b);
+      return Status(ErrorCode::kInvalidParameter, "AllowUnauthenticatedIdentities: missing required parameter");
+    }
+    r.allow_unauthenticated_identities = *allow;
+    r.allow_classic_flow = b.boolean("AllowClassicFlow");
+    r.supported_login_providers = b.string_map("SupportedLoginProviders");
+    r.developer_provider_name = b.str("DeveloperProviderName");
+    r.open_id_connect_provider_arns = b.string_list("OpenIdConnectProviderARNs");
+    if (const auto* a = b.array("CognitoIdentityProviders")) {
+      for (const auto& item : a->GetArray()) {
+        transport::json::ObjectReader p(item, "CognitoIdentityProvider");
+        r.cognito_identity_providers.push_back(
+            {p.str("ProviderName"), p.str("ClientId"), p.boolean("ServerSideTokenCheck")});
+        b.merge(p);
+      }
+    }
+    r.saml_provider_arns = b.string_list("SamlProviderARNs");
+    r.identity_pool_tags = b.string_map("IdentityPoolTags");
+    return finish(r, [&](auto& v) { return create_identity_pool(call, v); });
+  }
+  if (operation == "DescribeIdentityPool" || operation == "DeleteIdentityPool") {
+    std::string pool;
+    Status s = required_string(b, "IdentityPoolId", &pool);
+    if (!s.ok()) return s;
+    if (operation == "DescribeIdentityPool") {
+      return finish(identity::DescribeIdentityPoolRequest{pool}, [&](auto& v) { return describe_identity_pool(call, v); });
+    }
+    return finish(identity::DeleteIdentityPoolRequest{pool}, [&](auto& v) { return delete_identity_pool(call, v); });
+  }
+  if (operation == "ListIdentityPools") {
+    auto max = b.i32("MaxResults");
+    if (!max) {
+      if (!b.valid()) return reader_error(b);
+      return Status(ErrorCode::kInvalidParameter, "MaxResults: missing required parameter");
+    }
+    return finish(identity::ListIdentityPoolsRequest{*max, b.str("NextToken")},
+                  [&](auto& v) { return list_identity_pools(call, v); });
+  }
+  if (operation == "GetId") {
+    identity::GetIdRequest r;
+    Status s = required_string(b, "IdentityPoolId", &r.identity_pool_id);
+    if (!s.ok()) return s;
+    r.account_id = b.str("AccountId");
+    r.logins = b.string_map("Logins");
+    return finish(r, [&](auto& v) { return get_id(call, v); });
+  }
+  if (operation == "GetCredentialsForIdentity" || operation == "GetOpenIdToken") {
+    std::string id;
+    Status s = required_string(b, "IdentityId", &id);
+    if (!s.ok()) return s;
+    if (operation == "GetOpenIdToken") {
+      return finish(identity::GetOpenIdTokenRequest{id, b.string_map("Logins")},
+                    [&](auto& v) { return get_open_id_token(call, v); });
+    }
+    identity::GetCredentialsForIdentityRequest r{id, b.string_map("Logins"), b.str("CustomRoleArn")};
+    return finish(r, [&](auto& v) { return get_credentials_for_identity(call, v); });
+  }
+  if (operation == "GetOpenIdTokenForDeveloperIdentity") {
+    identity::GetOpenIdTokenForDeveloperIdentityRequest r;
+    Status s = required_string(b, "IdentityPoolId", &r.identity_pool_id);
+    if (!s.ok()) return s;
+    if (!b.object("Logins")) {
+      if (!b.valid()) return reader_error(b);
+      return Status(ErrorCode::kInvalidParameter, "Logins: missing required parameter");
+    }
+    r.identity_id = b.str("IdentityId");
+    r.logins = b.string_map("Logins");
+    r.principal_tags = b.string_map("PrincipalTags");
+    r.token_duration = b.i64("TokenDuration");
+    return finish(r, [&](auto& v) { return get_open_id_token_for_developer_identity(call, v); });
+  }
+  if (operation == "LookupDeveloperIdentity") {
+    identity::LookupDeveloperIdentityRequest r;
+    Status s = required_string(b, "IdentityPoolId", &r.identity_pool_id);
+    if (!s.ok()) return s;
+    r.identity_id = b.str("IdentityId");
+    r.developer_user_identifier = b.str("DeveloperUserIdentifier");
+    r.max_results = b.i32("MaxResults");
+    r.next_token = b.str("NextToken");
+    return finish(r, [&](auto& v) { return lookup_developer_identity(call, v); });
+  }
+  if (operation == "MergeDeveloperIdentities") {
+    identity::MergeDeveloperIdentitiesRequest r;
+    Status s = required_string(b, "SourceUserIdentifier", &r.source_user_identifier);
+    if (s.ok()) s = required_string(b, "DestinationUserIdentifier", &r.destination_user_identifier);
+    if (s.ok()) s = required_string(b, "DeveloperProviderName", &r.developer_provider_name);
+    if (s.ok()) s = required_string(b, "IdentityPoolId", &r.identity_pool_id);
+    if (!s.ok()) return s;
+    return finish(r, [&](auto& v) { return merge_developer_identities(call, v); });
+  }
+  if (operation == "UnlinkDeveloperIdentity") {
+    identity::UnlinkDeveloperIdentityRequest r;
+    Status s = required_string(b, "IdentityId", &r.identity_id);
+    if (s.ok()) s = required_string(b, "IdentityPoolId", &r.identity_pool_id);
+    if (s.ok()) s = required_string(b, "DeveloperProviderName", &r.developer_provider_name);
+    if (s.ok()) s = required_string(b, "DeveloperUserIdentifier", &r.developer_user_identifier);
+    if (!s.ok()) return s;
+    return finish(r, [&](auto& v) { return unlink_developer_identity(call, v); });
+  }
+  if (operation == "DescribeIdentity") {
+    std::string id;
+    Status s = required_string(b, "IdentityId", &id);
+    if (!s.ok()) return s;
+    return finish(identity::DescribeIdentityRequest{id}, [&](auto& v) { return describe_identity(call, v); });
+  }
+  if (operation == "ListIdentities") {
+    identity::ListIdentitiesRequest r;
+    Status s = required_string(b, "IdentityPoolId", &r.identity_pool_id);
+    if (!s.ok()) return s;
+    auto max = b.i32("MaxResults");
+    if (!max) {
+      if (!b.valid()) return reader_error(b);
+      return Status(ErrorCode::kInvalidParameter, "MaxResults: missing required parameter");
+    }
+    r.max_results = *max;
+    r.next_token = b.str("NextToken");
+    r.hide_disabled = b.boolean("HideDisabled");
+    return finish(r, [&](auto& v) { return list_identities(call, v); });
+  }
+  if (operation == "DeleteIdentities") {
+    if (!b.array("IdentityIdsToDelete")) {
+      if (!b.valid()) return reader_error(b);
+      return Status(ErrorCode::kInvalidParameter, "IdentityIdsToDelete: missing required parameter");
+    }
+    return finish(identity::DeleteIdentitiesRequest{b.string_list("IdentityIdsToDelete")},
+                  [&](auto& v) { return delete_identities(call, v); });
+  }
+  return Status::FromService("UnknownOperationException",
+                             "cairn-server does not implement " + operation, 400);
+}
+
+}  // namespace cairn::server

@@ -1,0 +1,152 @@
+// Api: cairn-server's protocol layer. It turns an HTTP request into an operation (routing the
+// restJson Cognito Sync paths and the awsJson Cognito Identity targets), authenticates and
+// authorises the caller, validates the input against the model, runs the operation on Storage,
+// and writes the reply with the wire's conventions (x-amzn-ErrorType plus {"__type","message"},
+// epoch-second numbers, x-amzn-RequestId, Date).
+//
+// Thread safety: handle() runs concurrently on the HTTP server's worker threads.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cairn/clock.h"
+#include "cairn/cognito_identity_types.h"
+#include "cairn/cognito_sync_types.h"
+#include "cairn/logging.h"
+#include "server/auth.h"
+#include "server/storage.h"
+#include "server/tokens.h"
+
+namespace cairn::server {
+
+struct ServerOptions {
+  std::string region = "us-east-1";
+  AdminCredentials admin;
+  // How long a SyncSessionToken from ListRecords stays good for UpdateRecords.
+  int64_t sync_session_ttl_seconds = 3600;
+  // Lifetime of temporary credentials from GetCredentialsForIdentity.
+  int64_t credentials_ttl_seconds = 3600;
+  // Request bodies above this are refused before parsing. A full 1 MiB dataset of JSON-escaped
+  // values can take twice its size on the wire, so 4 MiB leaves room for every legal request.
+  size_t max_body_bytes = 4 * 1024 * 1024;
+  // Cognito Sync's published quotas.
+  int64_t max_datasets_per_identity = 20;
+  int64_t max_records_per_dataset = 1024;
+  int64_t max_dataset_bytes = 1024 * 1024;
+  int64_t max_identity_pools = 1000;
+  // Pace of a bulk publish, in records per second (0: as fast as storage reads), so a large pool
+  // does not flood the stream it feeds.
+  int64_t bulk_publish_records_per_second = 0;
+  std::shared_ptr<Clock> clock;
+  LoggerPtr logger;
+};
+
+// One operation's outcome before it is written out: a JSON body, or an error.
+using Reply = Result<std::string>;
+
+class Api {
+ public:
+  static Result<std::unique_ptr<Api>> create(std::unique_ptr<Storage> storage,
+                                             ServerOptions options);
+  ~Api();
+
+  void handle(const httplib::Request& request, httplib::Response& response);
+
+  // Makes sure a pool named `name` exists (unauthenticated identities allowed, developer provider
+  // login.cairn) and returns its id; the first pool of that name is reused across restarts.
+  Result<std::string> bootstrap_pool(const std::string& name);
+
+  Storage& storage() { return *storage_; }
+  const ServerOptions& options() const { return options_; }
+  Millis now() const;
+
+  // Wire names and statuses for errors, per protocol (restJson statuses come from the model).
+  static int sync_status(const Status& s);
+  static int identity_status(const Status& s);
+
+ private:
+  Api(std::unique_ptr<Storage> storage, TokenSigner tokens, ServerOptions options);
+
+  struct Call {
+    const httplib::Request* http;
+    Caller caller;
+    Millis now;
+    std::vector<std::string> segments;  // decoded path segments after "identitypools"
+  };
+
+  Reply route_sync(Call& call, std::string& operation);
+  Reply route_identity(Call& call, const std::string& operation);
+
+  // Cognito Sync (sync_api.cc).
+  Reply bulk_publish(Call& c, const sync::BulkPublishRequest& r);
+  Reply delete_dataset(Call& c, const sync::DeleteDatasetRequest& r);
+  Reply describe_dataset(Call& c, const sync::DescribeDatasetRequest& r);
+  Reply describe_identity_pool_usage(Call& c, const sync::DescribeIdentityPoolUsageRequest& r);
+  Reply describe_identity_usage(Call& c, const sync::DescribeIdentityUsageRequest& r);
+  Reply get_bulk_publish_details(Call& c, const sync::GetBulkPublishDetailsRequest& r);
+  Reply get_cognito_events(Call& c, const sync::GetCognitoEventsRequest& r);
+  Reply get_identity_pool_configuration(Call& c, const sync::GetIdentityPoolConfigurationRequest& r);
+  Reply list_datasets(Call& c, const sync::ListDatasetsRequest& r);
+  Reply list_identity_pool_usage(Call& c, const sync::ListIdentityPoolUsageRequest& r);
+  Reply list_records(Call& c, const sync::ListRecordsRequest& r);
+  Reply register_device(Call& c, const sync::RegisterDeviceRequest& r);
+  Reply set_cognito_events(Call& c, const sync::SetCognitoEventsRequest& r);
+  Reply set_identity_pool_configuration(Call& c, const sync::SetIdentityPoolConfigurationRequest& r);
+  Reply subscribe_to_dataset(Call& c, const sync::SubscribeToDatasetRequest& r);
+  Reply unsubscribe_from_dataset(Call& c, const sync::UnsubscribeFromDatasetRequest& r);
+  Reply update_records(Call& c, const sync::UpdateRecordsRequest& r);
+
+  // Cognito Identity (identity_api.cc).
+  Reply create_identity_pool(Call& c, const identity::CreateIdentityPoolRequest& r);
+  Reply describe_identity_pool(Call& c, const identity::DescribeIdentityPoolRequest& r);
+  Reply list_identity_pools(Call& c, const identity::ListIdentityPoolsRequest& r);
+  Reply delete_identity_pool(Call& c, const identity::DeleteIdentityPoolRequest& r);
+  Reply get_id(Call& c, const identity::GetIdRequest& r);
+  Reply get_credentials_for_identity(Call& c, const identity::GetCredentialsForIdentityRequest& r);
+  Reply get_open_id_token(Call& c, const identity::GetOpenIdTokenRequest& r);
+  Reply get_open_id_token_for_developer_identity(
+      Call& c, const identity::GetOpenIdTokenForDeveloperIdentityRequest& r);
+  Reply lookup_developer_identity(Call& c, const identity::LookupDeveloperIdentityRequest& r);
+  Reply merge_developer_identities(Call& c, const identity::MergeDeveloperIdentitiesRequest& r);
+  Reply unlink_developer_identity(Call& c, const identity::UnlinkDeveloperIdentityRequest& r);
+  Reply describe_identity(Call& c, const identity::DescribeIdentityRequest& r);
+  Reply list_identities(Call& c, const identity::ListIdentitiesRequest& r);
+  Reply delete_identities(Call& c, const identity::DeleteIdentitiesRequest& r);
+
+  // Shared identity rules.
+  Status require_pool(StorageTxn& txn, const std::string& pool_id, PoolRow* out);
+  // Resolves the identity a set of logins proves, or NotAuthorized.
+  Result<std::optional<std::string>> identity_from_logins(StorageTxn& txn, const PoolRow& pool,
+                                                          const identity::Logins& logins,
+                                                          Millis now);
+  // Moves source's logins and datasets (as NAME.SOURCE_ID) to dest, then deletes source.
+  void merge_identity(StorageTxn& txn, const std::string& source_id, const std::string& dest_id,
+                      Millis now);
+  std::string new_identity_id();
+
+  // Bulk publish jobs run on one background thread (bulk_publish.cc).
+  void bulk_publish_requested(const std::string& pool_id);
+  void bulk_publish_worker();
+  Status run_bulk_publish(const std::string& pool_id, int64_t* published);
+
+  std::unique_ptr<Storage> storage_;
+  TokenSigner tokens_;
+  ServerOptions options_;
+  std::shared_ptr<Clock> clock_;
+  std::mutex jobs_mu_;
+  std::condition_variable jobs_cv_;
+  std::deque<std::string> jobs_;
+  bool stopping_ = false;
+  std::thread jobs_thread_;
+};
+
+}  // namespace cairn::server

@@ -1,0 +1,42 @@
+// Who is calling: SigV4 verification of a request as received, and the caller it identifies.
+//
+// Rules (docs/server.md): SignedHeaders are taken as given and must include host and x-amz-date;
+// the signature is computed over the header values actually received and the raw path, encoded
+// once more (the double-encoded canonical path); 15 minutes of clock skew are allowed; temporary
+// credentials need their X-Amz-Security-Token. Failures are 403 with the conventional AWS codes.
+#pragma once
+
+#include <httplib.h>
+
+#include <optional>
+#include <string>
+
+#include "cairn/status.h"
+#include "server/storage.h"
+
+namespace cairn::server {
+
+struct Caller {
+  enum class Kind { kAnonymous, kDeveloper, kIdentity };
+  Kind kind = Kind::kAnonymous;
+  std::string access_key_id;
+  std::string identity_id;  // kIdentity only
+  std::string pool_id;      // kIdentity only
+
+  bool developer() const { return kind == Kind::kDeveloper; }
+  bool identity() const { return kind == Kind::kIdentity; }
+};
+
+struct AdminCredentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  bool configured() const { return !access_key_id.empty() && !secret_access_key.empty(); }
+};
+
+constexpr Millis kAllowedClockSkew = 15 * 60 * 1000;
+
+// Verifies the request's signature for `service` ("cognito-sync" or "cognito-identity").
+Result<Caller> authenticate(const httplib::Request& request, const std::string& service,
+                            const AdminCredentials& admin, Storage& storage, Millis now);
+
+}  // namespace cairn::server

@@ -1,0 +1,86 @@
+#include "server/server.h"
+
+#include <chrono>
+
+namespace cairn::server {
+
+Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
+  size_t colon = config.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status(ErrorCode::kInvalidArgument, "--listen takes HOST:PORT, got '" + config.listen + "'");
+  }
+  std::string host = config.listen.substr(0, colon);
+  int port = 0;
+  try {
+    size_t used = 0;
+    port = std::stoi(config.listen.substr(colon + 1), &used);
+    if (used != config.listen.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("");
+  } catch (...) {
+    return Status(ErrorCode::kInvalidArgument, "--listen has a bad port: '" + config.listen + "'");
+  }
+
+  auto storage = open_storage(config.db);
+  if (!storage.ok()) return storage.status();
+  auto api = Api::create(std::move(*storage), config.options);
+  if (!api.ok()) return api.status();
+
+  std::unique_ptr<Server> server(new Server());
+  server->api_ = std::move(*api);
+  for (const auto& name : config.bootstrap_pools) {
+    auto id = server->api_->bootstrap_pool(name);
+    if (!id.ok()) return id.status();
+    server->pools_.emplace_back(name, *id);
+  }
+
+  auto http = std::make_unique<httplib::Server>();
+  http->set_tcp_nodelay(true);
+  http->set_keep_alive_max_count(100000);
+  http->set_keep_alive_timeout(30);
+  http->set_payload_max_length(config.options.max_body_bytes);
+  int workers = config.worker_threads;
+  http->new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
+  Api* a = server->api_.get();
+  auto handler = [a](const httplib::Request& req, httplib::Response& res) { a->handle(req, res); };
+  http->Get(".*", handler);
+  http->Post(".*", handler);
+  http->Delete(".*", handler);
+  http->Put(".*", handler);
+  http->Patch(".*", handler);
+  // Errors httplib raises itself (an oversized body, a malformed request line) get the same
+  // shape as the API's own.
+  size_t cap = config.options.max_body_bytes;
+  http->set_error_handler([cap](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    std::string code = res.status == 413 ? "RequestEntityTooLargeException" : "BadRequestException";
+    std::string message = res.status == 413
+                              ? "Request body exceeds the limit of " + std::to_string(cap) + " bytes"
+                              : "Malformed HTTP request";
+    res.set_header("x-amzn-ErrorType", code);
+    res.set_content(R"({"__type":")" + code + R"(","message":")" + message + "\"}", "application/json");
+  });
+
+  int bound = port == 0 ? http->bind_to_any_port(host) : (http->bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    return Status(ErrorCode::kInvalidArgument, "cannot listen on " + config.listen);
+  }
+  server->host_ = host;
+  server->port_ = bound;
+  server->http_ = std::move(http);
+  httplib::Server* raw = server->http_.get();
+  server->thread_ = std::thread([raw] { raw->listen_after_bind(); });
+  while (!raw->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return server;
+}
+
+void Server::stop() {
+  if (http_) http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Server::wait() {
+  if (thread_.joinable()) thread_.join();
+}
+
+Server::~Server() { stop(); }
+
+}  // namespace cairn::server

@@ -1,0 +1,55 @@
+// Server: cairn-server as a library. It opens storage, bootstraps pools, binds the listening
+// socket and serves on a worker pool until stop(). The cairn-server binary and in-process tests
+// (and the demo's embedded server) all run it this way.
+#pragma once
+
+#include <httplib.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "server/api.h"
+
+namespace cairn::server {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
+  std::string db = "sqlite:./cairn-data/cairn.db";
+  std::vector<std::string> bootstrap_pools;
+  ServerOptions options;
+  int worker_threads = 16;
+};
+
+class Server {
+ public:
+  // Opens storage, bootstraps pools and binds; serving starts on a background thread.
+  static Result<std::unique_ptr<Server>> start(ServerConfig config);
+  ~Server();
+
+  const std::string& host() const { return host_; }
+  int port() const { return port_; }
+  std::string url() const { return "http://" + host_ + ":" + std::to_string(port_); }
+  // (name, pool id) for each --bootstrap-pool, in order.
+  const std::vector<std::pair<std::string, std::string>>& pools() const { return pools_; }
+  Api& api() { return *api_; }
+
+  // Stops accepting, lets in-flight requests finish, then returns. Safe to call twice.
+  void stop();
+  // Blocks until the server stops.
+  void wait();
+
+ private:
+  Server() = default;
+
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
+  std::string host_;
+  int port_ = 0;
+  std::vector<std::pair<std::string, std::string>> pools_;
+};
+
+}  // namespace cairn::server

@@ -1,0 +1,653 @@
+// The SQLite backend: WAL, a busy timeout, one connection per concurrent transaction (pooled),
+// prepared statements cached per connection, versioned migrations, bound parameters only.
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+
+#include "server/storage.h"
+
+namespace cairn::server {
+namespace {
+
+// Each entry is one schema version; a database records the highest it has applied. Never edit a
+// shipped entry: add a new one.
+const char* const kMigrations[] = {
+    // 1: the initial schema.
+    R"sql(
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE pools(
+      id TEXT PRIMARY KEY, name TEXT NOT NULL, allow_unauthenticated INTEGER NOT NULL,
+      developer_provider_name TEXT NOT NULL, settings_json TEXT NOT NULL, events_json TEXT NOT NULL,
+      push_sync_json TEXT NOT NULL, streams_json TEXT NOT NULL, bulk_status TEXT NOT NULL,
+      bulk_started INTEGER NOT NULL, bulk_completed INTEGER NOT NULL, bulk_failure TEXT NOT NULL,
+      sync_sessions INTEGER NOT NULL, created INTEGER NOT NULL, modified INTEGER NOT NULL);
+    CREATE INDEX pools_by_name ON pools(name, id);
+    CREATE TABLE identities(
+      id TEXT PRIMARY KEY, pool_id TEXT NOT NULL, created INTEGER NOT NULL, modified INTEGER NOT NULL);
+    CREATE INDEX identities_by_pool ON identities(pool_id, id);
+    CREATE TABLE logins(
+      pool_id TEXT NOT NULL, provider TEXT NOT NULL, subject TEXT NOT NULL, identity_id TEXT NOT NULL,
+      PRIMARY KEY(pool_id, provider, subject));
+    CREATE INDEX logins_by_identity ON logins(identity_id);
+    CREATE TABLE credentials(
+      access_key_id TEXT PRIMARY KEY, secret_access_key TEXT NOT NULL,
+      session_token_sha256 TEXT NOT NULL, identity_id TEXT NOT NULL, pool_id TEXT NOT NULL,
+      expires INTEGER NOT NULL);
+    CREATE INDEX credentials_by_identity ON credentials(identity_id);
+    CREATE INDEX credentials_by_expiry ON credentials(expires);
+    CREATE TABLE datasets(
+      pool_id TEXT NOT NULL, identity_id TEXT NOT NULL, name TEXT NOT NULL,
+      created INTEGER NOT NULL, modified INTEGER NOT NULL, modified_by TEXT NOT NULL,
+      sync_count INTEGER NOT NULL, deleted INTEGER NOT NULL, deleted_at_count INTEGER NOT NULL,
+      merge_root TEXT NOT NULL, num_records INTEGER NOT NULL, data_storage INTEGER NOT NULL,
+      PRIMARY KEY(identity_id, name));
+    CREATE INDEX datasets_by_pool ON datasets(pool_id, identity_id, name);
+    CREATE TABLE records(
+      identity_id TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+      sync_count INTEGER NOT NULL, modified INTEGER NOT NULL, modified_by TEXT NOT NULL,
+      device_modified INTEGER,
+      PRIMARY KEY(identity_id, dataset, key));
+    CREATE INDEX records_by_count ON records(identity_id, dataset, sync_count, key);
+    CREATE TABLE devices(
+      id TEXT PRIMARY KEY, identity_id TEXT NOT NULL, pool_id TEXT NOT NULL, platform TEXT NOT NULL,
+      token TEXT NOT NULL, created INTEGER NOT NULL, UNIQUE(identity_id, platform, token));
+    CREATE TABLE subscriptions(
+      device_id TEXT NOT NULL, identity_id TEXT NOT NULL, dataset TEXT NOT NULL,
+      PRIMARY KEY(device_id, dataset));
+    CREATE INDEX subscriptions_by_dataset ON subscriptions(identity_id, dataset);
+    )sql",
+};
+
+struct SqliteError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Connection;
+
+// A cached prepared statement, reset on every use.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  // Resetting on scope exit ends the statement's read, so no cursor outlives its transaction.
+  ~Stmt() { sqlite3_reset(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  Stmt& bind(const std::string& v) {
+    check(sqlite3_bind_text(s_, ++i_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Stmt& bind(const std::optional<std::string>& v) {
+    if (!v) {
+      check(sqlite3_bind_null(s_, ++i_));
+      return *this;
+    }
+    return bind(*v);
+  }
+  Stmt& bind(int64_t v) {
+    check(sqlite3_bind_int64(s_, ++i_, v));
+    return *this;
+  }
+  Stmt& bind(std::optional<int64_t> v) {
+    if (!v) {
+      check(sqlite3_bind_null(s_, ++i_));
+      return *this;
+    }
+    return bind(*v);
+  }
+  Stmt& bind(int v) { return bind(static_cast<int64_t>(v)); }
+  Stmt& bind(bool v) { return bind(static_cast<int64_t>(v ? 1 : 0)); }
+
+  // True while there is a row.
+  bool step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw SqliteError(std::string("sqlite step: ") + sqlite3_errmsg(db_));
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+  std::string text(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+  }
+  std::optional<std::string> opt_text(int col) const {
+    if (sqlite3_column_type(s_, col) == SQLITE_NULL) return std::nullopt;
+    return text(col);
+  }
+  int64_t i64(int col) const { return sqlite3_column_int64(s_, col); }
+  std::optional<int64_t> opt_i64(int col) const {
+    if (sqlite3_column_type(s_, col) == SQLITE_NULL) return std::nullopt;
+    return i64(col);
+  }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) throw SqliteError(std::string("sqlite bind: ") + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  sqlite3_stmt* s_;
+  int i_ = 0;
+};
+
+class Connection {
+ public:
+  explicit Connection(const std::string& path) {
+    int rc = sqlite3_open_v2(path.c_str(), &db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+      std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw SqliteError("cannot open " + path + ": " + msg);
+    }
+    // Writers queue for up to 10 s rather than failing with SQLITE_BUSY.
+    sqlite3_busy_timeout(db_, 10000);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");  // durable across process crashes in WAL mode
+    exec("PRAGMA foreign_keys=ON");
+  }
+  ~Connection() {
+    for (auto& [sql, s] : cache_) sqlite3_finalize(s);
+    sqlite3_close(db_);
+  }
+
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown";
+      sqlite3_free(err);
+      throw SqliteError(std::string("sqlite: ") + msg);
+    }
+  }
+
+  Stmt prepare(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* s = nullptr;
+      if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK) {
+        throw SqliteError(std::string("sqlite prepare: ") + sqlite3_errmsg(db_) + " in " + sql);
+      }
+      it = cache_.emplace(sql, s).first;
+    }
+    return Stmt(db_, it->second);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::map<const char*, sqlite3_stmt*> cache_;  // keyed by the literal's address
+};
+
+PoolRow read_pool(const Stmt& s) {
+  PoolRow r;
+  r.id = s.text(0);
+  r.name = s.text(1);
+  r.allow_unauthenticated = s.i64(2) != 0;
+  r.developer_provider_name = s.text(3);
+  r.settings_json = s.text(4);
+  r.events_json = s.text(5);
+  r.push_sync_json = s.text(6);
+  r.streams_json = s.text(7);
+  r.bulk_status = s.text(8);
+  r.bulk_started = s.i64(9);
+  r.bulk_completed = s.i64(10);
+  r.bulk_failure = s.text(11);
+  r.sync_sessions = s.i64(12);
+  r.created = s.i64(13);
+  r.modified = s.i64(14);
+  return r;
+}
+#define POOL_COLUMNS                                                                             \
+  "id, name, allow_unauthenticated, developer_provider_name, settings_json, events_json, "       \
+  "push_sync_json, streams_json, bulk_status, bulk_started, bulk_completed, bulk_failure, "      \
+  "sync_sessions, created, modified"
+
+DatasetRow read_dataset(const Stmt& s) {
+  DatasetRow r;
+  r.pool_id = s.text(0);
+  r.identity_id = s.text(1);
+  r.name = s.text(2);
+  r.created = s.i64(3);
+  r.modified = s.i64(4);
+  r.modified_by = s.text(5);
+  r.sync_count = s.i64(6);
+  r.deleted = s.i64(7) != 0;
+  r.deleted_at_count = s.i64(8);
+  r.merge_root = s.text(9);
+  r.num_records = s.i64(10);
+  r.data_storage = s.i64(11);
+  return r;
+}
+#define DATASET_COLUMNS                                                                          \
+  "pool_id, identity_id, name, created, modified, modified_by, sync_count, deleted, "            \
+  "deleted_at_count, merge_root, num_records, data_storage"
+
+RecordRow read_record(const Stmt& s) {
+  RecordRow r;
+  r.identity_id = s.text(0);
+  r.dataset = s.text(1);
+  r.key = s.text(2);
+  r.value = s.opt_text(3);
+  r.sync_count = s.i64(4);
+  r.modified = s.i64(5);
+  r.modified_by = s.text(6);
+  r.device_modified = s.opt_i64(7);
+  return r;
+}
+#define RECORD_COLUMNS \
+  "identity_id, dataset, key, value, sync_count, modified, modified_by, device_modified"
+
+DeviceRow read_device(const Stmt& s) {
+  return {s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.i64(5)};
+}
+
+class SqliteTxn final : public StorageTxn {
+ public:
+  explicit SqliteTxn(Connection& c) : c_(c) {}
+
+  std::optional<std::string> meta(const std::string& key) override {
+    auto s = c_.prepare("SELECT value FROM meta WHERE key = ?");
+    s.bind(key);
+    if (!s.step()) return std::nullopt;
+    return s.text(0);
+  }
+  void set_meta(const std::string& key, const std::string& value) override {
+    c_.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)").bind(key).bind(value).run();
+  }
+
+  std::optional<PoolRow> pool(const std::string& id) override {
+    auto s = c_.prepare("SELECT " POOL_COLUMNS " FROM pools WHERE id = ?");
+    s.bind(id);
+    if (!s.step()) return std::nullopt;
+    return read_pool(s);
+  }
+  std::optional<PoolRow> pool_by_name(const std::string& name) override {
+    auto s = c_.prepare("SELECT " POOL_COLUMNS " FROM pools WHERE name = ? ORDER BY created, id LIMIT 1");
+    s.bind(name);
+    if (!s.step()) return std::nullopt;
+    return read_pool(s);
+  }
+  std::vector<PoolRow> pools_after(const std::string& after_id, int limit) override {
+    auto s = c_.prepare("SELECT " POOL_COLUMNS " FROM pools WHERE id > ? ORDER BY id LIMIT ?");
+    s.bind(after_id).bind(limit);
+    std::vector<PoolRow> out;
+    while (s.step()) out.push_back(read_pool(s));
+    return out;
+  }
+  int64_t count_pools() override {
+    auto s = c_.prepare("SELECT COUNT(*) FROM pools");
+    s.step();
+    return s.i64(0);
+  }
+  void put_pool(const PoolRow& r) override {
+    c_.prepare("INSERT OR REPLACE INTO pools(" POOL_COLUMNS
+               ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(r.id).bind(r.name).bind(r.allow_unauthenticated).bind(r.developer_provider_name)
+        .bind(r.settings_json).bind(r.events_json).bind(r.push_sync_json).bind(r.streams_json)
+        .bind(r.bulk_status).bind(r.bulk_started).bind(r.bulk_completed).bind(r.bulk_failure)
+        .bind(r.sync_sessions).bind(r.created).bind(r.modified)
+        .run();
+  }
+  void delete_pool(const std::string& id) override {
+    // Everything under the pool goes with it.
+    c_.prepare("DELETE FROM records WHERE identity_id IN (SELECT id FROM identities WHERE pool_id = ?)")
+        .bind(id).run();
+    c_.prepare("DELETE FROM records WHERE identity_id IN "
+               "(SELECT identity_id FROM datasets WHERE pool_id = ?)").bind(id).run();
+    c_.prepare("DELETE FROM datasets WHERE pool_id = ?").bind(id).run();
+    c_.prepare("DELETE FROM subscriptions WHERE device_id IN (SELECT id FROM devices WHERE pool_id = ?)")
+        .bind(id).run();
+    c_.prepare("DELETE FROM devices WHERE pool_id = ?").bind(id).run();
+    c_.prepare("DELETE FROM credentials WHERE pool_id = ?").bind(id).run();
+    c_.prepare("DELETE FROM logins WHERE pool_id = ?").bind(id).run();
+    c_.prepare("DELETE FROM identities WHERE pool_id = ?").bind(id).run();
+    c_.prepare("DELETE FROM pools WHERE id = ?").bind(id).run();
+  }
+
+  std::optional<IdentityRow> identity(const std::string& id) override {
+    auto s = c_.prepare("SELECT id, pool_id, created, modified FROM identities WHERE id = ?");
+    s.bind(id);
+    if (!s.step()) return std::nullopt;
+    return IdentityRow{s.text(0), s.text(1), s.i64(2), s.i64(3)};
+  }
+  std::vector<IdentityRow> identities_after(const std::string& pool_id, const std::string& after_id,
+                                            int limit) override {
+    auto s = c_.prepare(
+        "SELECT id, pool_id, created, modified FROM identities WHERE pool_id = ? AND id > ? "
+        "ORDER BY id LIMIT ?");
+    s.bind(pool_id).bind(after_id).bind(limit);
+    std::vector<IdentityRow> out;
+    while (s.step()) out.push_back({s.text(0), s.text(1), s.i64(2), s.i64(3)});
+    return out;
+  }
+  void put_identity(const IdentityRow& r) override {
+    c_.prepare("INSERT OR REPLACE INTO identities(id, pool_id, created, modified) VALUES(?, ?, ?, ?)")
+        .bind(r.id).bind(r.pool_id).bind(r.created).bind(r.modified).run();
+  }
+  void delete_identity(const std::string& id) override {
+    c_.prepare("DELETE FROM records WHERE identity_id = ?").bind(id).run();
+    c_.prepare("DELETE FROM datasets WHERE identity_id = ?").bind(id).run();
+    c_.prepare("DELETE FROM subscriptions WHERE identity_id = ?").bind(id).run();
+    c_.prepare("DELETE FROM devices WHERE identity_id = ?").bind(id).run();
+    c_.prepare("DELETE FROM credentials WHERE identity_id = ?").bind(id).run();
+    c_.prepare("DELETE FROM logins WHERE identity_id = ?").bind(id).run();
+    c_.prepare("DELETE FROM identities WHERE id = ?").bind(id).run();
+  }
+
+  std::optional<LoginRow> login(const std::string& pool_id, const std::string& provider,
+                                const std::string& subject) override {
+    auto s = c_.prepare(
+        "SELECT identity_id FROM logins WHERE pool_id = ? AND provider = ? AND subject = ?");
+    s.bind(pool_id).bind(provider).bind(subject);
+    if (!s.step()) return std::nullopt;
+    return LoginRow{pool_id, provider, subject, s.text(0)};
+  }
+  std::vector<LoginRow> logins_of(const std::string& identity_id) override {
+    auto s = c_.prepare(
+        "SELECT pool_id, provider, subject FROM logins WHERE identity_id = ? ORDER BY provider, subject");
+    s.bind(identity_id);
+    std::vector<LoginRow> out;
+    while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), identity_id});
+    return out;
+  }
+  void put_login(const LoginRow& r) override {
+    c_.prepare("INSERT OR REPLACE INTO logins(pool_id, provider, subject, identity_id) VALUES(?, ?, ?, ?)")
+        .bind(r.pool_id).bind(r.provider).bind(r.subject).bind(r.identity_id).run();
+  }
+  void delete_login(const std::string& pool_id, const std::string& provider,
+                    const std::string& subject) override {
+    c_.prepare("DELETE FROM logins WHERE pool_id = ? AND provider = ? AND subject = ?")
+        .bind(pool_id).bind(provider).bind(subject).run();
+  }
+
+  std::optional<CredentialsRow> credentials(const std::string& access_key_id) override {
+    auto s = c_.prepare(
+        "SELECT access_key_id, secret_access_key, session_token_sha256, identity_id, pool_id, "
+        "expires FROM credentials WHERE access_key_id = ?");
+    s.bind(access_key_id);
+    if (!s.step()) return std::nullopt;
+    return CredentialsRow{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.i64(5)};
+  }
+  void put_credentials(const CredentialsRow& r) override {
+    c_.prepare(
+          "INSERT OR REPLACE INTO credentials(access_key_id, secret_access_key, "
+          "session_token_sha256, identity_id, pool_id, expires) VALUES(?, ?, ?, ?, ?, ?)")
+        .bind(r.access_key_id).bind(r.secret_access_key).bind(r.session_token_sha256)
+        .bind(r.identity_id).bind(r.pool_id).bind(r.expires)
+        .run();
+  }
+  void delete_expired_credentials(Millis now) override {
+    c_.prepare("DELETE FROM credentials WHERE expires < ?").bind(now).run();
+  }
+
+  std::optional<DatasetRow> dataset(const std::string& identity_id, const std::string& name) override {
+    auto s = c_.prepare("SELECT " DATASET_COLUMNS " FROM datasets WHERE identity_id = ? AND name = ?");
+    s.bind(identity_id).bind(name);
+    if (!s.step()) return std::nullopt;
+    return read_dataset(s);
+  }
+  std::vector<DatasetRow> datasets_after(const std::string& identity_id, const std::string& after_name,
+                                         int limit) override {
+    auto s = c_.prepare("SELECT " DATASET_COLUMNS
+                        " FROM datasets WHERE identity_id = ? AND deleted = 0 AND name > ? "
+                        "ORDER BY name LIMIT ?");
+    s.bind(identity_id).bind(after_name).bind(limit);
+    std::vector<DatasetRow> out;
+    while (s.step()) out.push_back(read_dataset(s));
+    return out;
+  }
+  int64_t count_live_datasets(const std::string& identity_id) override {
+    auto s = c_.prepare("SELECT COUNT(*) FROM datasets WHERE identity_id = ? AND deleted = 0");
+    s.bind(identity_id);
+    s.step();
+    return s.i64(0);
+  }
+  std::vector<std::string> merged_into(const std::string& identity_id, const std::string& root) override {
+    auto s = c_.prepare(
+        "SELECT name FROM datasets WHERE identity_id = ? AND merge_root = ? AND deleted = 0 ORDER BY name");
+    s.bind(identity_id).bind(root);
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+  }
+  std::vector<DatasetRow> pool_datasets_after(const std::string& pool_id, const std::string& after_identity,
+                                              const std::string& after_name, int limit) override {
+    auto s = c_.prepare("SELECT " DATASET_COLUMNS
+                        " FROM datasets WHERE pool_id = ? AND deleted = 0 AND "
+                        "(identity_id > ? OR (identity_id = ? AND name > ?)) "
+                        "ORDER BY identity_id, name LIMIT ?");
+    s.bind(pool_id).bind(after_identity).bind(after_identity).bind(after_name).bind(limit);
+    std::vector<DatasetRow> out;
+    while (s.step()) out.push_back(read_dataset(s));
+    return out;
+  }
+  void put_dataset(const DatasetRow& r) override {
+    c_.prepare("INSERT OR REPLACE INTO datasets(" DATASET_COLUMNS
+               ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(r.pool_id).bind(r.identity_id).bind(r.name).bind(r.created).bind(r.modified)
+        .bind(r.modified_by).bind(r.sync_count).bind(r.deleted).bind(r.deleted_at_count)
+        .bind(r.merge_root).bind(r.num_records).bind(r.data_storage)
+        .run();
+  }
+  void delete_dataset_row(const std::string& identity_id, const std::string& name) override {
+    c_.prepare("DELETE FROM datasets WHERE identity_id = ? AND name = ?").bind(identity_id).bind(name).run();
+  }
+  Usage identity_usage(const std::string& identity_id) override {
+    auto s = c_.prepare(
+        "SELECT COUNT(*), COALESCE(SUM(data_storage), 0), COALESCE(MAX(modified), 0) FROM datasets "
+        "WHERE identity_id = ? AND deleted = 0");
+    s.bind(identity_id);
+    s.step();
+    return {s.i64(0), s.i64(1), s.i64(2)};
+  }
+  Usage pool_usage(const std::string& pool_id) override {
+    auto s = c_.prepare(
+        "SELECT COUNT(*), COALESCE(SUM(data_storage), 0), COALESCE(MAX(modified), 0) FROM datasets "
+        "WHERE pool_id = ? AND deleted = 0");
+    s.bind(pool_id);
+    s.step();
+    return {s.i64(0), s.i64(1), s.i64(2)};
+  }
+
+  std::optional<RecordRow> record(const std::string& identity_id, const std::string& dataset,
+                                  const std::string& key) override {
+    auto s = c_.prepare("SELECT " RECORD_COLUMNS
+                        " FROM records WHERE identity_id = ? AND dataset = ? AND key = ?");
+    s.bind(identity_id).bind(dataset).bind(key);
+    if (!s.step()) return std::nullopt;
+    return read_record(s);
+  }
+  std::vector<RecordRow> records_after(const std::string& identity_id, const std::string& dataset,
+                                       int64_t min_count, int64_t after_count,
+                                       const std::string& after_key, int limit) override {
+    auto s = c_.prepare("SELECT " RECORD_COLUMNS
+                        " FROM records WHERE identity_id = ? AND dataset = ? AND sync_count > ? "
+                        "AND (sync_count > ? OR (sync_count = ? AND key > ?)) "
+                        "ORDER BY sync_count, key LIMIT ?");
+    s.bind(identity_id).bind(dataset).bind(min_count).bind(after_count).bind(after_count)
+        .bind(after_key).bind(limit);
+    std::vector<RecordRow> out;
+    while (s.step()) out.push_back(read_record(s));
+    return out;
+  }
+  void put_record(const RecordRow& r) override {
+    c_.prepare("INSERT OR REPLACE INTO records(" RECORD_COLUMNS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(r.identity_id).bind(r.dataset).bind(r.key).bind(r.value).bind(r.sync_count)
+        .bind(r.modified).bind(r.modified_by).bind(r.device_modified)
+        .run();
+  }
+  void delete_records(const std::string& identity_id, const std::string& dataset) override {
+    c_.prepare("DELETE FROM records WHERE identity_id = ? AND dataset = ?").bind(identity_id).bind(dataset).run();
+  }
+  void move_dataset(const std::string& from_identity, const std::string& from_name,
+                    const DatasetRow& to) override {
+    c_.prepare("UPDATE records SET identity_id = ?, dataset = ? WHERE identity_id = ? AND dataset = ?")
+        .bind(to.identity_id).bind(to.name).bind(from_identity).bind(from_name).run();
+    c_.prepare("UPDATE subscriptions SET identity_id = ?, dataset = ? WHERE identity_id = ? AND dataset = ?")
+        .bind(to.identity_id).bind(to.name).bind(from_identity).bind(from_name).run();
+    delete_dataset_row(from_identity, from_name);
+    put_dataset(to);
+  }
+
+  std::optional<DeviceRow> device(const std::string& id) override {
+    auto s = c_.prepare("SELECT id, identity_id, pool_id, platform, token, created FROM devices WHERE id = ?");
+    s.bind(id);
+    if (!s.step()) return std::nullopt;
+    return read_device(s);
+  }
+  std::optional<DeviceRow> device_by_token(const std::string& identity_id, const std::string& platform,
+                                           const std::string& token) override {
+    auto s = c_.prepare(
+        "SELECT id, identity_id, pool_id, platform, token, created FROM devices "
+        "WHERE identity_id = ? AND platform = ? AND token = ?");
+    s.bind(identity_id).bind(platform).bind(token);
+    if (!s.step()) return std::nullopt;
+    return read_device(s);
+  }
+  void put_device(const DeviceRow& r) override {
+    c_.prepare("INSERT OR REPLACE INTO devices(id, identity_id, pool_id, platform, token, created) "
+               "VALUES(?, ?, ?, ?, ?, ?)")
+        .bind(r.id).bind(r.identity_id).bind(r.pool_id).bind(r.platform).bind(r.token).bind(r.created)
+        .run();
+  }
+  void put_subscription(const std::string& device_id, const std::string& identity_id,
+                        const std::string& dataset) override {
+    c_.prepare("INSERT OR REPLACE INTO subscriptions(device_id, identity_id, dataset) VALUES(?, ?, ?)")
+        .bind(device_id).bind(identity_id).bind(dataset).run();
+  }
+  void delete_subscription(const std::string& device_id, const std::string& dataset) override {
+    c_.prepare("DELETE FROM subscriptions WHERE device_id = ? AND dataset = ?").bind(device_id).bind(dataset).run();
+  }
+  std::vector<std::string> subscribers(const std::string& identity_id, const std::string& dataset) override {
+    auto s = c_.prepare(
+        "SELECT device_id FROM subscriptions WHERE identity_id = ? AND dataset = ? ORDER BY device_id");
+    s.bind(identity_id).bind(dataset);
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+  }
+
+ private:
+  Connection& c_;
+};
+
+class SqliteStorage final : public Storage {
+ public:
+  explicit SqliteStorage(std::string path) : path_(std::move(path)) {
+    auto c = std::make_unique<Connection>(path_);
+    migrate(*c);
+    idle_.push_back(std::move(c));
+  }
+
+  Status read(const std::function<Status(StorageTxn&)>& fn) override {
+    return run(fn, "BEGIN");
+  }
+  Status write(const std::function<Status(StorageTxn&)>& fn) override {
+    // IMMEDIATE takes the write lock up front: concurrent writers queue on the busy timeout
+    // instead of deadlocking on a lock upgrade.
+    return run(fn, "BEGIN IMMEDIATE");
+  }
+  std::string describe() const override { return "sqlite:" + path_; }
+
+ private:
+  static void migrate(Connection& c) {
+    c.exec("BEGIN IMMEDIATE");
+    try {
+      c.exec("CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY KEY)");
+      auto s = c.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+      s.step();
+      int64_t have = s.i64(0);
+      int64_t want = static_cast<int64_t>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+      if (have > want) {
+        throw SqliteError("database schema version " + std::to_string(have) +
+                          " is newer than this server (" + std::to_string(want) + ")");
+      }
+      for (int64_t v = have + 1; v <= want; ++v) {
+        c.exec(kMigrations[v - 1]);
+        c.prepare("INSERT INTO schema_migrations(version) VALUES(?)").bind(v).run();
+      }
+      c.exec("COMMIT");
+    } catch (...) {
+      c.exec("ROLLBACK");
+      throw;
+    }
+  }
+
+  Status run(const std::function<Status(StorageTxn&)>& fn, const char* begin) {
+    std::unique_ptr<Connection> c;
+    try {
+      c = acquire();
+      c->exec(begin);
+    } catch (const std::exception& e) {
+      if (c) release(std::move(c));
+      return Status(ErrorCode::kInternalError, std::string("storage: ") + e.what());
+    }
+    Status result;
+    try {
+      SqliteTxn txn(*c);
+      result = fn(txn);
+      c->exec(result.ok() ? "COMMIT" : "ROLLBACK");
+    } catch (const std::exception& e) {
+      try {
+        c->exec("ROLLBACK");
+      } catch (...) {
+      }
+      result = Status(ErrorCode::kInternalError, std::string("storage: ") + e.what());
+    }
+    release(std::move(c));
+    return result;
+  }
+
+  std::unique_ptr<Connection> acquire() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+    }
+    return std::make_unique<Connection>(path_);
+  }
+  void release(std::unique_ptr<Connection> c) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (idle_.size() < 16) idle_.push_back(std::move(c));
+  }
+
+  std::string path_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Storage>> open_storage(const std::string& url) {
+  if (url.rfind("sqlite:", 0) != 0) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "unsupported --db '" + url + "': use sqlite:PATH (postgresql:// arrives later)");
+  }
+  std::string path = url.substr(7);
+  if (path.empty()) return Status(ErrorCode::kInvalidArgument, "--db sqlite: needs a path");
+  std::error_code ec;
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "cannot create directory " + parent.string() + ": " + ec.message());
+  }
+  try {
+    return std::unique_ptr<Storage>(new SqliteStorage(path));
+  } catch (const std::exception& e) {
+    return Status(ErrorCode::kInvalidArgument, e.what());
+  }
+}
+
+}  // namespace cairn::server

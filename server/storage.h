@@ -1,0 +1,209 @@
+// The server's storage seam. All the protocol's rules (sync counts, conflicts, limits, merges)
+// live in the handlers; a backend only stores rows and runs transactions. That keeps a second
+// backend (PostgreSQL, issue 9) a matter of implementing StorageTxn, not of rewriting semantics.
+//
+// Every mutating request runs inside one write() transaction; reads run inside read(), a
+// consistent snapshot. A backend must serialise write transactions that touch the same dataset
+// (SQLite: BEGIN IMMEDIATE; PostgreSQL: a row lock on the dataset).
+//
+// Times are epoch milliseconds. Thread safety: Storage is shared by every request thread; a
+// StorageTxn belongs to the one thread running the transaction.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/status.h"
+
+namespace cairn::server {
+
+using Millis = int64_t;
+
+struct PoolRow {
+  std::string id;
+  std::string name;
+  bool allow_unauthenticated = false;
+  std::string developer_provider_name;  // empty: none
+  std::string settings_json;            // the rest of the IdentityPool shape, as sent
+  std::string events_json = "{}";       // Cognito Events map
+  std::string push_sync_json;           // empty: not configured
+  std::string streams_json;             // empty: not configured
+  std::string bulk_status = "NOT_STARTED";
+  Millis bulk_started = 0;
+  Millis bulk_completed = 0;
+  std::string bulk_failure;
+  int64_t sync_sessions = 0;
+  Millis created = 0;
+  Millis modified = 0;
+};
+
+struct IdentityRow {
+  std::string id;
+  std::string pool_id;
+  Millis created = 0;
+  Millis modified = 0;
+};
+
+// A verified login: (pool, provider, subject) belongs to one identity. For developer identities the
+// provider is the pool's developer provider name and the subject the developer user identifier.
+struct LoginRow {
+  std::string pool_id;
+  std::string provider;
+  std::string subject;
+  std::string identity_id;
+};
+
+struct CredentialsRow {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token_sha256;  // hex; the token itself is never stored
+  std::string identity_id;
+  std::string pool_id;
+  Millis expires = 0;
+};
+
+struct DatasetRow {
+  std::string pool_id;
+  std::string identity_id;
+  std::string name;
+  Millis created = 0;
+  Millis modified = 0;
+  std::string modified_by;
+  int64_t sync_count = 0;
+  bool deleted = false;
+  int64_t deleted_at_count = 0;  // the sync count the last deletion took; 0: never deleted
+  std::string merge_root;        // for NAME.SOURCE_ID datasets made by a merge: NAME
+  int64_t num_records = 0;       // live records
+  int64_t data_storage = 0;      // UTF-8 bytes of key + value over live records
+};
+
+struct RecordRow {
+  std::string identity_id;
+  std::string dataset;
+  std::string key;
+  std::optional<std::string> value;  // nullopt: tombstone
+  int64_t sync_count = 0;
+  Millis modified = 0;
+  std::string modified_by;
+  std::optional<Millis> device_modified;
+};
+
+struct DeviceRow {
+  std::string id;
+  std::string identity_id;
+  std::string pool_id;
+  std::string platform;
+  std::string token;
+  Millis created = 0;
+};
+
+class StorageTxn {
+ public:
+  virtual ~StorageTxn() = default;
+
+  // Small server-wide settings (the token signing key, ...).
+  virtual std::optional<std::string> meta(const std::string& key) = 0;
+  virtual void set_meta(const std::string& key, const std::string& value) = 0;
+
+  // Identity pools.
+  virtual std::optional<PoolRow> pool(const std::string& id) = 0;
+  virtual std::optional<PoolRow> pool_by_name(const std::string& name) = 0;
+  virtual std::vector<PoolRow> pools_after(const std::string& after_id, int limit) = 0;
+  virtual int64_t count_pools() = 0;
+  virtual void put_pool(const PoolRow& row) = 0;  // insert or replace
+  virtual void delete_pool(const std::string& id) = 0;
+
+  // Identities.
+  virtual std::optional<IdentityRow> identity(const std::string& id) = 0;
+  virtual std::vector<IdentityRow> identities_after(const std::string& pool_id,
+                                                    const std::string& after_id, int limit) = 0;
+  virtual void put_identity(const IdentityRow& row) = 0;
+  virtual void delete_identity(const std::string& id) = 0;  // with its logins and credentials
+
+  // Logins.
+  virtual std::optional<LoginRow> login(const std::string& pool_id, const std::string& provider,
+                                        const std::string& subject) = 0;
+  virtual std::vector<LoginRow> logins_of(const std::string& identity_id) = 0;
+  virtual void put_login(const LoginRow& row) = 0;
+  virtual void delete_login(const std::string& pool_id, const std::string& provider,
+                            const std::string& subject) = 0;
+
+  // Temporary credentials.
+  virtual std::optional<CredentialsRow> credentials(const std::string& access_key_id) = 0;
+  virtual void put_credentials(const CredentialsRow& row) = 0;
+  virtual void delete_expired_credentials(Millis now) = 0;
+
+  // Datasets.
+  virtual std::optional<DatasetRow> dataset(const std::string& identity_id,
+                                            const std::string& name) = 0;
+  // Live datasets of an identity, by name, after after_name.
+  virtual std::vector<DatasetRow> datasets_after(const std::string& identity_id,
+                                                 const std::string& after_name, int limit) = 0;
+  virtual int64_t count_live_datasets(const std::string& identity_id) = 0;
+  // Live datasets of an identity made by merges into root.
+  virtual std::vector<std::string> merged_into(const std::string& identity_id,
+                                               const std::string& root) = 0;
+  // Live datasets of a pool, ordered by (identity, name), strictly after the cursor.
+  virtual std::vector<DatasetRow> pool_datasets_after(const std::string& pool_id,
+                                                      const std::string& after_identity,
+                                                      const std::string& after_name, int limit) = 0;
+  virtual void put_dataset(const DatasetRow& row) = 0;
+  virtual void delete_dataset_row(const std::string& identity_id, const std::string& name) = 0;
+  // Live datasets and their storage, over an identity or a pool.
+  struct Usage {
+    int64_t datasets = 0;
+    int64_t data_storage = 0;
+    Millis last_modified = 0;
+  };
+  virtual Usage identity_usage(const std::string& identity_id) = 0;
+  virtual Usage pool_usage(const std::string& pool_id) = 0;
+
+  // Records.
+  virtual std::optional<RecordRow> record(const std::string& identity_id,
+                                          const std::string& dataset, const std::string& key) = 0;
+  // Records with sync_count > min_count, ordered by (sync_count, key), strictly after the cursor
+  // (after_count, after_key).
+  virtual std::vector<RecordRow> records_after(const std::string& identity_id,
+                                               const std::string& dataset, int64_t min_count,
+                                               int64_t after_count, const std::string& after_key,
+                                               int limit) = 0;
+  virtual void put_record(const RecordRow& row) = 0;
+  virtual void delete_records(const std::string& identity_id, const std::string& dataset) = 0;
+  // Moves a dataset and its records to another identity and name (merges).
+  virtual void move_dataset(const std::string& from_identity, const std::string& from_name,
+                            const DatasetRow& to) = 0;
+
+  // Devices and subscriptions.
+  virtual std::optional<DeviceRow> device(const std::string& id) = 0;
+  virtual std::optional<DeviceRow> device_by_token(const std::string& identity_id,
+                                                   const std::string& platform,
+                                                   const std::string& token) = 0;
+  virtual void put_device(const DeviceRow& row) = 0;
+  virtual void put_subscription(const std::string& device_id, const std::string& identity_id,
+                                const std::string& dataset) = 0;
+  virtual void delete_subscription(const std::string& device_id, const std::string& dataset) = 0;
+  virtual std::vector<std::string> subscribers(const std::string& identity_id,
+                                               const std::string& dataset) = 0;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  // Runs fn in a read-only snapshot.
+  virtual Status read(const std::function<Status(StorageTxn&)>& fn) = 0;
+  // Runs fn in a write transaction; commits when fn returns OK, rolls back otherwise (and when it
+  // throws). A backend may retry fn on a serialisation failure, so fn must have no side effects
+  // outside the transaction.
+  virtual Status write(const std::function<Status(StorageTxn&)>& fn) = 0;
+  // A short description for logs ("sqlite:/path").
+  virtual std::string describe() const = 0;
+};
+
+// "sqlite:PATH" (creating the file and its directory) or an error naming the supported schemes.
+Result<std::unique_ptr<Storage>> open_storage(const std::string& url);
+
+}  // namespace cairn::server

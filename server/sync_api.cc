@@ -1,0 +1,689 @@
+// The 17 Cognito Sync operations (docs/server.md has the rules in prose).
+#include <map>
+#include <set>
+
+#include "server/api.h"
+#include "server/api_internal.h"
+#include "transport/crypto.h"
+
+namespace cairn::server {
+
+using namespace internal;
+using transport::json::ObjectReader;
+using transport::json::Writer;
+
+namespace {
+
+enum class Access { kDeveloperOnly, kIdentityOnly, kEither };
+
+// Who may call what: developer credentials anything but the device operations the model reserves
+// for identity credentials; identity credentials only their own identity's data.
+Status authorize(const Caller& c, Access access, const std::string& pool,
+                 const std::string& identity) {
+  if (access == Access::kDeveloperOnly && !c.developer()) {
+    return not_authorized("This operation needs developer credentials");
+  }
+  if (access == Access::kIdentityOnly && !c.identity()) {
+    return not_authorized("This operation needs Cognito Identity credentials");
+  }
+  if (c.identity() && (c.pool_id != pool || (!identity.empty() && c.identity_id != identity))) {
+    return not_authorized("Access to Identity '" + identity + "' is forbidden.");
+  }
+  return Status::OK();
+}
+
+void write_dataset(Writer& w, const DatasetRow& d) {
+  w.begin_object();
+  w.str("IdentityId", d.identity_id);
+  w.str("DatasetName", d.name);
+  w.time_millis("CreationDate", d.created);
+  w.time_millis("LastModifiedDate", d.modified);
+  w.str("LastModifiedBy", d.modified_by);
+  w.i64("DataStorage", d.data_storage);
+  w.i64("NumRecords", d.num_records);
+  w.end_object();
+}
+
+void write_record(Writer& w, const RecordRow& r) {
+  w.begin_object();
+  w.str("Key", r.key);
+  w.str("Value", r.value);  // absent for a tombstone
+  w.i64("SyncCount", r.sync_count);
+  w.time_millis("LastModifiedDate", r.modified);
+  w.str("LastModifiedBy", r.modified_by);
+  if (r.device_modified) w.time_millis("DeviceLastModifiedDate", *r.device_modified);
+  w.end_object();
+}
+
+// The identity row, if any, must belong to the pool in the path.
+Status check_identity_pool(StorageTxn& txn, const std::string& pool, const std::string& identity) {
+  auto row = txn.identity(identity);
+  if (row && row->pool_id != pool) {
+    return not_found("Identity '" + identity + "' is not in identity pool '" + pool + "'.");
+  }
+  return Status::OK();
+}
+
+std::string session_payload(const std::string& pool, const std::string& identity,
+                            const std::string& dataset, Millis expires) {
+  Writer w;
+  w.begin_object();
+  w.str("p", pool);
+  w.str("i", identity);
+  w.str("d", dataset);
+  w.i64("e", expires);
+  w.str("n", transport::random_hex(8));
+  w.end_object();
+  return w.take();
+}
+
+bool session_valid(const TokenSigner& signer, const std::string& token, const std::string& pool,
+                   const std::string& identity, const std::string& dataset, Millis now) {
+  auto payload = signer.verify("session", token);
+  if (!payload) return false;
+  rapidjson::Document d;
+  if (!transport::json::parse(*payload, d).ok()) return false;
+  ObjectReader r(d, "SyncSessionToken");
+  auto p = r.str("p");
+  auto i = r.str("i");
+  auto ds = r.str("d");
+  auto e = r.i64("e");
+  return p && i && ds && e && *p == pool && *i == identity && *ds == dataset && *e > now;
+}
+
+constexpr int kRecordsPageSize = 1024;
+constexpr int kDatasetsPageSize = 64;
+constexpr int kPoolsPageSize = 64;
+
+Result<int> page_size(const std::optional<int32_t>& asked, int maximum) {
+  if (!asked) return maximum;
+  if (*asked < 1) return Status(ErrorCode::kInvalidParameter, "MaxResults must be at least 1");
+  return std::min<int>(*asked, maximum);
+}
+
+}  // namespace
+
+Status Api::require_pool(StorageTxn& txn, const std::string& pool_id, PoolRow* out) {
+  auto pool = txn.pool(pool_id);
+  if (!pool) return not_found("IdentityPool '" + pool_id + "' not found.");
+  if (out) *out = std::move(*pool);
+  return Status::OK();
+}
+
+// --- records -------------------------------------------------------------------------------------
+
+Reply Api::list_records(Call& c, const sync::ListRecordsRequest& r) {
+  Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
+  if (!s.ok()) return s;
+  auto limit = page_size(r.max_results, kRecordsPageSize);
+  if (!limit.ok()) return limit.status();
+  int64_t last = r.last_sync_count.value_or(0);
+  if (last < 0) return invalid("LastSyncCount must not be negative");
+  std::string scope = "records\n" + r.identity_id + "\n" + r.dataset_name + "\n" + std::to_string(last);
+  auto cursor = read_cursor(tokens_, scope, r.next_token);
+  if (!cursor.ok()) return cursor.status();
+  int64_t after_count = last;
+  std::string after_key;
+  if (!cursor->empty()) {
+    size_t nl = cursor->find('\n');
+    after_count = std::strtoll(cursor->substr(0, nl).c_str(), nullptr, 10);
+    after_key = cursor->substr(nl + 1);
+  }
+
+  // A call without a token opens a sync session; a later page presents the token it was given.
+  std::string session = r.sync_session_token.value_or("");
+  bool new_session = session.empty();
+  if (!new_session && !session_valid(tokens_, session, r.identity_pool_id, r.identity_id,
+                                     r.dataset_name, c.now)) {
+    return invalid("SyncSessionToken not valid for these inputs");
+  }
+
+  std::optional<DatasetRow> ds;
+  std::vector<RecordRow> records;
+  std::vector<std::string> merged;
+  auto body = [&](StorageTxn& txn) -> Status {
+    Status st = require_pool(txn, r.identity_pool_id, nullptr);
+    if (st.ok()) st = check_identity_pool(txn, r.identity_pool_id, r.identity_id);
+    if (!st.ok()) return st;
+    if (new_session) {
+      auto pool = txn.pool(r.identity_pool_id);
+      pool->sync_sessions += 1;
+      txn.put_pool(*pool);
+    }
+    ds = txn.dataset(r.identity_id, r.dataset_name);
+    records = txn.records_after(r.identity_id, r.dataset_name, last, after_count, after_key, *limit + 1);
+    merged = txn.merged_into(r.identity_id, r.dataset_name);
+    return Status::OK();
+  };
+  s = new_session ? storage_->write(body) : storage_->read(body);
+  if (!s.ok()) return s;
+  if (new_session) {
+    session = tokens_.sign("session", session_payload(r.identity_pool_id, r.identity_id, r.dataset_name,
+                                                      c.now + options_.sync_session_ttl_seconds * 1000));
+  }
+
+  bool exists = ds && !ds->deleted;
+  // A client that synced before the last deletion must learn of it; a fresh client (count 0) has
+  // nothing to drop, and telling it would only discard its unsynced writes.
+  bool deleted_after = ds && ds->deleted_at_count > 0 && last > 0 && last < ds->deleted_at_count;
+  bool more = static_cast<int>(records.size()) > *limit;
+  if (more) records.resize(static_cast<size_t>(*limit));
+
+  Writer w;
+  w.begin_object();
+  w.begin_array("Records");
+  for (const auto& rec : records) write_record(w, rec);
+  w.end_array();
+  if (more) {
+    const auto& tail = records.back();
+    w.str("NextToken", make_cursor(tokens_, scope, std::to_string(tail.sync_count) + "\n" + tail.key));
+  }
+  w.i64("Count", static_cast<int64_t>(records.size()));
+  w.i64("DatasetSyncCount", exists ? ds->sync_count : 0);
+  if (exists && !ds->modified_by.empty()) w.str("LastModifiedBy", ds->modified_by);
+  w.begin_array("MergedDatasetNames");
+  for (const auto& name : merged) w.value(name);
+  w.end_array();
+  w.boolean("DatasetExists", exists);
+  w.boolean("DatasetDeletedAfterRequestedSyncCount", deleted_after);
+  w.str("SyncSessionToken", session);
+  w.end_object();
+  return w.take();
+}
+
+Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
+  Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
+  if (!s.ok()) return s;
+  if (!session_valid(tokens_, r.sync_session_token, r.identity_pool_id, r.identity_id,
+                     r.dataset_name, c.now)) {
+    return invalid("SyncSessionToken not valid for these inputs");
+  }
+  std::set<std::string> keys;
+  for (const auto& p : r.record_patches) {
+    if (!keys.insert(p.key).second) return invalid("RecordPatches: key '" + p.key + "' appears twice");
+  }
+  std::string modified_by = r.device_id ? *r.device_id
+                            : c.caller.identity() ? c.caller.identity_id
+                                                  : r.identity_id;
+  std::vector<RecordRow> written;
+  s = storage_->write([&](StorageTxn& txn) -> Status {
+    Status st = require_pool(txn, r.identity_pool_id, nullptr);
+    if (st.ok()) st = check_identity_pool(txn, r.identity_pool_id, r.identity_id);
+    if (!st.ok()) return st;
+    auto existing = txn.dataset(r.identity_id, r.dataset_name);
+    bool creating = !existing || existing->deleted;
+    if (creating && txn.count_live_datasets(r.identity_id) >= options_.max_datasets_per_identity) {
+      return Status(ErrorCode::kLimitExceeded,
+                    "Identity '" + r.identity_id + "' already has the maximum of " +
+                        std::to_string(options_.max_datasets_per_identity) + " datasets");
+    }
+    DatasetRow ds = existing ? *existing : DatasetRow{};
+    if (creating) {
+      ds.pool_id = r.identity_pool_id;
+      ds.identity_id = r.identity_id;
+      ds.name = r.dataset_name;
+      ds.created = c.now;
+      ds.deleted = false;
+      ds.num_records = 0;
+      ds.data_storage = 0;
+    }
+    // Check every patch before writing anything: the call is all or nothing.
+    int64_t live = ds.num_records;
+    int64_t bytes = ds.data_storage;
+    for (const auto& p : r.record_patches) {
+      auto current = txn.record(r.identity_id, r.dataset_name, p.key);
+      int64_t current_count = current ? current->sync_count : 0;
+      if (p.sync_count != current_count) {
+        return Status(ErrorCode::kResourceConflict,
+                      "Current SyncCount for: " + p.key + " is: " + std::to_string(current_count) +
+                          " not: " + std::to_string(p.sync_count));
+      }
+      if (current && current->value) {
+        live -= 1;
+        bytes -= static_cast<int64_t>(p.key.size() + current->value->size());
+      }
+      if (p.op == sync::kOpReplace) {
+        live += 1;
+        bytes += static_cast<int64_t>(p.key.size() + p.value->size());
+      }
+    }
+    if (live > options_.max_records_per_dataset) {
+      return Status(ErrorCode::kLimitExceeded,
+                    "Dataset '" + r.dataset_name + "' would hold " + std::to_string(live) +
+                        " records; the limit is " + std::to_string(options_.max_records_per_dataset));
+    }
+    if (bytes > options_.max_dataset_bytes) {
+      return Status(ErrorCode::kLimitExceeded,
+                    "Dataset '" + r.dataset_name + "' would hold " + std::to_string(bytes) +
+                        " bytes; the limit is " + std::to_string(options_.max_dataset_bytes));
+    }
+    if (!r.record_patches.empty()) {
+      ds.sync_count += 1;  // one successful call, one count
+      ds.modified = c.now;
+      ds.modified_by = modified_by;
+      for (const auto& p : r.record_patches) {
+        RecordRow row;
+        row.identity_id = r.identity_id;
+        row.dataset = r.dataset_name;
+        row.key = p.key;
+        if (p.op == sync::kOpReplace) row.value = p.value;
+        row.sync_count = ds.sync_count;
+        row.modified = c.now;
+        row.modified_by = modified_by;
+        if (p.device_last_modified_date) row.device_modified = to_millis(*p.device_last_modified_date);
+        txn.put_record(row);
+        written.push_back(std::move(row));
+      }
+    } else if (creating) {
+      ds.modified = c.now;
+      ds.modified_by = modified_by;
+    }
+    ds.num_records = live;
+    ds.data_storage = bytes;
+    if (creating || !r.record_patches.empty()) txn.put_dataset(ds);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  Writer w;
+  w.begin_object();
+  w.begin_array("Records");
+  for (const auto& rec : written) write_record(w, rec);
+  w.end_array();
+  w.end_object();
+  return w.take();
+}
+
+// --- datasets ------------------------------------------------------------------------------------
+
+Reply Api::describe_dataset(Call& c, const sync::DescribeDatasetRequest& r) {
+  Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
+  if (!s.ok()) return s;
+  std::optional<DatasetRow> ds;
+  s = storage_->read([&](StorageTxn& txn) {
+    Status st = require_pool(txn, r.identity_pool_id, nullptr);
+    if (!st.ok()) return st;
+    ds = txn.dataset(r.identity_id, r.dataset_name);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  if (!ds || ds->deleted) return not_found("Dataset '" + r.dataset_name + "' not found.");
+  Writer w;
+  w.begin_object();
+  w.key("Dataset");
+  write_dataset(w, *ds);
+  w.end_object();
+  return w.take();
+}
+
+Reply Api::delete_dataset(Call& c, const sync::DeleteDatasetRequest& r) {
+  Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
+  if (!s.ok()) return s;
+  DatasetRow before;
+  s = storage_->write([&](StorageTxn& txn) -> Status {
+    Status st = require_pool(txn, r.identity_pool_id, nullptr);
+    if (!st.ok()) return st;
+    auto ds = txn.dataset(r.identity_id, r.dataset_name);
+    if (!ds || ds->deleted) return not_found("Dataset '" + r.dataset_name + "' not found.");
+    before = *ds;
+    // The deletion takes a sync count of its own, so clients that synced before it can be told.
+    ds->sync_count += 1;
+    ds->deleted = true;
+    ds->deleted_at_count = ds->sync_count;
+    ds->merge_root.clear();  // a deleted merged dataset is no longer reported on its root
+    ds->num_records = 0;
+    ds->data_storage = 0;
+    ds->modified = c.now;
+    txn.delete_records(r.identity_id, r.dataset_name);
+    txn.put_dataset(*ds);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  Writer w;
+  w.begin_object();
+  w.key("Dataset");
+  write_dataset(w, before);
+  w.end_object();
+  return w.take();
+}
+
+Reply Api::list_datasets(Call& c, const sync::ListDatasetsRequest& r) {
+  Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
+  if (!s.ok()) return s;
+  auto limit = page_size(r.max_results, kDatasetsPageSize);
+  if (!limit.ok()) return limit.status();
+  std::string scope = "datasets\n" + r.identity_id;
+  auto after = read_cursor(tokens_, scope, r.next_token);
+  if (!after.ok()) return after.status();
+  std::vector<DatasetRow> rows;
+  s = storage_->read([&](StorageTxn& txn) {
+    Status st = require_pool(txn, r.identity_pool_id, nullptr);
+    if (!st.ok()) return st;
+    rows = txn.datasets_after(r.identity_id, *after, *limit + 1);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  bool more = static_cast<int>(rows.size()) > *limit;
+  if (more) rows.resize(static_cast<size_t>(*limit));
+  Writer w;
+  w.begin_object();
+  w.begin_array("Datasets");
+  for (const auto& d : rows) write_dataset(w, d);
+  w.end_array();
+  w.i64("Count", static_cast<int64_t>(rows.size()));
+  if (more) w.str("NextToken", make_cursor(tokens_, scope, rows.back().name));
+  w.end_object();
+  return w.take();
+}
+
+// --- usage ---------------------------------------------------------------------------------------
+
+Reply Api::describe_identity_usage(Call& c, const sync::DescribeIdentityUsageRequest& r) {
+  Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
+  if (!s.ok()) return s;
+  StorageTxn::Usage usage;
+  std::optional<IdentityRow> identity;
+  s = storage_->read([&](StorageTxn& txn) {
+    Status st = require_pool(txn, r.identity_pool_id, nullptr);
+    if (st.ok()) st = check_identity_pool(txn, r.identity_pool_id, r.identity_id);
+    if (!st.ok()) return st;
+    identity = txn.identity(r.identity_id);
+    usage = txn.identity_usage(r.identity_id);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  if (!identity && usage.datasets == 0) return not_found("Identity '" + r.identity_id + "' not found.");
+  Writer w;
+  w.begin_object();
+  w.key("IdentityUsage");
+  w.begin_object();
+  w.str("IdentityId", r.identity_id);
+  w.str("IdentityPoolId", r.identity_pool_id);
+  Millis modified = std::max(usage.last_modified, identity ? identity->modified : 0);
+  if (modified > 0) w.time_millis("LastModifiedDate", modified);
+  w.i64("DatasetCount", usage.datasets);
+  w.i64("DataStorage", usage.data_storage);
+  w.end_object();
+  w.end_object();
+  return w.take();
+}
+
+namespace {
+
+void write_pool_usage(Writer& w, const PoolRow& pool, const StorageTxn::Usage& usage) {
+  w.begin_object();
+  w.str("IdentityPoolId", pool.id);
+  w.i64("SyncSessionsCount", pool.sync_sessions);
+  w.i64("DataStorage", usage.data_storage);
+  w.time_millis("LastModifiedDate", std::max(usage.last_modified, pool.modified));
+  w.end_object();
+}
+
+}  // namespace
+
+Reply Api::describe_identity_pool_usage(Call& c, const sync::DescribeIdentityPoolUsageRequest& r) {
+  Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
+  if (!s.ok()) return s;
+  PoolRow pool;
+  StorageTxn::Usage usage;
+  s = storage_->read([&](StorageTxn& txn) {
+    Status st = require_pool(txn, r.identity_pool_id, &pool);
+    if (!st.ok()) return st;
+    usage = txn.pool_usage(r.identity_pool_id);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  Writer w;
+  w.begin_object();
+  w.key("IdentityPoolUsage");
+  write_pool_usage(w, pool, usage);
+  w.end_object();
+  return w.take();
+}
+
+Reply Api::list_identity_pool_usage(Call& c, const sync::ListIdentityPoolUsageRequest& r) {
+  Status s = authorize(c.caller, Access::kDeveloperOnly, "", "");
+  if (!s.ok()) return s;
+  auto limit = page_size(r.max_results, kPoolsPageSize);
+  if (!limit.ok()) return limit.status();
+  auto after = read_cursor(tokens_, "pool-usage", r.next_token);
+  if (!after.ok()) return after.status();
+  std::vector<std::pair<PoolRow, StorageTxn::Usage>> rows;
+  s = storage_->read([&](StorageTxn& txn) {
+    for (auto& pool : txn.pools_after(*after, *limit + 1)) {
+      auto usage = txn.pool_usage(pool.id);
+      rows.emplace_back(std::move(pool), usage);
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  bool more = static_cast<int>(rows.size()) > *limit;
+  if (more) rows.resize(static_cast<size_t>(*limit));
+  Writer w;
+  w.begin_object();
+  w.begin_array("IdentityPoolUsages");
+  for (const auto& [pool, usage] : rows) write_pool_usage(w, pool, usage);
+  w.end_array();
+  w.i64("MaxResults", *limit);
+  w.i64("Count", static_cast<int64_t>(rows.size()));
+  if (more) w.str("NextToken", make_cursor(tokens_, "pool-usage", rows.back().first.id));
+  w.end_object();
+  return w.take();
+}
+
+// --- devices -------------------------------------------------------------------------------------
+
+Reply Api::register_device(Call& c, const sync::RegisterDeviceRequest& r) {
+  Status s = authorize(c.caller, Access::kIdentityOnly, r.identity_pool_id, r.identity_id);
+  if (!s.ok()) return s;
+  std::string device_id;
+  s = storage_->write([&](StorageTxn& txn) -> Status {
+    Status st = require_pool(txn, r.identity_pool_id, nullptr);
+    if (!st.ok()) return st;
+    // The same identity, platform and token always get the same DeviceId.
+    if (auto existing = txn.device_by_token(r.identity_id, r.platform, r.token)) {
+      device_id = existing->id;
+      return Status::OK();
+    }
+    device_id = transport::random_hex(16);
+    txn.put_device({device_id, r.identity_id, r.identity_pool_id, r.platform, r.token, c.now});
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  Writer w;
+  w.begin_object();
+  w.str("DeviceId", device_id);
+  w.end_object();
+  return w.take();
+}
+
+namespace {
+
+Status owned_device(StorageTxn& txn, const std::string& device_id, const std::string& identity) {
+  auto device = txn.device(device_id);
+  if (!device || device->identity_id != identity) {
+    return not_found("Device '" + device_id + "' is not registered for this identity.");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Reply Api::subscribe_to_dataset(Call& c, const sync::SubscribeToDatasetRequest& r) {
+  Status s = authorize(c.caller, Access::kIdentityOnly, r.identity_pool_id, r.identity_id);
+  if (!s.ok()) return s;
+  s = storage_->write([&](StorageTxn& txn) -> Status {
+    Status st = owned_device(txn, r.device_id, r.identity_id);
+    if (!st.ok()) return st;
+    txn.put_subscription(r.device_id, r.identity_id, r.dataset_name);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  return std::string("{}");
+}
+
+Reply Api::unsubscribe_from_dataset(Call& c, const sync::UnsubscribeFromDatasetRequest& r) {
+  Status s = authorize(c.caller, Access::kIdentityOnly, r.identity_pool_id, r.identity_id);
+  if (!s.ok()) return s;
+  s = storage_->write([&](StorageTxn& txn) -> Status {
+    Status st = owned_device(txn, r.device_id, r.identity_id);
+    if (!st.ok()) return st;
+    txn.delete_subscription(r.device_id, r.dataset_name);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  return std::string("{}");
+}
+
+// --- pool administration -------------------------------------------------------------------------
+
+Reply Api::get_cognito_events(Call& c, const sync::GetCognitoEventsRequest& r) {
+  Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
+  if (!s.ok()) return s;
+  PoolRow pool;
+  s = storage_->read([&](StorageTxn& txn) { return require_pool(txn, r.identity_pool_id, &pool); });
+  if (!s.ok()) return s;
+  return std::string(R"({"Events":)") + pool.events_json + "}";
+}
+
+Reply Api::set_cognito_events(Call& c, const sync::SetCognitoEventsRequest& r) {
+  Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
+  if (!s.ok()) return s;
+  for (const auto& [event, target] : r.events) {
+    if (event != "SyncTrigger") return invalid("Events: unknown event type '" + event + "'");
+    bool ok = target.empty() || target.rfind("arn:aws:lambda:", 0) == 0 ||
+              target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0;
+    if (!ok) return invalid("Events: SyncTrigger must be a Lambda ARN or an http(s) URL");
+  }
+  s = storage_->write([&](StorageTxn& txn) -> Status {
+    PoolRow pool;
+    Status st = require_pool(txn, r.identity_pool_id, &pool);
+    if (!st.ok()) return st;
+    rapidjson::Document doc;
+    Status parsed = transport::json::parse(pool.events_json, doc);
+    if (!parsed.ok()) return parsed;
+    std::map<std::string, std::string> events;
+    for (const auto& m : doc.GetObject()) {
+      if (m.value.IsString()) events[m.name.GetString()] = m.value.GetString();
+    }
+    // Only the keys given change; an empty value removes its key.
+    for (const auto& [event, target] : r.events) {
+      if (target.empty()) {
+        events.erase(event);
+      } else {
+        events[event] = target;
+      }
+    }
+    Writer w;
+    w.begin_object();
+    for (const auto& [k, v] : events) w.str(k.c_str(), v);
+    w.end_object();
+    pool.events_json = w.take();
+    pool.modified = c.now;
+    txn.put_pool(pool);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  return std::string("{}");
+}
+
+namespace {
+
+std::string configuration_reply(const PoolRow& pool) {
+  std::string out = R"({"IdentityPoolId":")" + pool.id + "\"";
+  if (!pool.push_sync_json.empty()) out += R"(,"PushSync":)" + pool.push_sync_json;
+  if (!pool.streams_json.empty()) out += R"(,"CognitoStreams":)" + pool.streams_json;
+  return out + "}";
+}
+
+}  // namespace
+
+Reply Api::get_identity_pool_configuration(Call& c, const sync::GetIdentityPoolConfigurationRequest& r) {
+  Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
+  if (!s.ok()) return s;
+  PoolRow pool;
+  s = storage_->read([&](StorageTxn& txn) { return require_pool(txn, r.identity_pool_id, &pool); });
+  if (!s.ok()) return s;
+  return configuration_reply(pool);
+}
+
+Reply Api::set_identity_pool_configuration(Call& c, const sync::SetIdentityPoolConfigurationRequest& r) {
+  Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
+  if (!s.ok()) return s;
+  PoolRow pool;
+  s = storage_->write([&](StorageTxn& txn) -> Status {
+    Status st = require_pool(txn, r.identity_pool_id, &pool);
+    if (!st.ok()) return st;
+    if (r.push_sync) {
+      Writer w;
+      w.begin_object();
+      w.begin_array("ApplicationArns");
+      for (const auto& arn : r.push_sync->application_arns) w.value(arn);
+      w.end_array();
+      w.str("RoleArn", r.push_sync->role_arn);
+      w.end_object();
+      pool.push_sync_json = w.take();
+    }
+    if (r.cognito_streams) {
+      Writer w;
+      w.begin_object();
+      w.str("StreamName", r.cognito_streams->stream_name);
+      w.str("RoleArn", r.cognito_streams->role_arn);
+      w.str("StreamingStatus", r.cognito_streams->streaming_status.value_or(sync::kStreamingDisabled));
+      w.end_object();
+      pool.streams_json = w.take();
+    }
+    pool.modified = c.now;
+    txn.put_pool(pool);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  return configuration_reply(pool);
+}
+
+Reply Api::bulk_publish(Call& c, const sync::BulkPublishRequest& r) {
+  Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
+  if (!s.ok()) return s;
+  s = storage_->write([&](StorageTxn& txn) -> Status {
+    PoolRow pool;
+    Status st = require_pool(txn, r.identity_pool_id, &pool);
+    if (!st.ok()) return st;
+    if (pool.streams_json.find(R"("StreamingStatus":"ENABLED")") == std::string::npos) {
+      return invalid("Cognito Streams must be configured and ENABLED before a bulk publish");
+    }
+    if (pool.bulk_status == "IN_PROGRESS") {
+      return Status(ErrorCode::kDuplicateRequest, "A bulk publish is already in progress");
+    }
+    if (pool.bulk_status == "SUCCEEDED" && pool.bulk_completed > c.now - 24LL * 3600 * 1000) {
+      return Status(ErrorCode::kAlreadyStreamed,
+                    "A bulk publish succeeded less than 24 hours ago; wait before the next one");
+    }
+    pool.bulk_status = "IN_PROGRESS";
+    pool.bulk_started = c.now;
+    pool.bulk_completed = 0;
+    pool.bulk_failure.clear();
+    txn.put_pool(pool);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  bulk_publish_requested(r.identity_pool_id);
+  return std::string(R"({"IdentityPoolId":")") + r.identity_pool_id + "\"}";
+}
+
+Reply Api::get_bulk_publish_details(Call& c, const sync::GetBulkPublishDetailsRequest& r) {
+  Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
+  if (!s.ok()) return s;
+  PoolRow pool;
+  s = storage_->read([&](StorageTxn& txn) { return require_pool(txn, r.identity_pool_id, &pool); });
+  if (!s.ok()) return s;
+  Writer w;
+  w.begin_object();
+  w.str("IdentityPoolId", pool.id);
+  if (pool.bulk_started) w.time_millis("BulkPublishStartTime", pool.bulk_started);
+  if (pool.bulk_completed) w.time_millis("BulkPublishCompleteTime", pool.bulk_completed);
+  w.str("BulkPublishStatus", pool.bulk_status);
+  if (!pool.bulk_failure.empty()) w.str("FailureMessage", pool.bulk_failure);
+  w.end_object();
+  return w.take();
+}
+
+}  // namespace cairn::server

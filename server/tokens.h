@@ -1,0 +1,40 @@
+// Opaque, tamper-proof tokens: SyncSessionTokens, NextTokens and OpenID tokens.
+//
+// A token is base64url(JSON payload) "." base64url(HMAC-SHA256(key, kind "." payload)). The kind
+// is signed in, so a NextToken can never pass for a SyncSessionToken. The key is generated on the
+// first start and kept in the database; every instance on one database shares it.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include <rapidjson/document.h>
+
+#include "server/storage.h"
+
+namespace cairn::server {
+
+class TokenSigner {
+ public:
+  explicit TokenSigner(std::string key) : key_(std::move(key)) {}
+
+  // Loads the signing key from storage, creating one on first use.
+  static Result<TokenSigner> load_or_create(Storage& storage);
+
+  std::string sign(const std::string& kind, const std::string& payload_json) const;
+  // The payload, or nullopt when the token is malformed, of another kind, or tampered with.
+  std::optional<std::string> verify(const std::string& kind, const std::string& token) const;
+
+  // An OpenID-style JWT (HS256) for an identity, as GetOpenIdToken returns.
+  std::string jwt(const std::string& identity_id, const std::string& pool_id, Millis now,
+                  int64_t ttl_seconds, const std::string& issuer) const;
+  // The identity id (sub) of a valid, unexpired token for the pool; nullopt otherwise.
+  std::optional<std::string> verify_jwt(const std::string& token, const std::string& pool_id,
+                                        Millis now) const;
+
+ private:
+  std::string key_;
+};
+
+}  // namespace cairn::server
