@@ -73,12 +73,20 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
 }
 
 void Server::stop() {
+  std::unique_lock<std::mutex> l(mu_);
+  if (stopped_) return;
+  // httplib's stop() closes the listening socket; the listen thread then drains its worker pool,
+  // so every request already accepted gets its answer before the join returns.
   if (http_) http_->stop();
   if (thread_.joinable()) thread_.join();
+  stopped_ = true;
+  stopped_cv_.notify_all();
 }
 
 void Server::wait() {
-  if (thread_.joinable()) thread_.join();
+  std::unique_lock<std::mutex> l(mu_, std::defer_lock);
+  l.lock();
+  stopped_cv_.wait(l, [&] { return stopped_; });
 }
 
 Server::~Server() { stop(); }

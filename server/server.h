@@ -5,7 +5,9 @@
 
 #include <httplib.h>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -47,6 +49,9 @@ class Server {
   std::unique_ptr<Api> api_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable stopped_cv_;
+  bool stopped_ = false;
   std::string host_;
   int port_ = 0;
   std::vector<std::pair<std::string, std::string>> pools_;

@@ -551,8 +551,10 @@ class SqliteStorage final : public Storage {
     return run(fn, "BEGIN");
   }
   Status write(const std::function<Status(StorageTxn&)>& fn) override {
-    // IMMEDIATE takes the write lock up front: concurrent writers queue on the busy timeout
-    // instead of deadlocking on a lock upgrade.
+    // SQLite has one writer at a time. Writers of this process queue on a mutex (no busy-wait
+    // sleeps); IMMEDIATE takes the file lock up front, so another process sharing the file waits
+    // on the busy timeout instead of deadlocking on a lock upgrade.
+    std::lock_guard<std::mutex> writer(write_mu_);
     return run(fn, "BEGIN IMMEDIATE");
   }
   std::string describe() const override { return "sqlite:" + path_; }
@@ -623,6 +625,7 @@ class SqliteStorage final : public Storage {
   }
 
   std::string path_;
+  std::mutex write_mu_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;
 };

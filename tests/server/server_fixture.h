@@ -1,0 +1,130 @@
+// An in-process cairn-server on a free loopback port with a throwaway SQLite database, plus
+// helpers that make identities and clients the way a game would.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "cairn/cognito_identity.h"
+#include "cairn/cognito_sync.h"
+#include "server/server.h"
+
+namespace cairn::testing {
+
+inline const char* kAdminKey = "AKIDCAIRNADMIN";
+inline const char* kAdminSecret = "cairn-admin-secret-for-tests";
+
+class TestServer {
+ public:
+  explicit TestServer(server::ServerOptions options = {}, bool with_admin = true) {
+    char tmpl[] = "/tmp/cairn-server-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    server::ServerConfig config;
+    config.listen = "127.0.0.1:0";
+    config.db = "sqlite:" + dir_ + "/cairn.db";
+    config.bootstrap_pools = {"game"};
+    config.options = std::move(options);
+    if (config.options.admin.access_key_id.empty() && with_admin) {
+      config.options.admin = {kAdminKey, kAdminSecret};
+    }
+    config.worker_threads = 16;
+    auto started = server::Server::start(config);
+    if (!started.ok()) throw std::runtime_error(started.status().ToString());
+    server_ = std::move(*started);
+    pool_ = server_->pools()[0].second;
+  }
+  ~TestServer() {
+    server_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  const std::string& pool() const { return pool_; }
+  std::string url() const { return server_->url(); }
+  server::Server& server() { return *server_; }
+
+  ClientConfig config(CredentialsProviderPtr credentials = nullptr) const {
+    ClientConfig c;
+    c.endpoint = url();
+    c.region = "us-east-1";
+    c.credentials = credentials ? credentials
+                                : std::make_shared<StaticCredentialsProvider>(kAdminKey, kAdminSecret);
+    c.retry.base_delay = std::chrono::milliseconds(1);
+    c.retry.throttle_base_delay = std::chrono::milliseconds(1);
+    return c;
+  }
+  std::unique_ptr<CognitoSyncClient> admin_sync() const {
+    return std::move(CognitoSyncClient::create(config())).value();
+  }
+  std::shared_ptr<CognitoIdentityClient> admin_identity() const {
+    return std::shared_ptr<CognitoIdentityClient>(
+        std::move(CognitoIdentityClient::create(config())).value());
+  }
+
+  // A device: an unauthenticated identity with its own temporary credentials.
+  struct Device {
+    std::string identity_id;
+    std::shared_ptr<CognitoIdentityCredentialsProvider> provider;
+    std::unique_ptr<CognitoSyncClient> sync;
+  };
+  Device new_device(identity::Logins logins = {}) const {
+    CognitoIdentityProviderOptions o;
+    o.identity_pool_id = pool_;
+    o.logins = std::move(logins);
+    auto provider = std::make_shared<CognitoIdentityCredentialsProvider>(admin_identity(), o);
+    auto id = provider->identity_id();
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    auto sync = std::move(CognitoSyncClient::create(config(provider))).value();
+    return {*id, provider, std::move(sync)};
+  }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<server::Server> server_;
+  std::string pool_;
+};
+
+// ListRecords from a count, following every page.
+inline sync::ListRecordsResponse list_all(CognitoSyncClient& c, const std::string& pool,
+                                          const std::string& id, const std::string& dataset,
+                                          int64_t from = 0) {
+  sync::ListRecordsResponse all;
+  std::optional<std::string> next, session;
+  do {
+    auto page = c.list_records({pool, id, dataset, from, next, std::nullopt, session});
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    if (!page.ok()) break;
+    for (auto& r : page->records) all.records.push_back(r);
+    all.dataset_sync_count = page->dataset_sync_count;
+    all.dataset_exists = page->dataset_exists;
+    all.dataset_deleted_after_requested_sync_count = page->dataset_deleted_after_requested_sync_count;
+    all.merged_dataset_names = page->merged_dataset_names;
+    all.sync_session_token = page->sync_session_token;
+    session = page->sync_session_token;
+    next = page->next_token;
+  } while (next);
+  return all;
+}
+
+inline sync::RecordPatch put(const std::string& key, const std::string& value, int64_t count) {
+  return {sync::kOpReplace, key, value, count, std::nullopt};
+}
+inline sync::RecordPatch del(const std::string& key, int64_t count) {
+  return {sync::kOpRemove, key, std::nullopt, count, std::nullopt};
+}
+
+// One sync session: list, then push the patches with the session's token.
+inline Result<sync::UpdateRecordsResponse> push(CognitoSyncClient& c, const std::string& pool,
+                                                const std::string& id, const std::string& dataset,
+                                                std::vector<sync::RecordPatch> patches) {
+  auto lr = c.list_records({pool, id, dataset, 0, std::nullopt, 1, std::nullopt});
+  if (!lr.ok()) return lr.status();
+  sync::UpdateRecordsRequest r{pool, id, dataset, std::nullopt, std::move(patches),
+                               *lr->sync_session_token, std::nullopt};
+  return c.update_records(r);
+}
+
+}  // namespace cairn::testing
