@@ -13,8 +13,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # server and tools
   libcpp-httplib-dev libcli11-dev
-  # interop tests: botocore's serializer and SigV4 signer are the reference implementation
-  python3 python3-botocore openssl
+  # interop tests: botocore is the reference serializer and signer; boto3, the AWS CLI and
+  # (through npm) the AWS SDK for JavaScript v3 drive cairn-server unmodified
+  python3 python3-botocore python3-boto3 awscli openssl
 )
 
 missing=()
@@ -23,6 +24,10 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Node.js may come from Debian or from another packaging of it; only the commands matter.
+if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -35,7 +35,10 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
   auto http = std::make_unique<httplib::Server>();
   http->set_tcp_nodelay(true);
   http->set_keep_alive_max_count(100000);
-  http->set_keep_alive_timeout(30);
+  // An idle keep-alive connection holds a worker until this timeout, even after stop(): keep it
+  // short so a stop takes at most this long, yet long enough for a sync's ListRecords and
+  // UpdateRecords to share one connection.
+  http->set_keep_alive_timeout(2);
   http->set_payload_max_length(config.options.max_body_bytes);
   int workers = config.worker_threads;
   http->new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
