@@ -116,6 +116,13 @@ int Api::identity_status(const Status& s) {
              : 400;
 }
 
+std::string Api::stamp(httplib::Response& response) const {
+  std::string rid = request_id();
+  response.set_header("x-amzn-RequestId", rid);
+  response.set_header("Date", http_date(now()));
+  return rid;
+}
+
 void Api::handle(const httplib::Request& request, httplib::Response& response) {
   auto started = std::chrono::steady_clock::now();
   Call call{&request, Caller{}, now(), {}};
@@ -134,9 +141,7 @@ void Api::handle(const httplib::Request& request, httplib::Response& response) {
     reply = route_sync(call, operation);
   }
 
-  std::string rid = request_id();
-  response.set_header("x-amzn-RequestId", rid);
-  response.set_header("Date", http_date(call.now));
+  std::string rid = stamp(response);
   const char* content_type = identity_protocol ? "application/x-amz-json-1.1" : "application/json";
   if (reply.ok()) {
     response.status = 200;

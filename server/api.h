@@ -65,6 +65,9 @@ class Api {
   // login.cairn) and returns its id; the first pool of that name is reused across restarts.
   Result<std::string> bootstrap_pool(const std::string& name);
 
+  // Adds x-amzn-RequestId and Date, as every response carries them.
+  std::string stamp(httplib::Response& response) const;
+
   Storage& storage() { return *storage_; }
   const ServerOptions& options() const { return options_; }
   Millis now() const;

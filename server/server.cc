@@ -52,7 +52,8 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
   // Errors httplib raises itself (an oversized body, a malformed request line) get the same
   // shape as the API's own.
   size_t cap = config.options.max_body_bytes;
-  http->set_error_handler([cap](const httplib::Request&, httplib::Response& res) {
+  http->set_error_handler([cap, a](const httplib::Request&, httplib::Response& res) {
+    if (!res.has_header("x-amzn-RequestId")) a->stamp(res);
     if (!res.body.empty()) return;
     std::string code = res.status == 413 ? "RequestEntityTooLargeException" : "BadRequestException";
     std::string message = res.status == 413

@@ -367,6 +367,15 @@ TEST(Wire, OversizedBodiesGetAClearErrorAndUnknownPathsAre404) {
   EXPECT_EQ(r.status().http_status(), 413);
   EXPECT_EQ(r.status().service_code(), "RequestEntityTooLargeException");
   auto curl = make_curl_transport(HttpOptions{});
+  auto huge = curl->send({"POST", ts.url() + "/identitypools/x/bulkpublish", {}, std::string(100 * 1024, 'x')});
+  ASSERT_TRUE(huge.ok());
+  EXPECT_EQ(huge->status, 413);
+  EXPECT_NE(huge->header("x-amzn-RequestId"), nullptr) << "httplib's own errors carry the headers too";
+  EXPECT_NE(huge->header("Date"), nullptr);
+  EXPECT_NE(huge->body.find(R"("__type":"RequestEntityTooLargeException")"), std::string::npos);
+  auto ok = curl->send({"GET", ts.url() + "/identitypools", {}, ""});
+  EXPECT_NE(ok->header("x-amzn-RequestId"), nullptr);
+  EXPECT_NE(ok->header("Date"), nullptr);
   auto unknown = curl->send({"GET", ts.url() + "/nothing/here", {}, ""});
   EXPECT_EQ(unknown->status, 404);
   EXPECT_EQ(*unknown->header("x-amzn-ErrorType"), "UnknownOperationException");
