@@ -39,7 +39,8 @@ std::vector<std::string> split_raw(const std::string& path) {
   size_t start = 0;
   for (;;) {
     size_t slash = path.find('/', start);
-    out.push_back(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    out.push_back(
+        path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
@@ -96,15 +97,21 @@ Millis Api::now() const {
 int Api::sync_status(const Status& s) {
   if (s.http_status() != 0) return s.http_status();
   switch (s.code()) {
-    case ErrorCode::kNotAuthorized: return 403;
-    case ErrorCode::kResourceNotFound: return 404;
-    case ErrorCode::kResourceConflict: return 409;
+    case ErrorCode::kNotAuthorized:
+      return 403;
+    case ErrorCode::kResourceNotFound:
+      return 404;
+    case ErrorCode::kResourceConflict:
+      return 409;
     case ErrorCode::kTooManyRequests:
-    case ErrorCode::kLambdaThrottled: return 429;
-    case ErrorCode::kInternalError: return 500;
-    default: return s.code() >= ErrorCode::kUnknownServiceError && s.code() != ErrorCode::kInvalidArgument
-                        ? 500
-                        : 400;
+    case ErrorCode::kLambdaThrottled:
+      return 429;
+    case ErrorCode::kInternalError:
+      return 500;
+    default:
+      return s.code() >= ErrorCode::kUnknownServiceError && s.code() != ErrorCode::kInvalidArgument
+                 ? 500
+                 : 400;
   }
 }
 
@@ -135,7 +142,8 @@ void Api::handle(const httplib::Request& request, httplib::Response& response) {
       operation = target.substr(sizeof(kIdentityTargetPrefix) - 1);
       reply = route_identity(call, operation);
     } else {
-      reply = Status::FromService("UnknownOperationException", "Unknown X-Amz-Target: " + target, 400);
+      reply =
+          Status::FromService("UnknownOperationException", "Unknown X-Amz-Target: " + target, 400);
     }
   } else {
     reply = route_sync(call, operation);
@@ -194,23 +202,37 @@ Reply Api::route_sync(Call& call, std::string& operation) {
 
   // Match the path shape (docs/wire-protocol.md 1.2). An empty label still matches its slot, so
   // ".../datasets/" is DescribeDataset with an empty name, which validation then refuses.
-  if (n == 1 && m == "GET") operation = "ListIdentityPoolUsage";
-  else if (n == 2 && m == "GET") operation = "DescribeIdentityPoolUsage";
-  else if (n == 3 && is(2, "bulkpublish") && m == "POST") operation = "BulkPublish";
-  else if (n == 3 && is(2, "getBulkPublishDetails") && m == "POST") operation = "GetBulkPublishDetails";
-  else if (n == 3 && is(2, "events")) operation = m == "GET" ? "GetCognitoEvents" : m == "POST" ? "SetCognitoEvents" : "";
+  if (n == 1 && m == "GET")
+    operation = "ListIdentityPoolUsage";
+  else if (n == 2 && m == "GET")
+    operation = "DescribeIdentityPoolUsage";
+  else if (n == 3 && is(2, "bulkpublish") && m == "POST")
+    operation = "BulkPublish";
+  else if (n == 3 && is(2, "getBulkPublishDetails") && m == "POST")
+    operation = "GetBulkPublishDetails";
+  else if (n == 3 && is(2, "events"))
+    operation = m == "GET" ? "GetCognitoEvents" : m == "POST" ? "SetCognitoEvents" : "";
   else if (n == 3 && is(2, "configuration"))
-    operation = m == "GET" ? "GetIdentityPoolConfiguration" : m == "POST" ? "SetIdentityPoolConfiguration" : "";
-  else if (n == 5 && is(2, "identity") && is(4, "device") && m == "POST") operation = "RegisterDevice";
-  else if (n == 4 && is(2, "identities") && m == "GET") operation = "DescribeIdentityUsage";
-  else if (n == 5 && is(2, "identities") && is(4, "datasets") && m == "GET") operation = "ListDatasets";
+    operation = m == "GET"    ? "GetIdentityPoolConfiguration"
+                : m == "POST" ? "SetIdentityPoolConfiguration"
+                              : "";
+  else if (n == 5 && is(2, "identity") && is(4, "device") && m == "POST")
+    operation = "RegisterDevice";
+  else if (n == 4 && is(2, "identities") && m == "GET")
+    operation = "DescribeIdentityUsage";
+  else if (n == 5 && is(2, "identities") && is(4, "datasets") && m == "GET")
+    operation = "ListDatasets";
   else if (n == 6 && is(2, "identities") && is(4, "datasets"))
-    operation = m == "GET" ? "DescribeDataset" : m == "POST" ? "UpdateRecords" : m == "DELETE" ? "DeleteDataset" : "";
+    operation = m == "GET"      ? "DescribeDataset"
+                : m == "POST"   ? "UpdateRecords"
+                : m == "DELETE" ? "DeleteDataset"
+                                : "";
   else if (n == 7 && is(2, "identities") && is(4, "datasets") && is(6, "records") && m == "GET")
     operation = "ListRecords";
   else if (n == 8 && is(2, "identities") && is(4, "datasets") && is(6, "subscriptions"))
     operation = m == "POST" ? "SubscribeToDataset" : m == "DELETE" ? "UnsubscribeFromDataset" : "";
-  else operation = "";
+  else
+    operation = "";
   if (operation.empty()) {
     operation = "Unknown";
     return Status::FromService("UnknownOperationException",
@@ -233,16 +255,36 @@ Reply Api::route_sync(Call& call, std::string& operation) {
     if (!s.ok()) return s;
     return list_identity_pool_usage(call, r);
   }
-  if (operation == "DescribeIdentityPoolUsage") return run_validated(sync::DescribeIdentityPoolUsageRequest{pool}, [&](auto& r) { return describe_identity_pool_usage(call, r); });
-  if (operation == "BulkPublish") return run_validated(sync::BulkPublishRequest{pool}, [&](auto& r) { return bulk_publish(call, r); });
-  if (operation == "GetBulkPublishDetails") return run_validated(sync::GetBulkPublishDetailsRequest{pool}, [&](auto& r) { return get_bulk_publish_details(call, r); });
-  if (operation == "GetCognitoEvents") return run_validated(sync::GetCognitoEventsRequest{pool}, [&](auto& r) { return get_cognito_events(call, r); });
-  if (operation == "GetIdentityPoolConfiguration") return run_validated(sync::GetIdentityPoolConfigurationRequest{pool}, [&](auto& r) { return get_identity_pool_configuration(call, r); });
-  if (operation == "DescribeIdentityUsage") return run_validated(sync::DescribeIdentityUsageRequest{pool, identity}, [&](auto& r) { return describe_identity_usage(call, r); });
-  if (operation == "DescribeDataset") return run_validated(sync::DescribeDatasetRequest{pool, identity, dataset}, [&](auto& r) { return describe_dataset(call, r); });
-  if (operation == "DeleteDataset") return run_validated(sync::DeleteDatasetRequest{pool, identity, dataset}, [&](auto& r) { return delete_dataset(call, r); });
-  if (operation == "SubscribeToDataset") return run_validated(sync::SubscribeToDatasetRequest{pool, identity, dataset, seg[7]}, [&](auto& r) { return subscribe_to_dataset(call, r); });
-  if (operation == "UnsubscribeFromDataset") return run_validated(sync::UnsubscribeFromDatasetRequest{pool, identity, dataset, seg[7]}, [&](auto& r) { return unsubscribe_from_dataset(call, r); });
+  if (operation == "DescribeIdentityPoolUsage")
+    return run_validated(sync::DescribeIdentityPoolUsageRequest{pool},
+                         [&](auto& r) { return describe_identity_pool_usage(call, r); });
+  if (operation == "BulkPublish")
+    return run_validated(sync::BulkPublishRequest{pool},
+                         [&](auto& r) { return bulk_publish(call, r); });
+  if (operation == "GetBulkPublishDetails")
+    return run_validated(sync::GetBulkPublishDetailsRequest{pool},
+                         [&](auto& r) { return get_bulk_publish_details(call, r); });
+  if (operation == "GetCognitoEvents")
+    return run_validated(sync::GetCognitoEventsRequest{pool},
+                         [&](auto& r) { return get_cognito_events(call, r); });
+  if (operation == "GetIdentityPoolConfiguration")
+    return run_validated(sync::GetIdentityPoolConfigurationRequest{pool},
+                         [&](auto& r) { return get_identity_pool_configuration(call, r); });
+  if (operation == "DescribeIdentityUsage")
+    return run_validated(sync::DescribeIdentityUsageRequest{pool, identity},
+                         [&](auto& r) { return describe_identity_usage(call, r); });
+  if (operation == "DescribeDataset")
+    return run_validated(sync::DescribeDatasetRequest{pool, identity, dataset},
+                         [&](auto& r) { return describe_dataset(call, r); });
+  if (operation == "DeleteDataset")
+    return run_validated(sync::DeleteDatasetRequest{pool, identity, dataset},
+                         [&](auto& r) { return delete_dataset(call, r); });
+  if (operation == "SubscribeToDataset")
+    return run_validated(sync::SubscribeToDatasetRequest{pool, identity, dataset, seg[7]},
+                         [&](auto& r) { return subscribe_to_dataset(call, r); });
+  if (operation == "UnsubscribeFromDataset")
+    return run_validated(sync::UnsubscribeFromDatasetRequest{pool, identity, dataset, seg[7]},
+                         [&](auto& r) { return unsubscribe_from_dataset(call, r); });
 
   if (operation == "ListDatasets") {
     sync::ListDatasetsRequest r{pool, identity, std::nullopt, std::nullopt};
@@ -267,7 +309,8 @@ Reply Api::route_sync(Call& call, std::string& operation) {
   // Operations with a JSON body.
   rapidjson::Document doc;
   Status parsed = transport::json::parse(req.body, doc);
-  if (!parsed.ok()) return Status(ErrorCode::kInvalidParameter, "request body: " + parsed.message());
+  if (!parsed.ok())
+    return Status(ErrorCode::kInvalidParameter, "request body: " + parsed.message());
   transport::json::ObjectReader body(doc, "request body");
   if (operation == "RegisterDevice") {
     sync::RegisterDeviceRequest r{pool, identity, "", ""};
@@ -295,7 +338,8 @@ Reply Api::route_sync(Call& call, std::string& operation) {
     }
     if (const auto* st = body.object("CognitoStreams")) {
       transport::json::ObjectReader sr(*st, "CognitoStreams");
-      r.cognito_streams = sync::CognitoStreams{sr.str("StreamName"), sr.str("RoleArn"), sr.str("StreamingStatus")};
+      r.cognito_streams =
+          sync::CognitoStreams{sr.str("StreamName"), sr.str("RoleArn"), sr.str("StreamingStatus")};
       body.merge(sr);
     }
     if (!body.valid()) return reader_error(body);
@@ -308,7 +352,8 @@ Reply Api::route_sync(Call& call, std::string& operation) {
   r.dataset_name = dataset;
   r.device_id = body.str("DeviceId");
   r.sync_session_token = body.str("SyncSessionToken").value_or("");
-  if (req.has_header("x-amz-Client-Context")) r.client_context = req.get_header_value("x-amz-Client-Context");
+  if (req.has_header("x-amz-Client-Context"))
+    r.client_context = req.get_header_value("x-amz-Client-Context");
   if (const auto* patches = body.array("RecordPatches")) {
     for (const auto& item : patches->GetArray()) {
       transport::json::ObjectReader p(item, "RecordPatch");
@@ -357,7 +402,8 @@ Reply Api::route_identity(Call& call, const std::string& operation) {
   }
   rapidjson::Document doc;
   Status parsed = transport::json::parse(req.body, doc);
-  if (!parsed.ok()) return Status(ErrorCode::kInvalidParameter, "request body: " + parsed.message());
+  if (!parsed.ok())
+    return Status(ErrorCode::kInvalidParameter, "request body: " + parsed.message());
   transport::json::ObjectReader b(doc, "request body");
 
   auto finish = [&](auto request, auto handler) -> Reply {
@@ -372,7 +418,8 @@ Reply Api::route_identity(Call& call, const std::string& operation) {
     auto allow = b.boolean("AllowUnauthenticatedIdentities");
     if (!allow) {
       if (!b.valid()) return reader_error(b);
-      return Status(ErrorCode::kInvalidParameter, "AllowUnauthenticatedIdentities: missing required parameter");
+      return Status(ErrorCode::kInvalidParameter,
+                    "AllowUnauthenticatedIdentities: missing required parameter");
     }
     r.allow_unauthenticated_identities = *allow;
     r.allow_classic_flow = b.boolean("AllowClassicFlow");
@@ -396,9 +443,11 @@ Reply Api::route_identity(Call& call, const std::string& operation) {
     Status s = required_string(b, "IdentityPoolId", &pool);
     if (!s.ok()) return s;
     if (operation == "DescribeIdentityPool") {
-      return finish(identity::DescribeIdentityPoolRequest{pool}, [&](auto& v) { return describe_identity_pool(call, v); });
+      return finish(identity::DescribeIdentityPoolRequest{pool},
+                    [&](auto& v) { return describe_identity_pool(call, v); });
     }
-    return finish(identity::DeleteIdentityPoolRequest{pool}, [&](auto& v) { return delete_identity_pool(call, v); });
+    return finish(identity::DeleteIdentityPoolRequest{pool},
+                  [&](auto& v) { return delete_identity_pool(call, v); });
   }
   if (operation == "ListIdentityPools") {
     auto max = b.i32("MaxResults");
@@ -425,7 +474,8 @@ Reply Api::route_identity(Call& call, const std::string& operation) {
       return finish(identity::GetOpenIdTokenRequest{id, b.string_map("Logins")},
                     [&](auto& v) { return get_open_id_token(call, v); });
     }
-    identity::GetCredentialsForIdentityRequest r{id, b.string_map("Logins"), b.str("CustomRoleArn")};
+    identity::GetCredentialsForIdentityRequest r{id, b.string_map("Logins"),
+                                                 b.str("CustomRoleArn")};
     return finish(r, [&](auto& v) { return get_credentials_for_identity(call, v); });
   }
   if (operation == "GetOpenIdTokenForDeveloperIdentity") {
@@ -474,7 +524,8 @@ Reply Api::route_identity(Call& call, const std::string& operation) {
     std::string id;
     Status s = required_string(b, "IdentityId", &id);
     if (!s.ok()) return s;
-    return finish(identity::DescribeIdentityRequest{id}, [&](auto& v) { return describe_identity(call, v); });
+    return finish(identity::DescribeIdentityRequest{id},
+                  [&](auto& v) { return describe_identity(call, v); });
   }
   if (operation == "ListIdentities") {
     identity::ListIdentitiesRequest r;
@@ -493,7 +544,8 @@ Reply Api::route_identity(Call& call, const std::string& operation) {
   if (operation == "DeleteIdentities") {
     if (!b.array("IdentityIdsToDelete")) {
       if (!b.valid()) return reader_error(b);
-      return Status(ErrorCode::kInvalidParameter, "IdentityIdsToDelete: missing required parameter");
+      return Status(ErrorCode::kInvalidParameter,
+                    "IdentityIdsToDelete: missing required parameter");
     }
     return finish(identity::DeleteIdentitiesRequest{b.string_list("IdentityIdsToDelete")},
                   [&](auto& v) { return delete_identities(call, v); });

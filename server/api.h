@@ -12,10 +12,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <mutex>
-#include <thread>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cairn/clock.h"
@@ -97,13 +97,15 @@ class Api {
   Reply describe_identity_usage(Call& c, const sync::DescribeIdentityUsageRequest& r);
   Reply get_bulk_publish_details(Call& c, const sync::GetBulkPublishDetailsRequest& r);
   Reply get_cognito_events(Call& c, const sync::GetCognitoEventsRequest& r);
-  Reply get_identity_pool_configuration(Call& c, const sync::GetIdentityPoolConfigurationRequest& r);
+  Reply get_identity_pool_configuration(Call& c,
+                                        const sync::GetIdentityPoolConfigurationRequest& r);
   Reply list_datasets(Call& c, const sync::ListDatasetsRequest& r);
   Reply list_identity_pool_usage(Call& c, const sync::ListIdentityPoolUsageRequest& r);
   Reply list_records(Call& c, const sync::ListRecordsRequest& r);
   Reply register_device(Call& c, const sync::RegisterDeviceRequest& r);
   Reply set_cognito_events(Call& c, const sync::SetCognitoEventsRequest& r);
-  Reply set_identity_pool_configuration(Call& c, const sync::SetIdentityPoolConfigurationRequest& r);
+  Reply set_identity_pool_configuration(Call& c,
+                                        const sync::SetIdentityPoolConfigurationRequest& r);
   Reply subscribe_to_dataset(Call& c, const sync::SubscribeToDatasetRequest& r);
   Reply unsubscribe_from_dataset(Call& c, const sync::UnsubscribeFromDatasetRequest& r);
   Reply update_records(Call& c, const sync::UpdateRecordsRequest& r);

@@ -26,8 +26,9 @@ class Query {
       if (amp == std::string::npos) amp = raw.size();
       std::string pair = raw.substr(start, amp - start);
       size_t eq = pair.find('=');
-      params_.emplace_back(transport::uri_decode(pair.substr(0, eq)),
-                           eq == std::string::npos ? "" : transport::uri_decode(pair.substr(eq + 1)));
+      params_.emplace_back(
+          transport::uri_decode(pair.substr(0, eq)),
+          eq == std::string::npos ? "" : transport::uri_decode(pair.substr(eq + 1)));
       start = amp + 1;
     }
   }
@@ -76,7 +77,8 @@ inline Status required_string(transport::json::ObjectReader& body, const char* k
                               std::string* out) {
   auto v = body.str(key);
   if (!body.valid()) return reader_error(body);
-  if (!v) return Status(ErrorCode::kInvalidParameter, std::string(key) + ": missing required parameter");
+  if (!v)
+    return Status(ErrorCode::kInvalidParameter, std::string(key) + ": missing required parameter");
   *out = std::move(*v);
   return Status::OK();
 }
@@ -101,6 +103,14 @@ inline Status invalid(const std::string& message) {
 
 inline Millis to_millis(const Timestamp& t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// Listings fetch one row past the page: if it came, there is a next page. Drops it and says so.
+template <typename T>
+bool trim_page(std::vector<T>& rows, int limit) {
+  if (static_cast<int>(rows.size()) <= limit) return false;
+  rows.resize(static_cast<size_t>(limit));
+  return true;
 }
 
 // Pagination cursors are signed, so a client cannot forge a position or reuse a cursor of another

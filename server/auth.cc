@@ -69,7 +69,8 @@ std::optional<ParsedAuthorization> parse_authorization(const std::string& header
       p.signature = value;
     }
   }
-  if (p.access_key_id.empty() || p.signed_headers.empty() || p.signature.empty()) return std::nullopt;
+  if (p.access_key_id.empty() || p.signed_headers.empty() || p.signature.empty())
+    return std::nullopt;
   return p;
 }
 
@@ -123,8 +124,9 @@ Result<Caller> authenticate(const httplib::Request& request, const std::string& 
                       "Date in Credential scope does not match YYYYMMDD from X-Amz-Date");
   }
   if (*signed_at < now - kAllowedClockSkew || *signed_at > now + kAllowedClockSkew) {
-    return auth_error("InvalidSignatureException",
-                      "Signature expired: " + amz_date + " is more than 15 minutes from the server's time");
+    return auth_error(
+        "InvalidSignatureException",
+        "Signature expired: " + amz_date + " is more than 15 minutes from the server's time");
   }
   if (auth->service != service) {
     return auth_error("InvalidSignatureException",
@@ -156,7 +158,8 @@ Result<Caller> authenticate(const httplib::Request& request, const std::string& 
                         "The security token included in the request is invalid.");
     }
     if (row->expires <= now) {
-      return auth_error("ExpiredTokenException", "The security token included in the request is expired");
+      return auth_error("ExpiredTokenException",
+                        "The security token included in the request is expired");
     }
     caller.kind = Caller::Kind::kIdentity;
     caller.identity_id = row->identity_id;
@@ -185,9 +188,9 @@ Result<Caller> authenticate(const httplib::Request& request, const std::string& 
                         "x-amz-content-sha256 does not match the request body");
     }
   }
-  auto computed = transport::compute_sigv4(
-      sig, AwsCredentials{auth->access_key_id, secret, "", std::nullopt},
-      {auth->region, auth->service}, amz_date);
+  auto computed =
+      transport::compute_sigv4(sig, AwsCredentials{auth->access_key_id, secret, "", std::nullopt},
+                               {auth->region, auth->service}, amz_date);
   if (!transport::constant_time_equals(computed.signature, auth->signature)) {
     return auth_error("InvalidSignatureException",
                       "The request signature we calculated does not match the signature you "

@@ -73,8 +73,8 @@ Status Api::run_bulk_publish(const std::string& pool_id, int64_t* published) {
         after_key = records.back().key;
         if (options_.bulk_publish_records_per_second > 0) {
           // Hold the pace: by now this many records may have gone out.
-          auto due = started + std::chrono::milliseconds(
-                                   *published * 1000 / options_.bulk_publish_records_per_second);
+          auto due = started + std::chrono::milliseconds(*published * 1000 /
+                                                         options_.bulk_publish_records_per_second);
           std::unique_lock<std::mutex> l(jobs_mu_);
           if (jobs_cv_.wait_until(l, due, [&] { return stopping_; })) {
             return Status(ErrorCode::kCancelled, "server stopping");

@@ -5,6 +5,7 @@
 #include "server/api.h"
 #include "server/api_internal.h"
 #include "transport/crypto.h"
+#include "transport/identity_protocol.h"
 
 namespace cairn::server {
 
@@ -43,36 +44,12 @@ std::string pool_json(const PoolRow& pool) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-// The optional IdentityPool members, kept as JSON exactly as the model spells them.
-std::string pool_settings(const identity::CreateIdentityPoolRequest& r) {
-  Writer w;
-  w.begin_object();
-  w.boolean("AllowClassicFlow", r.allow_classic_flow);
-  w.string_map("SupportedLoginProviders", r.supported_login_providers);
-  w.string_list("OpenIdConnectProviderARNs", r.open_id_connect_provider_arns);
-  if (!r.cognito_identity_providers.empty()) {
-    w.begin_array("CognitoIdentityProviders");
-    for (const auto& p : r.cognito_identity_providers) {
-      w.begin_object();
-      w.str("ProviderName", p.provider_name);
-      w.str("ClientId", p.client_id);
-      w.boolean("ServerSideTokenCheck", p.server_side_token_check);
-      w.end_object();
-    }
-    w.end_array();
-  }
-  w.string_list("SamlProviderARNs", r.saml_provider_arns);
-  w.string_map("IdentityPoolTags", r.identity_pool_tags);
-  w.end_object();
-  return w.take();
-}
-
 std::string guid() {
   std::string h = transport::random_hex(16);
   h[12] = '4';  // RFC 4122 version 4 layout, lower-case hex as the id patterns require
   h[16] = "89ab"[h[16] % 4];
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" +
-         h.substr(20, 12);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20, 12);
 }
 
 std::string random_alnum(size_t n, const char* alphabet, size_t alphabet_size) {
@@ -180,7 +157,9 @@ Reply Api::create_identity_pool(Call& c, const identity::CreateIdentityPoolReque
     pool.name = r.identity_pool_name;
     pool.allow_unauthenticated = r.allow_unauthenticated_identities;
     pool.developer_provider_name = r.developer_provider_name.value_or("");
-    pool.settings_json = pool_settings(r);
+    // The request body holds every optional IdentityPool member exactly as the model spells them;
+    // pool_json() overlays the stored id, name and flags on it.
+    pool.settings_json = transport::identity_wire::build(r).body;
     pool.created = pool.modified = c.now;
     txn.put_pool(pool);
     return Status::OK();
@@ -213,7 +192,8 @@ Result<std::string> Api::bootstrap_pool(const std::string& name) {
 
 Reply Api::describe_identity_pool(Call&, const identity::DescribeIdentityPoolRequest& r) {
   PoolRow pool;
-  Status s = storage_->read([&](StorageTxn& txn) { return require_pool(txn, r.identity_pool_id, &pool); });
+  Status s =
+      storage_->read([&](StorageTxn& txn) { return require_pool(txn, r.identity_pool_id, &pool); });
   if (!s.ok()) return s;
   return pool_json(pool);
 }
@@ -227,8 +207,7 @@ Reply Api::list_identity_pools(Call&, const identity::ListIdentityPoolsRequest& 
     return Status::OK();
   });
   if (!s.ok()) return s;
-  bool more = static_cast<int>(pools.size()) > r.max_results;
-  if (more) pools.resize(static_cast<size_t>(r.max_results));
+  bool more = trim_page(pools, r.max_results);
   Writer w;
   w.begin_object();
   w.begin_array("IdentityPools");
@@ -324,14 +303,19 @@ Result<Resolved> resolve_identity(
 
 }  // namespace
 
-Reply Api::get_credentials_for_identity(Call& c, const identity::GetCredentialsForIdentityRequest& r) {
+Reply Api::get_credentials_for_identity(Call& c,
+                                        const identity::GetCredentialsForIdentityRequest& r) {
   CredentialsRow creds;
   std::string session_token;
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
     auto resolved = resolve_identity(
         txn, r.identity_id, r.logins,
-        [&](StorageTxn& t, const PoolRow& pool) { return identity_from_logins(t, pool, r.logins, c.now); },
-        [&](const std::string& from, const std::string& to) { merge_identity(txn, from, to, c.now); });
+        [&](StorageTxn& t, const PoolRow& pool) {
+          return identity_from_logins(t, pool, r.logins, c.now);
+        },
+        [&](const std::string& from, const std::string& to) {
+          merge_identity(txn, from, to, c.now);
+        });
     if (!resolved.ok()) return resolved.status();
     static constexpr char kUpperAlnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     static constexpr char kSecretAlphabet[] =
@@ -367,8 +351,12 @@ Reply Api::get_open_id_token(Call& c, const identity::GetOpenIdTokenRequest& r) 
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
     auto resolved = resolve_identity(
         txn, r.identity_id, r.logins,
-        [&](StorageTxn& t, const PoolRow& pool) { return identity_from_logins(t, pool, r.logins, c.now); },
-        [&](const std::string& from, const std::string& to) { merge_identity(txn, from, to, c.now); });
+        [&](StorageTxn& t, const PoolRow& pool) {
+          return identity_from_logins(t, pool, r.logins, c.now);
+        },
+        [&](const std::string& from, const std::string& to) {
+          merge_identity(txn, from, to, c.now);
+        });
     if (!resolved.ok()) return resolved.status();
     id = resolved->identity_id;
     pool_id = resolved->pool_id;
@@ -402,7 +390,8 @@ Reply Api::get_open_id_token_for_developer_identity(
     auto linked = txn.login(pool.id, pool.developer_provider_name, user);
     if (r.identity_id) {
       auto row = txn.identity(*r.identity_id);
-      if (!row || row->pool_id != pool.id) return not_found("Identity '" + *r.identity_id + "' not found.");
+      if (!row || row->pool_id != pool.id)
+        return not_found("Identity '" + *r.identity_id + "' not found.");
       if (linked && linked->identity_id != *r.identity_id) {
         return Status(ErrorCode::kDeveloperUserAlreadyRegistered,
                       "Developer user '" + user + "' is already registered with identity '" +
@@ -442,7 +431,8 @@ Reply Api::lookup_developer_identity(Call&, const identity::LookupDeveloperIdent
     if (!st.ok()) return st;
     if (r.developer_user_identifier) {
       auto linked = txn.login(pool.id, pool.developer_provider_name, *r.developer_user_identifier);
-      if (!linked) return not_found("Developer user '" + *r.developer_user_identifier + "' not found.");
+      if (!linked)
+        return not_found("Developer user '" + *r.developer_user_identifier + "' not found.");
       if (r.identity_id && *r.identity_id != linked->identity_id) {
         return Status(ErrorCode::kResourceConflict,
                       "Developer user and IdentityId name different identities.");
@@ -450,19 +440,18 @@ Reply Api::lookup_developer_identity(Call&, const identity::LookupDeveloperIdent
       id = linked->identity_id;
     } else {
       auto row = txn.identity(*r.identity_id);
-      if (!row || row->pool_id != pool.id) return not_found("Identity '" + *r.identity_id + "' not found.");
+      if (!row || row->pool_id != pool.id)
+        return not_found("Identity '" + *r.identity_id + "' not found.");
       id = row->id;
     }
     std::string scope = "developer-users\n" + id;
     auto after = read_cursor(tokens_, scope, r.next_token);
     if (!after.ok()) return after.status();
     for (const auto& l : txn.logins_of(id)) {
-      if (l.provider == pool.developer_provider_name && l.subject > *after) users.push_back(l.subject);
+      if (l.provider == pool.developer_provider_name && l.subject > *after)
+        users.push_back(l.subject);
     }
-    if (static_cast<int>(users.size()) > limit) {
-      users.resize(static_cast<size_t>(limit));
-      next = make_cursor(tokens_, scope, users.back());
-    }
+    if (trim_page(users, limit)) next = make_cursor(tokens_, scope, users.back());
     return Status::OK();
   });
   if (!s.ok()) return s;
@@ -487,7 +476,8 @@ Reply Api::merge_developer_identities(Call& c, const identity::MergeDeveloperIde
     auto source = txn.login(pool.id, r.developer_provider_name, r.source_user_identifier);
     if (!source) return not_found("Developer user '" + r.source_user_identifier + "' not found.");
     auto target = txn.login(pool.id, r.developer_provider_name, r.destination_user_identifier);
-    if (!target) return not_found("Developer user '" + r.destination_user_identifier + "' not found.");
+    if (!target)
+      return not_found("Developer user '" + r.destination_user_identifier + "' not found.");
     dest = target->identity_id;
     if (source->identity_id != dest) merge_identity(txn, source->identity_id, dest, c.now);
     return Status::OK();
@@ -502,11 +492,12 @@ Reply Api::unlink_developer_identity(Call& c, const identity::UnlinkDeveloperIde
     Status st = require_pool(txn, r.identity_pool_id, &pool);
     if (!st.ok()) return st;
     auto linked = txn.login(pool.id, r.developer_provider_name, r.developer_user_identifier);
-    if (!linked) return not_found("Developer user '" + r.developer_user_identifier + "' not found.");
+    if (!linked)
+      return not_found("Developer user '" + r.developer_user_identifier + "' not found.");
     if (linked->identity_id != r.identity_id) {
-      return Status(ErrorCode::kResourceConflict,
-                    "Developer user '" + r.developer_user_identifier + "' is not linked to '" +
-                        r.identity_id + "'.");
+      return Status(ErrorCode::kResourceConflict, "Developer user '" + r.developer_user_identifier +
+                                                      "' is not linked to '" + r.identity_id +
+                                                      "'.");
     }
     txn.delete_login(pool.id, r.developer_provider_name, r.developer_user_identifier);
     if (auto row = txn.identity(r.identity_id)) {
@@ -549,8 +540,7 @@ Reply Api::list_identities(Call&, const identity::ListIdentitiesRequest& r) {
     return Status::OK();
   });
   if (!s.ok()) return s;
-  bool more = static_cast<int>(rows.size()) > r.max_results;
-  if (more) rows.resize(static_cast<size_t>(r.max_results));
+  bool more = trim_page(rows, r.max_results);
   Writer w;
   w.begin_object();
   w.str("IdentityPoolId", r.identity_pool_id);

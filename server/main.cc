@@ -1,16 +1,17 @@
 // cairn-server: a self-hostable Cognito Sync and Cognito Identity server (docs/server.md).
 #include <CLI/CLI.hpp>
 
+#include <pthread.h>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
-#include <pthread.h>
 
 #include "server/server.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"cairn-server: a self-hostable, wire-compatible Cognito Sync + Cognito Identity server",
-               "cairn-server"};
+  CLI::App app{
+      "cairn-server: a self-hostable, wire-compatible Cognito Sync + Cognito Identity server",
+      "cairn-server"};
   cairn::server::ServerConfig config;
   std::string log_level = "info";
   app.add_option("--listen", config.listen, "HOST:PORT to listen on; port 0 picks a free port")
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   CLI11_PARSE(app, argc, argv);
 
-  if (config.options.admin.access_key_id.empty() != config.options.admin.secret_access_key.empty()) {
+  if (config.options.admin.access_key_id.empty() !=
+      config.options.admin.secret_access_key.empty()) {
     std::cerr << "cairn-server: give both --admin-access-key-id and --admin-secret-access-key\n";
     return 2;
   }
@@ -85,8 +87,8 @@ int main(int argc, char** argv) {
   std::thread signal_waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
-    config.options.logger->log(cairn::LogLevel::kInfo,
-                               std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+    config.options.logger->log(cairn::LogLevel::kInfo, std::string("stopping on ") +
+                                                           (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     (*server)->stop();
   });
   (*server)->wait();

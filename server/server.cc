@@ -7,14 +7,16 @@ namespace cairn::server {
 Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
   size_t colon = config.listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
-    return Status(ErrorCode::kInvalidArgument, "--listen takes HOST:PORT, got '" + config.listen + "'");
+    return Status(ErrorCode::kInvalidArgument,
+                  "--listen takes HOST:PORT, got '" + config.listen + "'");
   }
   std::string host = config.listen.substr(0, colon);
   int port = 0;
   try {
     size_t used = 0;
     port = std::stoi(config.listen.substr(colon + 1), &used);
-    if (used != config.listen.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("");
+    if (used != config.listen.size() - colon - 1 || port < 0 || port > 65535)
+      throw std::out_of_range("");
   } catch (...) {
     return Status(ErrorCode::kInvalidArgument, "--listen has a bad port: '" + config.listen + "'");
   }
@@ -41,7 +43,9 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
   http->set_keep_alive_timeout(2);
   http->set_payload_max_length(config.options.max_body_bytes);
   int workers = config.worker_threads;
-  http->new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
+  http->new_task_queue = [workers] {
+    return new httplib::ThreadPool(static_cast<size_t>(workers));
+  };
   Api* a = server->api_.get();
   auto handler = [a](const httplib::Request& req, httplib::Response& res) { a->handle(req, res); };
   http->Get(".*", handler);
@@ -56,14 +60,16 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
     if (!res.has_header("x-amzn-RequestId")) a->stamp(res);
     if (!res.body.empty()) return;
     std::string code = res.status == 413 ? "RequestEntityTooLargeException" : "BadRequestException";
-    std::string message = res.status == 413
-                              ? "Request body exceeds the limit of " + std::to_string(cap) + " bytes"
-                              : "Malformed HTTP request";
+    std::string message =
+        res.status == 413 ? "Request body exceeds the limit of " + std::to_string(cap) + " bytes"
+                          : "Malformed HTTP request";
     res.set_header("x-amzn-ErrorType", code);
-    res.set_content(R"({"__type":")" + code + R"(","message":")" + message + "\"}", "application/json");
+    res.set_content(R"({"__type":")" + code + R"(","message":")" + message + "\"}",
+                    "application/json");
   });
 
-  int bound = port == 0 ? http->bind_to_any_port(host) : (http->bind_to_port(host, port) ? port : -1);
+  int bound =
+      port == 0 ? http->bind_to_any_port(host) : (http->bind_to_port(host, port) ? port : -1);
   if (bound < 0) {
     return Status(ErrorCode::kInvalidArgument, "cannot listen on " + config.listen);
   }

@@ -140,9 +140,9 @@ class Stmt {
 class Connection {
  public:
   explicit Connection(const std::string& path) {
-    int rc = sqlite3_open_v2(path.c_str(), &db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
@@ -205,9 +205,9 @@ PoolRow read_pool(const Stmt& s) {
   r.modified = s.i64(14);
   return r;
 }
-#define POOL_COLUMNS                                                                             \
-  "id, name, allow_unauthenticated, developer_provider_name, settings_json, events_json, "       \
-  "push_sync_json, streams_json, bulk_status, bulk_started, bulk_completed, bulk_failure, "      \
+#define POOL_COLUMNS                                                                        \
+  "id, name, allow_unauthenticated, developer_provider_name, settings_json, events_json, "  \
+  "push_sync_json, streams_json, bulk_status, bulk_started, bulk_completed, bulk_failure, " \
   "sync_sessions, created, modified"
 
 DatasetRow read_dataset(const Stmt& s) {
@@ -226,8 +226,8 @@ DatasetRow read_dataset(const Stmt& s) {
   r.data_storage = s.i64(11);
   return r;
 }
-#define DATASET_COLUMNS                                                                          \
-  "pool_id, identity_id, name, created, modified, modified_by, sync_count, deleted, "            \
+#define DATASET_COLUMNS                                                               \
+  "pool_id, identity_id, name, created, modified, modified_by, sync_count, deleted, " \
   "deleted_at_count, merge_root, num_records, data_storage"
 
 RecordRow read_record(const Stmt& s) {
@@ -270,7 +270,8 @@ class SqliteTxn final : public StorageTxn {
     return read_pool(s);
   }
   std::optional<PoolRow> pool_by_name(const std::string& name) override {
-    auto s = c_.prepare("SELECT " POOL_COLUMNS " FROM pools WHERE name = ? ORDER BY created, id LIMIT 1");
+    auto s = c_.prepare("SELECT " POOL_COLUMNS
+                        " FROM pools WHERE name = ? ORDER BY created, id LIMIT 1");
     s.bind(name);
     if (!s.step()) return std::nullopt;
     return read_pool(s);
@@ -290,21 +291,39 @@ class SqliteTxn final : public StorageTxn {
   void put_pool(const PoolRow& r) override {
     c_.prepare("INSERT OR REPLACE INTO pools(" POOL_COLUMNS
                ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(r.id).bind(r.name).bind(r.allow_unauthenticated).bind(r.developer_provider_name)
-        .bind(r.settings_json).bind(r.events_json).bind(r.push_sync_json).bind(r.streams_json)
-        .bind(r.bulk_status).bind(r.bulk_started).bind(r.bulk_completed).bind(r.bulk_failure)
-        .bind(r.sync_sessions).bind(r.created).bind(r.modified)
+        .bind(r.id)
+        .bind(r.name)
+        .bind(r.allow_unauthenticated)
+        .bind(r.developer_provider_name)
+        .bind(r.settings_json)
+        .bind(r.events_json)
+        .bind(r.push_sync_json)
+        .bind(r.streams_json)
+        .bind(r.bulk_status)
+        .bind(r.bulk_started)
+        .bind(r.bulk_completed)
+        .bind(r.bulk_failure)
+        .bind(r.sync_sessions)
+        .bind(r.created)
+        .bind(r.modified)
         .run();
   }
   void delete_pool(const std::string& id) override {
     // Everything under the pool goes with it.
-    c_.prepare("DELETE FROM records WHERE identity_id IN (SELECT id FROM identities WHERE pool_id = ?)")
-        .bind(id).run();
-    c_.prepare("DELETE FROM records WHERE identity_id IN "
-               "(SELECT identity_id FROM datasets WHERE pool_id = ?)").bind(id).run();
+    c_.prepare(
+          "DELETE FROM records WHERE identity_id IN (SELECT id FROM identities WHERE pool_id = ?)")
+        .bind(id)
+        .run();
+    c_.prepare(
+          "DELETE FROM records WHERE identity_id IN "
+          "(SELECT identity_id FROM datasets WHERE pool_id = ?)")
+        .bind(id)
+        .run();
     c_.prepare("DELETE FROM datasets WHERE pool_id = ?").bind(id).run();
-    c_.prepare("DELETE FROM subscriptions WHERE device_id IN (SELECT id FROM devices WHERE pool_id = ?)")
-        .bind(id).run();
+    c_.prepare(
+          "DELETE FROM subscriptions WHERE device_id IN (SELECT id FROM devices WHERE pool_id = ?)")
+        .bind(id)
+        .run();
     c_.prepare("DELETE FROM devices WHERE pool_id = ?").bind(id).run();
     c_.prepare("DELETE FROM credentials WHERE pool_id = ?").bind(id).run();
     c_.prepare("DELETE FROM logins WHERE pool_id = ?").bind(id).run();
@@ -329,8 +348,13 @@ class SqliteTxn final : public StorageTxn {
     return out;
   }
   void put_identity(const IdentityRow& r) override {
-    c_.prepare("INSERT OR REPLACE INTO identities(id, pool_id, created, modified) VALUES(?, ?, ?, ?)")
-        .bind(r.id).bind(r.pool_id).bind(r.created).bind(r.modified).run();
+    c_.prepare(
+          "INSERT OR REPLACE INTO identities(id, pool_id, created, modified) VALUES(?, ?, ?, ?)")
+        .bind(r.id)
+        .bind(r.pool_id)
+        .bind(r.created)
+        .bind(r.modified)
+        .run();
   }
   void delete_identity(const std::string& id) override {
     c_.prepare("DELETE FROM records WHERE identity_id = ?").bind(id).run();
@@ -352,20 +376,30 @@ class SqliteTxn final : public StorageTxn {
   }
   std::vector<LoginRow> logins_of(const std::string& identity_id) override {
     auto s = c_.prepare(
-        "SELECT pool_id, provider, subject FROM logins WHERE identity_id = ? ORDER BY provider, subject");
+        "SELECT pool_id, provider, subject FROM logins WHERE identity_id = ? ORDER BY provider, "
+        "subject");
     s.bind(identity_id);
     std::vector<LoginRow> out;
     while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), identity_id});
     return out;
   }
   void put_login(const LoginRow& r) override {
-    c_.prepare("INSERT OR REPLACE INTO logins(pool_id, provider, subject, identity_id) VALUES(?, ?, ?, ?)")
-        .bind(r.pool_id).bind(r.provider).bind(r.subject).bind(r.identity_id).run();
+    c_.prepare(
+          "INSERT OR REPLACE INTO logins(pool_id, provider, subject, identity_id) VALUES(?, ?, ?, "
+          "?)")
+        .bind(r.pool_id)
+        .bind(r.provider)
+        .bind(r.subject)
+        .bind(r.identity_id)
+        .run();
   }
   void delete_login(const std::string& pool_id, const std::string& provider,
                     const std::string& subject) override {
     c_.prepare("DELETE FROM logins WHERE pool_id = ? AND provider = ? AND subject = ?")
-        .bind(pool_id).bind(provider).bind(subject).run();
+        .bind(pool_id)
+        .bind(provider)
+        .bind(subject)
+        .run();
   }
 
   std::optional<CredentialsRow> credentials(const std::string& access_key_id) override {
@@ -380,22 +414,28 @@ class SqliteTxn final : public StorageTxn {
     c_.prepare(
           "INSERT OR REPLACE INTO credentials(access_key_id, secret_access_key, "
           "session_token_sha256, identity_id, pool_id, expires) VALUES(?, ?, ?, ?, ?, ?)")
-        .bind(r.access_key_id).bind(r.secret_access_key).bind(r.session_token_sha256)
-        .bind(r.identity_id).bind(r.pool_id).bind(r.expires)
+        .bind(r.access_key_id)
+        .bind(r.secret_access_key)
+        .bind(r.session_token_sha256)
+        .bind(r.identity_id)
+        .bind(r.pool_id)
+        .bind(r.expires)
         .run();
   }
   void delete_expired_credentials(Millis now) override {
     c_.prepare("DELETE FROM credentials WHERE expires < ?").bind(now).run();
   }
 
-  std::optional<DatasetRow> dataset(const std::string& identity_id, const std::string& name) override {
-    auto s = c_.prepare("SELECT " DATASET_COLUMNS " FROM datasets WHERE identity_id = ? AND name = ?");
+  std::optional<DatasetRow> dataset(const std::string& identity_id,
+                                    const std::string& name) override {
+    auto s =
+        c_.prepare("SELECT " DATASET_COLUMNS " FROM datasets WHERE identity_id = ? AND name = ?");
     s.bind(identity_id).bind(name);
     if (!s.step()) return std::nullopt;
     return read_dataset(s);
   }
-  std::vector<DatasetRow> datasets_after(const std::string& identity_id, const std::string& after_name,
-                                         int limit) override {
+  std::vector<DatasetRow> datasets_after(const std::string& identity_id,
+                                         const std::string& after_name, int limit) override {
     auto s = c_.prepare("SELECT " DATASET_COLUMNS
                         " FROM datasets WHERE identity_id = ? AND deleted = 0 AND name > ? "
                         "ORDER BY name LIMIT ?");
@@ -410,15 +450,18 @@ class SqliteTxn final : public StorageTxn {
     s.step();
     return s.i64(0);
   }
-  std::vector<std::string> merged_into(const std::string& identity_id, const std::string& root) override {
+  std::vector<std::string> merged_into(const std::string& identity_id,
+                                       const std::string& root) override {
     auto s = c_.prepare(
-        "SELECT name FROM datasets WHERE identity_id = ? AND merge_root = ? AND deleted = 0 ORDER BY name");
+        "SELECT name FROM datasets WHERE identity_id = ? AND merge_root = ? AND deleted = 0 ORDER "
+        "BY name");
     s.bind(identity_id).bind(root);
     std::vector<std::string> out;
     while (s.step()) out.push_back(s.text(0));
     return out;
   }
-  std::vector<DatasetRow> pool_datasets_after(const std::string& pool_id, const std::string& after_identity,
+  std::vector<DatasetRow> pool_datasets_after(const std::string& pool_id,
+                                              const std::string& after_identity,
                                               const std::string& after_name, int limit) override {
     auto s = c_.prepare("SELECT " DATASET_COLUMNS
                         " FROM datasets WHERE pool_id = ? AND deleted = 0 AND "
@@ -432,13 +475,25 @@ class SqliteTxn final : public StorageTxn {
   void put_dataset(const DatasetRow& r) override {
     c_.prepare("INSERT OR REPLACE INTO datasets(" DATASET_COLUMNS
                ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(r.pool_id).bind(r.identity_id).bind(r.name).bind(r.created).bind(r.modified)
-        .bind(r.modified_by).bind(r.sync_count).bind(r.deleted).bind(r.deleted_at_count)
-        .bind(r.merge_root).bind(r.num_records).bind(r.data_storage)
+        .bind(r.pool_id)
+        .bind(r.identity_id)
+        .bind(r.name)
+        .bind(r.created)
+        .bind(r.modified)
+        .bind(r.modified_by)
+        .bind(r.sync_count)
+        .bind(r.deleted)
+        .bind(r.deleted_at_count)
+        .bind(r.merge_root)
+        .bind(r.num_records)
+        .bind(r.data_storage)
         .run();
   }
   void delete_dataset_row(const std::string& identity_id, const std::string& name) override {
-    c_.prepare("DELETE FROM datasets WHERE identity_id = ? AND name = ?").bind(identity_id).bind(name).run();
+    c_.prepare("DELETE FROM datasets WHERE identity_id = ? AND name = ?")
+        .bind(identity_id)
+        .bind(name)
+        .run();
   }
   Usage identity_usage(const std::string& identity_id) override {
     auto s = c_.prepare(
@@ -472,38 +527,65 @@ class SqliteTxn final : public StorageTxn {
                         " FROM records WHERE identity_id = ? AND dataset = ? AND sync_count > ? "
                         "AND (sync_count > ? OR (sync_count = ? AND key > ?)) "
                         "ORDER BY sync_count, key LIMIT ?");
-    s.bind(identity_id).bind(dataset).bind(min_count).bind(after_count).bind(after_count)
-        .bind(after_key).bind(limit);
+    s.bind(identity_id)
+        .bind(dataset)
+        .bind(min_count)
+        .bind(after_count)
+        .bind(after_count)
+        .bind(after_key)
+        .bind(limit);
     std::vector<RecordRow> out;
     while (s.step()) out.push_back(read_record(s));
     return out;
   }
   void put_record(const RecordRow& r) override {
     c_.prepare("INSERT OR REPLACE INTO records(" RECORD_COLUMNS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(r.identity_id).bind(r.dataset).bind(r.key).bind(r.value).bind(r.sync_count)
-        .bind(r.modified).bind(r.modified_by).bind(r.device_modified)
+        .bind(r.identity_id)
+        .bind(r.dataset)
+        .bind(r.key)
+        .bind(r.value)
+        .bind(r.sync_count)
+        .bind(r.modified)
+        .bind(r.modified_by)
+        .bind(r.device_modified)
         .run();
   }
   void delete_records(const std::string& identity_id, const std::string& dataset) override {
-    c_.prepare("DELETE FROM records WHERE identity_id = ? AND dataset = ?").bind(identity_id).bind(dataset).run();
+    c_.prepare("DELETE FROM records WHERE identity_id = ? AND dataset = ?")
+        .bind(identity_id)
+        .bind(dataset)
+        .run();
   }
   void move_dataset(const std::string& from_identity, const std::string& from_name,
                     const DatasetRow& to) override {
-    c_.prepare("UPDATE records SET identity_id = ?, dataset = ? WHERE identity_id = ? AND dataset = ?")
-        .bind(to.identity_id).bind(to.name).bind(from_identity).bind(from_name).run();
-    c_.prepare("UPDATE subscriptions SET identity_id = ?, dataset = ? WHERE identity_id = ? AND dataset = ?")
-        .bind(to.identity_id).bind(to.name).bind(from_identity).bind(from_name).run();
+    c_.prepare(
+          "UPDATE records SET identity_id = ?, dataset = ? WHERE identity_id = ? AND dataset = ?")
+        .bind(to.identity_id)
+        .bind(to.name)
+        .bind(from_identity)
+        .bind(from_name)
+        .run();
+    c_.prepare(
+          "UPDATE subscriptions SET identity_id = ?, dataset = ? WHERE identity_id = ? AND dataset "
+          "= ?")
+        .bind(to.identity_id)
+        .bind(to.name)
+        .bind(from_identity)
+        .bind(from_name)
+        .run();
     delete_dataset_row(from_identity, from_name);
     put_dataset(to);
   }
 
   std::optional<DeviceRow> device(const std::string& id) override {
-    auto s = c_.prepare("SELECT id, identity_id, pool_id, platform, token, created FROM devices WHERE id = ?");
+    auto s = c_.prepare(
+        "SELECT id, identity_id, pool_id, platform, token, created FROM devices WHERE id = ?");
     s.bind(id);
     if (!s.step()) return std::nullopt;
     return read_device(s);
   }
-  std::optional<DeviceRow> device_by_token(const std::string& identity_id, const std::string& platform,
+  std::optional<DeviceRow> device_by_token(const std::string& identity_id,
+                                           const std::string& platform,
                                            const std::string& token) override {
     auto s = c_.prepare(
         "SELECT id, identity_id, pool_id, platform, token, created FROM devices "
@@ -513,22 +595,37 @@ class SqliteTxn final : public StorageTxn {
     return read_device(s);
   }
   void put_device(const DeviceRow& r) override {
-    c_.prepare("INSERT OR REPLACE INTO devices(id, identity_id, pool_id, platform, token, created) "
-               "VALUES(?, ?, ?, ?, ?, ?)")
-        .bind(r.id).bind(r.identity_id).bind(r.pool_id).bind(r.platform).bind(r.token).bind(r.created)
+    c_.prepare(
+          "INSERT OR REPLACE INTO devices(id, identity_id, pool_id, platform, token, created) "
+          "VALUES(?, ?, ?, ?, ?, ?)")
+        .bind(r.id)
+        .bind(r.identity_id)
+        .bind(r.pool_id)
+        .bind(r.platform)
+        .bind(r.token)
+        .bind(r.created)
         .run();
   }
   void put_subscription(const std::string& device_id, const std::string& identity_id,
                         const std::string& dataset) override {
-    c_.prepare("INSERT OR REPLACE INTO subscriptions(device_id, identity_id, dataset) VALUES(?, ?, ?)")
-        .bind(device_id).bind(identity_id).bind(dataset).run();
+    c_.prepare(
+          "INSERT OR REPLACE INTO subscriptions(device_id, identity_id, dataset) VALUES(?, ?, ?)")
+        .bind(device_id)
+        .bind(identity_id)
+        .bind(dataset)
+        .run();
   }
   void delete_subscription(const std::string& device_id, const std::string& dataset) override {
-    c_.prepare("DELETE FROM subscriptions WHERE device_id = ? AND dataset = ?").bind(device_id).bind(dataset).run();
+    c_.prepare("DELETE FROM subscriptions WHERE device_id = ? AND dataset = ?")
+        .bind(device_id)
+        .bind(dataset)
+        .run();
   }
-  std::vector<std::string> subscribers(const std::string& identity_id, const std::string& dataset) override {
+  std::vector<std::string> subscribers(const std::string& identity_id,
+                                       const std::string& dataset) override {
     auto s = c_.prepare(
-        "SELECT device_id FROM subscriptions WHERE identity_id = ? AND dataset = ? ORDER BY device_id");
+        "SELECT device_id FROM subscriptions WHERE identity_id = ? AND dataset = ? ORDER BY "
+        "device_id");
     s.bind(identity_id).bind(dataset);
     std::vector<std::string> out;
     while (s.step()) out.push_back(s.text(0));
@@ -547,9 +644,7 @@ class SqliteStorage final : public Storage {
     idle_.push_back(std::move(c));
   }
 
-  Status read(const std::function<Status(StorageTxn&)>& fn) override {
-    return run(fn, "BEGIN");
-  }
+  Status read(const std::function<Status(StorageTxn&)>& fn) override { return run(fn, "BEGIN"); }
   Status write(const std::function<Status(StorageTxn&)>& fn) override {
     // SQLite has one writer at a time. Writers of this process queue on a mutex (no busy-wait
     // sleeps); IMMEDIATE takes the file lock up front, so another process sharing the file waits

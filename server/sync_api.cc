@@ -119,7 +119,8 @@ Reply Api::list_records(Call& c, const sync::ListRecordsRequest& r) {
   if (!limit.ok()) return limit.status();
   int64_t last = r.last_sync_count.value_or(0);
   if (last < 0) return invalid("LastSyncCount must not be negative");
-  std::string scope = "records\n" + r.identity_id + "\n" + r.dataset_name + "\n" + std::to_string(last);
+  std::string scope =
+      "records\n" + r.identity_id + "\n" + r.dataset_name + "\n" + std::to_string(last);
   auto cursor = read_cursor(tokens_, scope, r.next_token);
   if (!cursor.ok()) return cursor.status();
   int64_t after_count = last;
@@ -133,8 +134,8 @@ Reply Api::list_records(Call& c, const sync::ListRecordsRequest& r) {
   // A call without a token opens a sync session; a later page presents the token it was given.
   std::string session = r.sync_session_token.value_or("");
   bool new_session = session.empty();
-  if (!new_session && !session_valid(tokens_, session, r.identity_pool_id, r.identity_id,
-                                     r.dataset_name, c.now)) {
+  if (!new_session &&
+      !session_valid(tokens_, session, r.identity_pool_id, r.identity_id, r.dataset_name, c.now)) {
     return invalid("SyncSessionToken not valid for these inputs");
   }
 
@@ -151,23 +152,24 @@ Reply Api::list_records(Call& c, const sync::ListRecordsRequest& r) {
       txn.put_pool(*pool);
     }
     ds = txn.dataset(r.identity_id, r.dataset_name);
-    records = txn.records_after(r.identity_id, r.dataset_name, last, after_count, after_key, *limit + 1);
+    records =
+        txn.records_after(r.identity_id, r.dataset_name, last, after_count, after_key, *limit + 1);
     merged = txn.merged_into(r.identity_id, r.dataset_name);
     return Status::OK();
   };
   s = new_session ? storage_->write(body) : storage_->read(body);
   if (!s.ok()) return s;
   if (new_session) {
-    session = tokens_.sign("session", session_payload(r.identity_pool_id, r.identity_id, r.dataset_name,
-                                                      c.now + options_.sync_session_ttl_seconds * 1000));
+    session =
+        tokens_.sign("session", session_payload(r.identity_pool_id, r.identity_id, r.dataset_name,
+                                                c.now + options_.sync_session_ttl_seconds * 1000));
   }
 
   bool exists = ds && !ds->deleted;
   // A client that synced before the last deletion must learn of it; a fresh client (count 0) has
   // nothing to drop, and telling it would only discard its unsynced writes.
   bool deleted_after = ds && ds->deleted_at_count > 0 && last > 0 && last < ds->deleted_at_count;
-  bool more = static_cast<int>(records.size()) > *limit;
-  if (more) records.resize(static_cast<size_t>(*limit));
+  bool more = trim_page(records, *limit);
 
   Writer w;
   w.begin_object();
@@ -176,7 +178,8 @@ Reply Api::list_records(Call& c, const sync::ListRecordsRequest& r) {
   w.end_array();
   if (more) {
     const auto& tail = records.back();
-    w.str("NextToken", make_cursor(tokens_, scope, std::to_string(tail.sync_count) + "\n" + tail.key));
+    w.str("NextToken",
+          make_cursor(tokens_, scope, std::to_string(tail.sync_count) + "\n" + tail.key));
   }
   w.i64("Count", static_cast<int64_t>(records.size()));
   w.i64("DatasetSyncCount", exists ? ds->sync_count : 0);
@@ -200,9 +203,10 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
   }
   std::set<std::string> keys;
   for (const auto& p : r.record_patches) {
-    if (!keys.insert(p.key).second) return invalid("RecordPatches: key '" + p.key + "' appears twice");
+    if (!keys.insert(p.key).second)
+      return invalid("RecordPatches: key '" + p.key + "' appears twice");
   }
-  std::string modified_by = r.device_id ? *r.device_id
+  std::string modified_by = r.device_id           ? *r.device_id
                             : c.caller.identity() ? c.caller.identity_id
                                                   : r.identity_id;
   std::vector<RecordRow> written;
@@ -234,9 +238,9 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
       auto current = txn.record(r.identity_id, r.dataset_name, p.key);
       int64_t current_count = current ? current->sync_count : 0;
       if (p.sync_count != current_count) {
-        return Status(ErrorCode::kResourceConflict,
-                      "Current SyncCount for: " + p.key + " is: " + std::to_string(current_count) +
-                          " not: " + std::to_string(p.sync_count));
+        return Status(ErrorCode::kResourceConflict, "Current SyncCount for: " + p.key +
+                                                        " is: " + std::to_string(current_count) +
+                                                        " not: " + std::to_string(p.sync_count));
       }
       if (current && current->value) {
         live -= 1;
@@ -250,12 +254,13 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
     if (live > options_.max_records_per_dataset) {
       return Status(ErrorCode::kLimitExceeded,
                     "Dataset '" + r.dataset_name + "' would hold " + std::to_string(live) +
-                        " records; the limit is " + std::to_string(options_.max_records_per_dataset));
+                        " records; the limit is " +
+                        std::to_string(options_.max_records_per_dataset));
     }
     if (bytes > options_.max_dataset_bytes) {
-      return Status(ErrorCode::kLimitExceeded,
-                    "Dataset '" + r.dataset_name + "' would hold " + std::to_string(bytes) +
-                        " bytes; the limit is " + std::to_string(options_.max_dataset_bytes));
+      return Status(ErrorCode::kLimitExceeded, "Dataset '" + r.dataset_name + "' would hold " +
+                                                   std::to_string(bytes) + " bytes; the limit is " +
+                                                   std::to_string(options_.max_dataset_bytes));
     }
     if (!r.record_patches.empty()) {
       ds.sync_count += 1;  // one successful call, one count
@@ -270,7 +275,8 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
         row.sync_count = ds.sync_count;
         row.modified = c.now;
         row.modified_by = modified_by;
-        if (p.device_last_modified_date) row.device_modified = to_millis(*p.device_last_modified_date);
+        if (p.device_last_modified_date)
+          row.device_modified = to_millis(*p.device_last_modified_date);
         txn.put_record(row);
         written.push_back(std::move(row));
       }
@@ -362,8 +368,7 @@ Reply Api::list_datasets(Call& c, const sync::ListDatasetsRequest& r) {
     return Status::OK();
   });
   if (!s.ok()) return s;
-  bool more = static_cast<int>(rows.size()) > *limit;
-  if (more) rows.resize(static_cast<size_t>(*limit));
+  bool more = trim_page(rows, *limit);
   Writer w;
   w.begin_object();
   w.begin_array("Datasets");
@@ -391,7 +396,8 @@ Reply Api::describe_identity_usage(Call& c, const sync::DescribeIdentityUsageReq
     return Status::OK();
   });
   if (!s.ok()) return s;
-  if (!identity && usage.datasets == 0) return not_found("Identity '" + r.identity_id + "' not found.");
+  if (!identity && usage.datasets == 0)
+    return not_found("Identity '" + r.identity_id + "' not found.");
   Writer w;
   w.begin_object();
   w.key("IdentityUsage");
@@ -456,8 +462,7 @@ Reply Api::list_identity_pool_usage(Call& c, const sync::ListIdentityPoolUsageRe
     return Status::OK();
   });
   if (!s.ok()) return s;
-  bool more = static_cast<int>(rows.size()) > *limit;
-  if (more) rows.resize(static_cast<size_t>(*limit));
+  bool more = trim_page(rows, *limit);
   Writer w;
   w.begin_object();
   w.begin_array("IdentityPoolUsages");
@@ -597,7 +602,8 @@ std::string configuration_reply(const PoolRow& pool) {
 
 }  // namespace
 
-Reply Api::get_identity_pool_configuration(Call& c, const sync::GetIdentityPoolConfigurationRequest& r) {
+Reply Api::get_identity_pool_configuration(Call& c,
+                                           const sync::GetIdentityPoolConfigurationRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   PoolRow pool;
@@ -606,7 +612,8 @@ Reply Api::get_identity_pool_configuration(Call& c, const sync::GetIdentityPoolC
   return configuration_reply(pool);
 }
 
-Reply Api::set_identity_pool_configuration(Call& c, const sync::SetIdentityPoolConfigurationRequest& r) {
+Reply Api::set_identity_pool_configuration(Call& c,
+                                           const sync::SetIdentityPoolConfigurationRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   PoolRow pool;
@@ -628,7 +635,8 @@ Reply Api::set_identity_pool_configuration(Call& c, const sync::SetIdentityPoolC
       w.begin_object();
       w.str("StreamName", r.cognito_streams->stream_name);
       w.str("RoleArn", r.cognito_streams->role_arn);
-      w.str("StreamingStatus", r.cognito_streams->streaming_status.value_or(sync::kStreamingDisabled));
+      w.str("StreamingStatus",
+            r.cognito_streams->streaming_status.value_or(sync::kStreamingDisabled));
       w.end_object();
       pool.streams_json = w.take();
     }

@@ -41,8 +41,8 @@ std::optional<std::string> TokenSigner::verify(const std::string& kind,
   return base64url_decode(body);
 }
 
-std::string TokenSigner::jwt(const std::string& identity_id, const std::string& pool_id,
-                             Millis now, int64_t ttl_seconds, const std::string& issuer) const {
+std::string TokenSigner::jwt(const std::string& identity_id, const std::string& pool_id, Millis now,
+                             int64_t ttl_seconds, const std::string& issuer) const {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();

@@ -18,8 +18,8 @@ using testing::put;
 using testing::TestServer;
 
 // A developer-authenticated identity for `user`, as a game backend would make it.
-std::pair<std::string, std::string> developer_identity(TestServer& ts, const std::string& user,
-                                                       std::optional<std::string> existing = std::nullopt) {
+std::pair<std::string, std::string> developer_identity(
+    TestServer& ts, const std::string& user, std::optional<std::string> existing = std::nullopt) {
   auto r = ts.admin_identity()->get_open_id_token_for_developer_identity(
       {ts.pool(), existing, {{"login.cairn", user}}, {}, std::nullopt});
   EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -89,10 +89,12 @@ TEST(Identities, DeveloperIdentitiesLinkLookUpAndAuthenticateWithTheirToken) {
   auto [again, token2] = developer_identity(ts, "alice");
   EXPECT_EQ(again, alice) << "one developer user, one identity";
   auto admin = ts.admin_identity();
-  auto by_user = admin->lookup_developer_identity({ts.pool(), std::nullopt, "alice", std::nullopt, std::nullopt});
+  auto by_user = admin->lookup_developer_identity(
+      {ts.pool(), std::nullopt, "alice", std::nullopt, std::nullopt});
   ASSERT_TRUE(by_user.ok());
   EXPECT_EQ(*by_user->identity_id, alice);
-  auto by_id = admin->lookup_developer_identity({ts.pool(), alice, std::nullopt, std::nullopt, std::nullopt});
+  auto by_id = admin->lookup_developer_identity(
+      {ts.pool(), alice, std::nullopt, std::nullopt, std::nullopt});
   EXPECT_EQ(by_id->developer_user_identifier_list, std::vector<std::string>{"alice"});
 
   // GetId and GetCredentialsForIdentity accept the token under cognito-identity.amazonaws.com.
@@ -106,10 +108,12 @@ TEST(Identities, DeveloperIdentitiesLinkLookUpAndAuthenticateWithTheirToken) {
   // Without its login, an authenticated identity gets nothing.
   auto bare = admin->get_credentials_for_identity({alice, {}, std::nullopt});
   EXPECT_EQ(bare.status().code(), ErrorCode::kNotAuthorized);
-  auto forged = admin->get_credentials_for_identity({alice, {{"cognito-identity.amazonaws.com", token + "x"}}, std::nullopt});
+  auto forged = admin->get_credentials_for_identity(
+      {alice, {{"cognito-identity.amazonaws.com", token + "x"}}, std::nullopt});
   EXPECT_EQ(forged.status().code(), ErrorCode::kNotAuthorized);
   auto facebook = admin->get_id({std::nullopt, ts.pool(), {{"graph.facebook.com", "fb"}}});
-  EXPECT_EQ(facebook.status().code(), ErrorCode::kNotAuthorized) << "unverifiable providers are refused";
+  EXPECT_EQ(facebook.status().code(), ErrorCode::kNotAuthorized)
+      << "unverifiable providers are refused";
 
   // A second user cannot take an identity that already has a developer user... of its own.
   auto [bob, bob_token] = developer_identity(ts, "bob");
@@ -117,12 +121,19 @@ TEST(Identities, DeveloperIdentitiesLinkLookUpAndAuthenticateWithTheirToken) {
       {ts.pool(), bob, {{"login.cairn", "alice"}}, {}, std::nullopt});
   EXPECT_EQ(steal.status().code(), ErrorCode::kDeveloperUserAlreadyRegistered);
   // ...but linking a new user to an existing identity works, and unlinking removes it.
-  ASSERT_TRUE(admin->get_open_id_token_for_developer_identity({ts.pool(), bob, {{"login.cairn", "bob-alt"}}, {}, 60}).ok());
-  auto both = admin->lookup_developer_identity({ts.pool(), bob, std::nullopt, std::nullopt, std::nullopt});
+  ASSERT_TRUE(admin
+                  ->get_open_id_token_for_developer_identity(
+                      {ts.pool(), bob, {{"login.cairn", "bob-alt"}}, {}, 60})
+                  .ok());
+  auto both =
+      admin->lookup_developer_identity({ts.pool(), bob, std::nullopt, std::nullopt, std::nullopt});
   EXPECT_EQ(both->developer_user_identifier_list.size(), 2u);
   ASSERT_TRUE(admin->unlink_developer_identity({bob, ts.pool(), "login.cairn", "bob-alt"}).ok());
-  EXPECT_EQ(admin->lookup_developer_identity({ts.pool(), std::nullopt, "bob-alt", std::nullopt, std::nullopt})
-                .status().code(),
+  EXPECT_EQ(admin
+                ->lookup_developer_identity(
+                    {ts.pool(), std::nullopt, "bob-alt", std::nullopt, std::nullopt})
+                .status()
+                .code(),
             ErrorCode::kResourceNotFound);
   auto open_id = admin->get_open_id_token({bob, {{"cognito-identity.amazonaws.com", bob_token}}});
   ASSERT_TRUE(open_id.ok()) << open_id.status().ToString();
@@ -138,7 +149,8 @@ TEST(Merges, MergeDeveloperIdentitiesMovesDatasetsAsNameDotSourceId) {
   ASSERT_TRUE(push(*admin, ts.pool(), bob, "save", {put("level", "7", 0)}).ok());
   ASSERT_TRUE(push(*admin, ts.pool(), bob, "prefs", {put("volume", "4", 0)}).ok());
 
-  auto merged = ts.admin_identity()->merge_developer_identities({"bob", "alice", "login.cairn", ts.pool()});
+  auto merged =
+      ts.admin_identity()->merge_developer_identities({"bob", "alice", "login.cairn", ts.pool()});
   ASSERT_TRUE(merged.ok()) << merged.status().ToString();
   EXPECT_EQ(*merged->identity_id, alice);
 
@@ -155,9 +167,11 @@ TEST(Merges, MergeDeveloperIdentitiesMovesDatasetsAsNameDotSourceId) {
   EXPECT_EQ(list_all(*admin, ts.pool(), alice, "prefs").merged_dataset_names,
             std::vector<std::string>{"prefs." + bob});
   // bob's login now proves alice; bob's identity is gone.
-  auto lookup = ts.admin_identity()->lookup_developer_identity({ts.pool(), std::nullopt, "bob", std::nullopt, std::nullopt});
+  auto lookup = ts.admin_identity()->lookup_developer_identity(
+      {ts.pool(), std::nullopt, "bob", std::nullopt, std::nullopt});
   EXPECT_EQ(*lookup->identity_id, alice);
-  EXPECT_EQ(ts.admin_identity()->describe_identity({bob}).status().code(), ErrorCode::kResourceNotFound);
+  EXPECT_EQ(ts.admin_identity()->describe_identity({bob}).status().code(),
+            ErrorCode::kResourceNotFound);
   // Deleting the merged dataset stops the report.
   ASSERT_TRUE(admin->delete_dataset({ts.pool(), alice, "save." + bob}).ok());
   EXPECT_TRUE(list_all(*admin, ts.pool(), alice, "save").merged_dataset_names.empty());
@@ -166,7 +180,8 @@ TEST(Merges, MergeDeveloperIdentitiesMovesDatasetsAsNameDotSourceId) {
 TEST(Merges, AnUnauthenticatedIdentityPresentingAnotherIdentitysLoginMergesIntoIt) {
   TestServer ts;
   auto guest = ts.new_device();
-  ASSERT_TRUE(push(*guest.sync, ts.pool(), guest.identity_id, "save", {put("coins", "12", 0)}).ok());
+  ASSERT_TRUE(
+      push(*guest.sync, ts.pool(), guest.identity_id, "save", {put("coins", "12", 0)}).ok());
   auto [alice, token] = developer_identity(ts, "alice");
   std::vector<std::pair<std::string, std::string>> changes;
   guest.provider->set_logins({{"cognito-identity.amazonaws.com", token}});
@@ -182,10 +197,12 @@ TEST(Identities, DeleteIdentitiesRemovesTheirData) {
   TestServer ts;
   auto d = ts.new_device();
   ASSERT_TRUE(push(*d.sync, ts.pool(), d.identity_id, "s", {put("k", "v", 0)}).ok());
-  auto r = ts.admin_identity()->delete_identities({{d.identity_id, "us-east-1:00000000-0000-4000-8000-000000000000"}});
+  auto r = ts.admin_identity()->delete_identities(
+      {{d.identity_id, "us-east-1:00000000-0000-4000-8000-000000000000"}});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(r->unprocessed_identity_ids.empty());
-  EXPECT_EQ(ts.admin_identity()->describe_identity({d.identity_id}).status().code(), ErrorCode::kResourceNotFound);
+  EXPECT_EQ(ts.admin_identity()->describe_identity({d.identity_id}).status().code(),
+            ErrorCode::kResourceNotFound);
   EXPECT_FALSE(*list_all(*ts.admin_sync(), ts.pool(), d.identity_id, "s").dataset_exists);
   // Its credentials died with it.
   auto after = d.sync->list_datasets({ts.pool(), d.identity_id, std::nullopt, std::nullopt});
@@ -199,45 +216,63 @@ TEST(Isolation, IdentityCredentialsReachOnlyTheirOwnIdentity) {
   auto a = ts.new_device();
   auto b = ts.new_device();
   ASSERT_TRUE(push(*b.sync, ts.pool(), b.identity_id, "secret", {put("k", "b's", 0)}).ok());
-  auto peek = a.sync->list_records({ts.pool(), b.identity_id, "secret", 0, std::nullopt, std::nullopt, std::nullopt});
+  auto peek = a.sync->list_records(
+      {ts.pool(), b.identity_id, "secret", 0, std::nullopt, std::nullopt, std::nullopt});
   EXPECT_EQ(peek.status().code(), ErrorCode::kNotAuthorized);
   EXPECT_EQ(peek.status().http_status(), 403);
-  EXPECT_EQ(a.sync->list_datasets({ts.pool(), b.identity_id, std::nullopt, std::nullopt}).status().code(),
+  EXPECT_EQ(
+      a.sync->list_datasets({ts.pool(), b.identity_id, std::nullopt, std::nullopt}).status().code(),
+      ErrorCode::kNotAuthorized);
+  EXPECT_EQ(a.sync->delete_dataset({ts.pool(), b.identity_id, "secret"}).status().code(),
             ErrorCode::kNotAuthorized);
-  EXPECT_EQ(a.sync->delete_dataset({ts.pool(), b.identity_id, "secret"}).status().code(), ErrorCode::kNotAuthorized);
-  EXPECT_EQ(a.sync->describe_identity_pool_usage({ts.pool()}).status().code(), ErrorCode::kNotAuthorized)
+  EXPECT_EQ(a.sync->describe_identity_pool_usage({ts.pool()}).status().code(),
+            ErrorCode::kNotAuthorized)
       << "developer-only";
-  EXPECT_EQ(a.sync->set_cognito_events({ts.pool(), {{"SyncTrigger", ""}}}).status().code(), ErrorCode::kNotAuthorized);
+  EXPECT_EQ(a.sync->set_cognito_events({ts.pool(), {{"SyncTrigger", ""}}}).status().code(),
+            ErrorCode::kNotAuthorized);
   // Identity credentials cannot call the signed Cognito Identity operations either.
   auto as_identity = CognitoIdentityClient::create(ts.config(a.provider));
-  EXPECT_EQ((*as_identity)->list_identity_pools({10, std::nullopt}).status().code(), ErrorCode::kNotAuthorized);
-  // Developer credentials cannot register devices (identity credentials only).
-  EXPECT_EQ(ts.admin_sync()->register_device({ts.pool(), a.identity_id, "GCM", "t"}).status().code(),
+  EXPECT_EQ((*as_identity)->list_identity_pools({10, std::nullopt}).status().code(),
             ErrorCode::kNotAuthorized);
+  // Developer credentials cannot register devices (identity credentials only).
+  EXPECT_EQ(
+      ts.admin_sync()->register_device({ts.pool(), a.identity_id, "GCM", "t"}).status().code(),
+      ErrorCode::kNotAuthorized);
   EXPECT_EQ(*list_all(*b.sync, ts.pool(), b.identity_id, "secret").records[0].value, "b's");
 }
 
 TEST(Authentication, BadKeysBadSignaturesAndNoAdminAreRefusedWithConventionalCodes) {
   TestServer ts;
-  ClientConfig wrong_secret = ts.config(std::make_shared<StaticCredentialsProvider>(testing::kAdminKey, "wrong"));
-  auto r1 = std::move(CognitoSyncClient::create(wrong_secret)).value()->describe_identity_pool_usage({ts.pool()});
+  ClientConfig wrong_secret =
+      ts.config(std::make_shared<StaticCredentialsProvider>(testing::kAdminKey, "wrong"));
+  auto r1 = std::move(CognitoSyncClient::create(wrong_secret))
+                .value()
+                ->describe_identity_pool_usage({ts.pool()});
   EXPECT_EQ(r1.status().code(), ErrorCode::kInvalidSignature);
   EXPECT_EQ(r1.status().http_status(), 403);
   ClientConfig unknown = ts.config(std::make_shared<StaticCredentialsProvider>("AKIDUNKNOWN", "x"));
-  auto r2 = std::move(CognitoSyncClient::create(unknown)).value()->describe_identity_pool_usage({ts.pool()});
+  auto r2 = std::move(CognitoSyncClient::create(unknown))
+                .value()
+                ->describe_identity_pool_usage({ts.pool()});
   EXPECT_EQ(r2.status().code(), ErrorCode::kUnrecognizedClient);
 
   // Temporary credentials need their session token.
   auto d = ts.new_device();
   auto creds = *d.provider->credentials();
-  ClientConfig tokenless = ts.config(std::make_shared<StaticCredentialsProvider>(creds.access_key_id, creds.secret_access_key));
-  auto r3 = std::move(CognitoSyncClient::create(tokenless)).value()->list_datasets({ts.pool(), d.identity_id, std::nullopt, std::nullopt});
+  ClientConfig tokenless = ts.config(
+      std::make_shared<StaticCredentialsProvider>(creds.access_key_id, creds.secret_access_key));
+  auto r3 = std::move(CognitoSyncClient::create(tokenless))
+                .value()
+                ->list_datasets({ts.pool(), d.identity_id, std::nullopt, std::nullopt});
   EXPECT_EQ(r3.status().code(), ErrorCode::kUnrecognizedClient);
 
   // Without admin credentials configured, developer operations are NotAuthorized for everyone.
   TestServer bare({}, /*with_admin=*/false);
-  auto r4 = std::move(CognitoSyncClient::create(bare.config())).value()->describe_identity_pool_usage({bare.pool()});
-  EXPECT_TRUE(r4.status().code() == ErrorCode::kUnrecognizedClient || r4.status().code() == ErrorCode::kNotAuthorized)
+  auto r4 = std::move(CognitoSyncClient::create(bare.config()))
+                .value()
+                ->describe_identity_pool_usage({bare.pool()});
+  EXPECT_TRUE(r4.status().code() == ErrorCode::kUnrecognizedClient ||
+              r4.status().code() == ErrorCode::kNotAuthorized)
       << r4.status().ToString();
   auto unsigned_still_work = bare.new_device();
   EXPECT_FALSE(unsigned_still_work.identity_id.empty());
@@ -251,14 +286,17 @@ TEST(Authentication, RequestsWithoutAuthorizationOrWithASkewedClockAreRefused) {
   ASSERT_TRUE(unsigned_resp.ok());
   EXPECT_EQ(unsigned_resp->status, 403);
   EXPECT_EQ(*unsigned_resp->header("x-amzn-ErrorType"), "MissingAuthenticationTokenException");
-  EXPECT_NE(unsigned_resp->body.find(R"("__type":"MissingAuthenticationTokenException")"), std::string::npos);
+  EXPECT_NE(unsigned_resp->body.find(R"("__type":"MissingAuthenticationTokenException")"),
+            std::string::npos);
   EXPECT_NE(unsigned_resp->header("x-amzn-RequestId"), nullptr);
   EXPECT_NE(unsigned_resp->header("Date"), nullptr);
 
   // Signed 20 minutes in the past: rejected as expired...
   ClientConfig skewed = ts.config();
   skewed.clock = std::make_shared<testing::ManualClock>(std::chrono::system_clock::now() - 20min);
-  auto service = std::move(transport::ServiceClient::create(skewed, "cognito-sync", transport::Protocol::kRestJson)).value();
+  auto service = std::move(transport::ServiceClient::create(skewed, "cognito-sync",
+                                                            transport::Protocol::kRestJson))
+                     .value();
   auto request = service->prepare(wire, 1);
   auto rejected = curl->send(*request);
   ASSERT_TRUE(rejected.ok());
@@ -282,7 +320,9 @@ TEST(Authentication, ExpiredTemporaryCredentialsAreRefreshedByTheClient) {
   ASSERT_TRUE(d.sync->list_datasets({ts.pool(), d.identity_id, std::nullopt, std::nullopt}).ok());
   clock->advance(11min);  // the server's clock moves past the expiry; the device's does not
   ClientConfig stale = ts.config(std::make_shared<StaticCredentialsProvider>(first));
-  auto expired = std::move(CognitoSyncClient::create(stale)).value()->list_datasets({ts.pool(), d.identity_id, std::nullopt, std::nullopt});
+  auto expired = std::move(CognitoSyncClient::create(stale))
+                     .value()
+                     ->list_datasets({ts.pool(), d.identity_id, std::nullopt, std::nullopt});
   EXPECT_EQ(expired.status().code(), ErrorCode::kExpiredToken);
   // The identity provider's client refreshes once on ExpiredToken and succeeds.
   auto r = d.sync->list_datasets({ts.pool(), d.identity_id, std::nullopt, std::nullopt});
@@ -302,26 +342,38 @@ TEST(Devices, RegisterIsStablePerTokenAndSubscriptionsNeedTheirOwnDevice) {
   EXPECT_EQ(*d1->device_id, *d2->device_id);
   auto d3 = a.sync->register_device({ts.pool(), a.identity_id, sync::kPlatformApns, "token-1"});
   EXPECT_NE(*d1->device_id, *d3->device_id);
-  EXPECT_TRUE(a.sync->subscribe_to_dataset({ts.pool(), a.identity_id, "save", *d1->device_id}).ok());
-  EXPECT_TRUE(a.sync->unsubscribe_from_dataset({ts.pool(), a.identity_id, "save", *d1->device_id}).ok());
-  EXPECT_EQ(b.sync->subscribe_to_dataset({ts.pool(), b.identity_id, "save", *d1->device_id}).status().code(),
+  EXPECT_TRUE(
+      a.sync->subscribe_to_dataset({ts.pool(), a.identity_id, "save", *d1->device_id}).ok());
+  EXPECT_TRUE(
+      a.sync->unsubscribe_from_dataset({ts.pool(), a.identity_id, "save", *d1->device_id}).ok());
+  EXPECT_EQ(b.sync->subscribe_to_dataset({ts.pool(), b.identity_id, "save", *d1->device_id})
+                .status()
+                .code(),
             ErrorCode::kResourceNotFound)
       << "a device id of another identity";
 }
 
 TEST(Administration, EventsConfigurationAndTheBulkPublishStateMachine) {
   server::ServerOptions options;
-  options.bulk_publish_records_per_second = 20;  // a paced publish stays IN_PROGRESS long enough to see
+  options.bulk_publish_records_per_second =
+      20;  // a paced publish stays IN_PROGRESS long enough to see
   TestServer ts(options);
   auto admin = ts.admin_sync();
-  ASSERT_TRUE(admin->set_cognito_events({ts.pool(), {{"SyncTrigger", "arn:aws:lambda:us-east-1:123456789012:function:fn"}}}).ok());
+  ASSERT_TRUE(
+      admin
+          ->set_cognito_events(
+              {ts.pool(), {{"SyncTrigger", "arn:aws:lambda:us-east-1:123456789012:function:fn"}}})
+          .ok());
   EXPECT_EQ(admin->get_cognito_events({ts.pool()})->events.at("SyncTrigger"),
             "arn:aws:lambda:us-east-1:123456789012:function:fn");
-  EXPECT_EQ(admin->set_cognito_events({ts.pool(), {{"SyncTrigger", "not-a-target"}}}).status().code(),
+  EXPECT_EQ(
+      admin->set_cognito_events({ts.pool(), {{"SyncTrigger", "not-a-target"}}}).status().code(),
+      ErrorCode::kInvalidParameter);
+  EXPECT_EQ(admin->set_cognito_events({ts.pool(), {{"Other", "x"}}}).status().code(),
             ErrorCode::kInvalidParameter);
-  EXPECT_EQ(admin->set_cognito_events({ts.pool(), {{"Other", "x"}}}).status().code(), ErrorCode::kInvalidParameter);
   ASSERT_TRUE(admin->set_cognito_events({ts.pool(), {{"SyncTrigger", ""}}}).ok());
-  EXPECT_TRUE(admin->get_cognito_events({ts.pool()})->events.empty()) << "an empty value removes the key";
+  EXPECT_TRUE(admin->get_cognito_events({ts.pool()})->events.empty())
+      << "an empty value removes the key";
 
   EXPECT_EQ(admin->bulk_publish({ts.pool()}).status().code(), ErrorCode::kInvalidParameter)
       << "streams are not configured";
@@ -330,7 +382,8 @@ TEST(Administration, EventsConfigurationAndTheBulkPublishStateMachine) {
   cfg.push_sync->role_arn = "arn:aws:iam::123456789012:role/push";
   ASSERT_TRUE(admin->set_identity_pool_configuration(cfg).ok());
   cfg.push_sync.reset();
-  cfg.cognito_streams = sync::CognitoStreams{"stream", "arn:aws:iam::123456789012:role/streams", sync::kStreamingEnabled};
+  cfg.cognito_streams = sync::CognitoStreams{"stream", "arn:aws:iam::123456789012:role/streams",
+                                             sync::kStreamingEnabled};
   auto set = admin->set_identity_pool_configuration(cfg);
   ASSERT_TRUE(set.ok()) << set.status().ToString();
   EXPECT_EQ(set->push_sync->application_arns.size(), 1u) << "setting streams left push sync alone";
@@ -363,14 +416,17 @@ TEST(Wire, OversizedBodiesGetAClearErrorAndUnknownPathsAre404) {
   options.max_body_bytes = 64 * 1024;
   TestServer ts(options);
   auto d = ts.new_device();
-  auto r = push(*d.sync, ts.pool(), d.identity_id, "s", {put("k", std::string(100 * 1024, 'x'), 0)});
+  auto r =
+      push(*d.sync, ts.pool(), d.identity_id, "s", {put("k", std::string(100 * 1024, 'x'), 0)});
   EXPECT_EQ(r.status().http_status(), 413);
   EXPECT_EQ(r.status().service_code(), "RequestEntityTooLargeException");
   auto curl = make_curl_transport(HttpOptions{});
-  auto huge = curl->send({"POST", ts.url() + "/identitypools/x/bulkpublish", {}, std::string(100 * 1024, 'x')});
+  auto huge = curl->send(
+      {"POST", ts.url() + "/identitypools/x/bulkpublish", {}, std::string(100 * 1024, 'x')});
   ASSERT_TRUE(huge.ok());
   EXPECT_EQ(huge->status, 413);
-  EXPECT_NE(huge->header("x-amzn-RequestId"), nullptr) << "httplib's own errors carry the headers too";
+  EXPECT_NE(huge->header("x-amzn-RequestId"), nullptr)
+      << "httplib's own errors carry the headers too";
   EXPECT_NE(huge->header("Date"), nullptr);
   EXPECT_NE(huge->body.find(R"("__type":"RequestEntityTooLargeException")"), std::string::npos);
   auto ok = curl->send({"GET", ts.url() + "/identitypools", {}, ""});

@@ -50,7 +50,8 @@ struct Process {
   }
 
   std::string url() const {
-    return lines.empty() ? "" : lines.back().substr(std::string("cairn-server listening on ").size());
+    return lines.empty() ? ""
+                         : lines.back().substr(std::string("cairn-server listening on ").size());
   }
 
   int stop(int sig) {
@@ -70,9 +71,18 @@ std::string temp_dir() {
 
 TEST(ServerProcess, PrintsPoolsThenListeningAndReusesPoolsAcrossRestarts) {
   std::string dir = temp_dir();
-  std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--db", "sqlite:" + dir + "/data/cairn.db",
-                                    "--bootstrap-pool", "alpha", "--bootstrap-pool", "beta",
-                                    "--region", "eu-west-1", "--log-level", "warn"};
+  std::vector<std::string> args = {"--listen",
+                                   "127.0.0.1:0",
+                                   "--db",
+                                   "sqlite:" + dir + "/data/cairn.db",
+                                   "--bootstrap-pool",
+                                   "alpha",
+                                   "--bootstrap-pool",
+                                   "beta",
+                                   "--region",
+                                   "eu-west-1",
+                                   "--log-level",
+                                   "warn"};
   Process first = Process::start(args);
   ASSERT_EQ(first.lines.size(), 3u);
   EXPECT_EQ(first.lines[0].rfind("identity-pool alpha eu-west-1:", 0), 0u) << first.lines[0];
@@ -107,9 +117,12 @@ TEST(ServerProcess, InFlightRequestsFinishBeforeTheServerExits) {
   std::thread load([&] {
     while (!done) {
       auto r = client->describe_identity_pool_usage({pool});
-      if (r.status().code() == cairn::ErrorCode::kUnrecognizedClient) ++answered;
-      else if (r.status().code() == cairn::ErrorCode::kNetwork) ++refused;
-      else ++broken;
+      if (r.status().code() == cairn::ErrorCode::kUnrecognizedClient)
+        ++answered;
+      else if (r.status().code() == cairn::ErrorCode::kNetwork)
+        ++refused;
+      else
+        ++broken;
     }
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));

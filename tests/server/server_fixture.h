@@ -50,8 +50,9 @@ class TestServer {
     ClientConfig c;
     c.endpoint = url();
     c.region = "us-east-1";
-    c.credentials = credentials ? credentials
-                                : std::make_shared<StaticCredentialsProvider>(kAdminKey, kAdminSecret);
+    c.credentials = credentials
+                        ? credentials
+                        : std::make_shared<StaticCredentialsProvider>(kAdminKey, kAdminSecret);
     c.retry.base_delay = std::chrono::milliseconds(1);
     c.retry.throttle_base_delay = std::chrono::milliseconds(1);
     return c;
@@ -100,7 +101,8 @@ inline sync::ListRecordsResponse list_all(CognitoSyncClient& c, const std::strin
     for (auto& r : page->records) all.records.push_back(r);
     all.dataset_sync_count = page->dataset_sync_count;
     all.dataset_exists = page->dataset_exists;
-    all.dataset_deleted_after_requested_sync_count = page->dataset_deleted_after_requested_sync_count;
+    all.dataset_deleted_after_requested_sync_count =
+        page->dataset_deleted_after_requested_sync_count;
     all.merged_dataset_names = page->merged_dataset_names;
     all.sync_session_token = page->sync_session_token;
     session = page->sync_session_token;
@@ -122,8 +124,8 @@ inline Result<sync::UpdateRecordsResponse> push(CognitoSyncClient& c, const std:
                                                 std::vector<sync::RecordPatch> patches) {
   auto lr = c.list_records({pool, id, dataset, 0, std::nullopt, 1, std::nullopt});
   if (!lr.ok()) return lr.status();
-  sync::UpdateRecordsRequest r{pool, id, dataset, std::nullopt, std::move(patches),
-                               *lr->sync_session_token, std::nullopt};
+  sync::UpdateRecordsRequest r{
+      pool, id, dataset, std::nullopt, std::move(patches), *lr->sync_session_token, std::nullopt};
   return c.update_records(r);
 }
 

@@ -24,18 +24,22 @@ TEST(SqliteStorage, MigratesCreatesDirectoriesAndKeepsDataAcrossReopens) {
   {
     auto storage = open_storage(url);
     ASSERT_TRUE(storage.ok()) << storage.status().ToString();
-    ASSERT_TRUE((*storage)->write([](StorageTxn& t) {
-      t.set_meta("k", "v");
-      return Status::OK();
-    }).ok());
+    ASSERT_TRUE((*storage)
+                    ->write([](StorageTxn& t) {
+                      t.set_meta("k", "v");
+                      return Status::OK();
+                    })
+                    .ok());
   }
   auto again = open_storage(url);
   ASSERT_TRUE(again.ok());
   std::optional<std::string> v;
-  ASSERT_TRUE((*again)->read([&](StorageTxn& t) {
-    v = t.meta("k");
-    return Status::OK();
-  }).ok());
+  ASSERT_TRUE((*again)
+                  ->read([&](StorageTxn& t) {
+                    v = t.meta("k");
+                    return Status::OK();
+                  })
+                  .ok());
   EXPECT_EQ(v, "v");
 }
 
@@ -49,7 +53,8 @@ TEST(SqliteStorage, RefusesASchemaNewerThanItKnows) {
   sqlite3_close(db);
   auto r = open_storage("sqlite:" + file);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("newer than this server"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("newer than this server"), std::string::npos)
+      << r.status().message();
 }
 
 TEST(SqliteStorage, AFailedTransactionLeavesNothingBehind) {
@@ -61,10 +66,12 @@ TEST(SqliteStorage, AFailedTransactionLeavesNothingBehind) {
   });
   EXPECT_EQ(s.code(), ErrorCode::kResourceConflict);
   std::optional<std::string> v;
-  ASSERT_TRUE(storage->read([&](StorageTxn& t) {
-    v = t.meta("half");
-    return Status::OK();
-  }).ok());
+  ASSERT_TRUE(storage
+                  ->read([&](StorageTxn& t) {
+                    v = t.meta("half");
+                    return Status::OK();
+                  })
+                  .ok());
   EXPECT_FALSE(v.has_value());
 }
 

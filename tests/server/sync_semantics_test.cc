@@ -20,7 +20,8 @@ TEST(SyncCounts, EachUpdateRaisesTheCountByOneAndDeltasAreStrictlyAfter) {
   TestServer ts;
   auto d = ts.new_device();
   auto& c = *d.sync;
-  auto empty = c.list_records({ts.pool(), d.identity_id, "save", 0, std::nullopt, std::nullopt, std::nullopt});
+  auto empty = c.list_records(
+      {ts.pool(), d.identity_id, "save", 0, std::nullopt, std::nullopt, std::nullopt});
   ASSERT_TRUE(empty.ok()) << empty.status().ToString();
   EXPECT_FALSE(*empty->dataset_exists);
   EXPECT_EQ(*empty->dataset_sync_count, 0);
@@ -50,8 +51,10 @@ TEST(SyncCounts, EachUpdateRaisesTheCountByOneAndDeltasAreStrictlyAfter) {
 TEST(SyncCounts, EmptyStringIsAValueAndDeviceTimesAreEchoed) {
   TestServer ts;
   auto d = ts.new_device();
-  auto lr = d.sync->list_records({ts.pool(), d.identity_id, "s", 0, std::nullopt, std::nullopt, std::nullopt});
-  sync::UpdateRecordsRequest r{ts.pool(), d.identity_id, "s", "phone-1", {}, *lr->sync_session_token, std::nullopt};
+  auto lr = d.sync->list_records(
+      {ts.pool(), d.identity_id, "s", 0, std::nullopt, std::nullopt, std::nullopt});
+  sync::UpdateRecordsRequest r{ts.pool(), d.identity_id,           "s",         "phone-1",
+                               {},        *lr->sync_session_token, std::nullopt};
   auto when = std::chrono::system_clock::from_time_t(1700000000) + std::chrono::milliseconds(250);
   r.record_patches.push_back({sync::kOpReplace, "name", "", 0, when});
   auto up = d.sync->update_records(r);
@@ -59,9 +62,11 @@ TEST(SyncCounts, EmptyStringIsAValueAndDeviceTimesAreEchoed) {
   auto all = list_all(*d.sync, ts.pool(), d.identity_id, "s");
   ASSERT_EQ(all.records.size(), 1u);
   EXPECT_EQ(*all.records[0].value, "");
-  EXPECT_EQ(*all.records[0].last_modified_by, "phone-1") << "LastModifiedBy comes from the DeviceId";
+  EXPECT_EQ(*all.records[0].last_modified_by, "phone-1")
+      << "LastModifiedBy comes from the DeviceId";
   // The client sends whole seconds (as botocore does); the server stores and echoes them.
-  EXPECT_EQ(std::chrono::system_clock::to_time_t(*all.records[0].device_last_modified_date), 1700000000);
+  EXPECT_EQ(std::chrono::system_clock::to_time_t(*all.records[0].device_last_modified_date),
+            1700000000);
 }
 
 TEST(Conflicts, AStalePatchFailsTheWholeCallAndNothingIsApplied) {
@@ -69,7 +74,8 @@ TEST(Conflicts, AStalePatchFailsTheWholeCallAndNothingIsApplied) {
   auto d = ts.new_device();
   auto& c = *d.sync;
   ASSERT_TRUE(push(c, ts.pool(), d.identity_id, "save", {put("a", "1", 0), put("b", "1", 0)}).ok());
-  auto r = push(c, ts.pool(), d.identity_id, "save", {put("a", "2", 1), put("b", "2", 0), put("c", "new", 0)});
+  auto r = push(c, ts.pool(), d.identity_id, "save",
+                {put("a", "2", 1), put("b", "2", 0), put("c", "new", 0)});
   ASSERT_EQ(r.status().code(), ErrorCode::kResourceConflict);
   EXPECT_EQ(r.status().http_status(), 409);
   EXPECT_EQ(r.status().message(), "Current SyncCount for: b is: 1 not: 0");
@@ -82,19 +88,28 @@ TEST(Conflicts, AStalePatchFailsTheWholeCallAndNothingIsApplied) {
 TEST(Conflicts, ConcurrentUpdatesOfOneCountHaveExactlyOneWinner) {
   TestServer ts;
   auto d = ts.new_device();
-  auto lr = d.sync->list_records({ts.pool(), d.identity_id, "race", 0, std::nullopt, std::nullopt, std::nullopt});
+  auto lr = d.sync->list_records(
+      {ts.pool(), d.identity_id, "race", 0, std::nullopt, std::nullopt, std::nullopt});
   std::string token = *lr->sync_session_token;
   std::atomic<int> wins{0}, conflicts{0}, other{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 12; ++t) {
     threads.emplace_back([&, t] {
       auto client = std::move(CognitoSyncClient::create(ts.config(d.provider))).value();
-      sync::UpdateRecordsRequest r{ts.pool(), d.identity_id, "race", std::nullopt,
-                                   {put("k", "writer-" + std::to_string(t), 0)}, token, std::nullopt};
+      sync::UpdateRecordsRequest r{ts.pool(),
+                                   d.identity_id,
+                                   "race",
+                                   std::nullopt,
+                                   {put("k", "writer-" + std::to_string(t), 0)},
+                                   token,
+                                   std::nullopt};
       auto res = client->update_records(r);
-      if (res.ok()) ++wins;
-      else if (res.status().code() == ErrorCode::kResourceConflict) ++conflicts;
-      else ++other;
+      if (res.ok())
+        ++wins;
+      else if (res.status().code() == ErrorCode::kResourceConflict)
+        ++conflicts;
+      else
+        ++other;
     });
   }
   for (auto& t : threads) t.join();
@@ -115,11 +130,14 @@ TEST(Limits, TwentyDatasetsPerIdentity) {
   TestServer ts;
   auto d = ts.new_device();
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(push(*d.sync, ts.pool(), d.identity_id, "ds" + std::to_string(i), {put("k", "v", 0)}).ok()) << i;
+    ASSERT_TRUE(
+        push(*d.sync, ts.pool(), d.identity_id, "ds" + std::to_string(i), {put("k", "v", 0)}).ok())
+        << i;
   }
   auto r = push(*d.sync, ts.pool(), d.identity_id, "ds20", {put("k", "v", 0)});
   EXPECT_EQ(r.status().code(), ErrorCode::kLimitExceeded);
-  EXPECT_FALSE(*list_all(*d.sync, ts.pool(), d.identity_id, "ds20").dataset_exists) << "nothing written";
+  EXPECT_FALSE(*list_all(*d.sync, ts.pool(), d.identity_id, "ds20").dataset_exists)
+      << "nothing written";
   // Deleting one makes room again.
   ASSERT_TRUE(d.sync->delete_dataset({ts.pool(), d.identity_id, "ds0"}).ok());
   EXPECT_TRUE(push(*d.sync, ts.pool(), d.identity_id, "ds20", {put("k", "v", 0)}).ok());
@@ -153,19 +171,24 @@ TEST(Limits, ServerChecksEveryModelConstraintEvenWhenTheClientDoesNot) {
   ClientConfig loose = ts.config(d.provider);
   loose.validate_params = false;
   auto c = std::move(CognitoSyncClient::create(loose)).value();
-  auto lr = c->list_records({ts.pool(), d.identity_id, "s", 0, std::nullopt, std::nullopt, std::nullopt});
+  auto lr =
+      c->list_records({ts.pool(), d.identity_id, "s", 0, std::nullopt, std::nullopt, std::nullopt});
   std::string token = *lr->sync_session_token;
   auto upd = [&](sync::RecordPatch p, std::string dataset = "s") {
-    return c->update_records({ts.pool(), d.identity_id, dataset, std::nullopt, {p}, token, std::nullopt});
+    return c->update_records(
+        {ts.pool(), d.identity_id, dataset, std::nullopt, {p}, token, std::nullopt});
   };
-  EXPECT_EQ(upd({"upsert", "k", "v", 0, std::nullopt}).status().code(), ErrorCode::kInvalidParameter);
+  EXPECT_EQ(upd({"upsert", "k", "v", 0, std::nullopt}).status().code(),
+            ErrorCode::kInvalidParameter);
   EXPECT_EQ(upd(put(std::string(1025, 'k'), "v", 0)).status().code(), ErrorCode::kInvalidParameter);
   EXPECT_EQ(upd(put("", "v", 0)).status().code(), ErrorCode::kInvalidParameter);
   EXPECT_EQ(upd(put("k", "v", 0), "bad name!").status().code(), ErrorCode::kInvalidParameter);
-  auto no_token = c->update_records({ts.pool(), d.identity_id, "s", std::nullopt, {put("k", "v", 0)}, "", std::nullopt});
+  auto no_token = c->update_records(
+      {ts.pool(), d.identity_id, "s", std::nullopt, {put("k", "v", 0)}, "", std::nullopt});
   EXPECT_EQ(no_token.status().code(), ErrorCode::kInvalidParameter);
   auto empty_label = c->describe_dataset({ts.pool(), d.identity_id, ""});
-  EXPECT_EQ(empty_label.status().code(), ErrorCode::kInvalidParameter) << "…/datasets/ is not ListDatasets";
+  EXPECT_EQ(empty_label.status().code(), ErrorCode::kInvalidParameter)
+      << "…/datasets/ is not ListDatasets";
   EXPECT_EQ(c->register_device({ts.pool(), d.identity_id, "WINDOWS", "t"}).status().code(),
             ErrorCode::kInvalidParameter);
   EXPECT_TRUE(list_all(*d.sync, ts.pool(), d.identity_id, "s").records.empty());
@@ -180,11 +203,13 @@ TEST(SessionTokens, MissingForeignTamperedAndExpiredTokensAreRefused) {
   auto d = ts.new_device();
   auto& c = *d.sync;
   auto token_for = [&](const std::string& dataset) {
-    return *c.list_records({ts.pool(), d.identity_id, dataset, 0, std::nullopt, std::nullopt, std::nullopt})
+    return *c.list_records(
+                 {ts.pool(), d.identity_id, dataset, 0, std::nullopt, std::nullopt, std::nullopt})
                 ->sync_session_token;
   };
   auto update = [&](const std::string& token) {
-    return c.update_records({ts.pool(), d.identity_id, "a", std::nullopt, {put("k", "v", 0)}, token, std::nullopt});
+    return c.update_records(
+        {ts.pool(), d.identity_id, "a", std::nullopt, {put("k", "v", 0)}, token, std::nullopt});
   };
   std::string good = token_for("a");
   std::string foreign = token_for("b");
@@ -230,10 +255,14 @@ TEST(Pagination, PagesAreOpaqueSignedAndSkipNothingUnderConcurrentWrites) {
   auto first = c.list_records({ts.pool(), d.identity_id, "p", 0, std::nullopt, 5, std::nullopt});
   std::string token = *first->next_token;
   token[3] = token[3] == 'x' ? 'y' : 'x';
-  EXPECT_EQ(c.list_records({ts.pool(), d.identity_id, "p", 0, token, 5, std::nullopt}).status().code(),
-            ErrorCode::kInvalidParameter);
-  EXPECT_EQ(c.list_records({ts.pool(), d.identity_id, "other", 0, first->next_token, 5, std::nullopt}).status().code(),
-            ErrorCode::kInvalidParameter)
+  EXPECT_EQ(
+      c.list_records({ts.pool(), d.identity_id, "p", 0, token, 5, std::nullopt}).status().code(),
+      ErrorCode::kInvalidParameter);
+  EXPECT_EQ(
+      c.list_records({ts.pool(), d.identity_id, "other", 0, first->next_token, 5, std::nullopt})
+          .status()
+          .code(),
+      ErrorCode::kInvalidParameter)
       << "a cursor is bound to its listing";
 }
 
@@ -241,7 +270,9 @@ TEST(Pagination, DatasetsPageAt64ByDefaultAndFollowNextToken) {
   TestServer ts;
   auto d = ts.new_device();
   for (int i = 0; i < 15; ++i) {
-    ASSERT_TRUE(push(*d.sync, ts.pool(), d.identity_id, "d" + std::to_string(10 + i), {put("k", "v", 0)}).ok());
+    ASSERT_TRUE(
+        push(*d.sync, ts.pool(), d.identity_id, "d" + std::to_string(10 + i), {put("k", "v", 0)})
+            .ok());
   }
   std::vector<std::string> names;
   std::optional<std::string> next;
@@ -267,8 +298,10 @@ TEST(Deletion, DeleteReturnsTheDatasetThenReportsTheDeletionToOlderCounts) {
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   EXPECT_EQ(*deleted->dataset->num_records, 2);
   EXPECT_EQ(*deleted->dataset->dataset_name, "save");
-  EXPECT_EQ(c.describe_dataset({ts.pool(), d.identity_id, "save"}).status().code(), ErrorCode::kResourceNotFound);
-  EXPECT_EQ(c.delete_dataset({ts.pool(), d.identity_id, "save"}).status().code(), ErrorCode::kResourceNotFound);
+  EXPECT_EQ(c.describe_dataset({ts.pool(), d.identity_id, "save"}).status().code(),
+            ErrorCode::kResourceNotFound);
+  EXPECT_EQ(c.delete_dataset({ts.pool(), d.identity_id, "save"}).status().code(),
+            ErrorCode::kResourceNotFound);
 
   auto stale = list_all(c, ts.pool(), d.identity_id, "save", 1);
   EXPECT_FALSE(*stale.dataset_exists);
@@ -293,7 +326,8 @@ TEST(Deletion, DeleteReturnsTheDatasetThenReportsTheDeletionToOlderCounts) {
 TEST(Usage, DatasetIdentityAndPoolUsageAreExact) {
   TestServer ts;
   auto d = ts.new_device();
-  ASSERT_TRUE(push(*d.sync, ts.pool(), d.identity_id, "u", {put("ab", "cde", 0), put("é", "ü", 0)}).ok());
+  ASSERT_TRUE(
+      push(*d.sync, ts.pool(), d.identity_id, "u", {put("ab", "cde", 0), put("é", "ü", 0)}).ok());
   ASSERT_TRUE(push(*d.sync, ts.pool(), d.identity_id, "u", {del("ab", 1)}).ok());
   ASSERT_TRUE(push(*d.sync, ts.pool(), d.identity_id, "v", {put("k", "12345", 0)}).ok());
   auto ds = d.sync->describe_dataset({ts.pool(), d.identity_id, "u"});
@@ -309,8 +343,12 @@ TEST(Usage, DatasetIdentityAndPoolUsageAreExact) {
   ASSERT_TRUE(before.ok()) << before.status().ToString();
   int64_t sessions = *before->identity_pool_usage->sync_sessions_count;
   // One session per ListRecords without a token, not per page.
-  auto page1 = d.sync->list_records({ts.pool(), d.identity_id, "u", 0, std::nullopt, 1, std::nullopt});
-  ASSERT_TRUE(d.sync->list_records({ts.pool(), d.identity_id, "u", 0, std::nullopt, 1, page1->sync_session_token}).ok());
+  auto page1 =
+      d.sync->list_records({ts.pool(), d.identity_id, "u", 0, std::nullopt, 1, std::nullopt});
+  ASSERT_TRUE(d.sync
+                  ->list_records({ts.pool(), d.identity_id, "u", 0, std::nullopt, 1,
+                                  page1->sync_session_token})
+                  .ok());
   auto after = admin->describe_identity_pool_usage({ts.pool()});
   EXPECT_EQ(*after->identity_pool_usage->sync_sessions_count, sessions + 1);
   EXPECT_EQ(*after->identity_pool_usage->data_storage, 10);
