@@ -12,7 +12,7 @@ struct CodeName {
 };
 
 // Wire names as the services send them after sanitising (see docs/wire-protocol.md section 5.2).
-constexpr std::array<CodeName, 39> kCodeNames = {{
+constexpr std::array<CodeName, 41> kCodeNames = {{
     {ErrorCode::kOk, "OK"},
     {ErrorCode::kAlreadyStreamed, "AlreadyStreamedException"},
     {ErrorCode::kConcurrentModification, "ConcurrentModificationException"},
@@ -51,6 +51,8 @@ constexpr std::array<CodeName, 39> kCodeNames = {{
     {ErrorCode::kCancelled, "Cancelled"},
     {ErrorCode::kStubExhausted, "StubExhausted"},
     {ErrorCode::kInvalidArgument, "InvalidArgument"},
+    {ErrorCode::kCorruption, "Corruption"},
+    {ErrorCode::kStorage, "StorageError"},
     // Aliases accepted on input only (first match wins on output).
     {ErrorCode::kThrottling, "Throttling"},
 }};

@@ -1,6 +1,6 @@
 // The SQLite backend: WAL, a busy timeout, one connection per concurrent transaction (pooled),
 // prepared statements cached per connection, versioned migrations, bound parameters only.
-#include <sqlite3.h>
+#include "common/sqlite.h"
 
 #include <filesystem>
 #include <map>
@@ -61,129 +61,20 @@ const char* const kMigrations[] = {
     )sql",
 };
 
-struct SqliteError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using sqlite::Stmt;
+using SqliteError = sqlite::Error;
 
-class Connection;
-
-// A cached prepared statement, reset on every use.
-class Stmt {
+// A server connection: WAL, a busy timeout, foreign keys.
+class Connection : public sqlite::Connection {
  public:
-  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  // Resetting on scope exit ends the statement's read, so no cursor outlives its transaction.
-  ~Stmt() { sqlite3_reset(s_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  Stmt& bind(const std::string& v) {
-    check(sqlite3_bind_text(s_, ++i_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Stmt& bind(const std::optional<std::string>& v) {
-    if (!v) {
-      check(sqlite3_bind_null(s_, ++i_));
-      return *this;
-    }
-    return bind(*v);
-  }
-  Stmt& bind(int64_t v) {
-    check(sqlite3_bind_int64(s_, ++i_, v));
-    return *this;
-  }
-  Stmt& bind(std::optional<int64_t> v) {
-    if (!v) {
-      check(sqlite3_bind_null(s_, ++i_));
-      return *this;
-    }
-    return bind(*v);
-  }
-  Stmt& bind(int v) { return bind(static_cast<int64_t>(v)); }
-  Stmt& bind(bool v) { return bind(static_cast<int64_t>(v ? 1 : 0)); }
-
-  // True while there is a row.
-  bool step() {
-    int rc = sqlite3_step(s_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw SqliteError(std::string("sqlite step: ") + sqlite3_errmsg(db_));
-  }
-  void run() {
-    while (step()) {
-    }
-  }
-  std::string text(int col) const {
-    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
-  }
-  std::optional<std::string> opt_text(int col) const {
-    if (sqlite3_column_type(s_, col) == SQLITE_NULL) return std::nullopt;
-    return text(col);
-  }
-  int64_t i64(int col) const { return sqlite3_column_int64(s_, col); }
-  std::optional<int64_t> opt_i64(int col) const {
-    if (sqlite3_column_type(s_, col) == SQLITE_NULL) return std::nullopt;
-    return i64(col);
-  }
-
- private:
-  void check(int rc) {
-    if (rc != SQLITE_OK) throw SqliteError(std::string("sqlite bind: ") + sqlite3_errmsg(db_));
-  }
-  sqlite3* db_;
-  sqlite3_stmt* s_;
-  int i_ = 0;
-};
-
-class Connection {
- public:
-  explicit Connection(const std::string& path) {
-    int rc =
-        sqlite3_open_v2(path.c_str(), &db_,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-      std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-      sqlite3_close(db_);
-      db_ = nullptr;
-      throw SqliteError("cannot open " + path + ": " + msg);
-    }
-    // Writers queue for up to 10 s rather than failing with SQLITE_BUSY.
-    sqlite3_busy_timeout(db_, 10000);
+  explicit Connection(const std::string& path)
+      : sqlite::Connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) {
+    // Writers of another process queue for up to 10 s rather than failing with SQLITE_BUSY.
+    sqlite3_busy_timeout(handle(), 10000);
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");  // durable across process crashes in WAL mode
     exec("PRAGMA foreign_keys=ON");
   }
-  ~Connection() {
-    for (auto& [sql, s] : cache_) sqlite3_finalize(s);
-    sqlite3_close(db_);
-  }
-
-  void exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "unknown";
-      sqlite3_free(err);
-      throw SqliteError(std::string("sqlite: ") + msg);
-    }
-  }
-
-  Stmt prepare(const char* sql) {
-    auto it = cache_.find(sql);
-    if (it == cache_.end()) {
-      sqlite3_stmt* s = nullptr;
-      if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK) {
-        throw SqliteError(std::string("sqlite prepare: ") + sqlite3_errmsg(db_) + " in " + sql);
-      }
-      it = cache_.emplace(sql, s).first;
-    }
-    return Stmt(db_, it->second);
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-  std::map<const char*, sqlite3_stmt*> cache_;  // keyed by the literal's address
 };
 
 PoolRow read_pool(const Stmt& s) {
@@ -665,7 +556,8 @@ class SqliteStorage final : public Storage {
       int64_t want = static_cast<int64_t>(sizeof(kMigrations) / sizeof(kMigrations[0]));
       if (have > want) {
         throw SqliteError("database schema version " + std::to_string(have) +
-                          " is newer than this server (" + std::to_string(want) + ")");
+                              " is newer than this server (" + std::to_string(want) + ")",
+                          SQLITE_ERROR);
       }
       for (int64_t v = have + 1; v <= want; ++v) {
         c.exec(kMigrations[v - 1]);

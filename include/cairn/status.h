@@ -68,6 +68,8 @@ enum class ErrorCode : int {
   kCancelled,        // the caller cancelled the operation
   kStubExhausted,    // stub mode: no canned response queued for this operation
   kInvalidArgument,  // a local API misuse that never reaches the wire
+  kCorruption,       // the local database file is corrupt or not a cairn database
+  kStorage,          // the local database failed (disk full, I/O error, locked too long)
 };
 
 // The wire name of a code ("ResourceConflictException"); local codes get descriptive names.

@@ -1,0 +1,198 @@
+// LocalStore: the crash-safe SQLite cache behind a device's datasets (docs/localstore.md).
+//
+// It keeps, per owner (an identity id, or a provisional owner before any identity is known):
+// datasets with their sync state, and records with their value, last known server sync count,
+// last synced value (the base, for three-way merges), a dirty flag and a local version that every
+// local write increments. Writes are acknowledged only after their transaction commits.
+//
+// Thread safety: every method may be called from any thread. Writes go through one connection
+// behind a mutex; reads use their own connections (WAL), so a read never waits for more than one
+// short write transaction, whatever a sync is doing. Opening the same file twice in one process
+// returns the same instance, so two handles to one dataset share its lock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cairn/clock.h"
+#include "cairn/status.h"
+
+namespace cairn::localstore {
+
+using Millis = int64_t;
+
+// The quotas Cognito Sync publishes, enforced at write time.
+struct Limits {
+  int64_t max_datasets = 20;
+  int64_t max_records = 1024;         // live records per dataset
+  int64_t max_dataset_bytes = 1048576;  // UTF-8 bytes of key plus value, live records
+  int64_t max_key_chars = 1024;
+  int64_t max_value_chars = 1048575;
+};
+
+struct Options {
+  // "" or ":memory:" for an in-memory store (tests); otherwise a file path.
+  std::string path;
+  // NORMAL is durable across process crashes in WAL mode (a power cut may lose the last commits);
+  // FULL also survives power loss, at an fsync per commit.
+  bool synchronous_full = false;
+  Limits limits;
+  std::shared_ptr<Clock> clock;  // null: the system clock
+};
+
+// Local delete pending: the dataset was deleted here and the deletion is not yet on the server.
+constexpr int64_t kDeletePending = -1;
+
+struct DatasetInfo {
+  std::string name;
+  Millis created = 0;
+  Millis last_modified = 0;  // server's, or the last local write's
+  std::string last_modified_by;
+  int64_t storage_bytes = 0;  // live records, UTF-8 key plus value
+  int64_t record_count = 0;   // live records
+  int64_t dirty_count = 0;    // records with local changes not yet pushed
+  int64_t last_sync_count = 0;  // kDeletePending after a local delete
+  Millis last_sync_time = 0;
+  std::string last_sync_result;  // "" before the first sync
+};
+
+struct Record {
+  std::string key;
+  std::optional<std::string> value;  // nullopt: a tombstone
+  int64_t sync_count = 0;            // last known server count; 0: never on the server
+  Millis last_modified = 0;          // server's time of the synced version
+  std::string last_modified_by;
+  Millis device_last_modified = 0;  // time of the last local write
+  bool dirty = false;
+  int64_t local_version = 0;  // +1 on every local write
+  // The last synced value (the base of a three-way merge); nullopt when the base is a tombstone
+  // or the record was never synced (has_base false).
+  std::optional<std::string> base_value;
+  bool has_base = false;
+};
+
+// A record as the server sent it (ListRecords or UpdateRecords).
+struct RemoteRecord {
+  std::string key;
+  std::optional<std::string> value;
+  int64_t sync_count = 0;
+  Millis last_modified = 0;
+  std::string last_modified_by;
+  std::optional<Millis> device_last_modified;
+};
+
+struct Conflict {
+  Record local;
+  RemoteRecord remote;
+};
+
+// What a push sends: the dirty records as they were when the snapshot was taken.
+struct PushItem {
+  std::string key;
+  std::optional<std::string> value;
+  int64_t sync_count = 0;
+  Millis device_last_modified = 0;
+  int64_t local_version = 0;
+};
+
+// How the old identity's local datasets are treated when the identity changes.
+enum class IdentityChange {
+  // An account switch: each identity keeps its own datasets; switching back finds them again.
+  kSwitch,
+  // The server merged the old identity into the new one: each old dataset NAME becomes the new
+  // identity's NAME.OLD_ID, as the server names it, keeping its records and sync counts.
+  kMerge,
+};
+
+class LocalStore {
+ public:
+  // Opens (or creates) the store; the same path returns the same instance while it is open.
+  // Fails with kCorruption for a file that is not a readable cairn database, and kStorage for
+  // other failures (permissions, disk).
+  static Result<std::shared_ptr<LocalStore>> open(const Options& options);
+  ~LocalStore();
+
+  // --- identity -------------------------------------------------------------------------------
+  // The owner new writes belong to: the current identity id, or the provisional owner.
+  std::string owner() const;
+  bool has_identity() const;
+  // Attaches the store to an identity. From the provisional owner, every provisional dataset is
+  // folded into the identity's (provisional writes land as dirty writes on top). Between two
+  // identities, `change` decides (see IdentityChange). Idempotent; transactional.
+  Status set_identity(const std::string& identity_id, IdentityChange change = IdentityChange::kSwitch);
+
+  // --- records --------------------------------------------------------------------------------
+  Status put(const std::string& dataset, const std::string& key, const std::string& value);
+  Status remove(const std::string& dataset, const std::string& key);
+  // nullopt for a missing key or a tombstone.
+  Result<std::optional<std::string>> get(const std::string& dataset, const std::string& key);
+  // All entries in one transaction: a value writes, nullopt removes. Nothing is written unless all
+  // pass the limits.
+  Status put_all(const std::string& dataset,
+                 const std::map<std::string, std::optional<std::string>>& entries);
+  Result<std::map<std::string, std::string>> get_all(const std::string& dataset);
+  Result<std::vector<Record>> get_all_records(const std::string& dataset);
+  Result<std::optional<Record>> record(const std::string& dataset, const std::string& key);
+  Result<int64_t> size_in_bytes(const std::string& dataset, const std::string& key);
+  Result<int64_t> total_size_in_bytes(const std::string& dataset);
+  Result<bool> is_changed(const std::string& dataset, const std::string& key);
+
+  // --- datasets -------------------------------------------------------------------------------
+  Result<std::vector<DatasetInfo>> list_datasets();
+  Result<std::optional<DatasetInfo>> dataset(const std::string& name);
+  // Local delete: records go, the dataset stays as kDeletePending until the sync deletes it on
+  // the server. A later put starts a new dataset that is pushed after the remote delete.
+  Status delete_dataset(const std::string& name);
+  // Forgets a dataset entirely (after the remote delete, or when the server deleted it).
+  Status purge_dataset(const std::string& name);
+  // Forgets every owner's data and all metadata.
+  Status wipe();
+
+  // --- sync -----------------------------------------------------------------------------------
+  // Applies pulled records and moves last_sync_count, in one transaction. A remote record
+  // replaces a local one only where the local one is clean (or dirty with the same value); dirty
+  // ones come back as conflicts, untouched. last_sync_count stops short of the first conflicting
+  // record so that a pull after an interrupted resolution sees it again.
+  Result<std::vector<Conflict>> apply_remote(const std::string& dataset,
+                                             const std::vector<RemoteRecord>& records,
+                                             int64_t dataset_sync_count);
+  // The dirty records, with their local versions, for a push.
+  Result<std::vector<PushItem>> dirty_records(const std::string& dataset);
+  // After a successful push: each pushed record takes its new server count; it turns clean only
+  // if its local version is unchanged since the snapshot (a write made during the push stays
+  // dirty, with the new count, and goes out next time). last_sync_count moves only when given.
+  Status mark_pushed(const std::string& dataset, const std::vector<PushItem>& pushed,
+                     const std::vector<RemoteRecord>& results,
+                     std::optional<int64_t> new_last_sync_count);
+  // A conflict resolved: the record takes `value` with the remote count; dirty says whether the
+  // resolution must still be pushed (local or custom value) or is already the server's (remote).
+  Status resolve(const std::string& dataset, const Conflict& conflict,
+                 const std::optional<std::string>& value, bool dirty);
+  Status set_last_sync_count(const std::string& dataset, int64_t count);
+  Status record_sync_result(const std::string& dataset, const std::string& result);
+
+  // --- small metadata -------------------------------------------------------------------------
+  Result<std::optional<std::string>> meta(const std::string& key);
+  Status set_meta(const std::string& key, const std::string& value);
+  Status delete_meta(const std::string& key);
+
+  // One lock per (owner, dataset), shared by every handle: syncs hold it for their duration.
+  std::shared_ptr<std::mutex> dataset_lock(const std::string& dataset);
+
+  const Limits& limits() const;
+  std::string path() const;
+
+  struct Impl;
+
+ private:
+  explicit LocalStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cairn::localstore
