@@ -1,0 +1,862 @@
+// LocalStore on SQLite (docs/localstore.md).
+#include "localstore/local_store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <random>
+#include <set>
+#include <unistd.h>
+
+#include "common/sqlite.h"
+
+namespace cairn::localstore {
+namespace {
+
+using sqlite::Stmt;
+
+// user_version N means the first N entries have run. Never edit a shipped entry; append.
+const char* const kMigrations[] = {
+    // 1: datasets, records with their sync state and base value, metadata.
+    R"sql(
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE datasets(
+      owner TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL,
+      last_modified INTEGER NOT NULL, last_modified_by TEXT NOT NULL,
+      last_sync_count INTEGER NOT NULL, last_sync_time INTEGER NOT NULL,
+      PRIMARY KEY(owner, name));
+    CREATE TABLE records(
+      owner TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+      sync_count INTEGER NOT NULL, last_modified INTEGER NOT NULL, last_modified_by TEXT NOT NULL,
+      device_last_modified INTEGER NOT NULL, dirty INTEGER NOT NULL, local_version INTEGER NOT NULL,
+      base_value TEXT, has_base INTEGER NOT NULL,
+      PRIMARY KEY(owner, dataset, key),
+      FOREIGN KEY(owner, dataset) REFERENCES datasets(owner, name));
+    CREATE INDEX records_dirty ON records(owner, dataset, dirty);
+    )sql",
+    // 2: the outcome of the last sync, shown by status tools. Adding a column keeps every row.
+    R"sql(
+    ALTER TABLE datasets ADD COLUMN last_sync_result TEXT NOT NULL DEFAULT '';
+    )sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+#define RECORD_COLUMNS                                                                         \
+  "key, value, sync_count, last_modified, last_modified_by, device_last_modified, dirty, "     \
+  "local_version, base_value, has_base"
+
+Record read_record(const Stmt& s) {
+  Record r;
+  r.key = s.text(0);
+  r.value = s.opt_text(1);
+  r.sync_count = s.i64(2);
+  r.last_modified = s.i64(3);
+  r.last_modified_by = s.text(4);
+  r.device_last_modified = s.i64(5);
+  r.dirty = s.i64(6) != 0;
+  r.local_version = s.i64(7);
+  r.base_value = s.opt_text(8);
+  r.has_base = s.i64(9) != 0;
+  return r;
+}
+
+size_t utf8_chars(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+bool valid_dataset_name(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (unsigned char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status invalid(const std::string& message) { return Status(ErrorCode::kInvalidParameter, message); }
+Status limit(const std::string& message) { return Status(ErrorCode::kLimitExceeded, message); }
+
+// Registry: one instance per open file in this process.
+std::mutex& registry_mu() {
+  static std::mutex mu;
+  return mu;
+}
+std::map<std::string, std::weak_ptr<LocalStore>>& registry() {
+  static std::map<std::string, std::weak_ptr<LocalStore>> r;
+  return r;
+}
+
+}  // namespace
+
+struct LocalStore::Impl {
+  Options options;
+  std::string path;  // canonical file path, or the in-memory URI
+  bool memory = false;
+  std::shared_ptr<Clock> clock;
+
+  std::mutex write_mu;  // guards writer and stats
+  std::unique_ptr<sqlite::Connection> writer;
+  std::mutex readers_mu;
+  std::vector<std::unique_ptr<sqlite::Connection>> readers;
+
+  mutable std::mutex owner_mu;
+  std::string owner;
+  bool has_identity = false;
+
+  std::mutex locks_mu;
+  std::map<std::string, std::weak_ptr<std::mutex>> locks;
+
+  // Live record count and bytes per (owner, dataset), kept under write_mu so put() need not add
+  // them up on every write.
+  struct Stats {
+    bool exists = false;
+    int64_t live = 0;
+    int64_t bytes = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Stats> stats;
+
+  Millis now() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock->now().time_since_epoch())
+        .count();
+  }
+
+  std::string current_owner() const {
+    std::lock_guard<std::mutex> l(owner_mu);
+    return owner;
+  }
+
+  std::unique_ptr<sqlite::Connection> connect() {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | (memory ? SQLITE_OPEN_URI : 0);
+    auto c = std::make_unique<sqlite::Connection>(path, flags);
+    sqlite3_busy_timeout(c->handle(), 5000);
+    if (!memory) {
+      c->exec("PRAGMA journal_mode=WAL");
+      c->exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+    }
+    c->exec("PRAGMA foreign_keys=ON");
+    return c;
+  }
+
+  // Runs fn on a reader connection (the writer, for in-memory stores).
+  template <typename Fn>
+  auto with_reader(Fn fn) {
+    if (memory) {
+      std::lock_guard<std::mutex> l(write_mu);
+      return fn(*writer);
+    }
+    std::unique_ptr<sqlite::Connection> c;
+    {
+      std::lock_guard<std::mutex> l(readers_mu);
+      if (!readers.empty()) {
+        c = std::move(readers.back());
+        readers.pop_back();
+      }
+    }
+    if (!c) c = connect();
+    struct Return {
+      Impl* impl;
+      std::unique_ptr<sqlite::Connection>& c;
+      ~Return() {
+        std::lock_guard<std::mutex> l(impl->readers_mu);
+        if (impl->readers.size() < 8) impl->readers.push_back(std::move(c));
+      }
+    } give_back{this, c};
+    return fn(*c);
+  }
+
+  void migrate() {
+    auto s = writer->prepare("PRAGMA user_version");
+    s.step();
+    int64_t have = s.i64(0);
+    if (have > kSchemaVersion) {
+      throw sqlite::Error("the store's schema version " + std::to_string(have) +
+                              " is newer than this build of cairn (" +
+                              std::to_string(kSchemaVersion) + ")",
+                          SQLITE_ERROR);
+    }
+    if (have == kSchemaVersion) return;
+    sqlite::Transaction t(*writer, "BEGIN IMMEDIATE");
+    for (int64_t v = have + 1; v <= kSchemaVersion; ++v) {
+      writer->exec(kMigrations[v - 1]);
+      std::string set = "PRAGMA user_version=" + std::to_string(v);
+      writer->exec(set.c_str());
+    }
+    t.commit();
+  }
+
+  std::optional<std::string> meta_locked(const std::string& key) {
+    auto s = writer->prepare("SELECT value FROM meta WHERE key = ?");
+    s.bind(key);
+    if (!s.step()) return std::nullopt;
+    return s.text(0);
+  }
+  void set_meta_locked(const std::string& key, const std::string& value) {
+    writer->prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)").bind(key).bind(value).run();
+  }
+
+  void load_owner() {
+    auto identity = meta_locked("cairn.identity_id");
+    std::lock_guard<std::mutex> l(owner_mu);
+    if (identity) {
+      owner = *identity;
+      has_identity = true;
+      return;
+    }
+    auto provisional = meta_locked("cairn.provisional_owner");
+    if (!provisional) {
+      std::random_device rd;
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "provisional:%08x%08x", rd(), rd());
+      provisional = buf;
+      set_meta_locked("cairn.provisional_owner", *provisional);
+    }
+    owner = *provisional;
+    has_identity = false;
+  }
+
+  Stats& stats_for(const std::string& owner_id, const std::string& dataset) {
+    auto key = std::make_pair(owner_id, dataset);
+    auto it = stats.find(key);
+    if (it != stats.end()) return it->second;
+    Stats st;
+    auto d = writer->prepare("SELECT 1 FROM datasets WHERE owner = ? AND name = ?");
+    d.bind(owner_id).bind(dataset);
+    st.exists = d.step();
+    auto s = writer->prepare(
+        "SELECT COUNT(*), COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0) "
+        "FROM records WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
+    s.bind(owner_id).bind(dataset);
+    s.step();
+    st.live = s.i64(0);
+    st.bytes = s.i64(1);
+    return stats.emplace(key, st).first->second;
+  }
+
+  // Validates and stages one local write against the running totals; nothing is written.
+  Status stage_write(const std::string& owner_id, const std::string& dataset, const std::string& key,
+                     const std::optional<std::string>& value, Stats& st, int64_t* datasets_created) {
+    if (key.empty() || static_cast<int64_t>(utf8_chars(key)) > options.limits.max_key_chars) {
+      return invalid("record key must be 1 to " + std::to_string(options.limits.max_key_chars) +
+                     " characters");
+    }
+    if (value && static_cast<int64_t>(utf8_chars(*value)) > options.limits.max_value_chars) {
+      return invalid("record value of '" + key.substr(0, 64) + "' exceeds " +
+                     std::to_string(options.limits.max_value_chars) + " characters");
+    }
+    if (!st.exists && *datasets_created == 0) {
+      auto c = writer->prepare("SELECT COUNT(*) FROM datasets WHERE owner = ?");
+      c.bind(owner_id);
+      c.step();
+      if (c.i64(0) >= options.limits.max_datasets) {
+        return limit("an identity may hold at most " + std::to_string(options.limits.max_datasets) +
+                     " datasets");
+      }
+      *datasets_created = 1;
+    }
+    auto old = writer->prepare(
+        "SELECT length(CAST(value AS BLOB)) FROM records WHERE owner = ? AND dataset = ? AND key = ?");
+    old.bind(owner_id).bind(dataset).bind(key);
+    bool old_live = false;
+    int64_t old_bytes = 0;
+    if (old.step() && !old.is_null(0)) {
+      old_live = true;
+      old_bytes = static_cast<int64_t>(key.size()) + old.i64(0);
+    }
+    int64_t live = st.live - (old_live ? 1 : 0) + (value ? 1 : 0);
+    int64_t bytes = st.bytes - old_bytes + (value ? static_cast<int64_t>(key.size() + value->size()) : 0);
+    if (live > options.limits.max_records) {
+      return limit("dataset '" + dataset + "' may hold at most " +
+                   std::to_string(options.limits.max_records) + " records");
+    }
+    if (bytes > options.limits.max_dataset_bytes) {
+      return limit("dataset '" + dataset + "' may hold at most " +
+                   std::to_string(options.limits.max_dataset_bytes) + " bytes of keys and values");
+    }
+    st.live = live;
+    st.bytes = bytes;
+    return Status::OK();
+  }
+
+  void ensure_dataset(const std::string& owner_id, const std::string& dataset, Millis t) {
+    writer->prepare(
+          "INSERT OR IGNORE INTO datasets(owner, name, created, last_modified, last_modified_by, "
+          "last_sync_count, last_sync_time) VALUES(?, ?, ?, ?, '', 0, 0)")
+        .bind(owner_id).bind(dataset).bind(t).bind(t)
+        .run();
+  }
+
+  void write_local(const std::string& owner_id, const std::string& dataset, const std::string& key,
+                   const std::optional<std::string>& value, Millis t) {
+    // A local write: new value, dirty, one more local version; the server count and base stay.
+    writer->prepare(
+          "INSERT INTO records(owner, dataset, key, value, sync_count, last_modified, "
+          "last_modified_by, device_last_modified, dirty, local_version, base_value, has_base) "
+          "VALUES(?, ?, ?, ?, 0, 0, '', ?, 1, 1, NULL, 0) "
+          "ON CONFLICT(owner, dataset, key) DO UPDATE SET value = excluded.value, dirty = 1, "
+          "local_version = local_version + 1, device_last_modified = excluded.device_last_modified")
+        .bind(owner_id).bind(dataset).bind(key).bind(value).bind(t)
+        .run();
+  }
+
+  void forget_stats(const std::string& owner_id, const std::string& dataset) {
+    stats.erase(std::make_pair(owner_id, dataset));
+  }
+
+  // Moves one owner's dataset into another owner's (possibly renamed), folding the records in as
+  // local writes when the target already exists.
+  void move_dataset(const std::string& from_owner, const std::string& from_name,
+                    const std::string& to_owner, const std::string& to_name, Millis t) {
+    auto exists = writer->prepare("SELECT 1 FROM datasets WHERE owner = ? AND name = ?");
+    exists.bind(to_owner).bind(to_name);
+    if (!exists.step()) {
+      ensure_dataset(to_owner, to_name, t);
+      writer->prepare(
+            "UPDATE datasets SET (created, last_modified, last_modified_by, last_sync_count, "
+            "last_sync_time, last_sync_result) = (SELECT created, last_modified, last_modified_by, "
+            "last_sync_count, last_sync_time, last_sync_result FROM datasets WHERE owner = ? AND name = ?) "
+            "WHERE owner = ? AND name = ?")
+          .bind(from_owner).bind(from_name).bind(to_owner).bind(to_name)
+          .run();
+      writer->prepare("UPDATE records SET owner = ?, dataset = ? WHERE owner = ? AND dataset = ?")
+          .bind(to_owner).bind(to_name).bind(from_owner).bind(from_name)
+          .run();
+    } else {
+      std::vector<Record> rows;
+      auto s = writer->prepare("SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? AND dataset = ?");
+      s.bind(from_owner).bind(from_name);
+      while (s.step()) rows.push_back(read_record(s));
+      for (const auto& r : rows) {
+        // Only local changes carry over: a clean record is the old owner's server state.
+        if (r.dirty) write_local(to_owner, to_name, r.key, r.value, r.device_last_modified);
+      }
+      writer->prepare("DELETE FROM records WHERE owner = ? AND dataset = ?")
+          .bind(from_owner).bind(from_name).run();
+    }
+    writer->prepare("DELETE FROM datasets WHERE owner = ? AND name = ?").bind(from_owner).bind(from_name).run();
+    forget_stats(from_owner, from_name);
+    forget_stats(to_owner, to_name);
+  }
+
+  Status guarded(const std::function<Status()>& fn) const {
+    try {
+      return fn();
+    } catch (const sqlite::Error& e) {
+      return translate(e);
+    }
+  }
+
+  Status translate(const sqlite::Error& e) const {
+    if (e.corrupt()) {
+      return Status(ErrorCode::kCorruption,
+                    "local store " + path + " is corrupt or not a cairn database (" + e.what() +
+                        "). Move the file aside (it may hold unsynced writes) and reopen: cairn "
+                        "starts an empty store and the next sync refills it from the server.");
+    }
+    return Status(ErrorCode::kStorage, std::string("local store ") + path + ": " + e.what());
+  }
+};
+
+template <typename T, typename Fn>
+Result<T> read_guarded(LocalStore::Impl& impl, Fn fn) {
+  try {
+    return impl.with_reader(fn);
+  } catch (const sqlite::Error& e) {
+    return impl.translate(e);
+  }
+}
+
+// --- opening -------------------------------------------------------------------------------------
+
+Result<std::shared_ptr<LocalStore>> LocalStore::open(const Options& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->clock = options.clock ? options.clock : Clock::system();
+  impl->memory = options.path.empty() || options.path == ":memory:";
+  static std::atomic<int> memory_counter{0};
+  if (impl->memory) {
+    impl->path = "file:cairn-memory-" + std::to_string(getpid()) + "-" +
+                 std::to_string(++memory_counter) + "?mode=memory&cache=shared";
+  } else {
+    std::error_code ec;
+    auto parent = std::filesystem::path(options.path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    impl->path = std::filesystem::weakly_canonical(options.path, ec).string();
+    if (ec) impl->path = options.path;
+  }
+
+  std::lock_guard<std::mutex> l(registry_mu());
+  if (!impl->memory) {
+    auto it = registry().find(impl->path);
+    if (it != registry().end()) {
+      if (auto existing = it->second.lock()) return existing;
+    }
+  }
+  try {
+    impl->writer = impl->connect();
+    impl->migrate();
+    impl->load_owner();
+  } catch (const sqlite::Error& e) {
+    return impl->translate(e);
+  }
+  std::string key = impl->path;
+  bool memory = impl->memory;
+  std::shared_ptr<LocalStore> store(new LocalStore(std::move(impl)));
+  if (!memory) registry()[key] = store;
+  return store;
+}
+
+LocalStore::LocalStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LocalStore::~LocalStore() = default;
+
+const Limits& LocalStore::limits() const { return impl_->options.limits; }
+std::string LocalStore::path() const { return impl_->path; }
+
+// --- identity ------------------------------------------------------------------------------------
+
+std::string LocalStore::owner() const { return impl_->current_owner(); }
+
+bool LocalStore::has_identity() const {
+  std::lock_guard<std::mutex> l(impl_->owner_mu);
+  return impl_->has_identity;
+}
+
+Status LocalStore::set_identity(const std::string& identity_id, IdentityChange change) {
+  if (identity_id.empty() || identity_id.rfind("provisional:", 0) == 0) {
+    return Status(ErrorCode::kInvalidArgument, "not an identity id: '" + identity_id + "'");
+  }
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::string old = impl_->current_owner();
+  if (old == identity_id) return Status::OK();
+  bool from_provisional = !has_identity();
+  Status s = impl_->guarded([&] {
+    sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
+    Millis now = impl_->now();
+    if (from_provisional || change == IdentityChange::kMerge) {
+      std::vector<std::string> names;
+      auto s = impl_->writer->prepare("SELECT name FROM datasets WHERE owner = ? ORDER BY name");
+      s.bind(old);
+      while (s.step()) names.push_back(s.text(0));
+      for (const auto& name : names) {
+        std::string target = name;
+        if (!from_provisional) {
+          // As the server names a merged dataset: NAME.OLD_ID, NAME shortened to fit 128.
+          std::string suffix = "." + old;
+          target = name.substr(0, 128 - std::min<size_t>(suffix.size(), 127)) + suffix;
+        }
+        impl_->move_dataset(old, name, identity_id, target, now);
+      }
+    }
+    impl_->set_meta_locked("cairn.identity_id", identity_id);
+    t.commit();
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  std::lock_guard<std::mutex> l(impl_->owner_mu);
+  impl_->owner = identity_id;
+  impl_->has_identity = true;
+  return s;
+}
+
+// --- records -------------------------------------------------------------------------------------
+
+Status LocalStore::put_all(const std::string& dataset,
+                           const std::map<std::string, std::optional<std::string>>& entries) {
+  if (!valid_dataset_name(dataset)) {
+    return invalid("dataset name '" + dataset.substr(0, 64) + "' must match [a-zA-Z0-9_.:-]{1,128}");
+  }
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::string owner = impl_->current_owner();
+  return impl_->guarded([&]() -> Status {
+    Impl::Stats staged = impl_->stats_for(owner, dataset);
+    int64_t created = 0;
+    for (const auto& [key, value] : entries) {
+      Status s = impl_->stage_write(owner, dataset, key, value, staged, &created);
+      if (!s.ok()) return s;  // nothing written
+    }
+    Millis now = impl_->now();
+    sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
+    impl_->ensure_dataset(owner, dataset, now);
+    for (const auto& [key, value] : entries) impl_->write_local(owner, dataset, key, value, now);
+    t.commit();
+    staged.exists = true;
+    impl_->stats[std::make_pair(owner, dataset)] = staged;
+    return Status::OK();
+  });
+}
+
+Status LocalStore::put(const std::string& dataset, const std::string& key, const std::string& value) {
+  return put_all(dataset, {{key, value}});
+}
+
+Status LocalStore::remove(const std::string& dataset, const std::string& key) {
+  return put_all(dataset, {{key, std::nullopt}});
+}
+
+Result<std::optional<std::string>> LocalStore::get(const std::string& dataset, const std::string& key) {
+  std::string owner = impl_->current_owner();
+  return read_guarded<std::optional<std::string>>(*impl_, [&](sqlite::Connection& c) {
+    auto s = c.prepare("SELECT value FROM records WHERE owner = ? AND dataset = ? AND key = ?");
+    s.bind(owner).bind(dataset).bind(key);
+    std::optional<std::string> v;
+    if (s.step()) v = s.opt_text(0);
+    return v;
+  });
+}
+
+Result<std::optional<Record>> LocalStore::record(const std::string& dataset, const std::string& key) {
+  std::string owner = impl_->current_owner();
+  return read_guarded<std::optional<Record>>(*impl_, [&](sqlite::Connection& c) {
+    auto s = c.prepare("SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? AND dataset = ? AND key = ?");
+    s.bind(owner).bind(dataset).bind(key);
+    std::optional<Record> r;
+    if (s.step()) r = read_record(s);
+    return r;
+  });
+}
+
+Result<std::map<std::string, std::string>> LocalStore::get_all(const std::string& dataset) {
+  std::string owner = impl_->current_owner();
+  return read_guarded<std::map<std::string, std::string>>(*impl_, [&](sqlite::Connection& c) {
+    auto s = c.prepare(
+        "SELECT key, value FROM records WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
+    s.bind(owner).bind(dataset);
+    std::map<std::string, std::string> out;
+    while (s.step()) out.emplace(s.text(0), s.text(1));
+    return out;
+  });
+}
+
+Result<std::vector<Record>> LocalStore::get_all_records(const std::string& dataset) {
+  std::string owner = impl_->current_owner();
+  return read_guarded<std::vector<Record>>(*impl_, [&](sqlite::Connection& c) {
+    auto s = c.prepare("SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? AND dataset = ? ORDER BY key");
+    s.bind(owner).bind(dataset);
+    std::vector<Record> out;
+    while (s.step()) out.push_back(read_record(s));
+    return out;
+  });
+}
+
+Result<int64_t> LocalStore::size_in_bytes(const std::string& dataset, const std::string& key) {
+  auto r = get(dataset, key);
+  if (!r.ok()) return r.status();
+  return *r ? static_cast<int64_t>(key.size() + (*r)->size()) : int64_t{0};
+}
+
+Result<int64_t> LocalStore::total_size_in_bytes(const std::string& dataset) {
+  std::string owner = impl_->current_owner();
+  return read_guarded<int64_t>(*impl_, [&](sqlite::Connection& c) {
+    auto s = c.prepare(
+        "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0) FROM records "
+        "WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
+    s.bind(owner).bind(dataset);
+    s.step();
+    return s.i64(0);
+  });
+}
+
+Result<bool> LocalStore::is_changed(const std::string& dataset, const std::string& key) {
+  auto r = record(dataset, key);
+  if (!r.ok()) return r.status();
+  return *r && (*r)->dirty;
+}
+
+// --- datasets ------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kDatasetQuery =
+    "SELECT d.name, d.created, MAX(d.last_modified, COALESCE(MAX(r.device_last_modified), 0)), "
+    "d.last_modified_by, "
+    "COALESCE(SUM(CASE WHEN r.value IS NOT NULL THEN length(CAST(r.key AS BLOB)) + "
+    "length(CAST(r.value AS BLOB)) END), 0), "
+    "COUNT(r.value), COALESCE(SUM(r.dirty), 0), d.last_sync_count, d.last_sync_time, "
+    "d.last_sync_result FROM datasets d LEFT JOIN records r ON r.owner = d.owner AND r.dataset = d.name "
+    "WHERE d.owner = ? AND (? = '' OR d.name = ?) GROUP BY d.name ORDER BY d.name";
+
+DatasetInfo read_info(const Stmt& s) {
+  DatasetInfo d;
+  d.name = s.text(0);
+  d.created = s.i64(1);
+  d.last_modified = s.i64(2);
+  d.last_modified_by = s.text(3);
+  d.storage_bytes = s.i64(4);
+  d.record_count = s.i64(5);
+  d.dirty_count = s.i64(6);
+  d.last_sync_count = s.i64(7);
+  d.last_sync_time = s.i64(8);
+  d.last_sync_result = s.text(9);
+  return d;
+}
+
+}  // namespace
+
+Result<std::vector<DatasetInfo>> LocalStore::list_datasets() {
+  std::string owner = impl_->current_owner();
+  return read_guarded<std::vector<DatasetInfo>>(*impl_, [&](sqlite::Connection& c) {
+    auto s = c.prepare(kDatasetQuery);
+    s.bind(owner).bind(std::string()).bind(std::string());
+    std::vector<DatasetInfo> out;
+    while (s.step()) out.push_back(read_info(s));
+    return out;
+  });
+}
+
+Result<std::optional<DatasetInfo>> LocalStore::dataset(const std::string& name) {
+  std::string owner = impl_->current_owner();
+  return read_guarded<std::optional<DatasetInfo>>(*impl_, [&](sqlite::Connection& c) {
+    auto s = c.prepare(kDatasetQuery);
+    s.bind(owner).bind(name).bind(name);
+    std::optional<DatasetInfo> out;
+    if (s.step()) out = read_info(s);
+    return out;
+  });
+}
+
+Status LocalStore::delete_dataset(const std::string& name) {
+  if (!valid_dataset_name(name)) return invalid("dataset name '" + name.substr(0, 64) + "' is not valid");
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::string owner = impl_->current_owner();
+  return impl_->guarded([&] {
+    sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
+    impl_->ensure_dataset(owner, name, impl_->now());
+    impl_->writer->prepare("DELETE FROM records WHERE owner = ? AND dataset = ?").bind(owner).bind(name).run();
+    impl_->writer->prepare("UPDATE datasets SET last_sync_count = ? WHERE owner = ? AND name = ?")
+        .bind(kDeletePending).bind(owner).bind(name).run();
+    t.commit();
+    impl_->forget_stats(owner, name);
+    return Status::OK();
+  });
+}
+
+Status LocalStore::purge_dataset(const std::string& name) {
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::string owner = impl_->current_owner();
+  return impl_->guarded([&] {
+    sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
+    impl_->writer->prepare("DELETE FROM records WHERE owner = ? AND dataset = ?").bind(owner).bind(name).run();
+    impl_->writer->prepare("DELETE FROM datasets WHERE owner = ? AND name = ?").bind(owner).bind(name).run();
+    t.commit();
+    impl_->forget_stats(owner, name);
+    return Status::OK();
+  });
+}
+
+Status LocalStore::wipe() {
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  Status s = impl_->guarded([&] {
+    sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
+    impl_->writer->exec("DELETE FROM records; DELETE FROM datasets; DELETE FROM meta;");
+    t.commit();
+    impl_->stats.clear();
+    impl_->load_owner();
+    return Status::OK();
+  });
+  return s;
+}
+
+// --- sync ----------------------------------------------------------------------------------------
+
+Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& dataset,
+                                                       const std::vector<RemoteRecord>& records,
+                                                       int64_t dataset_sync_count) {
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::string owner = impl_->current_owner();
+  std::vector<Conflict> conflicts;
+  Status s = impl_->guarded([&] {
+    auto& c = *impl_->writer;
+    sqlite::Transaction t(c, "BEGIN IMMEDIATE");
+    impl_->ensure_dataset(owner, dataset, impl_->now());
+    int64_t first_conflict = INT64_MAX;
+    Millis newest = 0;
+    std::string newest_by;
+    for (const auto& r : records) {
+      auto q = c.prepare("SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? AND dataset = ? AND key = ?");
+      q.bind(owner).bind(dataset).bind(r.key);
+      std::optional<Record> local;
+      if (q.step()) local = read_record(q);
+      if (r.last_modified > newest) {
+        newest = r.last_modified;
+        newest_by = r.last_modified_by;
+      }
+      if (local && local->dirty) {
+        if (r.sync_count <= local->sync_count) continue;  // a version the local change is based on
+        if (local->value != r.value) {
+          conflicts.push_back({*local, r});
+          first_conflict = std::min(first_conflict, r.sync_count);
+          continue;
+        }
+        // Both sides wrote the same value: nothing to push any more.
+      }
+      c.prepare(
+           "INSERT INTO records(owner, dataset, key, value, sync_count, last_modified, "
+           "last_modified_by, device_last_modified, dirty, local_version, base_value, has_base) "
+           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, 1) "
+           "ON CONFLICT(owner, dataset, key) DO UPDATE SET value = excluded.value, "
+           "sync_count = excluded.sync_count, last_modified = excluded.last_modified, "
+           "last_modified_by = excluded.last_modified_by, "
+           "device_last_modified = excluded.device_last_modified, dirty = 0, "
+           "base_value = excluded.base_value, has_base = 1")
+          .bind(owner).bind(dataset).bind(r.key).bind(r.value).bind(r.sync_count)
+          .bind(r.last_modified).bind(r.last_modified_by)
+          .bind(r.device_last_modified.value_or(r.last_modified)).bind(r.value)
+          .run();
+    }
+    // Stop short of the first conflict, so an interrupted resolution sees it again.
+    int64_t count = dataset_sync_count;
+    if (first_conflict != INT64_MAX) count = std::min(count, first_conflict - 1);
+    c.prepare(
+         "UPDATE datasets SET last_sync_count = MAX(last_sync_count, ?), "
+         "last_modified = MAX(last_modified, ?), "
+         "last_modified_by = CASE WHEN ? > last_modified THEN ? ELSE last_modified_by END "
+         "WHERE owner = ? AND name = ?")
+        .bind(count).bind(newest).bind(newest).bind(newest_by).bind(owner).bind(dataset)
+        .run();
+    t.commit();
+    impl_->forget_stats(owner, dataset);
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  return conflicts;
+}
+
+Result<std::vector<PushItem>> LocalStore::dirty_records(const std::string& dataset) {
+  std::string owner = impl_->current_owner();
+  return read_guarded<std::vector<PushItem>>(*impl_, [&](sqlite::Connection& c) {
+    auto s = c.prepare(
+        "SELECT key, value, sync_count, device_last_modified, local_version FROM records "
+        "WHERE owner = ? AND dataset = ? AND dirty = 1 ORDER BY key");
+    s.bind(owner).bind(dataset);
+    std::vector<PushItem> out;
+    while (s.step()) out.push_back({s.text(0), s.opt_text(1), s.i64(2), s.i64(3), s.i64(4)});
+    return out;
+  });
+}
+
+Status LocalStore::mark_pushed(const std::string& dataset, const std::vector<PushItem>& pushed,
+                               const std::vector<RemoteRecord>& results,
+                               std::optional<int64_t> new_last_sync_count) {
+  std::map<std::string, const RemoteRecord*> by_key;
+  for (const auto& r : results) by_key[r.key] = &r;
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::string owner = impl_->current_owner();
+  return impl_->guarded([&] {
+    auto& c = *impl_->writer;
+    sqlite::Transaction t(c, "BEGIN IMMEDIATE");
+    for (const auto& item : pushed) {
+      auto it = by_key.find(item.key);
+      if (it == by_key.end()) continue;
+      const RemoteRecord& r = *it->second;
+      // Clean only if nothing was written since the snapshot; the new count applies either way,
+      // so the next push of a newer local write carries the right SyncCount.
+      c.prepare(
+           "UPDATE records SET sync_count = ?, last_modified = ?, last_modified_by = ?, "
+           "base_value = ?, has_base = 1, dirty = CASE WHEN local_version = ? THEN 0 ELSE 1 END "
+           "WHERE owner = ? AND dataset = ? AND key = ?")
+          .bind(r.sync_count).bind(r.last_modified).bind(r.last_modified_by).bind(item.value)
+          .bind(item.local_version).bind(owner).bind(dataset).bind(item.key)
+          .run();
+    }
+    if (new_last_sync_count) {
+      c.prepare("UPDATE datasets SET last_sync_count = ? WHERE owner = ? AND name = ?")
+          .bind(*new_last_sync_count).bind(owner).bind(dataset).run();
+    }
+    t.commit();
+    return Status::OK();
+  });
+}
+
+Status LocalStore::resolve(const std::string& dataset, const Conflict& conflict,
+                           const std::optional<std::string>& value, bool dirty) {
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::string owner = impl_->current_owner();
+  return impl_->guarded([&] {
+    auto& c = *impl_->writer;
+    sqlite::Transaction t(c, "BEGIN IMMEDIATE");
+    // A local write made after the conflict was reported wins over the resolution; it only takes
+    // the remote count so its push can land.
+    c.prepare(
+         "UPDATE records SET "
+         "value = CASE WHEN local_version = ? THEN ? ELSE value END, "
+         "dirty = CASE WHEN local_version = ? THEN ? ELSE 1 END, "
+         "local_version = local_version + 1, sync_count = ?, last_modified = ?, "
+         "last_modified_by = ?, base_value = ?, has_base = 1 "
+         "WHERE owner = ? AND dataset = ? AND key = ?")
+        .bind(conflict.local.local_version).bind(value)
+        .bind(conflict.local.local_version).bind(dirty)
+        .bind(conflict.remote.sync_count).bind(conflict.remote.last_modified)
+        .bind(conflict.remote.last_modified_by).bind(conflict.remote.value)
+        .bind(owner).bind(dataset).bind(conflict.local.key)
+        .run();
+    t.commit();
+    impl_->forget_stats(owner, dataset);
+    return Status::OK();
+  });
+}
+
+Status LocalStore::set_last_sync_count(const std::string& dataset, int64_t count) {
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::string owner = impl_->current_owner();
+  return impl_->guarded([&] {
+    impl_->writer->prepare("UPDATE datasets SET last_sync_count = ? WHERE owner = ? AND name = ?")
+        .bind(count).bind(owner).bind(dataset).run();
+    return Status::OK();
+  });
+}
+
+Status LocalStore::record_sync_result(const std::string& dataset, const std::string& result) {
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::string owner = impl_->current_owner();
+  return impl_->guarded([&] {
+    impl_->writer->prepare(
+          "UPDATE datasets SET last_sync_time = ?, last_sync_result = ? WHERE owner = ? AND name = ?")
+        .bind(impl_->now()).bind(result).bind(owner).bind(dataset).run();
+    return Status::OK();
+  });
+}
+
+// --- metadata and locks --------------------------------------------------------------------------
+
+Result<std::optional<std::string>> LocalStore::meta(const std::string& key) {
+  return read_guarded<std::optional<std::string>>(*impl_, [&](sqlite::Connection& c) {
+    auto s = c.prepare("SELECT value FROM meta WHERE key = ?");
+    s.bind(key);
+    std::optional<std::string> v;
+    if (s.step()) v = s.text(0);
+    return v;
+  });
+}
+
+Status LocalStore::set_meta(const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  return impl_->guarded([&] {
+    impl_->set_meta_locked(key, value);
+    return Status::OK();
+  });
+}
+
+Status LocalStore::delete_meta(const std::string& key) {
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  return impl_->guarded([&] {
+    impl_->writer->prepare("DELETE FROM meta WHERE key = ?").bind(key).run();
+    return Status::OK();
+  });
+}
+
+std::shared_ptr<std::mutex> LocalStore::dataset_lock(const std::string& dataset) {
+  std::string key = impl_->current_owner() + '\n' + dataset;
+  std::lock_guard<std::mutex> l(impl_->locks_mu);
+  auto& slot = impl_->locks[key];
+  auto lock = slot.lock();
+  if (!lock) {
+    lock = std::make_shared<std::mutex>();
+    slot = lock;
+  }
+  return lock;
+}
+
+}  // namespace cairn::localstore

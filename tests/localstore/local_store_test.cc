@@ -1,0 +1,484 @@
+// LocalStore: every operation and limit, sync bookkeeping, identity rules, migrations, corruption,
+// and regression tests named after the official clients' bugs (sync-engine-notes.md).
+#include "localstore/local_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace cairn::localstore {
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/cairn-localstore-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+std::shared_ptr<LocalStore> memory_store() {
+  auto s = LocalStore::open(Options{});
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return *s;
+}
+
+RemoteRecord remote(const std::string& key, std::optional<std::string> value, int64_t count) {
+  return {key, std::move(value), count, 1700000000000, "server", std::nullopt};
+}
+
+TEST(Records, PutGetRemoveAndTheEmptyStringIsAValue) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->put("save", "hp", "10").ok());
+  ASSERT_TRUE(s->put("save", "name", "").ok());
+  EXPECT_EQ(**s->get("save", "hp"), "10");
+  EXPECT_EQ(**s->get("save", "name"), "") << "an empty string is a value";
+  EXPECT_FALSE(s->get("save", "missing")->has_value());
+  ASSERT_TRUE(s->remove("save", "hp").ok());
+  EXPECT_FALSE(s->get("save", "hp")->has_value()) << "a tombstone reads as absent";
+  auto all = *s->get_all("save");
+  EXPECT_EQ(all.size(), 1u);
+  auto records = *s->get_all_records("save");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].key, "hp");
+  EXPECT_FALSE(records[0].value.has_value());
+  EXPECT_TRUE(records[0].dirty);
+  EXPECT_EQ(records[0].local_version, 2);
+}
+
+TEST(Records, SizesAndChangeFlags) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->put("d", "é", "ü!").ok());
+  EXPECT_EQ(*s->size_in_bytes("d", "é"), 5) << "UTF-8 bytes of key plus value";
+  EXPECT_EQ(*s->size_in_bytes("d", "nothing"), 0);
+  ASSERT_TRUE(s->put("d", "k", "12345").ok());
+  EXPECT_EQ(*s->total_size_in_bytes("d"), 11);
+  EXPECT_TRUE(*s->is_changed("d", "k"));
+  EXPECT_FALSE(*s->is_changed("d", "nothing"));
+}
+
+TEST(Records, PutAllIsOneTransactionAndAllOrNothing) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->put_all("d", {{"a", "1"}, {"b", "2"}, {"c", std::nullopt}}).ok());
+  EXPECT_EQ(s->get_all("d")->size(), 2u);
+  auto bad = s->put_all("d", {{"x", "1"}, {"", "empty key"}});
+  EXPECT_EQ(bad.code(), ErrorCode::kInvalidParameter);
+  EXPECT_FALSE(s->get("d", "x")->has_value()) << "nothing of a refused batch is written";
+}
+
+TEST(Limits, NamesKeysAndValuesAreCheckedAtWriteTime) {
+  auto s = memory_store();
+  for (const char* bad : {"", "has space", "slash/no", "ümlaut"}) {
+    EXPECT_EQ(s->put(bad, "k", "v").code(), ErrorCode::kInvalidParameter) << bad;
+  }
+  EXPECT_EQ(s->put(std::string(129, 'a'), "k", "v").code(), ErrorCode::kInvalidParameter);
+  EXPECT_TRUE(s->put(std::string(128, 'a'), "k", "v").ok());
+  EXPECT_TRUE(s->put("ok.name_1:x-y", "k", "v").ok());
+  std::string key1024;
+  for (int i = 0; i < 1024; ++i) key1024 += "é";
+  EXPECT_TRUE(s->put("d", key1024, "v").ok()) << "1024 characters, 2048 bytes";
+  EXPECT_EQ(s->put("d", key1024 + "x", "v").code(), ErrorCode::kInvalidParameter);
+  EXPECT_EQ(s->put("d", "", "v").code(), ErrorCode::kInvalidParameter);
+  EXPECT_EQ(s->put("v", "k", std::string(1048576, 'x')).code(), ErrorCode::kInvalidParameter);
+}
+
+TEST(Limits, DatasetBytesRecordsAndDatasetCountAreQuotasWithNothingWritten) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->put("big", "k", std::string(1048575, 'x')).ok()) << "exactly 1 MiB";
+  auto over = s->put("big", "k2", "y");
+  EXPECT_EQ(over.code(), ErrorCode::kLimitExceeded);
+  EXPECT_FALSE(s->get("big", "k2")->has_value());
+  ASSERT_TRUE(s->put("big", "k", "small").ok()) << "replacing frees the bytes";
+  EXPECT_TRUE(s->put("big", "k2", "y").ok());
+
+  std::map<std::string, std::optional<std::string>> many;
+  for (int i = 0; i < 1024; ++i) many["k" + std::to_string(i)] = "v";
+  ASSERT_TRUE(s->put_all("many", many).ok());
+  EXPECT_EQ(s->put("many", "one-more", "v").code(), ErrorCode::kLimitExceeded);
+  ASSERT_TRUE(s->remove("many", "k0").ok());
+  EXPECT_TRUE(s->put("many", "one-more", "v").ok()) << "a tombstone is not a live record";
+
+  for (int i = 0; i < 18; ++i) ASSERT_TRUE(s->put("ds" + std::to_string(i), "k", "v").ok()) << i;
+  EXPECT_EQ(s->list_datasets()->size(), 20u);
+  EXPECT_EQ(s->put("ds-twenty-one", "k", "v").code(), ErrorCode::kLimitExceeded);
+  EXPECT_FALSE(s->dataset("ds-twenty-one")->has_value());
+}
+
+TEST(Datasets, MetadataCountsAndLocalDeleteThenPurge) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->put_all("save", {{"a", "1"}, {"b", "22"}}).ok());
+  auto info = **s->dataset("save");
+  EXPECT_EQ(info.record_count, 2);
+  EXPECT_EQ(info.storage_bytes, 5);
+  EXPECT_EQ(info.dirty_count, 2);
+  EXPECT_EQ(info.last_sync_count, 0);
+  EXPECT_GT(info.last_modified, 0);
+  ASSERT_TRUE(s->delete_dataset("save").ok());
+  auto pending = **s->dataset("save");
+  EXPECT_EQ(pending.last_sync_count, kDeletePending);
+  EXPECT_EQ(pending.record_count, 0);
+  ASSERT_TRUE(s->purge_dataset("save").ok());
+  EXPECT_FALSE(s->dataset("save")->has_value());
+}
+
+TEST(Datasets, WipeForgetsEverythingIncludingTheIdentity) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->set_identity("us-east-1:aaaa").ok());
+  ASSERT_TRUE(s->put("d", "k", "v").ok());
+  ASSERT_TRUE(s->set_meta("device.GCM", "dev-1").ok());
+  ASSERT_TRUE(s->wipe().ok());
+  EXPECT_FALSE(s->has_identity());
+  EXPECT_TRUE(s->list_datasets()->empty());
+  EXPECT_FALSE(s->meta("device.GCM")->has_value());
+}
+
+// --- sync bookkeeping ----------------------------------------------------------------------------
+
+TEST(RemoteUpdates, CleanRecordsAreReplacedDirtyOnesComeBackAsConflicts) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->apply_remote("d", {remote("a", "1", 1), remote("b", "1", 1)}, 1).ok());
+  ASSERT_TRUE(s->put("d", "b", "local").ok());
+  auto conflicts = s->apply_remote("d", {remote("a", "2", 2), remote("b", "remote", 3)}, 3);
+  ASSERT_TRUE(conflicts.ok());
+  ASSERT_EQ(conflicts->size(), 1u);
+  EXPECT_EQ((*conflicts)[0].local.value, "local");
+  EXPECT_EQ((*conflicts)[0].remote.value, "remote");
+  EXPECT_EQ(**s->get("d", "a"), "2");
+  EXPECT_EQ(**s->get("d", "b"), "local") << "a dirty record is never overwritten";
+  auto a = **s->record("d", "a");
+  EXPECT_FALSE(a.dirty);
+  EXPECT_EQ(a.sync_count, 2);
+  EXPECT_EQ(a.base_value, "2");
+  EXPECT_EQ((*s->dataset("d"))->last_sync_count, 2) << "stops short of the conflicting count 3";
+}
+
+TEST(RemoteUpdates, SameValueOnBothSidesAndRedeliveredOldVersionsAreNotConflicts) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->apply_remote("d", {remote("k", "v1", 4)}, 4).ok());
+  ASSERT_TRUE(s->put("d", "k", "v2").ok());
+  EXPECT_TRUE(s->apply_remote("d", {remote("k", "v1", 4)}, 4)->empty()) << "a redelivery of our base";
+  EXPECT_TRUE(*s->is_changed("d", "k"));
+  EXPECT_TRUE(s->apply_remote("d", {remote("k", "v2", 5)}, 5)->empty()) << "the same value";
+  EXPECT_FALSE(*s->is_changed("d", "k"));
+  EXPECT_EQ((**s->record("d", "k")).sync_count, 5);
+}
+
+TEST(Pushes, AWriteDuringAPushStaysDirtyWithTheNewCount) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->put_all("d", {{"a", "1"}, {"b", "1"}}).ok());
+  auto snapshot = *s->dirty_records("d");
+  ASSERT_EQ(snapshot.size(), 2u);
+  ASSERT_TRUE(s->put("d", "b", "2").ok());  // written while the push is in flight
+  ASSERT_TRUE(s->mark_pushed("d", snapshot, {remote("a", "1", 1), remote("b", "1", 1)}, 1).ok());
+  auto a = **s->record("d", "a");
+  auto b = **s->record("d", "b");
+  EXPECT_FALSE(a.dirty);
+  EXPECT_EQ(a.sync_count, 1);
+  EXPECT_TRUE(b.dirty) << "the later write goes out next time";
+  EXPECT_EQ(b.sync_count, 1) << "...with the count the server now has";
+  EXPECT_EQ(*b.value, "2");
+  EXPECT_EQ(b.base_value, "1");
+  auto next = *s->dirty_records("d");
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].sync_count, 1);
+  EXPECT_EQ((*s->dataset("d"))->last_sync_count, 1);
+}
+
+TEST(Conflicts, ResolveWithRemoteLocalOrAValue) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->apply_remote("d", {remote("a", "0", 1), remote("b", "0", 1), remote("c", "0", 1)}, 1).ok());
+  ASSERT_TRUE(s->put_all("d", {{"a", "L"}, {"b", "L"}, {"c", "L"}}).ok());
+  auto conflicts = *s->apply_remote("d", {remote("a", "R", 2), remote("b", "R", 2), remote("c", "R", 2)}, 2);
+  ASSERT_EQ(conflicts.size(), 3u);
+  ASSERT_TRUE(s->resolve("d", conflicts[0], conflicts[0].remote.value, false).ok());
+  ASSERT_TRUE(s->resolve("d", conflicts[1], conflicts[1].local.value, true).ok());
+  ASSERT_TRUE(s->resolve("d", conflicts[2], std::string("merged"), true).ok());
+  auto a = **s->record("d", "a");
+  EXPECT_EQ(*a.value, "R");
+  EXPECT_FALSE(a.dirty);
+  auto b = **s->record("d", "b");
+  EXPECT_EQ(*b.value, "L");
+  EXPECT_TRUE(b.dirty);
+  EXPECT_EQ(b.sync_count, 2) << "local wins with the remote count, so the push lands";
+  EXPECT_EQ(*(**s->record("d", "c")).value, "merged");
+}
+
+// --- identity ------------------------------------------------------------------------------------
+
+TEST(Identity, TheSameIdentityAgainIsANoOpAndBadIdsAreRefused) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->set_identity("us-east-1:a").ok());
+  ASSERT_TRUE(s->put("d", "k", "v").ok());
+  ASSERT_TRUE(s->set_identity("us-east-1:a").ok());
+  EXPECT_EQ(**s->get("d", "k"), "v");
+  EXPECT_EQ(s->set_identity("").code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(Identity, MergeMakesTheOldDatasetsNameDotOldIdKeepingCounts) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->set_identity("us-east-1:old").ok());
+  ASSERT_TRUE(s->apply_remote("save", {remote("k", "v", 7)}, 7).ok());
+  ASSERT_TRUE(s->put("save", "dirty", "x").ok());
+  ASSERT_TRUE(s->set_identity("us-east-1:new", IdentityChange::kMerge).ok());
+  EXPECT_FALSE(s->dataset("save")->has_value());
+  auto merged = s->dataset("save.us-east-1:old");
+  ASSERT_TRUE(merged.ok() && merged->has_value());
+  EXPECT_EQ((*merged)->last_sync_count, 7);
+  EXPECT_EQ((**s->record("save.us-east-1:old", "k")).sync_count, 7);
+  EXPECT_TRUE(*s->is_changed("save.us-east-1:old", "dirty"));
+}
+
+// --- regression tests for the official clients' bugs ---------------------------------------------
+
+TEST(Bug07, IdentitySwitchesBackAndForthNeverCrashOrMixTwoIdentitiesData) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->set_identity("us-east-1:a").ok());
+  ASSERT_TRUE(s->put("save", "who", "a").ok());
+  ASSERT_TRUE(s->set_identity("us-east-1:b").ok());
+  EXPECT_FALSE(s->get("save", "who")->has_value()) << "b does not see a's data";
+  ASSERT_TRUE(s->put("save", "who", "b").ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(s->set_identity("us-east-1:a").ok());
+    EXPECT_EQ(**s->get("save", "who"), "a");
+    ASSERT_TRUE(s->set_identity("us-east-1:b").ok());
+    EXPECT_EQ(**s->get("save", "who"), "b");
+  }
+}
+
+TEST(Bug08, WritesBeforeAnyIdentityExistsAttachToTheFirstIdentity) {
+  TempDir dir;
+  Options o;
+  o.path = dir.path + "/cairn.db";
+  {
+    auto s = *LocalStore::open(o);
+    EXPECT_FALSE(s->has_identity());
+    EXPECT_EQ(s->owner().rfind("provisional:", 0), 0u);
+    ASSERT_TRUE(s->put("save", "offline", "1").ok());
+  }
+  auto s = *LocalStore::open(o);  // a restart before the first login
+  EXPECT_EQ(**s->get("save", "offline"), "1");
+  ASSERT_TRUE(s->set_identity("us-east-1:first").ok());
+  EXPECT_EQ(**s->get("save", "offline"), "1");
+  EXPECT_TRUE(*s->is_changed("save", "offline")) << "still to be pushed";
+  EXPECT_EQ(s->owner(), "us-east-1:first");
+}
+
+TEST(Bug08, AfterASignOutWipeOfflineWritesAttachToTheNextIdentity) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->set_identity("us-east-1:a").ok());
+  ASSERT_TRUE(s->apply_remote("save", {remote("k", "server", 3)}, 3).ok());
+  ASSERT_TRUE(s->wipe().ok());  // signed out and wiped: provisional again
+  ASSERT_TRUE(s->put("save", "k", "offline").ok());
+  ASSERT_TRUE(s->set_identity("us-east-1:a").ok());
+  EXPECT_EQ(**s->get("save", "k"), "offline");
+  EXPECT_TRUE(*s->is_changed("save", "k"));
+}
+
+TEST(Identity, ARepeatedMergeFoldsLocalChangesIntoTheExistingMergedDataset) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->set_identity("us-east-1:a").ok());
+  ASSERT_TRUE(s->put("save", "first", "1").ok());
+  ASSERT_TRUE(s->set_identity("us-east-1:b", IdentityChange::kMerge).ok());
+  ASSERT_TRUE(s->set_identity("us-east-1:a").ok());  // back to a, which is empty now
+  ASSERT_TRUE(s->put("save", "second", "2").ok());
+  ASSERT_TRUE(s->set_identity("us-east-1:b", IdentityChange::kMerge).ok()) << "no UNIQUE crash";
+  auto merged = *s->get_all("save.us-east-1:a");
+  EXPECT_EQ(merged.size(), 2u);
+  EXPECT_EQ(merged["first"], "1");
+  EXPECT_EQ(merged["second"], "2");
+}
+
+TEST(Bug10, APutAfterAnUnsyncedDeleteIsDirtyAndPushed) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->apply_remote("save", {remote("k", "v", 2)}, 2).ok());
+  ASSERT_TRUE(s->delete_dataset("save").ok());
+  ASSERT_TRUE(s->put("save", "k", "after delete").ok());
+  EXPECT_EQ((*s->dataset("save"))->last_sync_count, kDeletePending) << "the remote delete still goes first";
+  auto dirty = *s->dirty_records("save");
+  ASSERT_EQ(dirty.size(), 1u);
+  EXPECT_EQ(*dirty[0].value, "after delete");
+  EXPECT_EQ(dirty[0].sync_count, 0) << "a new record of the recreated dataset";
+}
+
+TEST(Bug10, AnEmptyStringIsPushedAsAValueNotARemove) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->put("d", "k", "").ok());
+  auto dirty = *s->dirty_records("d");
+  ASSERT_EQ(dirty.size(), 1u);
+  ASSERT_TRUE(dirty[0].value.has_value());
+  EXPECT_EQ(*dirty[0].value, "");
+}
+
+TEST(Bug11, AWriteOverALimitIsATypedErrorNotASilentDrop) {
+  auto s = memory_store();
+  Status st = s->put("d", "k", std::string(1048576, 'x'));
+  EXPECT_EQ(st.code(), ErrorCode::kInvalidParameter);
+  EXPECT_FALSE(st.message().empty());
+  EXPECT_FALSE(s->dataset("d")->has_value()) << "nothing written, not even the dataset";
+}
+
+TEST(Bug11, SchemaMigrationsKeepEveryRowOfAnEarlierVersion) {
+  TempDir dir;
+  std::string file = dir.path + "/old.db";
+  // A store as version 1 of the schema wrote it, with an unsynced write in it.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  const char* v1 = R"sql(
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE datasets(owner TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL,
+      last_modified INTEGER NOT NULL, last_modified_by TEXT NOT NULL,
+      last_sync_count INTEGER NOT NULL, last_sync_time INTEGER NOT NULL, PRIMARY KEY(owner, name));
+    CREATE TABLE records(owner TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+      sync_count INTEGER NOT NULL, last_modified INTEGER NOT NULL, last_modified_by TEXT NOT NULL,
+      device_last_modified INTEGER NOT NULL, dirty INTEGER NOT NULL, local_version INTEGER NOT NULL,
+      base_value TEXT, has_base INTEGER NOT NULL, PRIMARY KEY(owner, dataset, key),
+      FOREIGN KEY(owner, dataset) REFERENCES datasets(owner, name));
+    CREATE INDEX records_dirty ON records(owner, dataset, dirty);
+    INSERT INTO meta VALUES('cairn.identity_id', 'us-east-1:legacy');
+    INSERT INTO datasets VALUES('us-east-1:legacy', 'save', 1, 1, '', 5, 0);
+    INSERT INTO records VALUES('us-east-1:legacy', 'save', 'gold', '99', 5, 1, 's', 1, 0, 0, '99', 1);
+    INSERT INTO records VALUES('us-east-1:legacy', 'save', 'unsynced', 'keep me', 0, 0, '', 2, 1, 3, NULL, 0);
+    PRAGMA user_version = 1;
+  )sql";
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  Options o;
+  o.path = file;
+  auto opened = LocalStore::open(o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto s = *opened;
+  EXPECT_EQ(s->owner(), "us-east-1:legacy");
+  EXPECT_EQ(**s->get("save", "gold"), "99");
+  auto unsynced = **s->record("save", "unsynced");
+  EXPECT_TRUE(unsynced.dirty);
+  EXPECT_EQ(unsynced.local_version, 3);
+  EXPECT_EQ((*s->dataset("save"))->last_sync_count, 5);
+  ASSERT_TRUE(s->record_sync_result("save", "ok").ok()) << "the version-2 column works";
+  EXPECT_EQ((*s->dataset("save"))->last_sync_result, "ok");
+}
+
+TEST(Bug12, TwoHandlesToOneFileShareOneInstanceAndOneLockPerDataset) {
+  TempDir dir;
+  Options o;
+  o.path = dir.path + "/cairn.db";
+  auto first = *LocalStore::open(o);
+  auto second = *LocalStore::open(o);
+  EXPECT_EQ(first.get(), second.get());
+  EXPECT_EQ(first->dataset_lock("save").get(), second->dataset_lock("save").get());
+  EXPECT_NE(first->dataset_lock("save").get(), first->dataset_lock("other").get());
+}
+
+TEST(Bug13, RemoteRecordsAndTheNewCountLandTogether) {
+  auto s = memory_store();
+  std::vector<RemoteRecord> records;
+  for (int i = 0; i < 100; ++i) records.push_back(remote("k" + std::to_string(i), "v", i + 1));
+  ASSERT_TRUE(s->apply_remote("d", records, 100).ok());
+  EXPECT_EQ(s->get_all("d")->size(), 100u);
+  EXPECT_EQ((*s->dataset("d"))->last_sync_count, 100);
+}
+
+TEST(Bug14, RemoteTombstonesRemoveRecordsLocally) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->apply_remote("d", {remote("ghost", "boo", 1)}, 1).ok());
+  ASSERT_TRUE(s->apply_remote("d", {remote("ghost", std::nullopt, 2)}, 2).ok());
+  EXPECT_FALSE(s->get("d", "ghost")->has_value());
+  EXPECT_TRUE(s->get_all("d")->empty());
+}
+
+// --- files ---------------------------------------------------------------------------------------
+
+TEST(Files, ACorruptFileIsAClearErrorWithARecoveryPathNotACrash) {
+  TempDir dir;
+  std::string file = dir.path + "/cairn.db";
+  std::ofstream(file) << std::string(8192, 'G');
+  Options o;
+  o.path = file;
+  auto r = LocalStore::open(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kCorruption);
+  EXPECT_NE(r.status().message().find("Move the file aside"), std::string::npos);
+  // Following the recovery path works.
+  std::filesystem::rename(file, file + ".corrupt");
+  EXPECT_TRUE(LocalStore::open(o).ok());
+}
+
+TEST(Files, ATruncatedDatabaseIsReportedNotCrashedOn) {
+  TempDir dir;
+  std::string file = dir.path + "/cairn.db";
+  {
+    Options o;
+    o.path = file;
+    auto s = *LocalStore::open(o);
+    std::map<std::string, std::optional<std::string>> many;
+    for (int i = 0; i < 500; ++i) many["key" + std::to_string(i)] = std::string(200, 'v');
+    ASSERT_TRUE(s->put_all("d", many).ok());
+  }
+  // Checkpointed into the main file by the close above; now cut the file in half.
+  auto size = std::filesystem::file_size(file);
+  std::filesystem::resize_file(file, size / 2);
+  std::filesystem::remove(file + "-wal");
+  Options o;
+  o.path = file;
+  auto r = LocalStore::open(o);
+  if (r.ok()) {
+    auto all = (*r)->get_all("d");
+    EXPECT_FALSE(all.ok() && all->size() == 500u) << "half a file cannot hold every record";
+    if (!all.ok()) {
+      EXPECT_EQ(all.status().code(), ErrorCode::kCorruption);
+    }
+  } else {
+    EXPECT_EQ(r.status().code(), ErrorCode::kCorruption);
+  }
+}
+
+TEST(Files, InMemoryStoresAreIndependent) {
+  auto a = memory_store();
+  auto b = memory_store();
+  ASSERT_TRUE(a->put("d", "k", "v").ok());
+  EXPECT_FALSE(b->get("d", "k")->has_value());
+}
+
+TEST(Concurrency, ReadsRunWhileASyncWritesAndNothingIsLost) {
+  TempDir dir;
+  Options o;
+  o.path = dir.path + "/cairn.db";
+  auto s = *LocalStore::open(o);
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0};
+  std::thread game([&] {
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(s->put("d", "local" + std::to_string(i % 50), std::to_string(i)).ok());
+    stop = true;
+  });
+  std::thread reader([&] {
+    while (!stop) {
+      ASSERT_TRUE(s->get("d", "local1").ok());
+      ++reads;
+    }
+  });
+  int64_t count = 0;
+  while (!stop) {
+    ++count;
+    ASSERT_TRUE(s->apply_remote("d", {remote("remote" + std::to_string(count % 20), "v", count)}, count).ok());
+    auto snapshot = *s->dirty_records("d");
+    std::vector<RemoteRecord> results;
+    for (const auto& item : snapshot) results.push_back(remote(item.key, item.value, count));
+    ASSERT_TRUE(s->mark_pushed("d", snapshot, results, std::nullopt).ok());
+  }
+  game.join();
+  reader.join();
+  EXPECT_GT(reads.load(), 0);
+  // Every local write either was pushed (clean, with its value) or is still dirty: none lost.
+  for (int k = 0; k < 50; ++k) {
+    auto r = **s->record("d", "local" + std::to_string(k));
+    int last = 250 + k;  // the final write of this key
+    EXPECT_EQ(*r.value, std::to_string(last));
+  }
+}
+
+}  // namespace
+}  // namespace cairn::localstore
