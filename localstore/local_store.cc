@@ -1,13 +1,14 @@
 // LocalStore on SQLite (docs/localstore.md).
 #include "localstore/local_store.h"
 
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <functional>
 #include <random>
 #include <set>
-#include <unistd.h>
+#include <unordered_map>
 
 #include "common/sqlite.h"
 
@@ -18,7 +19,9 @@ using sqlite::Stmt;
 
 // user_version N means the first N entries have run. Never edit a shipped entry; append.
 const char* const kMigrations[] = {
-    // 1: datasets, records with their sync state and base value, metadata.
+    // 1: datasets, records with their sync state and base value, metadata. No index on dirty: a
+    // dataset holds at most 1024 records, and scanning its primary-key range for dirty ones is
+    // cheaper than updating a second index on every write.
     R"sql(
     CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE datasets(
@@ -33,7 +36,6 @@ const char* const kMigrations[] = {
       base_value TEXT, has_base INTEGER NOT NULL,
       PRIMARY KEY(owner, dataset, key),
       FOREIGN KEY(owner, dataset) REFERENCES datasets(owner, name));
-    CREATE INDEX records_dirty ON records(owner, dataset, dirty);
     )sql",
     // 2: the outcome of the last sync, shown by status tools. Adding a column keeps every row.
     R"sql(
@@ -42,8 +44,8 @@ const char* const kMigrations[] = {
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
-#define RECORD_COLUMNS                                                                         \
-  "key, value, sync_count, last_modified, last_modified_by, device_last_modified, dirty, "     \
+#define RECORD_COLUMNS                                                                     \
+  "key, value, sync_count, last_modified, last_modified_by, device_last_modified, dirty, " \
   "local_version, base_value, has_base"
 
 Record read_record(const Stmt& s) {
@@ -116,7 +118,48 @@ struct LocalStore::Impl {
     bool exists = false;
     int64_t live = 0;
     int64_t bytes = 0;
+    std::unordered_map<std::string, int64_t> live_bytes;  // key -> UTF-8 bytes of key plus value
   };
+
+  // The read cache (see Options::read_cache_bytes). A reader that misses notes the generation,
+  // reads the database, and inserts only if no write happened meanwhile.
+  struct Cache {
+    std::mutex mu;
+    uint64_t generation = 0;
+    size_t bytes = 0;
+    std::unordered_map<std::string, std::optional<std::string>> values;
+  } cache;
+
+  static std::string cache_key(const std::string& owner_id, const std::string& dataset,
+                               const std::string& key) {
+    std::string k;
+    k.reserve(owner_id.size() + dataset.size() + key.size() + 2);
+    k.append(owner_id).push_back('\n');
+    k.append(dataset).push_back('\n');
+    k.append(key);
+    return k;
+  }
+  void cache_clear() {
+    std::lock_guard<std::mutex> l(cache.mu);
+    ++cache.generation;
+    cache.values.clear();
+    cache.bytes = 0;
+  }
+  void cache_put(std::string k, const std::optional<std::string>& value) {
+    // Caller holds cache.mu.
+    size_t size = k.size() + (value ? value->size() : 0) + 64;
+    if (cache.bytes + size > options.read_cache_bytes) {
+      cache.values.clear();
+      cache.bytes = 0;
+      if (size > options.read_cache_bytes) return;
+    }
+    auto [it, inserted] = cache.values.try_emplace(std::move(k), value);
+    if (!inserted) {
+      cache.bytes -= it->first.size() + (it->second ? it->second->size() : 0) + 64;
+      it->second = value;
+    }
+    cache.bytes += size;
+  }
   std::map<std::pair<std::string, std::string>, Stats> stats;
 
   Millis now() const {
@@ -195,7 +238,10 @@ struct LocalStore::Impl {
     return s.text(0);
   }
   void set_meta_locked(const std::string& key, const std::string& value) {
-    writer->prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)").bind(key).bind(value).run();
+    writer->prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)")
+        .bind(key)
+        .bind(value)
+        .run();
   }
 
   void load_owner() {
@@ -227,23 +273,35 @@ struct LocalStore::Impl {
     d.bind(owner_id).bind(dataset);
     st.exists = d.step();
     auto s = writer->prepare(
-        "SELECT COUNT(*), COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0) "
+        "SELECT COUNT(*), COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), "
+        "0) "
         "FROM records WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
     s.bind(owner_id).bind(dataset);
     s.step();
     st.live = s.i64(0);
     st.bytes = s.i64(1);
-    return stats.emplace(key, st).first->second;
+    auto sizes = writer->prepare(
+        "SELECT key, length(CAST(key AS BLOB)) + length(CAST(value AS BLOB)) FROM records "
+        "WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
+    sizes.bind(owner_id).bind(dataset);
+    while (sizes.step()) st.live_bytes.emplace(sizes.text(0), sizes.i64(1));
+    return stats.emplace(key, std::move(st)).first->second;
   }
 
   // Validates and stages one local write against the running totals; nothing is written.
-  Status stage_write(const std::string& owner_id, const std::string& dataset, const std::string& key,
-                     const std::optional<std::string>& value, Stats& st, int64_t* datasets_created) {
-    if (key.empty() || static_cast<int64_t>(utf8_chars(key)) > options.limits.max_key_chars) {
+  Status stage_write(const std::string& owner_id, const std::string& dataset,
+                     const std::string& key, const std::optional<std::string>& value, Stats& st,
+                     int64_t* datasets_created) {
+    // A string has no more characters than bytes, so only long ones need counting.
+    auto chars = [](const std::string& text, int64_t limit) {
+      return static_cast<int64_t>(text.size()) <= limit ? static_cast<int64_t>(text.size())
+                                                        : static_cast<int64_t>(utf8_chars(text));
+    };
+    if (key.empty() || chars(key, options.limits.max_key_chars) > options.limits.max_key_chars) {
       return invalid("record key must be 1 to " + std::to_string(options.limits.max_key_chars) +
                      " characters");
     }
-    if (value && static_cast<int64_t>(utf8_chars(*value)) > options.limits.max_value_chars) {
+    if (value && chars(*value, options.limits.max_value_chars) > options.limits.max_value_chars) {
       return invalid("record value of '" + key.substr(0, 64) + "' exceeds " +
                      std::to_string(options.limits.max_value_chars) + " characters");
     }
@@ -257,17 +315,12 @@ struct LocalStore::Impl {
       }
       *datasets_created = 1;
     }
-    auto old = writer->prepare(
-        "SELECT length(CAST(value AS BLOB)) FROM records WHERE owner = ? AND dataset = ? AND key = ?");
-    old.bind(owner_id).bind(dataset).bind(key);
-    bool old_live = false;
-    int64_t old_bytes = 0;
-    if (old.step() && !old.is_null(0)) {
-      old_live = true;
-      old_bytes = static_cast<int64_t>(key.size()) + old.i64(0);
-    }
+    auto old = st.live_bytes.find(key);
+    bool old_live = old != st.live_bytes.end();
+    int64_t old_bytes = old_live ? old->second : 0;
+    int64_t new_bytes = value ? static_cast<int64_t>(key.size() + value->size()) : 0;
     int64_t live = st.live - (old_live ? 1 : 0) + (value ? 1 : 0);
-    int64_t bytes = st.bytes - old_bytes + (value ? static_cast<int64_t>(key.size() + value->size()) : 0);
+    int64_t bytes = st.bytes - old_bytes + new_bytes;
     if (live > options.limits.max_records) {
       return limit("dataset '" + dataset + "' may hold at most " +
                    std::to_string(options.limits.max_records) + " records");
@@ -278,32 +331,49 @@ struct LocalStore::Impl {
     }
     st.live = live;
     st.bytes = bytes;
+    if (value) {
+      st.live_bytes[key] = new_bytes;
+    } else if (old_live) {
+      st.live_bytes.erase(old);
+    }
     return Status::OK();
   }
 
   void ensure_dataset(const std::string& owner_id, const std::string& dataset, Millis t) {
-    writer->prepare(
-          "INSERT OR IGNORE INTO datasets(owner, name, created, last_modified, last_modified_by, "
-          "last_sync_count, last_sync_time) VALUES(?, ?, ?, ?, '', 0, 0)")
-        .bind(owner_id).bind(dataset).bind(t).bind(t)
+    writer
+        ->prepare(
+            "INSERT OR IGNORE INTO datasets(owner, name, created, last_modified, last_modified_by, "
+            "last_sync_count, last_sync_time) VALUES(?, ?, ?, ?, '', 0, 0)")
+        .bind(owner_id)
+        .bind(dataset)
+        .bind(t)
+        .bind(t)
         .run();
   }
 
   void write_local(const std::string& owner_id, const std::string& dataset, const std::string& key,
                    const std::optional<std::string>& value, Millis t) {
     // A local write: new value, dirty, one more local version; the server count and base stay.
-    writer->prepare(
-          "INSERT INTO records(owner, dataset, key, value, sync_count, last_modified, "
-          "last_modified_by, device_last_modified, dirty, local_version, base_value, has_base) "
-          "VALUES(?, ?, ?, ?, 0, 0, '', ?, 1, 1, NULL, 0) "
-          "ON CONFLICT(owner, dataset, key) DO UPDATE SET value = excluded.value, dirty = 1, "
-          "local_version = local_version + 1, device_last_modified = excluded.device_last_modified")
-        .bind(owner_id).bind(dataset).bind(key).bind(value).bind(t)
+    writer
+        ->prepare(
+            "INSERT INTO records(owner, dataset, key, value, sync_count, last_modified, "
+            "last_modified_by, device_last_modified, dirty, local_version, base_value, has_base) "
+            "VALUES(?, ?, ?, ?, 0, 0, '', ?, 1, 1, NULL, 0) "
+            "ON CONFLICT(owner, dataset, key) DO UPDATE SET value = excluded.value, dirty = 1, "
+            "local_version = local_version + 1, device_last_modified = "
+            "excluded.device_last_modified")
+        .bind(owner_id)
+        .bind(dataset)
+        .bind(key)
+        .bind(value)
+        .bind(t)
         .run();
   }
 
+  // After any write other than a local put: totals are recounted and cached values dropped.
   void forget_stats(const std::string& owner_id, const std::string& dataset) {
     stats.erase(std::make_pair(owner_id, dataset));
+    cache_clear();
   }
 
   // Moves one owner's dataset into another owner's (possibly renamed), folding the records in as
@@ -314,19 +384,29 @@ struct LocalStore::Impl {
     exists.bind(to_owner).bind(to_name);
     if (!exists.step()) {
       ensure_dataset(to_owner, to_name, t);
-      writer->prepare(
-            "UPDATE datasets SET (created, last_modified, last_modified_by, last_sync_count, "
-            "last_sync_time, last_sync_result) = (SELECT created, last_modified, last_modified_by, "
-            "last_sync_count, last_sync_time, last_sync_result FROM datasets WHERE owner = ? AND name = ?) "
-            "WHERE owner = ? AND name = ?")
-          .bind(from_owner).bind(from_name).bind(to_owner).bind(to_name)
+      writer
+          ->prepare(
+              "UPDATE datasets SET (created, last_modified, last_modified_by, last_sync_count, "
+              "last_sync_time, last_sync_result) = (SELECT created, last_modified, "
+              "last_modified_by, "
+              "last_sync_count, last_sync_time, last_sync_result FROM datasets WHERE owner = ? AND "
+              "name = ?) "
+              "WHERE owner = ? AND name = ?")
+          .bind(from_owner)
+          .bind(from_name)
+          .bind(to_owner)
+          .bind(to_name)
           .run();
       writer->prepare("UPDATE records SET owner = ?, dataset = ? WHERE owner = ? AND dataset = ?")
-          .bind(to_owner).bind(to_name).bind(from_owner).bind(from_name)
+          .bind(to_owner)
+          .bind(to_name)
+          .bind(from_owner)
+          .bind(from_name)
           .run();
     } else {
       std::vector<Record> rows;
-      auto s = writer->prepare("SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? AND dataset = ?");
+      auto s =
+          writer->prepare("SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? AND dataset = ?");
       s.bind(from_owner).bind(from_name);
       while (s.step()) rows.push_back(read_record(s));
       for (const auto& r : rows) {
@@ -334,9 +414,14 @@ struct LocalStore::Impl {
         if (r.dirty) write_local(to_owner, to_name, r.key, r.value, r.device_last_modified);
       }
       writer->prepare("DELETE FROM records WHERE owner = ? AND dataset = ?")
-          .bind(from_owner).bind(from_name).run();
+          .bind(from_owner)
+          .bind(from_name)
+          .run();
     }
-    writer->prepare("DELETE FROM datasets WHERE owner = ? AND name = ?").bind(from_owner).bind(from_name).run();
+    writer->prepare("DELETE FROM datasets WHERE owner = ? AND name = ?")
+        .bind(from_owner)
+        .bind(from_name)
+        .run();
     forget_stats(from_owner, from_name);
     forget_stats(to_owner, to_name);
   }
@@ -452,6 +537,7 @@ Status LocalStore::set_identity(const std::string& identity_id, IdentityChange c
     }
     impl_->set_meta_locked("cairn.identity_id", identity_id);
     t.commit();
+    impl_->cache_clear();
     return Status::OK();
   });
   if (!s.ok()) return s;
@@ -466,29 +552,69 @@ Status LocalStore::set_identity(const std::string& identity_id, IdentityChange c
 Status LocalStore::put_all(const std::string& dataset,
                            const std::map<std::string, std::optional<std::string>>& entries) {
   if (!valid_dataset_name(dataset)) {
-    return invalid("dataset name '" + dataset.substr(0, 64) + "' must match [a-zA-Z0-9_.:-]{1,128}");
+    return invalid("dataset name '" + dataset.substr(0, 64) +
+                   "' must match [a-zA-Z0-9_.:-]{1,128}");
   }
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
   return impl_->guarded([&]() -> Status {
-    Impl::Stats staged = impl_->stats_for(owner, dataset);
+    // Stage in place against the running totals, keeping an undo log of only what is touched, so
+    // a refused or failed batch leaves the totals exactly as they were.
+    Impl::Stats& st = impl_->stats_for(owner, dataset);
+    const bool existed = st.exists;
+    const int64_t live_before = st.live, bytes_before = st.bytes;
+    std::vector<std::pair<const std::string*, std::optional<int64_t>>> undo;
+    undo.reserve(entries.size());
+    auto restore = [&] {
+      st.exists = existed;
+      st.live = live_before;
+      st.bytes = bytes_before;
+      for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+        if (it->second) {
+          st.live_bytes[*it->first] = *it->second;
+        } else {
+          st.live_bytes.erase(*it->first);
+        }
+      }
+    };
     int64_t created = 0;
     for (const auto& [key, value] : entries) {
-      Status s = impl_->stage_write(owner, dataset, key, value, staged, &created);
-      if (!s.ok()) return s;  // nothing written
+      auto old = st.live_bytes.find(key);
+      undo.emplace_back(
+          &key, old == st.live_bytes.end() ? std::nullopt : std::optional<int64_t>(old->second));
+      Status s = impl_->stage_write(owner, dataset, key, value, st, &created);
+      if (!s.ok()) {
+        restore();
+        return s;  // nothing written
+      }
     }
     Millis now = impl_->now();
-    sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
-    impl_->ensure_dataset(owner, dataset, now);
-    for (const auto& [key, value] : entries) impl_->write_local(owner, dataset, key, value, now);
-    t.commit();
-    staged.exists = true;
-    impl_->stats[std::make_pair(owner, dataset)] = staged;
+    try {
+      sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
+      if (!existed) impl_->ensure_dataset(owner, dataset, now);
+      for (const auto& [key, value] : entries) impl_->write_local(owner, dataset, key, value, now);
+      t.commit();
+    } catch (...) {
+      restore();
+      throw;
+    }
+    st.exists = true;
+    // A few writes stay readable from memory; a large batch starts the cache afresh.
+    constexpr size_t kCacheWritesUpTo = 16;
+    if (impl_->options.read_cache_bytes > 0 && entries.size() <= kCacheWritesUpTo) {
+      std::lock_guard<std::mutex> l(impl_->cache.mu);
+      ++impl_->cache.generation;
+      for (const auto& [key, value] : entries)
+        impl_->cache_put(Impl::cache_key(owner, dataset, key), value);
+    } else if (impl_->options.read_cache_bytes > 0) {
+      impl_->cache_clear();
+    }
     return Status::OK();
   });
 }
 
-Status LocalStore::put(const std::string& dataset, const std::string& key, const std::string& value) {
+Status LocalStore::put(const std::string& dataset, const std::string& key,
+                       const std::string& value) {
   return put_all(dataset, {{key, value}});
 }
 
@@ -496,21 +622,39 @@ Status LocalStore::remove(const std::string& dataset, const std::string& key) {
   return put_all(dataset, {{key, std::nullopt}});
 }
 
-Result<std::optional<std::string>> LocalStore::get(const std::string& dataset, const std::string& key) {
+Result<std::optional<std::string>> LocalStore::get(const std::string& dataset,
+                                                   const std::string& key) {
   std::string owner = impl_->current_owner();
-  return read_guarded<std::optional<std::string>>(*impl_, [&](sqlite::Connection& c) {
+  bool caching = impl_->options.read_cache_bytes > 0;
+  std::string ck;
+  uint64_t generation = 0;
+  if (caching) {
+    ck = Impl::cache_key(owner, dataset, key);
+    std::lock_guard<std::mutex> l(impl_->cache.mu);
+    auto it = impl_->cache.values.find(ck);
+    if (it != impl_->cache.values.end()) return it->second;
+    generation = impl_->cache.generation;
+  }
+  auto r = read_guarded<std::optional<std::string>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare("SELECT value FROM records WHERE owner = ? AND dataset = ? AND key = ?");
     s.bind(owner).bind(dataset).bind(key);
     std::optional<std::string> v;
     if (s.step()) v = s.opt_text(0);
     return v;
   });
+  if (caching && r.ok()) {
+    std::lock_guard<std::mutex> l(impl_->cache.mu);
+    if (impl_->cache.generation == generation) impl_->cache_put(std::move(ck), *r);
+  }
+  return r;
 }
 
-Result<std::optional<Record>> LocalStore::record(const std::string& dataset, const std::string& key) {
+Result<std::optional<Record>> LocalStore::record(const std::string& dataset,
+                                                 const std::string& key) {
   std::string owner = impl_->current_owner();
   return read_guarded<std::optional<Record>>(*impl_, [&](sqlite::Connection& c) {
-    auto s = c.prepare("SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? AND dataset = ? AND key = ?");
+    auto s = c.prepare("SELECT " RECORD_COLUMNS
+                       " FROM records WHERE owner = ? AND dataset = ? AND key = ?");
     s.bind(owner).bind(dataset).bind(key);
     std::optional<Record> r;
     if (s.step()) r = read_record(s);
@@ -533,7 +677,8 @@ Result<std::map<std::string, std::string>> LocalStore::get_all(const std::string
 Result<std::vector<Record>> LocalStore::get_all_records(const std::string& dataset) {
   std::string owner = impl_->current_owner();
   return read_guarded<std::vector<Record>>(*impl_, [&](sqlite::Connection& c) {
-    auto s = c.prepare("SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? AND dataset = ? ORDER BY key");
+    auto s = c.prepare("SELECT " RECORD_COLUMNS
+                       " FROM records WHERE owner = ? AND dataset = ? ORDER BY key");
     s.bind(owner).bind(dataset);
     std::vector<Record> out;
     while (s.step()) out.push_back(read_record(s));
@@ -551,7 +696,8 @@ Result<int64_t> LocalStore::total_size_in_bytes(const std::string& dataset) {
   std::string owner = impl_->current_owner();
   return read_guarded<int64_t>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare(
-        "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0) FROM records "
+        "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0) FROM "
+        "records "
         "WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
     s.bind(owner).bind(dataset);
     s.step();
@@ -575,7 +721,8 @@ constexpr const char* kDatasetQuery =
     "COALESCE(SUM(CASE WHEN r.value IS NOT NULL THEN length(CAST(r.key AS BLOB)) + "
     "length(CAST(r.value AS BLOB)) END), 0), "
     "COUNT(r.value), COALESCE(SUM(r.dirty), 0), d.last_sync_count, d.last_sync_time, "
-    "d.last_sync_result FROM datasets d LEFT JOIN records r ON r.owner = d.owner AND r.dataset = d.name "
+    "d.last_sync_result FROM datasets d LEFT JOIN records r ON r.owner = d.owner AND r.dataset = "
+    "d.name "
     "WHERE d.owner = ? AND (? = '' OR d.name = ?) GROUP BY d.name ORDER BY d.name";
 
 DatasetInfo read_info(const Stmt& s) {
@@ -618,15 +765,22 @@ Result<std::optional<DatasetInfo>> LocalStore::dataset(const std::string& name) 
 }
 
 Status LocalStore::delete_dataset(const std::string& name) {
-  if (!valid_dataset_name(name)) return invalid("dataset name '" + name.substr(0, 64) + "' is not valid");
+  if (!valid_dataset_name(name))
+    return invalid("dataset name '" + name.substr(0, 64) + "' is not valid");
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
   return impl_->guarded([&] {
     sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
     impl_->ensure_dataset(owner, name, impl_->now());
-    impl_->writer->prepare("DELETE FROM records WHERE owner = ? AND dataset = ?").bind(owner).bind(name).run();
+    impl_->writer->prepare("DELETE FROM records WHERE owner = ? AND dataset = ?")
+        .bind(owner)
+        .bind(name)
+        .run();
     impl_->writer->prepare("UPDATE datasets SET last_sync_count = ? WHERE owner = ? AND name = ?")
-        .bind(kDeletePending).bind(owner).bind(name).run();
+        .bind(kDeletePending)
+        .bind(owner)
+        .bind(name)
+        .run();
     t.commit();
     impl_->forget_stats(owner, name);
     return Status::OK();
@@ -638,8 +792,14 @@ Status LocalStore::purge_dataset(const std::string& name) {
   std::string owner = impl_->current_owner();
   return impl_->guarded([&] {
     sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
-    impl_->writer->prepare("DELETE FROM records WHERE owner = ? AND dataset = ?").bind(owner).bind(name).run();
-    impl_->writer->prepare("DELETE FROM datasets WHERE owner = ? AND name = ?").bind(owner).bind(name).run();
+    impl_->writer->prepare("DELETE FROM records WHERE owner = ? AND dataset = ?")
+        .bind(owner)
+        .bind(name)
+        .run();
+    impl_->writer->prepare("DELETE FROM datasets WHERE owner = ? AND name = ?")
+        .bind(owner)
+        .bind(name)
+        .run();
     t.commit();
     impl_->forget_stats(owner, name);
     return Status::OK();
@@ -653,6 +813,7 @@ Status LocalStore::wipe() {
     impl_->writer->exec("DELETE FROM records; DELETE FROM datasets; DELETE FROM meta;");
     t.commit();
     impl_->stats.clear();
+    impl_->cache_clear();
     impl_->load_owner();
     return Status::OK();
   });
@@ -675,7 +836,8 @@ Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& datase
     Millis newest = 0;
     std::string newest_by;
     for (const auto& r : records) {
-      auto q = c.prepare("SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? AND dataset = ? AND key = ?");
+      auto q = c.prepare("SELECT " RECORD_COLUMNS
+                         " FROM records WHERE owner = ? AND dataset = ? AND key = ?");
       q.bind(owner).bind(dataset).bind(r.key);
       std::optional<Record> local;
       if (q.step()) local = read_record(q);
@@ -701,9 +863,15 @@ Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& datase
            "last_modified_by = excluded.last_modified_by, "
            "device_last_modified = excluded.device_last_modified, dirty = 0, "
            "base_value = excluded.base_value, has_base = 1")
-          .bind(owner).bind(dataset).bind(r.key).bind(r.value).bind(r.sync_count)
-          .bind(r.last_modified).bind(r.last_modified_by)
-          .bind(r.device_last_modified.value_or(r.last_modified)).bind(r.value)
+          .bind(owner)
+          .bind(dataset)
+          .bind(r.key)
+          .bind(r.value)
+          .bind(r.sync_count)
+          .bind(r.last_modified)
+          .bind(r.last_modified_by)
+          .bind(r.device_last_modified.value_or(r.last_modified))
+          .bind(r.value)
           .run();
     }
     // Stop short of the first conflict, so an interrupted resolution sees it again.
@@ -714,7 +882,12 @@ Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& datase
          "last_modified = MAX(last_modified, ?), "
          "last_modified_by = CASE WHEN ? > last_modified THEN ? ELSE last_modified_by END "
          "WHERE owner = ? AND name = ?")
-        .bind(count).bind(newest).bind(newest).bind(newest_by).bind(owner).bind(dataset)
+        .bind(count)
+        .bind(newest)
+        .bind(newest)
+        .bind(newest_by)
+        .bind(owner)
+        .bind(dataset)
         .run();
     t.commit();
     impl_->forget_stats(owner, dataset);
@@ -757,13 +930,22 @@ Status LocalStore::mark_pushed(const std::string& dataset, const std::vector<Pus
            "UPDATE records SET sync_count = ?, last_modified = ?, last_modified_by = ?, "
            "base_value = ?, has_base = 1, dirty = CASE WHEN local_version = ? THEN 0 ELSE 1 END "
            "WHERE owner = ? AND dataset = ? AND key = ?")
-          .bind(r.sync_count).bind(r.last_modified).bind(r.last_modified_by).bind(item.value)
-          .bind(item.local_version).bind(owner).bind(dataset).bind(item.key)
+          .bind(r.sync_count)
+          .bind(r.last_modified)
+          .bind(r.last_modified_by)
+          .bind(item.value)
+          .bind(item.local_version)
+          .bind(owner)
+          .bind(dataset)
+          .bind(item.key)
           .run();
     }
     if (new_last_sync_count) {
       c.prepare("UPDATE datasets SET last_sync_count = ? WHERE owner = ? AND name = ?")
-          .bind(*new_last_sync_count).bind(owner).bind(dataset).run();
+          .bind(*new_last_sync_count)
+          .bind(owner)
+          .bind(dataset)
+          .run();
     }
     t.commit();
     return Status::OK();
@@ -786,11 +968,17 @@ Status LocalStore::resolve(const std::string& dataset, const Conflict& conflict,
          "local_version = local_version + 1, sync_count = ?, last_modified = ?, "
          "last_modified_by = ?, base_value = ?, has_base = 1 "
          "WHERE owner = ? AND dataset = ? AND key = ?")
-        .bind(conflict.local.local_version).bind(value)
-        .bind(conflict.local.local_version).bind(dirty)
-        .bind(conflict.remote.sync_count).bind(conflict.remote.last_modified)
-        .bind(conflict.remote.last_modified_by).bind(conflict.remote.value)
-        .bind(owner).bind(dataset).bind(conflict.local.key)
+        .bind(conflict.local.local_version)
+        .bind(value)
+        .bind(conflict.local.local_version)
+        .bind(dirty)
+        .bind(conflict.remote.sync_count)
+        .bind(conflict.remote.last_modified)
+        .bind(conflict.remote.last_modified_by)
+        .bind(conflict.remote.value)
+        .bind(owner)
+        .bind(dataset)
+        .bind(conflict.local.key)
         .run();
     t.commit();
     impl_->forget_stats(owner, dataset);
@@ -803,7 +991,10 @@ Status LocalStore::set_last_sync_count(const std::string& dataset, int64_t count
   std::string owner = impl_->current_owner();
   return impl_->guarded([&] {
     impl_->writer->prepare("UPDATE datasets SET last_sync_count = ? WHERE owner = ? AND name = ?")
-        .bind(count).bind(owner).bind(dataset).run();
+        .bind(count)
+        .bind(owner)
+        .bind(dataset)
+        .run();
     return Status::OK();
   });
 }
@@ -812,9 +1003,15 @@ Status LocalStore::record_sync_result(const std::string& dataset, const std::str
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
   return impl_->guarded([&] {
-    impl_->writer->prepare(
-          "UPDATE datasets SET last_sync_time = ?, last_sync_result = ? WHERE owner = ? AND name = ?")
-        .bind(impl_->now()).bind(result).bind(owner).bind(dataset).run();
+    impl_->writer
+        ->prepare(
+            "UPDATE datasets SET last_sync_time = ?, last_sync_result = ? WHERE owner = ? AND name "
+            "= ?")
+        .bind(impl_->now())
+        .bind(result)
+        .bind(owner)
+        .bind(dataset)
+        .run();
     return Status::OK();
   });
 }

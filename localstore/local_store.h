@@ -30,7 +30,7 @@ using Millis = int64_t;
 // The quotas Cognito Sync publishes, enforced at write time.
 struct Limits {
   int64_t max_datasets = 20;
-  int64_t max_records = 1024;         // live records per dataset
+  int64_t max_records = 1024;           // live records per dataset
   int64_t max_dataset_bytes = 1048576;  // UTF-8 bytes of key plus value, live records
   int64_t max_key_chars = 1024;
   int64_t max_value_chars = 1048575;
@@ -44,6 +44,9 @@ struct Options {
   bool synchronous_full = false;
   Limits limits;
   std::shared_ptr<Clock> clock;  // null: the system clock
+  // Values read or written recently are served from memory, up to this many bytes (0: off). The
+  // one writer keeps the cache exact, so a cached value is never staler than the database.
+  size_t read_cache_bytes = 8 * 1024 * 1024;
 };
 
 // Local delete pending: the dataset was deleted here and the deletion is not yet on the server.
@@ -54,9 +57,9 @@ struct DatasetInfo {
   Millis created = 0;
   Millis last_modified = 0;  // server's, or the last local write's
   std::string last_modified_by;
-  int64_t storage_bytes = 0;  // live records, UTF-8 key plus value
-  int64_t record_count = 0;   // live records
-  int64_t dirty_count = 0;    // records with local changes not yet pushed
+  int64_t storage_bytes = 0;    // live records, UTF-8 key plus value
+  int64_t record_count = 0;     // live records
+  int64_t dirty_count = 0;      // records with local changes not yet pushed
   int64_t last_sync_count = 0;  // kDeletePending after a local delete
   Millis last_sync_time = 0;
   std::string last_sync_result;  // "" before the first sync
@@ -125,7 +128,8 @@ class LocalStore {
   // Attaches the store to an identity. From the provisional owner, every provisional dataset is
   // folded into the identity's (provisional writes land as dirty writes on top). Between two
   // identities, `change` decides (see IdentityChange). Idempotent; transactional.
-  Status set_identity(const std::string& identity_id, IdentityChange change = IdentityChange::kSwitch);
+  Status set_identity(const std::string& identity_id,
+                      IdentityChange change = IdentityChange::kSwitch);
 
   // --- records --------------------------------------------------------------------------------
   Status put(const std::string& dataset, const std::string& key, const std::string& value);

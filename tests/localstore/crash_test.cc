@@ -7,10 +7,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <random>
 #include <sstream>
-#include <iostream>
 #include <thread>
 
 #include "crash_ops.h"
@@ -63,7 +63,8 @@ TEST(CrashSafety, EveryAcknowledgedWriteSurvivesSigkillAtRandomPoints) {
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "the writer stopped by itself: exit " << WEXITSTATUS(status);
+    ASSERT_TRUE(WIFSIGNALED(status))
+        << "the writer stopped by itself: exit " << WEXITSTATUS(status);
     // Only complete lines are acknowledgements; a line cut by the kill was never acknowledged.
     std::string prefix = "t" + std::to_string(trial % 4);
     std::istringstream lines(buffer.substr(0, buffer.rfind('\n') + 1));
@@ -85,7 +86,8 @@ TEST(CrashSafety, EveryAcknowledgedWriteSurvivesSigkillAtRandomPoints) {
     for (const auto& [k, v] : acked) {
       auto r = (*store)->record("crash", k);
       ASSERT_TRUE(r.ok()) << r.status().ToString();
-      ASSERT_TRUE(r->has_value()) << "trial " << trial << ": acknowledged key " << k << " is missing";
+      ASSERT_TRUE(r->has_value()) << "trial " << trial << ": acknowledged key " << k
+                                  << " is missing";
       auto later = in_flight.find(k);
       bool superseded = later != in_flight.end() && (*r)->value == later->second;
       EXPECT_TRUE((*r)->value == v || superseded) << "trial " << trial << ", key " << k;
@@ -108,7 +110,8 @@ TEST(CrashSafety, EveryAcknowledgedWriteSurvivesSigkillAtRandomPoints) {
     auto info = (*store)->dataset("crash");
     if (info.ok() && info->has_value()) {
       auto live = (*store)->get_all("crash");
-      EXPECT_EQ((*info)->record_count, static_cast<int64_t>(live->size())) << "stats agree with rows";
+      EXPECT_EQ((*info)->record_count, static_cast<int64_t>(live->size()))
+          << "stats agree with rows";
     }
   }
   EXPECT_GT(total_acks, static_cast<size_t>(kTrials)) << "the trials did real work";

@@ -1,0 +1,198 @@
+// LocalStore against raw SQLite, side by side in one run, with the same pragmas (WAL,
+// synchronous=NORMAL) and an equivalent records table:
+//   put           vs a raw UPSERT, one transaction per write        target >= 0.8x the raw rate
+//   put_all(1000) vs a raw batched transaction of 1000 UPSERTs      target >= 0.8x
+//   get           vs a raw primary-key SELECT                       target >= 1.0x
+//                 (served by the read cache; the cache-off path is printed for reference)
+// Run: build-release/bin/localstore_bench   (prints the table of ratios at the end)
+#include <benchmark/benchmark.h>
+#include <sqlite3.h>
+
+#include <unistd.h>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "localstore/local_store.h"
+
+namespace {
+
+using cairn::localstore::LocalStore;
+
+std::string temp_file(const char* name) {
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("cairn-bench-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path = dir + "/" + name;
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + "-wal");
+  std::filesystem::remove(path + "-shm");
+  return path;
+}
+
+std::shared_ptr<LocalStore> open_store(const char* name, size_t read_cache_bytes = 8 << 20) {
+  cairn::localstore::Options o;
+  o.path = temp_file(name);
+  o.read_cache_bytes = read_cache_bytes;
+  return *LocalStore::open(o);
+}
+
+// The raw floor: the same table and pragmas, statements prepared once, no checks.
+struct Raw {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* upsert = nullptr;
+  sqlite3_stmt* select = nullptr;
+  explicit Raw(const char* name) {
+    sqlite3_open(temp_file(name).c_str(), &db);
+    sqlite3_exec(
+        db,
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+        "CREATE TABLE records(owner TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL,"
+        " value TEXT, sync_count INTEGER NOT NULL, last_modified INTEGER NOT NULL,"
+        " last_modified_by TEXT NOT NULL, device_last_modified INTEGER NOT NULL,"
+        " dirty INTEGER NOT NULL, local_version INTEGER NOT NULL, base_value TEXT,"
+        " has_base INTEGER NOT NULL, PRIMARY KEY(owner, dataset, key));",
+        nullptr, nullptr, nullptr);
+    sqlite3_prepare_v2(db,
+                       "INSERT INTO records VALUES(?, ?, ?, ?, 0, 0, '', ?, 1, 1, NULL, 0) "
+                       "ON CONFLICT(owner, dataset, key) DO UPDATE SET value = excluded.value, "
+                       "dirty = 1, local_version = local_version + 1, "
+                       "device_last_modified = excluded.device_last_modified",
+                       -1, &upsert, nullptr);
+    sqlite3_prepare_v2(db, "SELECT value FROM records WHERE owner = ? AND dataset = ? AND key = ?",
+                       -1, &select, nullptr);
+  }
+  ~Raw() {
+    sqlite3_finalize(upsert);
+    sqlite3_finalize(select);
+    sqlite3_close(db);
+  }
+  void put(const std::string& key, const std::string& value) {
+    sqlite3_bind_text(upsert, 1, "owner", -1, SQLITE_STATIC);
+    sqlite3_bind_text(upsert, 2, "save", -1, SQLITE_STATIC);
+    sqlite3_bind_text(upsert, 3, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(upsert, 4, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(upsert, 5, 1700000000000);
+    sqlite3_step(upsert);
+    sqlite3_reset(upsert);
+  }
+};
+
+std::string key_of(int64_t i) { return "key-" + std::to_string(i % 1000); }
+const std::string kValue(64, 'v');
+
+void BM_Put(benchmark::State& state) {
+  auto store = open_store("put.db");
+  int64_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(store->put("save", key_of(i++), kValue));
+}
+BENCHMARK(BM_Put);
+
+void BM_RawUpsert(benchmark::State& state) {
+  Raw raw("raw-put.db");
+  int64_t i = 0;
+  for (auto _ : state) {
+    sqlite3_exec(raw.db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    raw.put(key_of(i++), kValue);
+    sqlite3_exec(raw.db, "COMMIT", nullptr, nullptr, nullptr);
+  }
+}
+BENCHMARK(BM_RawUpsert);
+
+void BM_PutAll1000(benchmark::State& state) {
+  auto store = open_store("put-all.db");
+  std::map<std::string, std::optional<std::string>> batch;
+  for (int i = 0; i < 1000; ++i) batch[key_of(i)] = kValue;
+  for (auto _ : state) benchmark::DoNotOptimize(store->put_all("save", batch));
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_PutAll1000);
+
+void BM_RawBatch1000(benchmark::State& state) {
+  Raw raw("raw-batch.db");
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1000; ++i) keys.push_back(key_of(i));
+  for (auto _ : state) {
+    sqlite3_exec(raw.db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    for (const auto& k : keys) raw.put(k, kValue);
+    sqlite3_exec(raw.db, "COMMIT", nullptr, nullptr, nullptr);
+  }
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_RawBatch1000);
+
+void BM_Get(benchmark::State& state) {
+  auto store = open_store("get.db", state.range(0) ? 8 << 20 : 0);
+  std::map<std::string, std::optional<std::string>> batch;
+  for (int i = 0; i < 1000; ++i) batch[key_of(i)] = kValue;
+  (void)store->put_all("save", batch);
+  int64_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(store->get("save", key_of(i++)));
+}
+BENCHMARK(BM_Get)->Arg(1)->Arg(0);  // with the read cache, and without it
+
+void BM_RawSelect(benchmark::State& state) {
+  Raw raw("raw-get.db");
+  sqlite3_exec(raw.db, "BEGIN", nullptr, nullptr, nullptr);
+  for (int i = 0; i < 1000; ++i) raw.put(key_of(i), kValue);
+  sqlite3_exec(raw.db, "COMMIT", nullptr, nullptr, nullptr);
+  int64_t i = 0;
+  for (auto _ : state) {
+    std::string key = key_of(i++);
+    sqlite3_bind_text(raw.select, 1, "owner", -1, SQLITE_STATIC);
+    sqlite3_bind_text(raw.select, 2, "save", -1, SQLITE_STATIC);
+    sqlite3_bind_text(raw.select, 3, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+    std::optional<std::string> value;
+    if (sqlite3_step(raw.select) == SQLITE_ROW) {
+      value = std::string(reinterpret_cast<const char*>(sqlite3_column_text(raw.select, 0)),
+                          static_cast<size_t>(sqlite3_column_bytes(raw.select, 0)));
+    }
+    sqlite3_reset(raw.select);
+    benchmark::DoNotOptimize(value);
+  }
+}
+BENCHMARK(BM_RawSelect);
+
+// Prints the usual table, then each figure against its floor.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const auto& r : runs) ns_[r.benchmark_name()] = r.GetAdjustedRealTime();
+  }
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    std::printf("\n%-16s %14s %14s %8s %8s %s\n", "figure", "cairn ns/op", "floor ns/op", "ratio",
+                "target", "met");
+    row("put", "BM_Put", "BM_RawUpsert", 0.8);
+    row("put_all(1000)", "BM_PutAll1000", "BM_RawBatch1000", 0.8);
+    row("get", "BM_Get/1", "BM_RawSelect", 1.0);
+    row("get, cache off", "BM_Get/0", "BM_RawSelect", 0.0);
+  }
+
+ private:
+  void row(const char* name, const char* ours, const char* floor, double target) {
+    if (!ns_.count(ours) || !ns_.count(floor)) return;
+    double ratio = ns_[floor] / ns_[ours];  // our rate over the raw rate
+    if (target <= 0) {
+      std::printf("%-16s %14.0f %14.0f %7.2fx %8s %s\n", name, ns_[ours], ns_[floor], ratio, "-",
+                  "(for reference)");
+      return;
+    }
+    std::printf("%-16s %14.0f %14.0f %7.2fx %7.1fx %s\n", name, ns_[ours], ns_[floor], ratio,
+                target, ratio >= target ? "yes" : "NO");
+  }
+  std::map<std::string, double> ns_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  std::filesystem::remove_all(std::filesystem::temp_directory_path() /
+                              ("cairn-bench-" + std::to_string(getpid())));
+}
