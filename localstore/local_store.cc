@@ -1044,6 +1044,31 @@ Status LocalStore::delete_meta(const std::string& key) {
   });
 }
 
+Result<std::optional<std::string>> LocalStore::device_id(const std::string& platform) {
+  return meta("cairn.device." + owner() + "." + platform);
+}
+
+Status LocalStore::set_device_id(const std::string& platform, const std::string& device_id) {
+  return set_meta("cairn.device." + owner() + "." + platform, device_id);
+}
+
+Result<std::vector<std::string>> LocalStore::subscriptions() {
+  std::string prefix = "cairn.subscription." + owner() + ".";
+  return read_guarded<std::vector<std::string>>(*impl_, [&](sqlite::Connection& c) {
+    // Keys in [prefix, prefix + 0xFF) are exactly those starting with prefix.
+    auto s = c.prepare("SELECT key FROM meta WHERE key >= ? AND key < ? ORDER BY key");
+    s.bind(prefix).bind(prefix + "\xff");
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0).substr(prefix.size()));
+    return out;
+  });
+}
+
+Status LocalStore::set_subscribed(const std::string& dataset, bool subscribed) {
+  std::string key = "cairn.subscription." + owner() + "." + dataset;
+  return subscribed ? set_meta(key, "1") : delete_meta(key);
+}
+
 std::shared_ptr<std::mutex> LocalStore::dataset_lock(const std::string& dataset) {
   std::string key = impl_->current_owner() + '\n' + dataset;
   std::lock_guard<std::mutex> l(impl_->locks_mu);

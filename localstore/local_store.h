@@ -186,6 +186,13 @@ class LocalStore {
   Status set_meta(const std::string& key, const std::string& value);
   Status delete_meta(const std::string& key);
 
+  // Push registration of the current identity: the DeviceId RegisterDevice returned per platform,
+  // and the datasets it is subscribed to. Kept per identity, so an identity change re-registers.
+  Result<std::optional<std::string>> device_id(const std::string& platform);
+  Status set_device_id(const std::string& platform, const std::string& device_id);
+  Result<std::vector<std::string>> subscriptions();
+  Status set_subscribed(const std::string& dataset, bool subscribed);
+
   // One lock per (owner, dataset), shared by every handle: syncs hold it for their duration.
   std::shared_ptr<std::mutex> dataset_lock(const std::string& dataset);
 

@@ -236,6 +236,23 @@ TEST(Identity, MergeMakesTheOldDatasetsNameDotOldIdKeepingCounts) {
   EXPECT_TRUE(*s->is_changed("save.us-east-1:old", "dirty"));
 }
 
+TEST(Identity, DeviceIdsAndSubscriptionsArePerIdentityAndPlatform) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->set_identity("us-east-1:a").ok());
+  ASSERT_TRUE(s->set_device_id("GCM", "dev-a").ok());
+  ASSERT_TRUE(s->set_subscribed("save", true).ok());
+  ASSERT_TRUE(s->set_subscribed("prefs", true).ok());
+  ASSERT_TRUE(s->set_subscribed("prefs", false).ok());
+  EXPECT_EQ(**s->device_id("GCM"), "dev-a");
+  EXPECT_FALSE(s->device_id("APNS")->has_value());
+  EXPECT_EQ(*s->subscriptions(), std::vector<std::string>{"save"});
+  ASSERT_TRUE(s->set_identity("us-east-1:b").ok());
+  EXPECT_FALSE(s->device_id("GCM")->has_value()) << "a new identity registers again";
+  EXPECT_TRUE(s->subscriptions()->empty());
+  ASSERT_TRUE(s->set_identity("us-east-1:a").ok());
+  EXPECT_EQ(**s->device_id("GCM"), "dev-a");
+}
+
 // --- regression tests for the official clients' bugs ---------------------------------------------
 
 TEST(Bug07, IdentitySwitchesBackAndForthNeverCrashOrMixTwoIdentitiesData) {
