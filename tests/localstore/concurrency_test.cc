@@ -2,6 +2,8 @@
 // and pushes, all at once. Built twice: normally, and with ThreadSanitizer over the store's code.
 #include <gtest/gtest.h>
 
+#include "temp_dir.h"
+
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -15,14 +17,7 @@ RemoteRecord remote(const std::string& key, std::optional<std::string> value, in
   return {key, std::move(value), count, 1700000000000, "server", std::nullopt};
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/cairn-concurrency-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using cairn::testing::TempDir;
 
 TEST(Concurrency, ReadsRunWhileASyncWritesAndNothingIsLost) {
   TempDir dir;

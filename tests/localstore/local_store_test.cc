@@ -3,6 +3,8 @@
 #include "localstore/local_store.h"
 
 #include <gtest/gtest.h>
+
+#include "temp_dir.h"
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -12,14 +14,7 @@
 namespace cairn::localstore {
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/cairn-localstore-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using cairn::testing::TempDir;
 
 std::shared_ptr<LocalStore> memory_store() {
   auto s = LocalStore::open(Options{});

@@ -1,5 +1,7 @@
 // The SQLite backend: migrations, reopening, a schema from the future, and rollback on failure.
 #include <gtest/gtest.h>
+
+#include "temp_dir.h"
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -9,14 +11,7 @@
 namespace cairn::server {
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/cairn-storage-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using cairn::testing::TempDir;
 
 TEST(SqliteStorage, MigratesCreatesDirectoriesAndKeepsDataAcrossReopens) {
   TempDir dir;
