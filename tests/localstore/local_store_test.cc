@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "temp_dir.h"
 #include <sqlite3.h>
+#include "temp_dir.h"
 
 #include <filesystem>
 #include <fstream>

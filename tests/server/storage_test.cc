@@ -1,8 +1,8 @@
 // The SQLite backend: migrations, reopening, a schema from the future, and rollback on failure.
 #include <gtest/gtest.h>
 
-#include "temp_dir.h"
 #include <sqlite3.h>
+#include "temp_dir.h"
 
 #include <filesystem>
 

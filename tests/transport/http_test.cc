@@ -340,8 +340,10 @@ TEST(HttpExpectContinue, LargeBodiesWaitTheConfiguredTimeForContinue) {
     ClientConfig c = config_for("http://127.0.0.1:" + std::to_string(server.port()));
     c.http.expect_continue_timeout = timeout;
     sync::UpdateRecordsRequest up{kPool, kIdn, "settings", std::nullopt, {}, "sst", std::nullopt};
-    up.record_patches.push_back({sync::kOpReplace, "a", std::string(1048575, 'x'), 0, std::nullopt});
-    up.record_patches.push_back({sync::kOpReplace, "b", std::string(1048575, 'y'), 0, std::nullopt});
+    up.record_patches.push_back(
+        {sync::kOpReplace, "a", std::string(1048575, 'x'), 0, std::nullopt});
+    up.record_patches.push_back(
+        {sync::kOpReplace, "b", std::string(1048575, 'y'), 0, std::nullopt});
     auto start = std::chrono::steady_clock::now();
     auto r = sync_client(c)->update_records(up);
     auto elapsed = std::chrono::steady_clock::now() - start;
