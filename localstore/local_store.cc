@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <functional>
 #include <random>
-#include <set>
 #include <unordered_map>
 
 #include "common/sqlite.h"
+#include "common/utf8.h"
 
 namespace cairn::localstore {
 namespace {
@@ -61,12 +61,6 @@ Record read_record(const Stmt& s) {
   r.base_value = s.opt_text(8);
   r.has_base = s.i64(9) != 0;
   return r;
-}
-
-size_t utf8_chars(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
 }
 
 bool valid_dataset_name(const std::string& name) {
@@ -272,19 +266,15 @@ struct LocalStore::Impl {
     auto d = writer->prepare("SELECT 1 FROM datasets WHERE owner = ? AND name = ?");
     d.bind(owner_id).bind(dataset);
     st.exists = d.step();
-    auto s = writer->prepare(
-        "SELECT COUNT(*), COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), "
-        "0) "
-        "FROM records WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
-    s.bind(owner_id).bind(dataset);
-    s.step();
-    st.live = s.i64(0);
-    st.bytes = s.i64(1);
     auto sizes = writer->prepare(
         "SELECT key, length(CAST(key AS BLOB)) + length(CAST(value AS BLOB)) FROM records "
         "WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
     sizes.bind(owner_id).bind(dataset);
-    while (sizes.step()) st.live_bytes.emplace(sizes.text(0), sizes.i64(1));
+    while (sizes.step()) {
+      st.live_bytes.emplace(sizes.text(0), sizes.i64(1));
+      st.live += 1;
+      st.bytes += sizes.i64(1);
+    }
     return stats.emplace(key, std::move(st)).first->second;
   }
 
@@ -295,7 +285,7 @@ struct LocalStore::Impl {
     // A string has no more characters than bytes, so only long ones need counting.
     auto chars = [](const std::string& text, int64_t limit) {
       return static_cast<int64_t>(text.size()) <= limit ? static_cast<int64_t>(text.size())
-                                                        : static_cast<int64_t>(utf8_chars(text));
+                                                        : static_cast<int64_t>(utf8_length(text));
     };
     if (key.empty() || chars(key, options.limits.max_key_chars) > options.limits.max_key_chars) {
       return invalid("record key must be 1 to " + std::to_string(options.limits.max_key_chars) +

@@ -34,6 +34,17 @@ std::string request_id() {
          "-" + h.substr(20, 12);
 }
 
+// Local failures go out under the model's codes: bad input as InvalidParameter, anything else
+// (storage, say) as InternalError.
+Status to_wire(const Status& s) {
+  if (s.code() == ErrorCode::kInvalidArgument || s.code() == ErrorCode::kParse) {
+    return Status(ErrorCode::kInvalidParameter, s.message());
+  }
+  if (s.code() > ErrorCode::kUnknownServiceError)
+    return Status(ErrorCode::kInternalError, s.message());
+  return s;
+}
+
 std::vector<std::string> split_raw(const std::string& path) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -109,18 +120,13 @@ int Api::sync_status(const Status& s) {
     case ErrorCode::kInternalError:
       return 500;
     default:
-      return s.code() >= ErrorCode::kUnknownServiceError && s.code() != ErrorCode::kInvalidArgument
-                 ? 500
-                 : 400;
+      return 400;
   }
 }
 
 int Api::identity_status(const Status& s) {
   if (s.http_status() == 403) return 403;  // SigV4 failures keep their conventional 403
-  if (s.code() == ErrorCode::kInternalError) return 500;
-  return s.code() >= ErrorCode::kUnknownServiceError && s.code() != ErrorCode::kInvalidArgument
-             ? 500
-             : 400;
+  return s.code() == ErrorCode::kInternalError ? 500 : 400;
 }
 
 std::string Api::stamp(httplib::Response& response) const {
@@ -132,7 +138,7 @@ std::string Api::stamp(httplib::Response& response) const {
 
 void Api::handle(const httplib::Request& request, httplib::Response& response) {
   auto started = std::chrono::steady_clock::now();
-  Call call{&request, Caller{}, now(), {}};
+  Call call{&request, Caller{}, now()};
   std::string operation = "Unknown";
   bool identity_protocol = request.method == "POST" && request.has_header("X-Amz-Target");
   Reply reply = std::string();
@@ -155,14 +161,9 @@ void Api::handle(const httplib::Request& request, httplib::Response& response) {
     response.status = 200;
     response.set_content(*reply, content_type);
   } else {
-    const Status& s = reply.status();
+    Status s = to_wire(reply.status());
     response.status = identity_protocol ? identity_status(s) : sync_status(s);
     std::string code = s.service_code();
-    if (s.code() == ErrorCode::kInvalidArgument || s.code() == ErrorCode::kParse) {
-      code = "InvalidParameterException";
-    } else if (s.code() > ErrorCode::kUnknownServiceError) {
-      code = "InternalErrorException";
-    }
     response.set_header("x-amzn-ErrorType", code);
     transport::json::Writer w;
     w.begin_object();

@@ -9,7 +9,6 @@
 
 #include <httplib.h>
 
-#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -83,7 +82,6 @@ class Api {
     const httplib::Request* http;
     Caller caller;
     Millis now;
-    std::vector<std::string> segments;  // decoded path segments after "identitypools"
   };
 
   Reply route_sync(Call& call, std::string& operation);

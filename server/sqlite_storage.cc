@@ -512,16 +512,6 @@ class SqliteTxn final : public StorageTxn {
         .bind(dataset)
         .run();
   }
-  std::vector<std::string> subscribers(const std::string& identity_id,
-                                       const std::string& dataset) override {
-    auto s = c_.prepare(
-        "SELECT device_id FROM subscriptions WHERE identity_id = ? AND dataset = ? ORDER BY "
-        "device_id");
-    s.bind(identity_id).bind(dataset);
-    std::vector<std::string> out;
-    while (s.step()) out.push_back(s.text(0));
-    return out;
-  }
 
  private:
   Connection& c_;

@@ -186,8 +186,6 @@ class StorageTxn {
   virtual void put_subscription(const std::string& device_id, const std::string& identity_id,
                                 const std::string& dataset) = 0;
   virtual void delete_subscription(const std::string& device_id, const std::string& dataset) = 0;
-  virtual std::vector<std::string> subscribers(const std::string& identity_id,
-                                               const std::string& dataset) = 0;
 };
 
 class Storage {

@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/utf8.h"
 #include "transport/pattern.h"
 
 namespace cairn::transport {
@@ -134,12 +135,6 @@ Status dataset_labels(const char* operation, const Request& q) {
 }
 
 }  // namespace
-
-size_t utf8_length(std::string_view text) {
-  size_t n = 0;
-  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
-  return n;
-}
 
 const std::vector<ShapeConstraint>& shape_constraints() {
   static const std::vector<ShapeConstraint> table = {

@@ -32,9 +32,6 @@ struct ShapeConstraint {
 // input (tests check this table against the models in ../shared/spec/models).
 const std::vector<ShapeConstraint>& shape_constraints();
 
-// Number of Unicode code points in UTF-8 text (invalid bytes count one each).
-size_t utf8_length(std::string_view text);
-
 #define CAIRN_DECLARE_SYNC_VALIDATE(Op) Status validate(const sync::Op##Request& request);
 CAIRN_SYNC_OPERATIONS(CAIRN_DECLARE_SYNC_VALIDATE)
 #undef CAIRN_DECLARE_SYNC_VALIDATE
