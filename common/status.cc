@@ -12,7 +12,7 @@ struct CodeName {
 };
 
 // Wire names as the services send them after sanitising (see docs/wire-protocol.md section 5.2).
-constexpr std::array<CodeName, 41> kCodeNames = {{
+constexpr std::array<CodeName, 42> kCodeNames = {{
     {ErrorCode::kOk, "OK"},
     {ErrorCode::kAlreadyStreamed, "AlreadyStreamedException"},
     {ErrorCode::kConcurrentModification, "ConcurrentModificationException"},
@@ -53,6 +53,7 @@ constexpr std::array<CodeName, 41> kCodeNames = {{
     {ErrorCode::kInvalidArgument, "InvalidArgument"},
     {ErrorCode::kCorruption, "Corruption"},
     {ErrorCode::kStorage, "StorageError"},
+    {ErrorCode::kConflictUnresolved, "ConflictUnresolved"},
     // Aliases accepted on input only (first match wins on output).
     {ErrorCode::kThrottling, "Throttling"},
 }};

@@ -537,6 +537,16 @@ Status LocalStore::set_identity(const std::string& identity_id, IdentityChange c
   return s;
 }
 
+Status LocalStore::clear_identity() {
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  return impl_->guarded([&] {
+    impl_->writer->prepare("DELETE FROM meta WHERE key = 'cairn.identity_id'").run();
+    impl_->cache_clear();
+    impl_->load_owner();
+    return Status::OK();
+  });
+}
+
 // --- records -------------------------------------------------------------------------------------
 
 Status LocalStore::put_all(const std::string& dataset,
@@ -985,6 +995,60 @@ Status LocalStore::set_last_sync_count(const std::string& dataset, int64_t count
         .bind(owner)
         .bind(dataset)
         .run();
+    return Status::OK();
+  });
+}
+
+Status LocalStore::reset_for_recreate(const std::string& dataset) {
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::string owner = impl_->current_owner();
+  return impl_->guarded([&] {
+    auto& c = *impl_->writer;
+    sqlite::Transaction t(c, "BEGIN IMMEDIATE");
+    c.prepare("DELETE FROM records WHERE owner = ? AND dataset = ? AND value IS NULL")
+        .bind(owner)
+        .bind(dataset)
+        .run();
+    c.prepare(
+         "UPDATE records SET dirty = 1, sync_count = 0, local_version = local_version + 1, "
+         "base_value = NULL, has_base = 0 WHERE owner = ? AND dataset = ?")
+        .bind(owner)
+        .bind(dataset)
+        .run();
+    c.prepare("UPDATE datasets SET last_sync_count = 0 WHERE owner = ? AND name = ?")
+        .bind(owner)
+        .bind(dataset)
+        .run();
+    t.commit();
+    impl_->forget_stats(owner, dataset);
+    return Status::OK();
+  });
+}
+
+Status LocalStore::update_dataset_metadata(const std::string& dataset, Millis created,
+                                           Millis last_modified,
+                                           const std::string& last_modified_by) {
+  if (!valid_dataset_name(dataset))
+    return invalid("dataset name '" + dataset.substr(0, 64) + "' is not valid");
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::string owner = impl_->current_owner();
+  return impl_->guarded([&] {
+    auto& c = *impl_->writer;
+    sqlite::Transaction t(c, "BEGIN IMMEDIATE");
+    impl_->ensure_dataset(owner, dataset, created);
+    c.prepare(
+         "UPDATE datasets SET created = ?, "
+         "last_modified_by = CASE WHEN ? >= last_modified THEN ? ELSE last_modified_by END, "
+         "last_modified = MAX(last_modified, ?) WHERE owner = ? AND name = ?")
+        .bind(created)
+        .bind(last_modified)
+        .bind(last_modified_by)
+        .bind(last_modified)
+        .bind(owner)
+        .bind(dataset)
+        .run();
+    t.commit();
+    impl_->forget_stats(owner, dataset);
     return Status::OK();
   });
 }

@@ -131,6 +131,10 @@ class LocalStore {
   Status set_identity(const std::string& identity_id,
                       IdentityChange change = IdentityChange::kSwitch);
 
+  // Detaches the store from its identity (a player signs out while offline): new writes go to the
+  // provisional owner again, and the identity's datasets stay for when it comes back.
+  Status clear_identity();
+
   // --- records --------------------------------------------------------------------------------
   Status put(const std::string& dataset, const std::string& key, const std::string& value);
   Status remove(const std::string& dataset, const std::string& key);
@@ -179,6 +183,14 @@ class LocalStore {
   Status resolve(const std::string& dataset, const Conflict& conflict,
                  const std::optional<std::string>& value, bool dirty);
   Status set_last_sync_count(const std::string& dataset, int64_t count);
+  // The server deleted the dataset and the device chose to recreate it from its local copy: in one
+  // transaction, tombstones go, every live record becomes a dirty write of a new key (count 0, no
+  // base), and last_sync_count returns to 0, so the next push recreates the dataset.
+  Status reset_for_recreate(const std::string& dataset);
+  // Records the server's metadata of a dataset (ListDatasets), creating the local row if there is
+  // none, so that list_datasets() shows datasets this device has not synced yet.
+  Status update_dataset_metadata(const std::string& dataset, Millis created, Millis last_modified,
+                                 const std::string& last_modified_by);
   Status record_sync_result(const std::string& dataset, const std::string& result);
 
   // --- small metadata -------------------------------------------------------------------------

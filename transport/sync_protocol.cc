@@ -286,7 +286,14 @@ WireRequest build(const sync::UpdateRecordsRequest& q) {
       w.str("Key", p.key);
       w.str("Value", p.value);
       w.i64("SyncCount", p.sync_count);
-      w.time("DeviceLastModifiedDate", p.device_last_modified_date);
+      // Milliseconds, as JS v3 sends them (botocore truncates to seconds): a write's time is
+      // what last-writer-wins compares, and a second is too coarse for it.
+      if (p.device_last_modified_date) {
+        w.time_millis("DeviceLastModifiedDate",
+                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                          p.device_last_modified_date->time_since_epoch())
+                          .count());
+      }
       w.end_object();
     }
     w.end_array();

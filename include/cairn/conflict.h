@@ -30,7 +30,9 @@ struct Conflict {
   Timestamp local_modified;                // when this device wrote it (device clock)
 
   std::optional<std::string> remote_value;  // nullopt: removed on the server
-  Timestamp remote_modified;                // the server's LastModifiedDate (server clock)
+  // When the remote value was written, on the server's clock: its DeviceLastModifiedDate (cairn
+  // sends it corrected by the measured skew), else the server's LastModifiedDate.
+  Timestamp remote_modified;
   std::string remote_modified_by;
   int64_t remote_sync_count = 0;
 

@@ -70,6 +70,7 @@ enum class ErrorCode : int {
   kInvalidArgument,  // a local API misuse that never reaches the wire
   kCorruption,       // the local database file is corrupt or not a cairn database
   kStorage,          // the local database failed (disk full, I/O error, locked too long)
+  kConflictUnresolved,  // a sync conflict was left unresolved by the conflict callback
 };
 
 // The wire name of a code ("ResourceConflictException"); local codes get descriptive names.

@@ -1,0 +1,665 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+#include "engine/convert.h"
+#include "engine/counting_transport.h"
+#include "engine/sync_run.h"
+
+namespace cairn::engine {
+namespace {
+
+// Engine keys in the store's meta table (the store's own start with "cairn.").
+std::string identity_key(const std::string& pool) { return "engine.identity_id." + pool; }
+std::string token_key(const std::string& platform) { return "engine.push_token." + platform; }
+constexpr char kLastPlatformKey[] = "engine.push_platform";
+
+bool valid_dataset_name(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  return std::all_of(name.begin(), name.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '.' || c == ':' || c == '-';
+  });
+}
+
+Status invalid_name(const std::string& name) {
+  return Status(ErrorCode::kInvalidParameter,
+                "dataset name '" + name.substr(0, 64) + "' must match [a-zA-Z0-9_.:-]{1,128}");
+}
+
+// The provider's identity id, kept in the local store so a restart (or a device that is offline
+// at launch) knows who it is without GetId.
+class StoreIdentityIdStore final : public IdentityIdStore {
+ public:
+  explicit StoreIdentityIdStore(std::shared_ptr<localstore::LocalStore> store)
+      : store_(std::move(store)) {}
+  std::optional<std::string> load(const std::string& pool) override {
+    auto v = store_->meta(identity_key(pool));
+    return v.ok() ? *v : std::nullopt;
+  }
+  void save(const std::string& pool, const std::string& id) override {
+    (void)store_->set_meta(identity_key(pool), id);
+  }
+  void clear(const std::string& pool) override { (void)store_->delete_meta(identity_key(pool)); }
+
+ private:
+  std::shared_ptr<localstore::LocalStore> store_;
+};
+
+}  // namespace
+
+Engine::Engine(SyncManagerOptions options)
+    : options_(std::move(options)), rng_(std::random_device{}()) {}
+
+Engine::~Engine() { close(); }
+
+Result<std::shared_ptr<Engine>> Engine::open(SyncManagerOptions options) {
+  if (options.identity_pool_id.empty()) {
+    return Status(ErrorCode::kInvalidArgument, "SyncManagerOptions.identity_pool_id is required");
+  }
+  if (options.credentials && options.identity_id.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "developer credentials need SyncManagerOptions.identity_id");
+  }
+  if (!options.resolver) options.resolver = three_way_merge();
+  if (!options.clock) options.clock = Clock::system();
+  std::shared_ptr<Engine> engine(new Engine(std::move(options)));
+  Status s = engine->init();
+  if (!s.ok()) return s;
+  return engine;
+}
+
+Status Engine::init() {
+  localstore::Options so;
+  so.path = options_.database_path;
+  so.clock = options_.clock;
+  auto store = localstore::LocalStore::open(so);
+  if (!store.ok()) return store.status();
+  store_ = *store;
+
+  auto inner = options_.transport ? options_.transport
+                                  : make_curl_transport(options_.http, options_.logger);
+  transport_ = std::make_shared<CountingTransport>(inner);
+
+  ClientConfig config;
+  config.region = options_.region;
+  config.endpoint = options_.endpoint;
+  config.http = options_.http;
+  config.retry = options_.retry;
+  config.logger = options_.logger;
+  config.clock = options_.clock;
+  config.transport = transport_;
+
+  if (options_.credentials) {
+    config.credentials = options_.credentials;
+  } else {
+    // The Identity calls of the flow (GetId, GetCredentialsForIdentity) are unsigned.
+    ClientConfig ic = config;
+    ic.credentials = std::make_shared<StaticCredentialsProvider>("unsigned", "unsigned");
+    auto identity = CognitoIdentityClient::create(ic);
+    if (!identity.ok()) return identity.status();
+    identity_client_ = std::move(*identity);
+    CognitoIdentityProviderOptions po;
+    po.identity_pool_id = options_.identity_pool_id;
+    po.logins = options_.logins;
+    po.store = std::make_shared<StoreIdentityIdStore>(store_);
+    po.clock = options_.clock;
+    std::weak_ptr<Engine> weak = weak_from_this();
+    po.on_identity_changed = [weak](const std::string& old_id, const std::string& new_id) {
+      if (auto self = weak.lock()) self->on_provider_identity_changed(old_id, new_id);
+    };
+    provider_ = std::make_shared<CognitoIdentityCredentialsProvider>(identity_client_, po);
+    config.credentials = provider_;
+  }
+  auto sync = CognitoSyncClient::create(config);
+  if (!sync.ok()) return sync.status();
+  sync_ = std::move(*sync);
+  scheduler_ = std::make_unique<Scheduler>(std::max(1, options_.sync_threads));
+
+  // A known identity is adopted at once, so local data is filed under it even offline.
+  if (!options_.identity_id.empty()) {
+    return adopt_identity(options_.identity_id, localstore::IdentityChange::kSwitch);
+  }
+  if (provider_) {
+    if (auto known = StoreIdentityIdStore(store_).load(options_.identity_pool_id)) {
+      return adopt_identity(*known, localstore::IdentityChange::kSwitch);
+    }
+  }
+  return Status::OK();
+}
+
+void Engine::close() {
+  if (closing_.exchange(true)) return;
+  if (scheduler_) scheduler_->shutdown();
+  std::vector<Waiter> cancelled;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [name, slot] : slots_) {
+      for (auto* list : {&slot.current, &slot.next, &slot.parked}) {
+        for (auto& w : *list) cancelled.push_back(std::move(w));
+        list->clear();
+      }
+      slot.running = false;
+    }
+  }
+  SyncResult result{Status(ErrorCode::kCancelled, "the sync manager was closed"), {}};
+  for (auto& w : cancelled) complete(w, result);
+}
+
+// --- handles -------------------------------------------------------------------------------------
+
+Result<std::shared_ptr<Dataset>> Engine::open_dataset(const std::string& name) {
+  if (!valid_dataset_name(name)) return invalid_name(name);
+  return std::shared_ptr<Dataset>(new Dataset(shared_from_this(), name));
+}
+
+// --- identity ------------------------------------------------------------------------------------
+
+Status Engine::adopt_identity(const std::string& identity_id, localstore::IdentityChange change) {
+  {
+    std::unique_lock<std::shared_mutex> l(identity_mu_);
+    if (store_->has_identity() && store_->owner() == identity_id) return Status::OK();
+    Status s = store_->set_identity(identity_id, change);
+    if (!s.ok()) return s;
+    ++generation_;
+  }
+  if (options_.logger) options_.logger->log(LogLevel::kInfo, "identity is now " + identity_id);
+  std::weak_ptr<Engine> weak = weak_from_this();
+  if (scheduler_) {
+    scheduler_->post([weak] {
+      if (auto self = weak.lock()) self->renew_devices();
+    });
+  }
+  return Status::OK();
+}
+
+void Engine::on_provider_identity_changed(const std::string& old_id, const std::string& new_id) {
+  // The service answered with another identity: logins merged the old one into it, and the server
+  // moved its datasets to NAME.OLD_ID. The store does the same locally.
+  Status s = adopt_identity(new_id, old_id.empty() ? localstore::IdentityChange::kSwitch
+                                                   : localstore::IdentityChange::kMerge);
+  if (!s.ok() && options_.logger) {
+    options_.logger->log(LogLevel::kError, "could not adopt identity " + new_id + ": " + s.ToString());
+  }
+}
+
+Result<std::string> Engine::ensure_identity() {
+  if (!provider_) {
+    Status s = adopt_identity(options_.identity_id, localstore::IdentityChange::kSwitch);
+    if (!s.ok()) return s;
+    return options_.identity_id;
+  }
+  auto id = provider_->identity_id();
+  if (!id.ok()) return id.status();
+  // Fetching credentials may merge identities (logins of another identity); the provider then
+  // names the survivor and on_provider_identity_changed has moved the store.
+  auto creds = provider_->credentials();
+  if (!creds.ok()) return creds.status();
+  std::string current = provider_->cached_identity_id().value_or(*id);
+  Status s = adopt_identity(current, localstore::IdentityChange::kSwitch);
+  if (!s.ok()) return s;
+  return current;
+}
+
+std::optional<std::string> Engine::cached_identity_id() const {
+  if (!provider_) return options_.identity_id;
+  if (auto id = provider_->cached_identity_id()) return id;
+  if (store_->has_identity()) return store_->owner();
+  return std::nullopt;
+}
+
+Status Engine::set_logins(identity::Logins logins) {
+  if (!provider_) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "set_logins needs the Cognito Identity provider; with developer credentials, "
+                  "open a manager for the other identity");
+  }
+  provider_->set_logins(std::move(logins));
+  auto id = ensure_identity();
+  return id.ok() ? Status::OK() : id.status();
+}
+
+Status Engine::switch_identity(identity::Logins logins) {
+  if (!provider_) {
+    return Status(ErrorCode::kInvalidArgument, "switch_identity needs the Cognito Identity provider");
+  }
+  {
+    // Until the new identity is known, new writes are provisional: they must not land on the
+    // previous player's data.
+    std::unique_lock<std::shared_mutex> l(identity_mu_);
+    provider_->clear();
+    provider_->set_logins(std::move(logins));
+    Status s = store_->clear_identity();
+    if (!s.ok()) return s;
+    ++generation_;
+  }
+  auto id = ensure_identity();
+  return id.ok() ? Status::OK() : id.status();
+}
+
+Status Engine::wipe() {
+  std::unique_lock<std::shared_mutex> l(identity_mu_);
+  if (provider_) provider_->clear();
+  Status s = store_->wipe();
+  ++generation_;
+  return s;
+}
+
+// --- syncs ---------------------------------------------------------------------------------------
+
+SyncFuture Engine::synchronize(const std::string& name, SyncCallbacks callbacks,
+                               bool on_connectivity, bool automatic) {
+  Waiter w{std::move(callbacks), std::make_shared<std::promise<SyncResult>>(), automatic};
+  SyncFuture future = w.promise->get_future().share();
+  std::optional<Status> refused;
+  if (!valid_dataset_name(name)) {
+    refused = invalid_name(name);
+  } else {
+    std::lock_guard<std::mutex> l(mu_);
+    Slot& slot = slots_[name];
+    if (closing_) {
+      refused = Status(ErrorCode::kCancelled, "the sync manager is closed");
+    } else if (!reachable_ && on_connectivity) {
+      slot.parked.push_back(std::move(w));
+    } else if (!reachable_) {
+      refused = Status(ErrorCode::kNetwork,
+                       "the network is unreachable (the host called set_network_reachable(false))");
+    } else if (slot.running) {
+      slot.next.push_back(std::move(w));
+    } else {
+      slot.current.push_back(std::move(w));
+      start_locked(name, slot);
+    }
+  }
+  if (refused) complete(w, {*refused, {}});
+  return future;
+}
+
+void Engine::start_locked(const std::string& name, Slot& slot) {
+  slot.running = true;
+  slot.pulled_pages = slot.pulled_records = 0;
+  std::weak_ptr<Engine> weak = weak_from_this();
+  scheduler_->post([weak, name] {
+    if (auto self = weak.lock()) self->run(name);
+  });
+}
+
+void Engine::run(const std::string& name) {
+  // Coalesced callers share one run; each decision goes to the first caller that handles it.
+  SyncCallbacks callbacks;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& w : slots_[name].current) {
+      if (!callbacks.on_conflict) callbacks.on_conflict = w.callbacks.on_conflict;
+      if (!callbacks.on_dataset_deleted)
+        callbacks.on_dataset_deleted = w.callbacks.on_dataset_deleted;
+      if (!callbacks.on_datasets_merged)
+        callbacks.on_datasets_merged = w.callbacks.on_datasets_merged;
+    }
+  }
+  SyncResult result;
+  for (int restart = 0;; ++restart) {
+    SyncRun attempt(*this, name, callbacks);
+    result = attempt.run();
+    if (attempt.identity_changed() && restart < 3 && !closing()) {
+      if (options_.logger) {
+        options_.logger->log(LogLevel::kInfo,
+                             "identity changed during the sync of '" + name + "'; restarting");
+      }
+      continue;
+    }
+    break;
+  }
+  finish(name, result);
+}
+
+void Engine::finish(const std::string& name, const SyncResult& result) {
+  std::vector<Waiter> done;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    Slot& slot = slots_[name];
+    slot.last_result = result.status;
+    slot.last_result_time = options_.clock->now();
+    (result.status.ok() ? syncs_succeeded_ : syncs_failed_)++;
+    done.swap(slot.current);
+    bool automatic = std::any_of(done.begin(), done.end(), [](const Waiter& w) { return w.automatic; });
+    if (automatic && options_.auto_sync.enabled) {
+      if (result.status.ok()) {
+        slot.auto_failures = 0;
+        slot.backing_off = false;
+      } else {
+        auto delay = auto_backoff(++slot.auto_failures);
+        slot.backing_off = true;
+        slot.auto_due = std::chrono::steady_clock::now() + delay;
+        if (!slot.auto_timer) {
+          slot.auto_timer = true;
+          schedule_auto(name, delay);
+        }
+      }
+    }
+    if (!slot.next.empty() && !closing_) {  // once closing, close() answers the rest
+      slot.current.swap(slot.next);
+      start_locked(name, slot);
+    } else {
+      slot.running = false;
+    }
+  }
+  for (auto& w : done) complete(w, result);
+}
+
+void Engine::complete(Waiter& waiter, const SyncResult& result) {
+  waiter.promise->set_value(result);
+  if (result.status.ok() && waiter.callbacks.on_success) {
+    deliver([cb = waiter.callbacks.on_success, updated = result.updated] { cb(updated); });
+  } else if (!result.status.ok() && waiter.callbacks.on_failure) {
+    deliver([cb = waiter.callbacks.on_failure, status = result.status] { cb(status); });
+  }
+}
+
+void Engine::deliver(std::function<void()> callback) {
+  if (options_.executor) {
+    options_.executor(std::move(callback));
+  } else if (options_.delivery == CallbackDelivery::kPumped) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      pumped_.push_back(std::move(callback));
+    }
+    pumped_cv_.notify_all();
+  } else {
+    callback();
+  }
+}
+
+size_t Engine::run_pending_callbacks() {
+  std::deque<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    batch.swap(pumped_);
+  }
+  for (auto& callback : batch) callback();
+  return batch.size();
+}
+
+void Engine::set_network_reachable(bool reachable) {
+  std::lock_guard<std::mutex> l(mu_);
+  reachable_ = reachable;
+  if (!reachable || closing_) return;
+  for (auto& [name, slot] : slots_) {
+    if (slot.parked.empty()) continue;
+    auto& into = slot.running ? slot.next : slot.current;
+    for (auto& w : slot.parked) into.push_back(std::move(w));
+    slot.parked.clear();
+    if (!slot.running) start_locked(name, slot);
+  }
+}
+
+bool Engine::network_reachable() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return reachable_;
+}
+
+std::chrono::milliseconds Engine::auto_backoff(int failures) {
+  // Exponential, capped, with jitter in [half, full] so devices that failed together spread out.
+  auto base = options_.auto_sync.min_backoff.count();
+  auto cap = options_.auto_sync.max_backoff.count();
+  long long delay = base;
+  for (int i = 1; i < failures && delay < cap; ++i) delay *= 2;
+  delay = std::min<long long>(delay, cap);
+  std::uniform_int_distribution<long long> jitter(delay / 2, std::max<long long>(delay, 1));
+  return std::chrono::milliseconds(jitter(rng_));
+}
+
+void Engine::note_local_write(const std::string& name) {
+  if (!options_.auto_sync.enabled) return;
+  std::lock_guard<std::mutex> l(mu_);
+  Slot& slot = slots_[name];
+  auto due = std::chrono::steady_clock::now() + options_.auto_sync.debounce;
+  // A write never cuts a backoff short.
+  slot.auto_due = slot.backing_off ? std::max(slot.auto_due, due) : due;
+  if (!slot.auto_timer) {
+    slot.auto_timer = true;
+    schedule_auto(name, std::chrono::duration_cast<std::chrono::milliseconds>(
+                            slot.auto_due - std::chrono::steady_clock::now()));
+  }
+}
+
+void Engine::schedule_auto(const std::string& name, std::chrono::milliseconds delay) {
+  std::weak_ptr<Engine> weak = weak_from_this();
+  scheduler_->post_after(delay, [weak, name] {
+    auto self = weak.lock();
+    if (!self) return;
+    {
+      std::lock_guard<std::mutex> l(self->mu_);
+      Slot& slot = self->slots_[name];
+      auto now = std::chrono::steady_clock::now();
+      if (slot.auto_due > now) {  // written to again since: wait for quiet
+        self->schedule_auto(
+            name, std::chrono::duration_cast<std::chrono::milliseconds>(slot.auto_due - now));
+        return;
+      }
+      slot.auto_timer = false;
+    }
+    // Waits for the network when it is down.
+    self->synchronize(name, {}, /*on_connectivity=*/true, /*automatic=*/true);
+  });
+}
+
+void Engine::report_progress(const std::string& name, int64_t pages, int64_t records) {
+  std::lock_guard<std::mutex> l(mu_);
+  Slot& slot = slots_[name];
+  slot.pulled_pages = pages;
+  slot.pulled_records = records;
+}
+
+DatasetStatus Engine::status(const std::string& name) {
+  DatasetStatus out;
+  out.name = name;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = slots_.find(name);
+    if (it != slots_.end()) {
+      const Slot& slot = it->second;
+      if (slot.running) {
+        out.state = SyncState::kSyncing;
+      } else if (!slot.parked.empty()) {
+        out.state = SyncState::kWaitingForNetwork;
+      } else if (slot.backing_off) {
+        out.state = SyncState::kBackingOff;
+      }
+      out.last_result = slot.last_result;
+      out.last_result_time = slot.last_result_time;
+      out.pulled_pages = slot.pulled_pages;
+      out.pulled_records = slot.pulled_records;
+    }
+  }
+  if (auto info = store_->dataset(name); info.ok() && *info) {
+    out.pending_changes = (*info)->dirty_count;
+  }
+  return out;
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s;
+  auto add = [&](const ClientStats& c) {
+    s.requests += c.requests;
+    s.attempts += c.attempts;
+    s.retries += c.retries;
+  };
+  add(sync_->stats());
+  if (identity_client_) add(identity_client_->stats());
+  s.bytes_sent = transport_->bytes_sent();
+  s.bytes_received = transport_->bytes_received();
+  s.syncs_succeeded = syncs_succeeded_;
+  s.syncs_failed = syncs_failed_;
+  s.conflicts = conflicts_;
+  s.push_retries = push_retries_;
+  return s;
+}
+
+// --- devices -------------------------------------------------------------------------------------
+
+Result<std::string> Engine::register_device(const std::string& platform, const std::string& token) {
+  if (platform != sync::kPlatformApns && platform != sync::kPlatformApnsSandbox &&
+      platform != sync::kPlatformGcm && platform != sync::kPlatformAdm) {
+    return Status(ErrorCode::kInvalidParameter,
+                  "platform must be APNS, APNS_SANDBOX, GCM or ADM, not '" + platform + "'");
+  }
+  if (token.empty()) return Status(ErrorCode::kInvalidParameter, "the push token is empty");
+  auto identity = ensure_identity();
+  if (!identity.ok()) return identity.status();
+  auto cached = store_->device_id(platform);
+  auto known_token = store_->meta(token_key(platform));
+  if (cached.ok() && *cached && known_token.ok() && *known_token == token) return **cached;
+
+  auto r = sync_->register_device({options_.identity_pool_id, *identity, platform, token});
+  if (!r.ok()) return r.status();
+  if (!r->device_id || r->device_id->empty()) {
+    return Status(ErrorCode::kParse, "RegisterDevice returned no DeviceId");
+  }
+  std::shared_lock<std::shared_mutex> l(identity_mu_);
+  if (store_->owner() != *identity) {
+    return Status(ErrorCode::kCancelled, "the identity changed during RegisterDevice");
+  }
+  Status s = store_->set_device_id(platform, *r->device_id);
+  if (s.ok()) s = store_->set_meta(token_key(platform), token);
+  if (s.ok()) s = store_->set_meta(kLastPlatformKey, platform);
+  if (!s.ok()) return s;
+  return *r->device_id;
+}
+
+std::optional<std::string> Engine::device_id(const std::string& platform) const {
+  std::string p = platform;
+  if (p.empty()) {
+    auto last = store_->meta(kLastPlatformKey);
+    if (!last.ok() || !*last) return std::nullopt;
+    p = **last;
+  }
+  auto id = store_->device_id(p);
+  return id.ok() ? *id : std::nullopt;
+}
+
+void Engine::renew_devices() {
+  // A new identity needs its own registration, and the subscriptions it had before.
+  if (!store_->has_identity()) return;
+  for (const char* platform : {sync::kPlatformApns, sync::kPlatformApnsSandbox,
+                               sync::kPlatformGcm, sync::kPlatformAdm}) {
+    auto token = store_->meta(token_key(platform));
+    if (!token.ok() || !*token) continue;
+    auto cached = store_->device_id(platform);
+    if (cached.ok() && *cached) continue;
+    auto r = register_device(platform, **token);
+    if (!r.ok() && options_.logger) {
+      options_.logger->log(LogLevel::kWarn, std::string("could not register ") + platform +
+                                                " for the new identity: " + r.status().ToString());
+    }
+  }
+  auto subscriptions = store_->subscriptions();
+  if (!subscriptions.ok() || !device_id({})) return;
+  for (const auto& dataset : *subscriptions) (void)set_subscription(dataset, true);
+}
+
+Status Engine::set_subscription(const std::string& dataset, bool subscribed) {
+  if (!valid_dataset_name(dataset)) return invalid_name(dataset);
+  auto device = device_id({});
+  if (!device) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "no device is registered: call register_device(platform, token) first");
+  }
+  auto identity = ensure_identity();
+  if (!identity.ok()) return identity.status();
+  if (subscribed) {
+    auto r = sync_->subscribe_to_dataset({options_.identity_pool_id, *identity, dataset, *device});
+    if (!r.ok()) return r.status();
+  } else {
+    auto r =
+        sync_->unsubscribe_from_dataset({options_.identity_pool_id, *identity, dataset, *device});
+    if (!r.ok() && r.status().code() != ErrorCode::kResourceNotFound) return r.status();
+  }
+  return store_->set_subscribed(dataset, subscribed);
+}
+
+Status Engine::set_all_subscriptions(bool subscribed) {
+  std::vector<std::string> names;
+  if (subscribed) {
+    auto datasets = store_->list_datasets();
+    if (!datasets.ok()) return datasets.status();
+    for (const auto& d : *datasets) {
+      if (d.last_sync_count != localstore::kDeletePending) names.push_back(d.name);
+    }
+  } else {
+    auto subs = store_->subscriptions();
+    if (!subs.ok()) return subs.status();
+    names = *subs;
+  }
+  for (const auto& name : names) {
+    Status s = set_subscription(name, subscribed);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+Result<bool> Engine::handle_push(const std::map<std::string, std::string>& payload) {
+  auto field = [&](const char* name) -> std::string {
+    auto it = payload.find(name);
+    return it == payload.end() ? std::string() : it->second;
+  };
+  if (field("source") != "cognito-sync") {
+    return Status(ErrorCode::kInvalidArgument, "not a Cognito Sync push (source is '" +
+                                                   field("source") + "', not 'cognito-sync')");
+  }
+  std::string dataset = field("datasetName");
+  std::string count_text = field("syncCount");
+  char* end = nullptr;
+  long long remote_count = std::strtoll(count_text.c_str(), &end, 10);
+  if (!valid_dataset_name(dataset) || count_text.empty() || *end != '\0') {
+    return Status(ErrorCode::kInvalidArgument,
+                  "a Cognito Sync push needs datasetName and a numeric syncCount");
+  }
+  if (field("identityPoolId") != options_.identity_pool_id) return false;  // another pool's
+  auto current = cached_identity_id();
+  if (!current || field("identityId") != *current) return false;  // another identity's
+  auto info = store_->dataset(dataset);
+  if (!info.ok()) return info.status();
+  int64_t local = *info ? (*info)->last_sync_count : 0;
+  if (local == localstore::kDeletePending || local >= remote_count) return false;
+  synchronize(dataset, {}, /*on_connectivity=*/true, /*automatic=*/true);
+  return true;
+}
+
+Result<std::vector<DatasetMetadata>> Engine::refresh_dataset_metadata() {
+  auto identity = ensure_identity();
+  if (!identity.ok()) return identity.status();
+  std::vector<DatasetMetadata> out;
+  std::optional<std::string> next;
+  do {
+    auto page = sync_->list_datasets({options_.identity_pool_id, *identity, next, 64});
+    if (!page.ok()) return page.status();
+    for (const auto& d : page->datasets) {
+      if (!d.dataset_name) continue;
+      DatasetMetadata m;
+      m.name = *d.dataset_name;
+      m.created = d.creation_date.value_or(Timestamp{});
+      m.last_modified = d.last_modified_date.value_or(Timestamp{});
+      m.last_modified_by = d.last_modified_by.value_or("");
+      m.storage_bytes = d.data_storage.value_or(0);
+      m.record_count = d.num_records.value_or(0);
+      std::shared_lock<std::shared_mutex> l(identity_mu_);
+      if (store_->owner() != *identity) {
+        return Status(ErrorCode::kCancelled, "the identity changed during ListDatasets");
+      }
+      Status s = store_->update_dataset_metadata(m.name, to_millis(m.created),
+                                                 to_millis(m.last_modified), m.last_modified_by);
+      if (!s.ok()) return s;
+      if (auto local = store_->dataset(m.name); local.ok() && *local) {
+        m.pending_changes = (*local)->dirty_count;
+        m.last_sync_count = (*local)->last_sync_count;
+      }
+      out.push_back(std::move(m));
+    }
+    next = page->next_token;
+  } while (next && !next->empty());
+  return out;
+}
+
+}  // namespace cairn::engine

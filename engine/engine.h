@@ -1,0 +1,171 @@
+// Engine: what SyncManager and Dataset handles share (docs/sync.md).
+//
+// It owns the local store, the Cognito clients, the identity, the scheduler that runs syncs and
+// the per-dataset sync slots. SyncManager and Dataset are thin handles that forward here; the
+// synchronize loop itself is SyncRun (sync_run.h).
+//
+// Concurrency:
+// - mu_ guards the dataset slots, reachability and the pumped-callback queue;
+// - identity_mu_ is held shared by a sync around each local-store step and exclusively while the
+//   identity changes, so a sync never writes one identity's data under another (generation_
+//   tells the sync that it has to start over);
+// - syncs of one dataset are serialised by its slot (and, across managers that share a database
+//   file, by the store's dataset lock).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "cairn/cognito_identity.h"
+#include "cairn/cognito_sync.h"
+#include "cairn/sync_manager.h"
+#include "engine/scheduler.h"
+#include "localstore/local_store.h"
+
+namespace cairn::engine {
+
+class CountingTransport;
+
+// One caller of synchronize(), waiting for the outcome.
+struct Waiter {
+  SyncCallbacks callbacks;
+  std::shared_ptr<std::promise<SyncResult>> promise;
+  bool automatic = false;  // started by auto-sync or a push, not by the game
+};
+
+// The sync bookkeeping of one dataset name.
+struct Slot {
+  bool running = false;
+  std::vector<Waiter> current;  // callers the running sync will answer
+  std::vector<Waiter> next;     // coalesced into exactly one follow-up run
+  std::vector<Waiter> parked;   // waiting for the network
+  SyncState state = SyncState::kIdle;
+  std::optional<Status> last_result;
+  Timestamp last_result_time;
+  int64_t pulled_pages = 0;
+  int64_t pulled_records = 0;
+  // Auto-sync.
+  std::chrono::steady_clock::time_point auto_due;
+  bool auto_timer = false;
+  int auto_failures = 0;
+  bool backing_off = false;
+};
+
+class Engine : public std::enable_shared_from_this<Engine> {
+ public:
+  static Result<std::shared_ptr<Engine>> open(SyncManagerOptions options);
+  ~Engine();
+  // Stops the scheduler; queued and parked callers get kCancelled. Idempotent.
+  void close();
+
+  // --- handles --------------------------------------------------------------------------------
+  Result<std::shared_ptr<Dataset>> open_dataset(const std::string& name);
+  localstore::LocalStore& store() { return *store_; }
+  const SyncManagerOptions& options() const { return options_; }
+  CognitoSyncClient& sync_client() { return *sync_; }
+  const LoggerPtr& logger() const { return options_.logger; }
+
+  // --- identity -------------------------------------------------------------------------------
+  // The identity syncs run as: from the provider (GetId, then credentials, which may merge
+  // identities), adopted by the local store. Never called with identity_mu_ held.
+  Result<std::string> ensure_identity();
+  std::optional<std::string> cached_identity_id() const;
+  Status set_logins(identity::Logins logins);
+  Status switch_identity(identity::Logins logins);
+  Status wipe();
+  uint64_t generation() const { return generation_.load(); }
+  std::shared_mutex& identity_mutex() { return identity_mu_; }
+
+  // --- syncs ----------------------------------------------------------------------------------
+  SyncFuture synchronize(const std::string& name, SyncCallbacks callbacks, bool on_connectivity,
+                         bool automatic = false);
+  void set_network_reachable(bool reachable);
+  bool network_reachable() const;
+  void note_local_write(const std::string& name);
+  DatasetStatus status(const std::string& name);
+  EngineStats stats() const;
+  bool closing() const { return closing_.load(); }
+  void count_conflicts(size_t n) { conflicts_ += n; }
+  void count_push_retry() { ++push_retries_; }
+  void report_progress(const std::string& name, int64_t pages, int64_t records);
+
+  // Runs a decision callback (on_conflict, on_dataset_deleted, on_datasets_merged) through the
+  // delivery option and waits for its answer. nullopt when the engine closed while waiting.
+  template <typename T>
+  std::optional<T> ask(std::function<T()> question);
+  size_t run_pending_callbacks();
+
+  // --- devices --------------------------------------------------------------------------------
+  Result<std::string> register_device(const std::string& platform, const std::string& token);
+  std::optional<std::string> device_id(const std::string& platform) const;
+  Status set_subscription(const std::string& dataset, bool subscribed);
+  Status set_all_subscriptions(bool subscribed);
+  Result<bool> handle_push(const std::map<std::string, std::string>& payload);
+
+  Result<std::vector<DatasetMetadata>> refresh_dataset_metadata();
+
+ private:
+  explicit Engine(SyncManagerOptions options);
+  Status init();
+  // Moves the store to `identity_id` (a no-op when it is already there).
+  Status adopt_identity(const std::string& identity_id, localstore::IdentityChange change);
+  void on_provider_identity_changed(const std::string& old_id, const std::string& new_id);
+  void renew_devices();
+  void start_locked(const std::string& name, Slot& slot);
+  void run(const std::string& name);
+  void finish(const std::string& name, const SyncResult& result);
+  void deliver(std::function<void()> callback);
+  void complete(Waiter& waiter, const SyncResult& result);
+  void schedule_auto(const std::string& name, std::chrono::milliseconds delay);
+  std::chrono::milliseconds auto_backoff(int failures);
+
+  SyncManagerOptions options_;
+  std::shared_ptr<localstore::LocalStore> store_;
+  std::shared_ptr<CountingTransport> transport_;
+  std::shared_ptr<CognitoIdentityClient> identity_client_;
+  std::shared_ptr<CognitoIdentityCredentialsProvider> provider_;  // null with developer credentials
+  std::unique_ptr<CognitoSyncClient> sync_;
+  std::unique_ptr<Scheduler> scheduler_;
+
+  mutable std::shared_mutex identity_mu_;
+  std::atomic<uint64_t> generation_{0};
+
+  mutable std::mutex mu_;
+  std::condition_variable pumped_cv_;
+  std::map<std::string, Slot> slots_;
+  bool reachable_ = true;
+  std::deque<std::function<void()>> pumped_;
+  std::mt19937_64 rng_;
+  std::atomic<bool> closing_{false};
+
+  std::atomic<uint64_t> syncs_succeeded_{0}, syncs_failed_{0}, conflicts_{0}, push_retries_{0};
+};
+
+template <typename T>
+std::optional<T> Engine::ask(std::function<T()> question) {
+  if (!options_.executor && options_.delivery == CallbackDelivery::kSyncThread) return question();
+  auto answer = std::make_shared<std::promise<T>>();
+  auto future = answer->get_future();
+  deliver([question = std::move(question), answer] {
+    try {
+      answer->set_value(question());
+    } catch (...) {
+      answer->set_exception(std::current_exception());
+    }
+  });
+  while (future.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    if (closing()) return std::nullopt;
+  }
+  return future.get();  // rethrows what the callback threw; SyncRun turns it into a Status
+}
+
+}  // namespace cairn::engine

@@ -1,0 +1,72 @@
+#include "engine/scheduler.h"
+
+namespace cairn::engine {
+
+Scheduler::Scheduler(int threads) {
+  if (threads < 1) threads = 1;
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([s = state_] { loop(s); });
+}
+
+Scheduler::~Scheduler() { shutdown(); }
+
+void Scheduler::post(std::function<void()> task) {
+  post_after(std::chrono::milliseconds(0), std::move(task));
+}
+
+void Scheduler::post_after(std::chrono::milliseconds delay, std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> l(state_->mu);
+    if (state_->stopping) return;
+    state_->queue.push({std::chrono::steady_clock::now() + delay, state_->seq++, std::move(task)});
+  }
+  state_->cv.notify_one();
+}
+
+void Scheduler::shutdown() {
+  std::vector<std::function<void()>> dropped;  // destroyed outside the lock: they may own things
+  {
+    std::lock_guard<std::mutex> l(state_->mu);
+    state_->stopping = true;
+    while (!state_->queue.empty()) {
+      dropped.push_back(std::move(const_cast<Item&>(state_->queue.top()).task));
+      state_->queue.pop();
+    }
+  }
+  state_->cv.notify_all();
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> l(threads_mu_);
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) {
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();
+    } else {
+      t.join();
+    }
+  }
+}
+
+void Scheduler::loop(const std::shared_ptr<State>& state) {
+  std::unique_lock<std::mutex> l(state->mu);
+  for (;;) {
+    if (state->stopping) return;
+    if (state->queue.empty()) {
+      state->cv.wait(l);
+      continue;
+    }
+    auto due = state->queue.top().due;
+    if (due > std::chrono::steady_clock::now()) {
+      state->cv.wait_until(l, due);
+      continue;
+    }
+    auto task = std::move(const_cast<Item&>(state->queue.top()).task);
+    state->queue.pop();
+    l.unlock();
+    task();
+    task = nullptr;  // release what the task owned before taking the lock again
+    l.lock();
+  }
+}
+
+}  // namespace cairn::engine
