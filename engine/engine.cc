@@ -349,12 +349,14 @@ void Engine::finish(const std::string& name, const SyncResult& result) {
 }
 
 void Engine::complete(Waiter& waiter, const SyncResult& result) {
-  waiter.promise->set_value(result);
+  // The callback first: delivered on the sync thread, it has run by the time the future is ready;
+  // queued for a pump or an executor, it is at least queued by then.
   if (result.status.ok() && waiter.callbacks.on_success) {
     deliver([cb = waiter.callbacks.on_success, updated = result.updated] { cb(updated); });
   } else if (!result.status.ok() && waiter.callbacks.on_failure) {
     deliver([cb = waiter.callbacks.on_failure, status = result.status] { cb(status); });
   }
+  waiter.promise->set_value(result);
 }
 
 void Engine::deliver(std::function<void()> callback) {
@@ -367,7 +369,16 @@ void Engine::deliver(std::function<void()> callback) {
     }
     pumped_cv_.notify_all();
   } else {
-    callback();
+    try {
+      callback();
+    } catch (const std::exception& e) {
+      // A game's callback must not take an engine thread down with it.
+      if (options_.logger) {
+        options_.logger->log(LogLevel::kError, std::string("a sync callback threw: ") + e.what());
+      }
+    } catch (...) {
+      if (options_.logger) options_.logger->log(LogLevel::kError, "a sync callback threw");
+    }
   }
 }
 
