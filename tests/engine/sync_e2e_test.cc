@@ -72,6 +72,63 @@ TEST_F(Sync, EverySyncEndsInExactlyOneCallbackAndItsFuture) {
   EXPECT_TRUE(a.open("s")->is_changed("k").value());
 }
 
+TEST_F(Sync, TheDatasetApiReadsAndWritesLocally) {
+  auto a = device("a");
+  auto s = a.open("s");
+  ASSERT_TRUE(s->put_all({{"a", "1"}, {"b", "22"}, {"c", std::nullopt}}).ok());
+  EXPECT_EQ(s->get_all().value(), (Map{{"a", "1"}, {"b", "22"}}));
+  EXPECT_EQ(s->size_in_bytes("b").value(), 3);
+  EXPECT_EQ(s->total_size_in_bytes().value(), 5);
+  EXPECT_EQ(s->get("missing").value(), std::nullopt);
+  ASSERT_TRUE(s->remove("a").ok());
+  auto records = s->get_all_records().value();
+  ASSERT_EQ(records.size(), 3u) << "a tombstone, b, and c's tombstone";
+  EXPECT_EQ(records[0].key, "a");
+  EXPECT_FALSE(records[0].value.has_value());
+  EXPECT_TRUE(records[0].dirty);
+  auto meta = s->metadata().value();
+  EXPECT_EQ(meta.name, "s");
+  EXPECT_EQ(meta.record_count, 1);
+  EXPECT_EQ(meta.storage_bytes, 3);
+  EXPECT_EQ(meta.pending_changes, 3);
+  a.sync_ok("s");
+  EXPECT_EQ(s->metadata()->pending_changes, 0);
+  EXPECT_EQ(on_server("s"), (Map{{"b", "22"}}));
+  // Another handle to the same dataset sees the same data.
+  EXPECT_EQ(a.open("s")->get("b").value(), "22");
+}
+
+TEST_F(Sync, DeveloperCredentialsWithAFixedIdentitySync) {
+  SyncManagerOptions o = device_options(ts, dir.path + "/dev.db");
+  o.credentials = std::make_shared<StaticCredentialsProvider>(kAdminKey, kAdminSecret);
+  o.identity_id = alice.identity_id;
+  auto m = SyncManager::open(o);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  auto s = (*m)->open_or_create_dataset("s").value();
+  ASSERT_TRUE(s->put("from", "backend").ok());
+  auto r = s->synchronize().get();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(on_server("s"), (Map{{"from", "backend"}}));
+  EXPECT_EQ((*m)->cached_identity_id(), alice.identity_id);
+
+  o.identity_id.clear();
+  EXPECT_EQ(SyncManager::open(o).status().code(), ErrorCode::kInvalidArgument);
+  o.identity_pool_id.clear();
+  EXPECT_EQ(SyncManager::open(o).status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(Sync, ARestartKnowsItsIdentityWithoutAskingTheNetwork) {
+  {
+    auto a = device("a");
+    ASSERT_TRUE(a.open("s")->put("k", "v").ok());
+    a.sync_ok("s");
+  }
+  auto again = device("a");
+  EXPECT_EQ(again.manager->cached_identity_id(), alice.identity_id);
+  EXPECT_EQ(again.all("s"), (Map{{"k", "v"}}));
+  EXPECT_TRUE(again.wire->ops().empty()) << "no GetId";
+}
+
 // --- each resolver, two devices editing the same key offline ------------------------------------
 
 struct ResolverCase {
