@@ -10,9 +10,7 @@
 
 namespace cairn::engine {
 
-inline Timestamp to_time(localstore::Millis ms) {
-  return Timestamp(std::chrono::milliseconds(ms));
-}
+inline Timestamp to_time(localstore::Millis ms) { return Timestamp(std::chrono::milliseconds(ms)); }
 inline localstore::Millis to_millis(Timestamp t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -24,7 +22,8 @@ inline localstore::RemoteRecord to_remote(const sync::Record& r) {
   out.sync_count = r.sync_count.value_or(0);
   out.last_modified = r.last_modified_date ? to_millis(*r.last_modified_date) : 0;
   out.last_modified_by = r.last_modified_by.value_or("");
-  if (r.device_last_modified_date) out.device_last_modified = to_millis(*r.device_last_modified_date);
+  if (r.device_last_modified_date)
+    out.device_last_modified = to_millis(*r.device_last_modified_date);
   return out;
 }
 

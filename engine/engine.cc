@@ -78,8 +78,8 @@ Status Engine::init() {
   if (!store.ok()) return store.status();
   store_ = *store;
 
-  auto inner = options_.transport ? options_.transport
-                                  : make_curl_transport(options_.http, options_.logger);
+  auto inner =
+      options_.transport ? options_.transport : make_curl_transport(options_.http, options_.logger);
   transport_ = std::make_shared<CountingTransport>(inner);
 
   ClientConfig config;
@@ -180,7 +180,8 @@ void Engine::on_provider_identity_changed(const std::string& old_id, const std::
   Status s = adopt_identity(new_id, old_id.empty() ? localstore::IdentityChange::kSwitch
                                                    : localstore::IdentityChange::kMerge);
   if (!s.ok() && options_.logger) {
-    options_.logger->log(LogLevel::kError, "could not adopt identity " + new_id + ": " + s.ToString());
+    options_.logger->log(LogLevel::kError,
+                         "could not adopt identity " + new_id + ": " + s.ToString());
   }
 }
 
@@ -222,7 +223,8 @@ Status Engine::set_logins(identity::Logins logins) {
 
 Status Engine::switch_identity(identity::Logins logins) {
   if (!provider_) {
-    return Status(ErrorCode::kInvalidArgument, "switch_identity needs the Cognito Identity provider");
+    return Status(ErrorCode::kInvalidArgument,
+                  "switch_identity needs the Cognito Identity provider");
   }
   {
     // Until the new identity is known, new writes are provisional: they must not land on the
@@ -323,7 +325,8 @@ void Engine::finish(const std::string& name, const SyncResult& result) {
     slot.last_result_time = options_.clock->now();
     (result.status.ok() ? syncs_succeeded_ : syncs_failed_)++;
     done.swap(slot.current);
-    bool automatic = std::any_of(done.begin(), done.end(), [](const Waiter& w) { return w.automatic; });
+    bool automatic =
+        std::any_of(done.begin(), done.end(), [](const Waiter& w) { return w.automatic; });
     if (automatic && options_.auto_sync.enabled) {
       if (result.status.ok()) {
         slot.auto_failures = 0;
@@ -553,8 +556,8 @@ std::optional<std::string> Engine::device_id(const std::string& platform) const 
 void Engine::renew_devices() {
   // A new identity needs its own registration, and the subscriptions it had before.
   if (!store_->has_identity()) return;
-  for (const char* platform : {sync::kPlatformApns, sync::kPlatformApnsSandbox,
-                               sync::kPlatformGcm, sync::kPlatformAdm}) {
+  for (const char* platform :
+       {sync::kPlatformApns, sync::kPlatformApnsSandbox, sync::kPlatformGcm, sync::kPlatformAdm}) {
     auto token = store_->meta(token_key(platform));
     if (!token.ok() || !*token) continue;
     auto cached = store_->device_id(platform);

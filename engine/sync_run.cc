@@ -131,8 +131,7 @@ Status SyncRun::run_locked() {
                                         ? DatasetDeletedAction::kRecreateFromLocal
                                         : DatasetDeletedAction::kDropLocal;
       if (cb_.on_dataset_deleted) {
-        auto answer =
-            e_.ask<DatasetDeletedAction>([&] { return cb_.on_dataset_deleted(name_); });
+        auto answer = e_.ask<DatasetDeletedAction>([&] { return cb_.on_dataset_deleted(name_); });
         if (!answer) return check_live();
         action = *answer;
       }
@@ -210,13 +209,8 @@ Result<SyncRun::Pull> SyncRun::pull(const std::string& dataset, int64_t from,
   std::optional<std::string> session;
   int64_t pages = 0;
   do {
-    sync::ListRecordsRequest request{e_.options().identity_pool_id,
-                                     identity_,
-                                     dataset,
-                                     from,
-                                     next,
-                                     kPageSize,
-                                     session};
+    sync::ListRecordsRequest request{
+        e_.options().identity_pool_id, identity_, dataset, from, next, kPageSize, session};
     auto page = e_.sync_client().list_records(request);
     Status live = check_live();
     if (!live.ok()) return live;
@@ -247,7 +241,8 @@ Result<std::vector<Resolution>> SyncRun::decide(const std::vector<Conflict>& con
   ResolveContext context{e_.sync_client().clock_skew()};
   std::vector<Resolution> out;
   if (cb_.on_conflict) {
-    auto answer = e_.ask<std::vector<Resolution>>([&] { return cb_.on_conflict(conflicts, context); });
+    auto answer =
+        e_.ask<std::vector<Resolution>>([&] { return cb_.on_conflict(conflicts, context); });
     if (!answer) return check_live();
     out = std::move(*answer);
   } else {
@@ -265,8 +260,8 @@ Result<std::vector<Resolution>> SyncRun::decide(const std::vector<Conflict>& con
 }
 
 Status SyncRun::apply(const std::string& dataset, const Pull& pulled, bool report) {
-  auto conflicts =
-      guarded([&] { return store_.apply_remote(dataset, pulled.records, pulled.dataset_sync_count); });
+  auto conflicts = guarded(
+      [&] { return store_.apply_remote(dataset, pulled.records, pulled.dataset_sync_count); });
   if (!conflicts.ok()) return conflicts.status();
   std::set<std::string> conflicting;
   for (const auto& c : *conflicts) conflicting.insert(c.local.key);

@@ -64,8 +64,8 @@ TEST_F(Bugs, Bug02_OneConflictRuleAndNoSuccessWithoutALandedPush) {
   EXPECT_FALSE(b.open("s")->is_changed("k").value());
 
   ASSERT_TRUE(b.open("s")->put("k", "lost?").ok());
-  b.wire->set_before([](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
+  b.wire->set_before([](const std::string& op,
+                        const HttpRequest&) -> std::optional<Result<HttpResponse>> {
     if (op != "UpdateRecords") return std::nullopt;
     return http_error(409, "ResourceConflictException", "Current SyncCount for: k is: 1 not: 1");
   });
@@ -85,8 +85,8 @@ TEST_F(Bugs, Bug02_OneConflictRuleAndNoSuccessWithoutALandedPush) {
 TEST_F(Bugs, Bug03_ErrorsAreClassifiedByTypeAndEverySyncEndsInOneCallback) {
   auto a = device("a", [](SyncManagerOptions& o) { o.max_push_attempts = 2; });
   ASSERT_TRUE(a.open("s")->put("k", "v").ok());
-  a.wire->set_before([](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
+  a.wire->set_before([](const std::string& op,
+                        const HttpRequest&) -> std::optional<Result<HttpResponse>> {
     if (op != "UpdateRecords") return std::nullopt;
     return http_error(400, "ResourceConflictException", "Current SyncCount for: k is: 4 not: 0");
   });
@@ -196,11 +196,11 @@ TEST_F(Bugs, Bug07_SwitchingABAKeepsEachIdentitysDataApart) {
 TEST_F(Bugs, Bug08_WritesBeforeAnyIdentityAreAttachedToItLater) {
   std::atomic<bool> offline{true};
   auto d = device("d");
-  d.wire->set_before([&](const std::string&, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
-    if (offline) return Result<HttpResponse>(Status(ErrorCode::kNetwork, "no route"));
-    return std::nullopt;
-  });
+  d.wire->set_before(
+      [&](const std::string&, const HttpRequest&) -> std::optional<Result<HttpResponse>> {
+        if (offline) return Result<HttpResponse>(Status(ErrorCode::kNetwork, "no route"));
+        return std::nullopt;
+      });
   ASSERT_TRUE(d.open("save")->put("first", "session").ok());
   EXPECT_FALSE(d.manager->cached_identity_id().has_value());
   EXPECT_TRUE(d.sync("save").status.is_network());
@@ -224,15 +224,16 @@ TEST_F(Bugs, Bug09_ASyncIsBoundToOneIdentityAndRestartsAfterAChange) {
   ASSERT_TRUE(d.open("s")->put("alice", "1").ok());
   d.sync_ok("s");  // alice's count is 1
   std::atomic<bool> once{false};
-  d.wire->set_before([&](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
-    if (op == "ListRecords" && !once.exchange(true)) {
-      EXPECT_TRUE(std::async(std::launch::async, [&] {
-                    return d.manager->switch_identity(bob.logins);
-                  }).get().ok());
-    }
-    return std::nullopt;
-  });
+  d.wire->set_before(
+      [&](const std::string& op, const HttpRequest&) -> std::optional<Result<HttpResponse>> {
+        if (op == "ListRecords" && !once.exchange(true)) {
+          EXPECT_TRUE(
+              std::async(std::launch::async, [&] { return d.manager->switch_identity(bob.logins); })
+                  .get()
+                  .ok());
+        }
+        return std::nullopt;
+      });
   auto r = d.sync("s");
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   EXPECT_EQ(d.all("s"), (Map{{"bob", "2"}})) << "pulled from bob's count 0, not alice's 1";
@@ -277,7 +278,8 @@ TEST_F(Bugs, Bug12_TwoManagersOnOneFileNeverSyncADatasetAtOnce) {
   auto second = make_device(ts, dir, "shared", alice.logins);  // the same database file
   ASSERT_TRUE(first.open("s")->put("k", "v").ok());
   std::atomic<int> in_flight{0}, most{0};
-  auto watch = [&](const std::string& op, const HttpRequest&) -> std::optional<Result<HttpResponse>> {
+  auto watch = [&](const std::string& op,
+                   const HttpRequest&) -> std::optional<Result<HttpResponse>> {
     if (op == "ListRecords") {
       int now = ++in_flight;
       most = std::max(most.load(), now);
@@ -285,8 +287,8 @@ TEST_F(Bugs, Bug12_TwoManagersOnOneFileNeverSyncADatasetAtOnce) {
     }
     return std::nullopt;
   };
-  auto done = [&](const std::string& op, const HttpRequest&, const Result<HttpResponse>&)
-      -> std::optional<Result<HttpResponse>> {
+  auto done = [&](const std::string& op, const HttpRequest&,
+                  const Result<HttpResponse>&) -> std::optional<Result<HttpResponse>> {
     if (op == "ListRecords") --in_flight;
     return std::nullopt;
   };

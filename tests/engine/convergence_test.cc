@@ -76,7 +76,8 @@ TEST_P(Convergence, PutsAndRemovesInRandomOrdersEndEqualEverywhere) {
   TempDir dir{"cairn-converge"};
   Player p = make_player(ts, "p");
   std::vector<Device> devices;
-  for (int i = 0; i < 3; ++i) devices.push_back(make_device(ts, dir, "d" + std::to_string(i), p.logins));
+  for (int i = 0; i < 3; ++i)
+    devices.push_back(make_device(ts, dir, "d" + std::to_string(i), p.logins));
   int64_t stamp = 0;
   for (int step = 0; step < 150; ++step) {
     size_t d = rng() % devices.size();
@@ -90,8 +91,9 @@ TEST_P(Convergence, PutsAndRemovesInRandomOrdersEndEqualEverywhere) {
         ASSERT_TRUE(dataset->remove("k" + std::to_string(rng() % 6)).ok());
         break;
       default:
-        ASSERT_TRUE(dataset->put("k" + std::to_string(rng() % 6),
-                                 std::to_string(++stamp) + ":" + std::to_string(d))
+        ASSERT_TRUE(dataset
+                        ->put("k" + std::to_string(rng() % 6),
+                              std::to_string(++stamp) + ":" + std::to_string(d))
                         .ok());
     }
   }

@@ -51,8 +51,8 @@ inline std::string operation_of(const HttpRequest& r) {
 // Forwards to the real transport; hooks may act before a request or replace its answer.
 class HookTransport final : public HttpTransport {
  public:
-  using Before = std::function<std::optional<Result<HttpResponse>>(const std::string& op,
-                                                                   const HttpRequest&)>;
+  using Before =
+      std::function<std::optional<Result<HttpResponse>>(const std::string& op, const HttpRequest&)>;
   using After = std::function<std::optional<Result<HttpResponse>>(
       const std::string& op, const HttpRequest&, const Result<HttpResponse>&)>;
 

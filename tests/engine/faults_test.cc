@@ -29,8 +29,8 @@ struct Faults : ::testing::Test {
 TEST_F(Faults, AConflictStormEndsInOneFailureNamingTheKey) {
   auto a = device("a", [](SyncManagerOptions& o) { o.max_push_attempts = 3; });
   ASSERT_TRUE(a.open("s")->put("hot", "v").ok());
-  a.wire->set_before([](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
+  a.wire->set_before([](const std::string& op,
+                        const HttpRequest&) -> std::optional<Result<HttpResponse>> {
     if (op != "UpdateRecords") return std::nullopt;
     return http_error(409, "ResourceConflictException", "Current SyncCount for: hot is: 9 not: 0");
   });
@@ -60,14 +60,14 @@ TEST_F(Faults, AConflictSentAsAnotherStatusIsStillAConflict) {
   auto a = device("a");
   ASSERT_TRUE(a.open("s")->put("k", "v").ok());
   std::atomic<int> n{0};
-  a.wire->set_before([&](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
-    if (op == "UpdateRecords" && n++ == 0) {
-      return http_error(400, "ResourceConflictException:http://internal.amazon.com/coral/",
-                        "Current SyncCount for: k is: 1 not: 0");
-    }
-    return std::nullopt;
-  });
+  a.wire->set_before(
+      [&](const std::string& op, const HttpRequest&) -> std::optional<Result<HttpResponse>> {
+        if (op == "UpdateRecords" && n++ == 0) {
+          return http_error(400, "ResourceConflictException:http://internal.amazon.com/coral/",
+                            "Current SyncCount for: k is: 1 not: 0");
+        }
+        return std::nullopt;
+      });
   a.sync_ok("s");
   EXPECT_EQ(a.manager->stats().push_retries, 1u);
 }
@@ -76,14 +76,14 @@ TEST_F(Faults, ThrottlingIsRetriedWithBackoff) {
   auto a = device("a");
   ASSERT_TRUE(a.open("s")->put("k", "v").ok());
   std::atomic<int> throttled{0};
-  a.wire->set_before([&](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
-    if ((op == "ListRecords" || op == "UpdateRecords") && throttled < 3) {
-      ++throttled;
-      return http_error(429, "TooManyRequestsException", "Rate exceeded");
-    }
-    return std::nullopt;
-  });
+  a.wire->set_before(
+      [&](const std::string& op, const HttpRequest&) -> std::optional<Result<HttpResponse>> {
+        if ((op == "ListRecords" || op == "UpdateRecords") && throttled < 3) {
+          ++throttled;
+          return http_error(429, "TooManyRequestsException", "Rate exceeded");
+        }
+        return std::nullopt;
+      });
   a.sync_ok("s");
   EXPECT_EQ(throttled.load(), 3);
   EXPECT_GE(a.manager->stats().retries, 3u);
@@ -94,8 +94,8 @@ TEST_F(Faults, AResetAfterThePushLandedConvergesWithoutDuplicates) {
   auto a = device("a");
   ASSERT_TRUE(a.open("s")->put("k", "v").ok());
   std::atomic<bool> once{false};
-  a.wire->set_after([&](const std::string& op, const HttpRequest&, const Result<HttpResponse>&)
-                        -> std::optional<Result<HttpResponse>> {
+  a.wire->set_after([&](const std::string& op, const HttpRequest&,
+                        const Result<HttpResponse>&) -> std::optional<Result<HttpResponse>> {
     if (op == "UpdateRecords" && !once.exchange(true)) {
       return Result<HttpResponse>(
           Status(ErrorCode::kNetwork, "connection reset halfway through the body"));
@@ -130,8 +130,8 @@ TEST_F(Faults, LastWriterWinsCorrectsASkewedDeviceClock) {
   ASSERT_TRUE(a.open("s")->put("k", "0").ok());
   a.sync_ok("s");
   b.sync_ok("s");  // b learns the skew here
-  EXPECT_NEAR(b.manager->clock_skew().count(), std::chrono::milliseconds(std::chrono::minutes(10)).count(),
-              5000);
+  EXPECT_NEAR(b.manager->clock_skew().count(),
+              std::chrono::milliseconds(std::chrono::minutes(10)).count(), 5000);
 
   ASSERT_TRUE(a.open("s")->put("k", "a").ok());
   a.sync_ok("s");
@@ -152,8 +152,8 @@ TEST_F(Faults, AServerThatVanishesMidPullLeavesLocalDataUntouched) {
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(a.open("s")->put("k" + std::to_string(i), "v").ok());
   a.sync_ok("s");
   ASSERT_TRUE(b.open("s")->put("mine", "1").ok());
-  b.wire->set_after([](const std::string& op, const HttpRequest&, const Result<HttpResponse>&)
-                        -> std::optional<Result<HttpResponse>> {
+  b.wire->set_after([](const std::string& op, const HttpRequest&,
+                       const Result<HttpResponse>&) -> std::optional<Result<HttpResponse>> {
     if (op == "ListRecords") return Result<HttpResponse>(Status(ErrorCode::kNetwork, "reset"));
     return std::nullopt;
   });

@@ -56,11 +56,11 @@ TEST_F(Scheduling, RequestsDuringASyncCoalesceIntoOneFollowUpAndEveryCallerHears
   auto a = device("a");
   ASSERT_TRUE(a.open("s")->put("k", "1").ok());
   auto gate = std::make_shared<Gate>();
-  a.wire->set_before([gate](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
-    if (op == "ListRecords") gate->wait();
-    return std::nullopt;
-  });
+  a.wire->set_before(
+      [gate](const std::string& op, const HttpRequest&) -> std::optional<Result<HttpResponse>> {
+        if (op == "ListRecords") gate->wait();
+        return std::nullopt;
+      });
   std::atomic<int> successes{0};
   SyncCallbacks cb;
   cb.on_success = [&](const std::vector<Record>&) { ++successes; };
@@ -85,11 +85,11 @@ TEST_F(Scheduling, DifferentDatasetsSyncInParallel) {
   ASSERT_TRUE(a.open("one")->put("k", "1").ok());
   ASSERT_TRUE(a.open("two")->put("k", "2").ok());
   auto gate = std::make_shared<Gate>();
-  a.wire->set_before([gate](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
-    if (op == "ListRecords") gate->wait();
-    return std::nullopt;
-  });
+  a.wire->set_before(
+      [gate](const std::string& op, const HttpRequest&) -> std::optional<Result<HttpResponse>> {
+        if (op == "ListRecords") gate->wait();
+        return std::nullopt;
+      });
   auto f1 = a.manager->synchronize("one");
   auto f2 = a.manager->synchronize("two");
   // Both pulls are in flight at once: neither waits for the other.
@@ -182,19 +182,20 @@ TEST_F(Scheduling, AutoSyncBacksOffAfterFailuresAndWaitsForTheNetwork) {
     o.retry.max_retries = 0;
   });
   std::atomic<bool> down{true};
-  a.wire->set_before([&](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
-    if (down && op == "ListRecords") return Result<HttpResponse>(Status(ErrorCode::kNetwork, "down"));
-    return std::nullopt;
-  });
+  a.wire->set_before(
+      [&](const std::string& op, const HttpRequest&) -> std::optional<Result<HttpResponse>> {
+        if (down && op == "ListRecords")
+          return Result<HttpResponse>(Status(ErrorCode::kNetwork, "down"));
+        return std::nullopt;
+      });
   ASSERT_TRUE(a.open("s")->put("k", "v").ok());
   EXPECT_TRUE(eventually([&] { return a.manager->status("s").state == SyncState::kBackingOff; }));
   EXPECT_FALSE(a.manager->status("s").last_result->ok());
   // Unreachable: the retry waits for the host instead of failing again.
   a.manager->set_network_reachable(false);
   down = false;
-  EXPECT_TRUE(eventually(
-      [&] { return a.manager->status("s").state == SyncState::kWaitingForNetwork; }));
+  EXPECT_TRUE(
+      eventually([&] { return a.manager->status("s").state == SyncState::kWaitingForNetwork; }));
   size_t pulls = a.wire->count("ListRecords");
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(a.wire->count("ListRecords"), pulls);
@@ -229,11 +230,11 @@ TEST_F(Scheduling, ClosingTheManagerAnswersQueuedCallersWithCancelled) {
   auto a = device("a", [](SyncManagerOptions& o) { o.sync_threads = 1; });
   ASSERT_TRUE(a.open("s")->put("k", "v").ok());
   auto gate = std::make_shared<Gate>();
-  a.wire->set_before([gate](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
-    if (op == "ListRecords") gate->wait();
-    return std::nullopt;
-  });
+  a.wire->set_before(
+      [gate](const std::string& op, const HttpRequest&) -> std::optional<Result<HttpResponse>> {
+        if (op == "ListRecords") gate->wait();
+        return std::nullopt;
+      });
   auto running = a.manager->synchronize("s");
   ASSERT_TRUE(eventually([&] { return gate->waiting.load() == 1; }));
   auto queued = a.manager->synchronize("s");

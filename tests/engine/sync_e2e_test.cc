@@ -22,7 +22,9 @@ struct Sync : ::testing::Test {
                 const std::function<void(SyncManagerOptions&)>& tweak = {}) {
     return make_device(ts, dir, name, alice.logins, tweak);
   }
-  Map on_server(const std::string& dataset) { return server_records(ts, alice.identity_id, dataset); }
+  Map on_server(const std::string& dataset) {
+    return server_records(ts, alice.identity_id, dataset);
+  }
 };
 
 TEST_F(Sync, OfflineEditsOnTwoDevicesReachBothAndTheServer) {
@@ -308,8 +310,8 @@ TEST_F(Sync, MergedDatasetsAreFoldedIntoTheRootAndDeleted) {
   ASSERT_TRUE(b.open("save")->put("shared", "bob's").ok());
   b.sync_ok("save");
 
-  auto merged = ts.admin_identity()->merge_developer_identities(
-      {"bob", "alice", "login.cairn", ts.pool()});
+  auto merged =
+      ts.admin_identity()->merge_developer_identities({"bob", "alice", "login.cairn", ts.pool()});
   ASSERT_TRUE(merged.ok()) << merged.status().ToString();
   std::vector<std::string> names;
   SyncCallbacks cb;
@@ -371,15 +373,15 @@ TEST_F(Sync, AWriteBetweenPullAndPushIsPulledAndRetried) {
   ASSERT_TRUE(a.open("s")->put("k", "a").ok());
   a.wire->clear();
   std::atomic<bool> once{false};
-  a.wire->set_before([&](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
-    if (op == "UpdateRecords" && !once.exchange(true)) {
-      EXPECT_TRUE(b.open("s")->put("k", "b").ok());
-      EXPECT_TRUE(b.open("s")->put("theirs", "b").ok());
-      b.sync_ok("s");  // lands between a's pull and a's push
-    }
-    return std::nullopt;
-  });
+  a.wire->set_before(
+      [&](const std::string& op, const HttpRequest&) -> std::optional<Result<HttpResponse>> {
+        if (op == "UpdateRecords" && !once.exchange(true)) {
+          EXPECT_TRUE(b.open("s")->put("k", "b").ok());
+          EXPECT_TRUE(b.open("s")->put("theirs", "b").ok());
+          b.sync_ok("s");  // lands between a's pull and a's push
+        }
+        return std::nullopt;
+      });
   auto r = a.sync("s");
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   EXPECT_EQ(a.wire->count("UpdateRecords"), 2u)
@@ -402,18 +404,19 @@ TEST_F(Sync, AnExpiredSessionTokenPullsAgainAndLands) {
   auto a = make_device(slow, dir, "a", p.logins);
   ASSERT_TRUE(a.open("s")->put("k", "v").ok());
   std::atomic<bool> once{false};
-  a.wire->set_before([&](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
-    if (op == "UpdateRecords" && !once.exchange(true)) clock->advance(std::chrono::minutes(2));
-    return std::nullopt;
-  });
+  a.wire->set_before(
+      [&](const std::string& op, const HttpRequest&) -> std::optional<Result<HttpResponse>> {
+        if (op == "UpdateRecords" && !once.exchange(true)) clock->advance(std::chrono::minutes(2));
+        return std::nullopt;
+      });
   auto r = a.sync("s");
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   EXPECT_EQ(a.wire->count("ListRecords"), 2u);
   EXPECT_EQ(server_records(slow, p.identity_id, "s"), (Map{{"k", "v"}}));
 }
 
-// --- limits ---------------------------------------------------------------------------------------
+// --- limits
+// ---------------------------------------------------------------------------------------
 
 TEST_F(Sync, LimitsAreTypedErrorsAndNothingIsLost) {
   auto a = device("a");
@@ -423,7 +426,8 @@ TEST_F(Sync, LimitsAreTypedErrorsAndNothingIsLost) {
   EXPECT_TRUE(a.manager->list_datasets()->empty()) << "a refused write writes nothing";
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(a.open("d" + std::to_string(i))->put("k", "v").ok());
   EXPECT_EQ(a.open("d20")->put("k", "v").code(), ErrorCode::kLimitExceeded);
-  EXPECT_EQ(a.manager->open_or_create_dataset("bad name!").status().code(), ErrorCode::kInvalidParameter);
+  EXPECT_EQ(a.manager->open_or_create_dataset("bad name!").status().code(),
+            ErrorCode::kInvalidParameter);
 
   // The server's quota (lower here) fails the push with its code; the local data stays dirty.
   server::ServerOptions so;
@@ -438,19 +442,20 @@ TEST_F(Sync, LimitsAreTypedErrorsAndNothingIsLost) {
   EXPECT_EQ(d.all("s").size(), 5u);
 }
 
-// --- identities -----------------------------------------------------------------------------------
+// --- identities
+// -----------------------------------------------------------------------------------
 
 TEST_F(Sync, AnIdentityChangeMidSyncCancelsAndRestartsForTheNewIdentity) {
   Player bob = make_player(ts, "bob");
   auto d = device("d");
   ASSERT_TRUE(d.open("s")->put("alice-only", "1").ok());
   std::atomic<bool> once{false};
-  d.wire->set_before([&](const std::string& op, const HttpRequest&)
-                         -> std::optional<Result<HttpResponse>> {
+  d.wire->set_before([&](const std::string& op,
+                         const HttpRequest&) -> std::optional<Result<HttpResponse>> {
     if (op == "ListRecords" && !once.exchange(true)) {
       // Another player signs in on this device while alice's sync is in flight.
-      auto s = std::async(std::launch::async,
-                          [&] { return d.manager->switch_identity(bob.logins); });
+      auto s =
+          std::async(std::launch::async, [&] { return d.manager->switch_identity(bob.logins); });
       EXPECT_TRUE(s.get().ok());
     }
     return std::nullopt;
@@ -480,7 +485,8 @@ TEST_F(Sync, AGuestsWritesFollowItsLoginIntoTheMergedIdentity) {
   guest.sync_ok("save");
   std::string guest_id = *guest.manager->cached_identity_id();
   ASSERT_NE(guest_id, alice.identity_id);
-  ASSERT_TRUE(guest.open("save")->put("late", "offline").ok());  // not yet synced when the login comes
+  ASSERT_TRUE(
+      guest.open("save")->put("late", "offline").ok());  // not yet synced when the login comes
 
   ASSERT_TRUE(guest.manager->set_logins(alice.logins).ok());
   EXPECT_EQ(guest.manager->cached_identity_id(), alice.identity_id);
@@ -489,7 +495,8 @@ TEST_F(Sync, AGuestsWritesFollowItsLoginIntoTheMergedIdentity) {
   EXPECT_EQ(guest.all("save"), on_server("save"));
 }
 
-// --- devices and push ------------------------------------------------------------------------------
+// --- devices and push
+// ------------------------------------------------------------------------------
 
 TEST_F(Sync, RegisterOnceSubscribeAndUnsubscribe) {
   auto a = device("a");

@@ -275,7 +275,8 @@ void expect_same_request(const WireRequest& ours, const ReferenceRequest& ref) {
     // does (last-writer-wins compares write times); botocore truncates to whole seconds.
     if (a.IsObject() && a.HasMember("RecordPatches")) {
       for (auto& patch : a["RecordPatches"].GetArray()) {
-        if (patch.HasMember("DeviceLastModifiedDate") && patch["DeviceLastModifiedDate"].IsDouble()) {
+        if (patch.HasMember("DeviceLastModifiedDate") &&
+            patch["DeviceLastModifiedDate"].IsDouble()) {
           double secs = patch["DeviceLastModifiedDate"].GetDouble();
           patch["DeviceLastModifiedDate"].SetInt64(static_cast<int64_t>(secs));
         }
