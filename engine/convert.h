@@ -55,7 +55,9 @@ inline DatasetMetadata to_public(const localstore::DatasetInfo& d) {
           d.storage_bytes,
           d.record_count,
           d.dirty_count,
-          d.last_sync_count};
+          d.last_sync_count,
+          to_time(d.last_sync_time),
+          d.last_sync_result};
 }
 
 inline Conflict to_public(const std::string& dataset, const localstore::Conflict& c) {

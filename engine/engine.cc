@@ -55,9 +55,6 @@ Engine::Engine(SyncManagerOptions options)
 Engine::~Engine() { close(); }
 
 Result<std::shared_ptr<Engine>> Engine::open(SyncManagerOptions options) {
-  if (options.identity_pool_id.empty()) {
-    return Status(ErrorCode::kInvalidArgument, "SyncManagerOptions.identity_pool_id is required");
-  }
   if (options.credentials && options.identity_id.empty()) {
     return Status(ErrorCode::kInvalidArgument,
                   "developer credentials need SyncManagerOptions.identity_id");
@@ -186,6 +183,11 @@ void Engine::on_provider_identity_changed(const std::string& old_id, const std::
 }
 
 Result<std::string> Engine::ensure_identity() {
+  // Local reads and writes need no pool; everything that reaches the service does.
+  if (options_.identity_pool_id.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "SyncManagerOptions.identity_pool_id is required to reach the service");
+  }
   if (!provider_) {
     Status s = adopt_identity(options_.identity_id, localstore::IdentityChange::kSwitch);
     if (!s.ok()) return s;

@@ -63,6 +63,8 @@ struct DatasetMetadata {
   int64_t record_count = 0;     // live records
   int64_t pending_changes = 0;  // records changed locally and not yet pushed
   int64_t last_sync_count = 0;  // -1: deleted locally, the remote delete not yet done
+  Timestamp last_sync_time;     // the last sync that finished, either way; epoch if none
+  std::string last_sync_result;  // "ok", the failure, or "" before the first sync
 };
 
 // What to do when the server says the dataset was deleted (by another device, or an operator).
@@ -154,6 +156,7 @@ struct SyncManagerOptions {
   // A cairn-server ("http://127.0.0.1:8080"), or empty for real AWS in `region`.
   std::string endpoint;
   std::string region;
+  // Required for anything that reaches the service; local reads and writes work without it.
   std::string identity_pool_id;
   // The local database file; "" or ":memory:" keeps it in memory (tests).
   std::string database_path;

@@ -115,8 +115,16 @@ TEST_F(Sync, DeveloperCredentialsWithAFixedIdentitySync) {
 
   o.identity_id.clear();
   EXPECT_EQ(SyncManager::open(o).status().code(), ErrorCode::kInvalidArgument);
+  // Without a pool, local data works and anything that needs the service says why.
   o.identity_pool_id.clear();
-  EXPECT_EQ(SyncManager::open(o).status().code(), ErrorCode::kInvalidArgument);
+  o.identity_id = alice.identity_id;
+  o.database_path = dir.path + "/nopool.db";
+  auto local = SyncManager::open(o);
+  ASSERT_TRUE(local.ok());
+  auto ds = (*local)->open_or_create_dataset("s").value();
+  EXPECT_TRUE(ds->put("k", "v").ok());
+  EXPECT_EQ(ds->synchronize().get().status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(ds->get("k").value(), "v");
 }
 
 TEST_F(Sync, ARestartKnowsItsIdentityWithoutAskingTheNetwork) {
