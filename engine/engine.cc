@@ -95,7 +95,15 @@ Status Engine::init() {
     ClientConfig ic = config;
     ic.credentials = std::make_shared<StaticCredentialsProvider>("unsigned", "unsigned");
     auto identity = CognitoIdentityClient::create(ic);
-    if (!identity.ok()) return identity.status();
+    if (!identity.ok()) {
+      service_error_ = identity.status();
+      identity = CognitoIdentityClient::create([&] {
+        ClientConfig local = ic;  // a placeholder region; never used while service_error_ is set
+        local.region = "us-east-1";
+        return local;
+      }());
+      if (!identity.ok()) return identity.status();
+    }
     identity_client_ = std::move(*identity);
     CognitoIdentityProviderOptions po;
     po.identity_pool_id = options_.identity_pool_id;
@@ -110,8 +118,12 @@ Status Engine::init() {
     config.credentials = provider_;
   }
   auto sync = CognitoSyncClient::create(config);
-  if (!sync.ok()) return sync.status();
-  sync_ = std::move(*sync);
+  if (sync.ok()) {
+    sync_ = std::move(*sync);
+  } else {
+    // No region and no endpoint: local data still works; reaching the service reports this.
+    service_error_ = sync.status();
+  }
   scheduler_ = std::make_unique<Scheduler>(std::max(1, options_.sync_threads));
 
   // A known identity is adopted at once, so local data is filed under it even offline.
@@ -188,6 +200,7 @@ Result<std::string> Engine::ensure_identity() {
     return Status(ErrorCode::kInvalidArgument,
                   "SyncManagerOptions.identity_pool_id is required to reach the service");
   }
+  if (!service_error_.ok()) return service_error_;
   if (!provider_) {
     Status s = adopt_identity(options_.identity_id, localstore::IdentityChange::kSwitch);
     if (!s.ok()) return s;
@@ -502,7 +515,7 @@ EngineStats Engine::stats() const {
     s.attempts += c.attempts;
     s.retries += c.retries;
   };
-  add(sync_->stats());
+  if (sync_) add(sync_->stats());
   if (identity_client_) add(identity_client_->stats());
   s.bytes_sent = transport_->bytes_sent();
   s.bytes_received = transport_->bytes_received();

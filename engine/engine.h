@@ -71,7 +71,11 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Result<std::shared_ptr<Dataset>> open_dataset(const std::string& name);
   localstore::LocalStore& store() { return *store_; }
   const SyncManagerOptions& options() const { return options_; }
+  // Only after ensure_identity() succeeded.
   CognitoSyncClient& sync_client() { return *sync_; }
+  std::chrono::milliseconds clock_skew() const {
+    return sync_ ? sync_->clock_skew() : std::chrono::milliseconds(0);
+  }
   const LoggerPtr& logger() const { return options_.logger; }
 
   // --- identity -------------------------------------------------------------------------------
@@ -133,7 +137,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::shared_ptr<CountingTransport> transport_;
   std::shared_ptr<CognitoIdentityClient> identity_client_;
   std::shared_ptr<CognitoIdentityCredentialsProvider> provider_;  // null with developer credentials
-  std::unique_ptr<CognitoSyncClient> sync_;
+  std::unique_ptr<CognitoSyncClient> sync_;  // null when service_error_ is set
+  Status service_error_;  // why the service cannot be reached (no region, say); local data works
   std::unique_ptr<Scheduler> scheduler_;
 
   mutable std::shared_mutex identity_mu_;

@@ -217,7 +217,7 @@ DatasetStatus SyncManager::status(const std::string& dataset) { return engine_->
 EngineStats SyncManager::stats() const { return engine_->stats(); }
 
 std::chrono::milliseconds SyncManager::clock_skew() const {
-  return engine_->sync_client().clock_skew();
+  return engine_->clock_skew();
 }
 
 }  // namespace cairn
