@@ -70,9 +70,9 @@ cairn::SyncCallbacks callbacks_for(cairn_conflict_fn on_conflict, void* user_dat
       cc.remote_value = c.remote_value ? c.remote_value->c_str() : nullptr;
       cc.base_value = c.base_value ? c.base_value->c_str() : nullptr;
       cc.has_base = c.has_base ? 1 : 0;
-      cc.local_modified_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 c.local_modified.time_since_epoch())
-                                 .count();
+      cc.local_modified_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(c.local_modified.time_since_epoch())
+              .count();
       cc.remote_modified_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   c.remote_modified.time_since_epoch())
                                   .count();
@@ -86,8 +86,8 @@ cairn::SyncCallbacks callbacks_for(cairn_conflict_fn on_conflict, void* user_dat
           out.push_back(cairn::Resolution::local());
           break;
         case CAIRN_RESOLVE_VALUE:
-          out.push_back(cairn::Resolution::with_value(
-              value ? std::optional<std::string>(value) : std::nullopt));
+          out.push_back(cairn::Resolution::with_value(value ? std::optional<std::string>(value)
+                                                            : std::nullopt));
           break;
         default:
           out.push_back(cairn::Resolution::unresolved());

@@ -137,7 +137,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::shared_ptr<CountingTransport> transport_;
   std::shared_ptr<CognitoIdentityClient> identity_client_;
   std::shared_ptr<CognitoIdentityCredentialsProvider> provider_;  // null with developer credentials
-  std::unique_ptr<CognitoSyncClient> sync_;  // null when service_error_ is set
+  std::unique_ptr<CognitoSyncClient> sync_;                       // null when service_error_ is set
   Status service_error_;  // why the service cannot be reached (no region, say); local data works
   std::unique_ptr<Scheduler> scheduler_;
 

@@ -216,8 +216,6 @@ DatasetStatus SyncManager::status(const std::string& dataset) { return engine_->
 
 EngineStats SyncManager::stats() const { return engine_->stats(); }
 
-std::chrono::milliseconds SyncManager::clock_skew() const {
-  return engine_->clock_skew();
-}
+std::chrono::milliseconds SyncManager::clock_skew() const { return engine_->clock_skew(); }
 
 }  // namespace cairn

@@ -2,8 +2,8 @@
 //
 // Exit codes: 0 success; 1 usage error; 2 a network, server, sync or storage failure (one line on
 // stderr naming the error code); 3 `get` of an absent key.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <ctime>
@@ -198,7 +198,8 @@ int main(int argc, char** argv) {
   status->add_option("DATASET", dataset)->required();
   auto* sync = app.add_subcommand("sync", "Synchronize datasets, resolving with --resolver");
   sync->add_option("DATASET", datasets)->required();
-  auto* del = app.add_subcommand("delete", "Delete a dataset locally; the next sync deletes it remotely");
+  auto* del =
+      app.add_subcommand("delete", "Delete a dataset locally; the next sync deletes it remotely");
   del->add_option("DATASET", dataset)->required();
   auto* identity = app.add_subcommand("identity", "Print the identity id, obtaining one if needed");
   auto* reg = app.add_subcommand("register-device", "Register this device for push (cached)");
@@ -216,8 +217,8 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kUsage;
   }
 
-  bool needs_service = sync->parsed() || identity->parsed() || reg->parsed() || sub->parsed() ||
-                       unsub->parsed();
+  bool needs_service =
+      sync->parsed() || identity->parsed() || reg->parsed() || sub->parsed() || unsub->parsed();
   Cli cli(g);
   if (int rc = cli.open(needs_service)) return rc;
   cairn::SyncManager& m = cli.manager();

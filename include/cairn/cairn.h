@@ -138,8 +138,7 @@ CAIRN_API cairn_code cairn_put(cairn_dataset* dataset, const char* key, const ch
                                char** error);
 CAIRN_API cairn_code cairn_remove(cairn_dataset* dataset, const char* key, char** error);
 /* *value is NULL when the key is absent (still CAIRN_OK). */
-CAIRN_API cairn_code cairn_get(cairn_dataset* dataset, const char* key, char** value,
-                               char** error);
+CAIRN_API cairn_code cairn_get(cairn_dataset* dataset, const char* key, char** value, char** error);
 
 typedef struct cairn_record {
   char* key;
@@ -155,23 +154,30 @@ CAIRN_API void cairn_records_free(cairn_records* records);
 /* Deletes the dataset locally; the next sync deletes it on the server. */
 CAIRN_API cairn_code cairn_dataset_delete(cairn_dataset* dataset, char** error);
 
-enum { CAIRN_STATE_IDLE = 0, CAIRN_STATE_SYNCING, CAIRN_STATE_WAITING_FOR_NETWORK,
-       CAIRN_STATE_BACKING_OFF };
+enum {
+  CAIRN_STATE_IDLE = 0,
+  CAIRN_STATE_SYNCING,
+  CAIRN_STATE_WAITING_FOR_NETWORK,
+  CAIRN_STATE_BACKING_OFF
+};
 typedef struct cairn_status {
   int state; /* CAIRN_STATE_* */
   int64_t pending_changes;
   int64_t last_sync_count;
-  int has_last_result;   /* 0 before the first sync in this process */
+  int has_last_result; /* 0 before the first sync in this process */
   cairn_code last_result;
   int64_t pulled_records; /* during (or after) the last pull */
 } cairn_status;
-CAIRN_API cairn_code cairn_dataset_status(cairn_dataset* dataset, cairn_status* out,
-                                          char** error);
+CAIRN_API cairn_code cairn_dataset_status(cairn_dataset* dataset, cairn_status* out, char** error);
 
 /* --- sync ---------------------------------------------------------------------------------- */
 
-enum { CAIRN_RESOLVE_REMOTE = 0, CAIRN_RESOLVE_LOCAL, CAIRN_RESOLVE_VALUE,
-       CAIRN_RESOLVE_UNRESOLVED };
+enum {
+  CAIRN_RESOLVE_REMOTE = 0,
+  CAIRN_RESOLVE_LOCAL,
+  CAIRN_RESOLVE_VALUE,
+  CAIRN_RESOLVE_UNRESOLVED
+};
 
 typedef struct cairn_conflict {
   const char* dataset;
@@ -208,8 +214,7 @@ CAIRN_API cairn_code cairn_synchronize_wait(cairn_dataset* dataset, cairn_confli
 CAIRN_API cairn_code cairn_register_device(cairn_manager* manager, const char* platform,
                                            const char* token, char** device_id, char** error);
 CAIRN_API cairn_code cairn_subscribe(cairn_manager* manager, const char* dataset, char** error);
-CAIRN_API cairn_code cairn_unsubscribe(cairn_manager* manager, const char* dataset,
-                                       char** error);
+CAIRN_API cairn_code cairn_unsubscribe(cairn_manager* manager, const char* dataset, char** error);
 /* A Cognito Sync push payload as JSON; *started is 1 when a sync was started. */
 CAIRN_API cairn_code cairn_handle_push_json(cairn_manager* manager, const char* json, int* started,
                                             char** error);

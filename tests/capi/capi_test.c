@@ -8,23 +8,23 @@
 #include "cairn/cairn.h"
 
 static int failures = 0;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                     \
-    }                                                                 \
+      ++failures;                                                              \
+    }                                                                          \
   } while (0)
-#define CHECK_OK(call)                                                                       \
-  do {                                                                                       \
-    char* error_ = NULL;                                                                     \
-    cairn_code code_ = (call);                                                               \
-    if (code_ != CAIRN_OK) {                                                                 \
+#define CHECK_OK(call)                                                                            \
+  do {                                                                                            \
+    char* error_ = NULL;                                                                          \
+    cairn_code code_ = (call);                                                                    \
+    if (code_ != CAIRN_OK) {                                                                      \
       fprintf(stderr, "%s:%d: %s -> %s: %s\n", __FILE__, __LINE__, #call, cairn_code_name(code_), \
-              error_ ? error_ : "");                                                         \
-      ++failures;                                                                            \
-    }                                                                                        \
-    cairn_string_free(error_);                                                               \
+              error_ ? error_ : "");                                                              \
+      ++failures;                                                                                 \
+    }                                                                                             \
+    cairn_string_free(error_);                                                                    \
   } while (0)
 
 static const char* env(const char* name) {

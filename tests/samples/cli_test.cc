@@ -19,13 +19,15 @@ struct RunResult {
 };
 
 // Runs a binary with `args` and an environment prefix (VAR=value ...), capturing both streams.
-RunResult run_binary(const std::string& binary, const std::string& args, const std::string& env = "") {
+RunResult run_binary(const std::string& binary, const std::string& args,
+                     const std::string& env = "") {
   TempDir scratch("cairn-cli-run");
   std::string out_file = scratch.path + "/out", err_file = scratch.path + "/err";
   // A clean credential environment: no developer keys unless the test gives them.
-  std::string cmd = "env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN "
-                    "AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent " +
-                    env + " " + binary + " " + args + " >" + out_file + " 2>" + err_file;
+  std::string cmd =
+      "env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN "
+      "AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent " +
+      env + " " + binary + " " + args + " >" + out_file + " 2>" + err_file;
   int status = std::system(cmd.c_str());
   auto slurp = [](const std::string& path) {
     std::string s;
@@ -55,8 +57,8 @@ struct Cli : ::testing::Test {
 
 TEST_F(Cli, LocalCommandsWorkWithNoServerAtAll) {
   // An endpoint nobody listens on: local commands never touch it.
-  std::string d = "--endpoint http://127.0.0.1:9 --pool " + ts.pool() + " --db " + dir.path +
-                  "/offline.db";
+  std::string d =
+      "--endpoint http://127.0.0.1:9 --pool " + ts.pool() + " --db " + dir.path + "/offline.db";
   EXPECT_EQ(cli(d + " put save gold 10").exit_code, 0);
   EXPECT_EQ(cli(d + " put save name 'Ayla Q'").exit_code, 0);
   EXPECT_EQ(cli(d + " put save empty ''").exit_code, 0);
@@ -136,8 +138,8 @@ TEST_F(Cli, DeleteIsPushedAtTheNextSync) {
 
 TEST_F(Cli, DeveloperCredentialsActOnTheGivenIdentity) {
   auto guest = ts.new_device();
-  std::string env = std::string("AWS_ACCESS_KEY_ID=") + kAdminKey +
-                    " AWS_SECRET_ACCESS_KEY=" + kAdminSecret;
+  std::string env =
+      std::string("AWS_ACCESS_KEY_ID=") + kAdminKey + " AWS_SECRET_ACCESS_KEY=" + kAdminSecret;
   std::string d = device("dev");
   RunResult no_id = cli(d + " sync save", env);
   EXPECT_EQ(no_id.exit_code, 1) << "developer credentials need --identity-id";
@@ -167,8 +169,8 @@ TEST_F(Cli, RegisterSubscribeAndUnsubscribe) {
 TEST_F(Cli, FailuresExitTwoWithTheCodeAndKeepLocalData) {
   std::string a = device("a");
   ASSERT_EQ(cli(a + " put save k v").exit_code, 0);
-  std::string down = "--endpoint http://127.0.0.1:9 --pool " + ts.pool() + " --db " + dir.path +
-                     "/a.db";
+  std::string down =
+      "--endpoint http://127.0.0.1:9 --pool " + ts.pool() + " --db " + dir.path + "/a.db";
   RunResult s = cli(down + " sync save");
   EXPECT_EQ(s.exit_code, 2);
   EXPECT_NE(s.err.find("NetworkError"), std::string::npos) << s.err;
