@@ -59,17 +59,17 @@ enum class ErrorCode : int {
   kUnknownServiceError,
 
   // Local failures.
-  kNetwork,          // connect refused, reset, truncated body, DNS
-  kTimeout,          // connect or read timeout
-  kTls,              // certificate verification or handshake failure
-  kParse,            // a response body that is not the JSON the model promises
-  kNoCredentials,    // no credentials provider could supply credentials
-  kSigning,          // the request could not be signed (bad clock, bad key material)
-  kCancelled,        // the caller cancelled the operation
-  kStubExhausted,    // stub mode: no canned response queued for this operation
-  kInvalidArgument,  // a local API misuse that never reaches the wire
-  kCorruption,       // the local database file is corrupt or not a cairn database
-  kStorage,          // the local database failed (disk full, I/O error, locked too long)
+  kNetwork,             // connect refused, reset, truncated body, DNS
+  kTimeout,             // connect or read timeout
+  kTls,                 // certificate verification or handshake failure
+  kParse,               // a response body that is not the JSON the model promises
+  kNoCredentials,       // no credentials provider could supply credentials
+  kSigning,             // the request could not be signed (bad clock, bad key material)
+  kCancelled,           // the caller cancelled the operation
+  kStubExhausted,       // stub mode: no canned response queued for this operation
+  kInvalidArgument,     // a local API misuse that never reaches the wire
+  kCorruption,          // the local database file is corrupt or not a cairn database
+  kStorage,             // the local database failed (disk full, I/O error, locked too long)
   kConflictUnresolved,  // a sync conflict was left unresolved by the conflict callback
 };
 

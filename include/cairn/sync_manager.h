@@ -59,11 +59,11 @@ struct DatasetMetadata {
   Timestamp created;
   Timestamp last_modified;
   std::string last_modified_by;
-  int64_t storage_bytes = 0;    // UTF-8 bytes of keys plus values, live records
-  int64_t record_count = 0;     // live records
-  int64_t pending_changes = 0;  // records changed locally and not yet pushed
-  int64_t last_sync_count = 0;  // -1: deleted locally, the remote delete not yet done
-  Timestamp last_sync_time;     // the last sync that finished, either way; epoch if none
+  int64_t storage_bytes = 0;     // UTF-8 bytes of keys plus values, live records
+  int64_t record_count = 0;      // live records
+  int64_t pending_changes = 0;   // records changed locally and not yet pushed
+  int64_t last_sync_count = 0;   // -1: deleted locally, the remote delete not yet done
+  Timestamp last_sync_time;      // the last sync that finished, either way; epoch if none
   std::string last_sync_result;  // "ok", the failure, or "" before the first sync
 };
 
