@@ -1,7 +1,6 @@
 #include "engine/engine.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdlib>
 
 #include "engine/convert.h"
@@ -15,13 +14,6 @@ namespace {
 std::string identity_key(const std::string& pool) { return "engine.identity_id." + pool; }
 std::string token_key(const std::string& platform) { return "engine.push_token." + platform; }
 constexpr char kLastPlatformKey[] = "engine.push_platform";
-
-bool valid_dataset_name(const std::string& name) {
-  if (name.empty() || name.size() > 128) return false;
-  return std::all_of(name.begin(), name.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '_' || c == '.' || c == ':' || c == '-';
-  });
-}
 
 Status invalid_name(const std::string& name) {
   return Status(ErrorCode::kInvalidParameter,
@@ -159,7 +151,7 @@ void Engine::close() {
 // --- handles -------------------------------------------------------------------------------------
 
 Result<std::shared_ptr<Dataset>> Engine::open_dataset(const std::string& name) {
-  if (!valid_dataset_name(name)) return invalid_name(name);
+  if (!localstore::valid_dataset_name(name)) return invalid_name(name);
   return std::shared_ptr<Dataset>(new Dataset(shared_from_this(), name));
 }
 
@@ -270,7 +262,7 @@ SyncFuture Engine::synchronize(const std::string& name, SyncCallbacks callbacks,
   Waiter w{std::move(callbacks), std::make_shared<std::promise<SyncResult>>(), automatic};
   SyncFuture future = w.promise->get_future().share();
   std::optional<Status> refused;
-  if (!valid_dataset_name(name)) {
+  if (!localstore::valid_dataset_name(name)) {
     refused = invalid_name(name);
   } else {
     std::lock_guard<std::mutex> l(mu_);
@@ -589,7 +581,7 @@ void Engine::renew_devices() {
 }
 
 Status Engine::set_subscription(const std::string& dataset, bool subscribed) {
-  if (!valid_dataset_name(dataset)) return invalid_name(dataset);
+  if (!localstore::valid_dataset_name(dataset)) return invalid_name(dataset);
   auto device = device_id({});
   if (!device) {
     return Status(ErrorCode::kInvalidArgument,
@@ -641,7 +633,7 @@ Result<bool> Engine::handle_push(const std::map<std::string, std::string>& paylo
   std::string count_text = field("syncCount");
   char* end = nullptr;
   long long remote_count = std::strtoll(count_text.c_str(), &end, 10);
-  if (!valid_dataset_name(dataset) || count_text.empty() || *end != '\0') {
+  if (!localstore::valid_dataset_name(dataset) || count_text.empty() || *end != '\0') {
     return Status(ErrorCode::kInvalidArgument,
                   "a Cognito Sync push needs datasetName and a numeric syncCount");
   }

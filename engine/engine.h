@@ -48,7 +48,6 @@ struct Slot {
   std::vector<Waiter> current;  // callers the running sync will answer
   std::vector<Waiter> next;     // coalesced into exactly one follow-up run
   std::vector<Waiter> parked;   // waiting for the network
-  SyncState state = SyncState::kIdle;
   std::optional<Status> last_result;
   Timestamp last_result_time;
   int64_t pulled_pages = 0;

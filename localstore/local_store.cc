@@ -63,15 +63,6 @@ Record read_record(const Stmt& s) {
   return r;
 }
 
-bool valid_dataset_name(const std::string& name) {
-  if (name.empty() || name.size() > 128) return false;
-  for (unsigned char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 Status invalid(const std::string& message) { return Status(ErrorCode::kInvalidParameter, message); }
 Status limit(const std::string& message) { return Status(ErrorCode::kLimitExceeded, message); }
@@ -1133,6 +1124,16 @@ std::shared_ptr<std::mutex> LocalStore::dataset_lock(const std::string& dataset)
     slot = lock;
   }
   return lock;
+}
+
+bool valid_dataset_name(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (unsigned char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 }  // namespace cairn::localstore

@@ -49,6 +49,9 @@ struct Options {
   size_t read_cache_bytes = 8 * 1024 * 1024;
 };
 
+// Dataset names as the service allows them: [a-zA-Z0-9_.:-]{1,128}.
+bool valid_dataset_name(const std::string& name);
+
 // Local delete pending: the dataset was deleted here and the deletion is not yet on the server.
 constexpr int64_t kDeletePending = -1;
 
