@@ -12,18 +12,7 @@ namespace {
 using Map = std::map<std::string, std::string>;
 using namespace std::chrono_literals;
 
-struct Bugs : ::testing::Test {
-  TestServer ts;
-  TempDir dir{"cairn-bugs"};
-  Player alice = make_player(ts, "alice");
-  Device device(const std::string& name,
-                const std::function<void(SyncManagerOptions&)>& tweak = {}) {
-    return make_device(ts, dir, name, alice.logins, tweak);
-  }
-  Map on_server(const std::string& dataset) {
-    return server_records(ts, alice.identity_id, dataset);
-  }
-};
+struct Bugs : OnePlayer {};
 
 void lww(SyncManagerOptions& o) { o.resolver = last_writer_wins(); }
 
@@ -125,16 +114,8 @@ TEST_F(Bugs, Bug04_AnUnresolvedConflictIsAClearErrorNotALoop) {
 
 // 5. Merged datasets were reported on every sync and piled up against the 20-dataset quota.
 TEST_F(Bugs, Bug05_MergedDatasetsAreFoldedInAndDeletedByDefault) {
-  Player bob = make_player(ts, "bob");
   auto a = device("a");
-  auto b = make_device(ts, dir, "b", bob.logins);
-  ASSERT_TRUE(a.open("save")->put("gold", "1").ok());
-  a.sync_ok("save");
-  ASSERT_TRUE(b.open("save")->put("gems", "2").ok());
-  b.sync_ok("save");
-  ASSERT_TRUE(ts.admin_identity()
-                  ->merge_developer_identities({"bob", "alice", "login.cairn", ts.pool()})
-                  .ok());
+  merge_bob_into_alice(a, {{"gold", "1"}}, {{"gems", "2"}});
   a.sync_ok("save");  // no callbacks: the built-in policy
   EXPECT_EQ(on_server("save"), (Map{{"gems", "2"}, {"gold", "1"}}));
   auto listing =

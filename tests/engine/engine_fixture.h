@@ -197,4 +197,35 @@ inline std::map<std::string, std::string> server_records(const TestServer& ts,
   return out;
 }
 
+// A server, a scratch directory and one player, alice, whose devices the tests make.
+struct OnePlayer : ::testing::Test {
+  TestServer ts;
+  TempDir dir{"cairn-engine"};
+  Player alice = make_player(ts, "alice");
+
+  Device device(const std::string& name,
+                const std::function<void(SyncManagerOptions&)>& tweak = {}) {
+    return make_device(ts, dir, name, alice.logins, tweak);
+  }
+  std::map<std::string, std::string> on_server(const std::string& dataset) {
+    return server_records(ts, alice.identity_id, dataset);
+  }
+  // Alice's device `a` and bob's own device each sync a "save" with the given records; then the
+  // server merges bob into alice (MergeDeveloperIdentities), so alice's "save" reports
+  // "save.<bob>" as merged. Returns bob.
+  Player merge_bob_into_alice(Device& a, const std::map<std::string, std::string>& alice_save,
+                              const std::map<std::string, std::string>& bob_save) {
+    Player bob = make_player(ts, "bob");
+    auto b = make_device(ts, dir, "bob", bob.logins);
+    for (const auto& [k, v] : alice_save) EXPECT_TRUE(a.open("save")->put(k, v).ok());
+    a.sync_ok("save");
+    for (const auto& [k, v] : bob_save) EXPECT_TRUE(b.open("save")->put(k, v).ok());
+    b.sync_ok("save");
+    auto merged =
+        ts.admin_identity()->merge_developer_identities({"bob", "alice", "login.cairn", ts.pool()});
+    EXPECT_TRUE(merged.ok()) << merged.status().ToString();
+    return bob;
+  }
+};
+
 }  // namespace cairn::testing

@@ -13,18 +13,7 @@ namespace {
 
 using Map = std::map<std::string, std::string>;
 
-struct Faults : ::testing::Test {
-  TestServer ts;
-  TempDir dir{"cairn-faults"};
-  Player alice = make_player(ts, "alice");
-  Device device(const std::string& name,
-                const std::function<void(SyncManagerOptions&)>& tweak = {}) {
-    return make_device(ts, dir, name, alice.logins, tweak);
-  }
-  Map on_server(const std::string& dataset) {
-    return server_records(ts, alice.identity_id, dataset);
-  }
-};
+struct Faults : OnePlayer {};
 
 TEST_F(Faults, AConflictStormEndsInOneFailureNamingTheKey) {
   auto a = device("a", [](SyncManagerOptions& o) { o.max_push_attempts = 3; });

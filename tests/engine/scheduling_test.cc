@@ -12,15 +12,7 @@ namespace {
 using Map = std::map<std::string, std::string>;
 using namespace std::chrono_literals;
 
-struct Scheduling : ::testing::Test {
-  TestServer ts;
-  TempDir dir{"cairn-sched"};
-  Player alice = make_player(ts, "alice");
-  Device device(const std::string& name,
-                const std::function<void(SyncManagerOptions&)>& tweak = {}) {
-    return make_device(ts, dir, name, alice.logins, tweak);
-  }
-};
+struct Scheduling : OnePlayer {};
 
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {

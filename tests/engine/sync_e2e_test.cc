@@ -13,19 +13,7 @@ namespace {
 
 using Map = std::map<std::string, std::string>;
 
-struct Sync : ::testing::Test {
-  TestServer ts;
-  TempDir dir{"cairn-engine"};
-  Player alice = make_player(ts, "alice");
-
-  Device device(const std::string& name,
-                const std::function<void(SyncManagerOptions&)>& tweak = {}) {
-    return make_device(ts, dir, name, alice.logins, tweak);
-  }
-  Map on_server(const std::string& dataset) {
-    return server_records(ts, alice.identity_id, dataset);
-  }
-};
+struct Sync : OnePlayer {};
 
 TEST_F(Sync, OfflineEditsOnTwoDevicesReachBothAndTheServer) {
   auto a = device("a");
@@ -308,19 +296,9 @@ TEST_F(Sync, PutAfterALocalDeleteStartsTheDatasetAfresh) {
 // --- merged identities --------------------------------------------------------------------------
 
 TEST_F(Sync, MergedDatasetsAreFoldedIntoTheRootAndDeleted) {
-  Player bob = make_player(ts, "bob");
   auto a = device("a");
-  auto b = make_device(ts, dir, "b", bob.logins);
-  ASSERT_TRUE(a.open("save")->put("gold", "10").ok());
-  ASSERT_TRUE(a.open("save")->put("shared", "alice's").ok());
-  a.sync_ok("save");
-  ASSERT_TRUE(b.open("save")->put("gems", "4").ok());
-  ASSERT_TRUE(b.open("save")->put("shared", "bob's").ok());
-  b.sync_ok("save");
-
-  auto merged =
-      ts.admin_identity()->merge_developer_identities({"bob", "alice", "login.cairn", ts.pool()});
-  ASSERT_TRUE(merged.ok()) << merged.status().ToString();
+  Player bob = merge_bob_into_alice(a, {{"gold", "10"}, {"shared", "alice's"}},
+                                    {{"gems", "4"}, {"shared", "bob's"}});
   std::vector<std::string> names;
   SyncCallbacks cb;
   cb.on_datasets_merged = [&](const std::string&, const std::vector<std::string>& n) {
@@ -346,16 +324,8 @@ TEST_F(Sync, MergedDatasetsAreFoldedIntoTheRootAndDeleted) {
 }
 
 TEST_F(Sync, IgnoringMergedDatasetsLeavesThemAndStillSucceeds) {
-  Player bob = make_player(ts, "bob");
   auto a = device("a");
-  auto b = make_device(ts, dir, "b", bob.logins);
-  ASSERT_TRUE(a.open("save")->put("gold", "10").ok());
-  a.sync_ok("save");
-  ASSERT_TRUE(b.open("save")->put("gems", "4").ok());
-  b.sync_ok("save");
-  ASSERT_TRUE(ts.admin_identity()
-                  ->merge_developer_identities({"bob", "alice", "login.cairn", ts.pool()})
-                  .ok());
+  Player bob = merge_bob_into_alice(a, {{"gold", "10"}}, {{"gems", "4"}});
   SyncCallbacks cb;
   int calls = 0;
   cb.on_datasets_merged = [&](const std::string&, const std::vector<std::string>&) {
