@@ -168,8 +168,8 @@ Status Engine::adopt_identity(const std::string& identity_id, localstore::Identi
   if (options_.logger) options_.logger->log(LogLevel::kInfo, "identity is now " + identity_id);
   std::weak_ptr<Engine> weak = weak_from_this();
   if (scheduler_) {
-    scheduler_->post([weak] {
-      if (auto self = weak.lock()) self->renew_devices();
+    scheduler_->post([weak, identity_id] {
+      if (auto self = weak.lock()) self->renew_devices(identity_id);
     });
   }
   return Status::OK();
@@ -529,17 +529,22 @@ Result<std::string> Engine::register_device(const std::string& platform, const s
   if (token.empty()) return Status(ErrorCode::kInvalidParameter, "the push token is empty");
   auto identity = ensure_identity();
   if (!identity.ok()) return identity.status();
+  std::lock_guard<std::mutex> one_at_a_time(devices_mu_);
   auto cached = store_->device_id(platform);
   auto known_token = store_->meta(token_key(platform));
   if (cached.ok() && *cached && known_token.ok() && *known_token == token) return **cached;
+  return register_locked(*identity, platform, token);
+}
 
-  auto r = sync_->register_device({options_.identity_pool_id, *identity, platform, token});
+Result<std::string> Engine::register_locked(const std::string& identity,
+                                            const std::string& platform, const std::string& token) {
+  auto r = sync_->register_device({options_.identity_pool_id, identity, platform, token});
   if (!r.ok()) return r.status();
   if (!r->device_id || r->device_id->empty()) {
     return Status(ErrorCode::kParse, "RegisterDevice returned no DeviceId");
   }
   std::shared_lock<std::shared_mutex> l(identity_mu_);
-  if (store_->owner() != *identity) {
+  if (store_->owner() != identity) {
     return Status(ErrorCode::kCancelled, "the identity changed during RegisterDevice");
   }
   Status s = store_->set_device_id(platform, *r->device_id);
@@ -560,23 +565,37 @@ std::optional<std::string> Engine::device_id(const std::string& platform) const 
   return id.ok() ? *id : std::nullopt;
 }
 
-void Engine::renew_devices() {
-  // A new identity needs its own registration, and the subscriptions it had before.
-  if (!store_->has_identity()) return;
-  for (const char* platform :
-       {sync::kPlatformApns, sync::kPlatformApnsSandbox, sync::kPlatformGcm, sync::kPlatformAdm}) {
-    auto token = store_->meta(token_key(platform));
-    if (!token.ok() || !*token) continue;
-    auto cached = store_->device_id(platform);
-    if (cached.ok() && *cached) continue;
-    auto r = register_device(platform, **token);
-    if (!r.ok() && options_.logger) {
-      options_.logger->log(LogLevel::kWarn, std::string("could not register ") + platform +
-                                                " for the new identity: " + r.status().ToString());
+void Engine::renew_devices(const std::string& identity) {
+  // A new identity needs its own registration, with the device's push tokens, and then the
+  // subscriptions it had before. An identity that is already registered needs nothing.
+  bool registered = false;
+  {
+    std::lock_guard<std::mutex> one_at_a_time(devices_mu_);
+    // What to register, read in one view of the identity: it may change again meanwhile.
+    std::vector<std::pair<std::string, std::string>> todo;  // platform, token
+    {
+      std::shared_lock<std::shared_mutex> l(identity_mu_);
+      if (!store_->has_identity() || store_->owner() != identity) return;
+      for (const char* platform : {sync::kPlatformApns, sync::kPlatformApnsSandbox,
+                                   sync::kPlatformGcm, sync::kPlatformAdm}) {
+        auto token = store_->meta(token_key(platform));
+        auto cached = store_->device_id(platform);
+        if (token.ok() && *token && cached.ok() && !*cached) todo.emplace_back(platform, **token);
+      }
+    }
+    for (const auto& [platform, token] : todo) {
+      auto r = register_locked(identity, platform, token);
+      registered = registered || r.ok();
+      if (!r.ok() && options_.logger) {
+        options_.logger->log(
+            LogLevel::kWarn,
+            "could not register " + platform + " for the new identity: " + r.status().ToString());
+      }
     }
   }
+  if (!registered) return;
   auto subscriptions = store_->subscriptions();
-  if (!subscriptions.ok() || !device_id({})) return;
+  if (!subscriptions.ok()) return;
   for (const auto& dataset : *subscriptions) (void)set_subscription(dataset, true);
 }
 

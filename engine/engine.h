@@ -122,7 +122,11 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // Moves the store to `identity_id` (a no-op when it is already there).
   Status adopt_identity(const std::string& identity_id, localstore::IdentityChange change);
   void on_provider_identity_changed(const std::string& old_id, const std::string& new_id);
-  void renew_devices();
+  // Registers `identity` with the device's known push tokens if it has no DeviceId yet.
+  void renew_devices(const std::string& identity);
+  // RegisterDevice and its bookkeeping; devices_mu_ held.
+  Result<std::string> register_locked(const std::string& identity, const std::string& platform,
+                                      const std::string& token);
   void start_locked(const std::string& name, Slot& slot);
   void run(const std::string& name);
   void finish(const std::string& name, const SyncResult& result);
@@ -141,6 +145,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::unique_ptr<Scheduler> scheduler_;
 
   mutable std::shared_mutex identity_mu_;
+  // One RegisterDevice at a time, so a renewal racing a game's call (or another renewal)
+  // finds the first one's cached DeviceId instead of registering twice.
+  std::mutex devices_mu_;
   std::atomic<uint64_t> generation_{0};
 
   mutable std::mutex mu_;

@@ -58,22 +58,31 @@ class HookTransport final : public HttpTransport {
 
   explicit HookTransport(std::shared_ptr<HttpTransport> inner) : inner_(std::move(inner)) {}
 
+  // Counts an operation once it has an answer (from the server or a hook). An attempt that died
+  // on the network, such as a send on a keep-alive connection the server had just closed, which
+  // the transport then retries, is not a second request.
   Result<HttpResponse> send(const HttpRequest& request) override {
     std::string op = operation_of(request);
     Before before;
     After after;
     {
       std::lock_guard<std::mutex> l(mu_);
-      ops_.push_back(op);
       before = before_;
       after = after_;
     }
-    if (before) {
-      if (auto answer = before(op, request)) return *answer;
-    }
-    auto response = inner_->send(request);
-    if (after) {
-      if (auto answer = after(op, request, response)) return *answer;
+    auto response = [&]() -> Result<HttpResponse> {
+      if (before) {
+        if (auto answer = before(op, request)) return *answer;
+      }
+      auto r = inner_->send(request);
+      if (after) {
+        if (auto answer = after(op, request, r)) return *answer;
+      }
+      return r;
+    }();
+    if (response.ok()) {
+      std::lock_guard<std::mutex> l(mu_);
+      ops_.push_back(op);
     }
     return response;
   }
