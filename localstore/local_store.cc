@@ -63,7 +63,6 @@ Record read_record(const Stmt& s) {
   return r;
 }
 
-
 Status invalid(const std::string& message) { return Status(ErrorCode::kInvalidParameter, message); }
 Status limit(const std::string& message) { return Status(ErrorCode::kLimitExceeded, message); }
 
