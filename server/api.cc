@@ -58,6 +58,37 @@ std::vector<std::string> split_raw(const std::string& path) {
   return out;
 }
 
+// The phases of the request this thread is handling (one request per thread at a time).
+thread_local PhaseTotals t_phases;
+
+uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since)
+          .count());
+}
+
+// Adds the time spent in each transaction to the current request's storage phase.
+class TimedStorage final : public Storage {
+ public:
+  explicit TimedStorage(std::unique_ptr<Storage> inner) : inner_(std::move(inner)) {}
+  Status read(const std::function<Status(StorageTxn&)>& fn) override {
+    auto started = std::chrono::steady_clock::now();
+    Status s = inner_->read(fn);
+    t_phases.storage_ns += elapsed_ns(started);
+    return s;
+  }
+  Status write(const std::function<Status(StorageTxn&)>& fn) override {
+    auto started = std::chrono::steady_clock::now();
+    Status s = inner_->write(fn);
+    t_phases.storage_ns += elapsed_ns(started);
+    return s;
+  }
+  std::string describe() const override { return inner_->describe(); }
+
+ private:
+  std::unique_ptr<Storage> inner_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Api>> Api::create(std::unique_ptr<Storage> storage, ServerOptions options) {
@@ -84,7 +115,7 @@ Result<std::unique_ptr<Api>> Api::create(std::unique_ptr<Storage> storage, Serve
 }
 
 Api::Api(std::unique_ptr<Storage> storage, TokenSigner tokens, ServerOptions options)
-    : storage_(std::move(storage)),
+    : storage_(std::make_unique<TimedStorage>(std::move(storage))),
       tokens_(std::move(tokens)),
       options_(std::move(options)),
       clock_(options_.clock ? options_.clock : Clock::system()) {
@@ -136,8 +167,14 @@ std::string Api::stamp(httplib::Response& response) const {
   return rid;
 }
 
+std::map<std::string, PhaseTotals> Api::phase_totals() const {
+  std::lock_guard<std::mutex> l(phases_mu_);
+  return phases_;
+}
+
 void Api::handle(const httplib::Request& request, httplib::Response& response) {
   auto started = std::chrono::steady_clock::now();
+  t_phases = PhaseTotals{};
   Call call{&request, Caller{}, now()};
   std::string operation = "Unknown";
   bool identity_protocol = request.method == "POST" && request.has_header("X-Amz-Target");
@@ -172,10 +209,18 @@ void Api::handle(const httplib::Request& request, httplib::Response& response) {
     w.end_object();
     response.set_content(w.take(), content_type);
   }
+  uint64_t handler_ns = elapsed_ns(started);
+  {
+    std::lock_guard<std::mutex> l(phases_mu_);
+    PhaseTotals& total = phases_[operation];
+    total.requests += 1;
+    total.handler_ns += handler_ns;
+    total.auth_ns += t_phases.auth_ns;
+    total.parse_ns += t_phases.parse_ns;
+    total.storage_ns += t_phases.storage_ns;
+  }
   if (options_.logger && options_.logger->enabled(LogLevel::kInfo)) {
-    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - started)
-                      .count();
+    auto micros = handler_ns / 1000;
     char line[256];
     std::snprintf(line, sizeof line, "%s %d %.3fms %s", operation.c_str(), response.status,
                   static_cast<double>(micros) / 1000.0, rid.c_str());
@@ -240,7 +285,10 @@ Reply Api::route_sync(Call& call, std::string& operation) {
                                "No operation for " + m + " " + raw_path, 404);
   }
 
+  auto auth_started = std::chrono::steady_clock::now();
+  uint64_t storage_before = t_phases.storage_ns;
   auto caller = authenticate(req, "cognito-sync", options_.admin, *storage_, call.now);
+  t_phases.auth_ns += elapsed_ns(auth_started) - (t_phases.storage_ns - storage_before);
   if (!caller.ok()) return caller.status();
   call.caller = *caller;
 
@@ -309,7 +357,9 @@ Reply Api::route_sync(Call& call, std::string& operation) {
 
   // Operations with a JSON body.
   rapidjson::Document doc;
+  auto parse_started = std::chrono::steady_clock::now();
   Status parsed = transport::json::parse(req.body, doc);
+  t_phases.parse_ns += elapsed_ns(parse_started);
   if (!parsed.ok())
     return Status(ErrorCode::kInvalidParameter, "request body: " + parsed.message());
   transport::json::ObjectReader body(doc, "request body");
@@ -394,7 +444,10 @@ Reply Api::route_identity(Call& call, const std::string& operation) {
   bool unsigned_op = false;
   for (const char* op : kUnsigned) unsigned_op |= operation == op;
   if (!unsigned_op) {
+    auto auth_started = std::chrono::steady_clock::now();
+    uint64_t storage_before = t_phases.storage_ns;
     auto caller = authenticate(req, "cognito-identity", options_.admin, *storage_, call.now);
+    t_phases.auth_ns += elapsed_ns(auth_started) - (t_phases.storage_ns - storage_before);
     if (!caller.ok()) return caller.status();
     if (!caller->developer()) {
       return Status(ErrorCode::kNotAuthorized, operation + " needs developer credentials");
@@ -402,7 +455,9 @@ Reply Api::route_identity(Call& call, const std::string& operation) {
     call.caller = *caller;
   }
   rapidjson::Document doc;
+  auto parse_started = std::chrono::steady_clock::now();
   Status parsed = transport::json::parse(req.body, doc);
+  t_phases.parse_ns += elapsed_ns(parse_started);
   if (!parsed.ok())
     return Status(ErrorCode::kInvalidParameter, "request body: " + parsed.message());
   transport::json::ObjectReader b(doc, "request body");

@@ -11,6 +11,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,6 +50,16 @@ struct ServerOptions {
   LoggerPtr logger;
 };
 
+// Where the server's time goes, summed per operation since start: for benchmarks and for operators
+// asking which phase a slow operation spends its time in.
+struct PhaseTotals {
+  uint64_t requests = 0;
+  uint64_t handler_ns = 0;  // the whole handler: routing, auth, parse, storage, reply
+  uint64_t auth_ns = 0;     // SigV4 verification and payload hash (its key lookup is storage)
+  uint64_t parse_ns = 0;    // the JSON request body
+  uint64_t storage_ns = 0;  // inside storage transactions, commit included
+};
+
 // One operation's outcome before it is written out: a JSON body, or an error.
 using Reply = Result<std::string>;
 
@@ -68,6 +79,8 @@ class Api {
   std::string stamp(httplib::Response& response) const;
 
   Storage& storage() { return *storage_; }
+  // Operation name -> totals since start.
+  std::map<std::string, PhaseTotals> phase_totals() const;
   const ServerOptions& options() const { return options_; }
   Millis now() const;
 
@@ -141,7 +154,7 @@ class Api {
   void bulk_publish_worker();
   Status run_bulk_publish(const std::string& pool_id, int64_t* published);
 
-  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<Storage> storage_;  // timed: every transaction adds to the request's storage_ns
   TokenSigner tokens_;
   ServerOptions options_;
   std::shared_ptr<Clock> clock_;
@@ -150,6 +163,8 @@ class Api {
   std::deque<std::string> jobs_;
   bool stopping_ = false;
   std::thread jobs_thread_;
+  mutable std::mutex phases_mu_;
+  std::map<std::string, PhaseTotals> phases_;
 };
 
 }  // namespace cairn::server
