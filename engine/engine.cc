@@ -494,7 +494,7 @@ DatasetStatus Engine::status(const std::string& name) {
       out.pulled_records = slot.pulled_records;
     }
   }
-  if (auto info = store_->dataset(name); info.ok() && *info) {
+  if (auto info = store_->sync_state(name); info.ok() && *info) {
     out.pending_changes = (*info)->dirty_count;
   }
   return out;
@@ -659,7 +659,7 @@ Result<bool> Engine::handle_push(const std::map<std::string, std::string>& paylo
   if (field("identityPoolId") != options_.identity_pool_id) return false;  // another pool's
   auto current = cached_identity_id();
   if (!current || field("identityId") != *current) return false;  // another identity's
-  auto info = store_->dataset(dataset);
+  auto info = store_->sync_state(dataset);
   if (!info.ok()) return info.status();
   int64_t local = *info ? (*info)->last_sync_count : 0;
   if (local == localstore::kDeletePending || local >= remote_count) return false;

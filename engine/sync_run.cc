@@ -80,7 +80,7 @@ SyncResult SyncRun::run() {
 }
 
 Status SyncRun::run_locked() {
-  auto info = guarded([&] { return store_.dataset(name_); });
+  auto info = guarded([&] { return store_.sync_state(name_); });
   if (!info.ok()) return info.status();
 
   // 1. Deleted here: delete there.
@@ -99,7 +99,7 @@ Status SyncRun::run_locked() {
   bool deletion_handled = false;
   std::vector<std::string> folded;  // merged datasets to delete once the push has landed
   for (int attempt = 1;;) {
-    info = guarded([&] { return store_.dataset(name_); });
+    info = guarded([&] { return store_.sync_state(name_); });
     if (!info.ok()) return info.status();
     int64_t from = *info ? std::max<int64_t>(0, (*info)->last_sync_count) : 0;
 
@@ -295,7 +295,7 @@ Status SyncRun::apply(const std::string& dataset, const Pull& pulled, bool repor
 }
 
 Status SyncRun::fold(const std::string& merged) {
-  auto info = guarded([&] { return store_.dataset(merged); });
+  auto info = guarded([&] { return store_.sync_state(merged); });
   if (!info.ok()) return info.status();
   if (*info && (*info)->last_sync_count == localstore::kDeletePending) {
     return Status::OK();  // folded by an earlier sync; only the remote delete is left

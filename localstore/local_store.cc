@@ -19,9 +19,7 @@ using sqlite::Stmt;
 
 // user_version N means the first N entries have run. Never edit a shipped entry; append.
 const char* const kMigrations[] = {
-    // 1: datasets, records with their sync state and base value, metadata. No index on dirty: a
-    // dataset holds at most 1024 records, and scanning its primary-key range for dirty ones is
-    // cheaper than updating a second index on every write.
+    // 1: datasets, records with their sync state and base value, metadata.
     R"sql(
     CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE datasets(
@@ -41,6 +39,14 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE datasets ADD COLUMN last_sync_result TEXT NOT NULL DEFAULT '';
     )sql",
+    // 3: a partial index of the dirty records, so a sync finds its pending changes without
+    // reading the whole dataset (cost grows with changes, not with size). Only dirty rows are in
+    // it: a put adds one entry, a push removes it, a pulled record never touches it.
+    // From this version on, has_base = 2 means "the base is the value itself": a clean record
+    // stores its value once instead of twice, and the first local write moves it to base_value.
+    R"sql(
+    CREATE INDEX records_dirty ON records(owner, dataset, key) WHERE dirty = 1;
+    )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -58,8 +64,10 @@ Record read_record(const Stmt& s) {
   r.device_last_modified = s.i64(5);
   r.dirty = s.i64(6) != 0;
   r.local_version = s.i64(7);
-  r.base_value = s.opt_text(8);
-  r.has_base = s.i64(9) != 0;
+  // has_base 2: the base is the value itself (clean since the last sync), stored once.
+  int64_t has_base = s.i64(9);
+  r.base_value = has_base == 2 ? r.value : s.opt_text(8);
+  r.has_base = has_base != 0;
   return r;
 }
 
@@ -309,14 +317,52 @@ struct LocalStore::Impl {
       return limit("dataset '" + dataset + "' may hold at most " +
                    std::to_string(options.limits.max_dataset_bytes) + " bytes of keys and values");
     }
-    st.live = live;
-    st.bytes = bytes;
+    note_value(st, key, value);
+    return Status::OK();
+  }
+
+  // Moves the running totals to `key` holding `value` (nullopt: removed).
+  static void note_value(Stats& st, const std::string& key,
+                         const std::optional<std::string>& value) {
+    auto old = st.live_bytes.find(key);
+    if (old != st.live_bytes.end()) {
+      st.live -= 1;
+      st.bytes -= old->second;
+    }
     if (value) {
-      st.live_bytes[key] = new_bytes;
-    } else if (old_live) {
+      int64_t bytes = static_cast<int64_t>(key.size() + value->size());
+      st.live += 1;
+      st.bytes += bytes;
+      if (old != st.live_bytes.end()) {
+        old->second = bytes;
+      } else {
+        st.live_bytes.emplace(key, bytes);
+      }
+    } else if (old != st.live_bytes.end()) {
       st.live_bytes.erase(old);
     }
-    return Status::OK();
+  }
+
+  // After a sync wrote these records: the totals follow (when loaded) and the read cache forgets
+  // them, instead of both starting over, so the next put costs no recount of the dataset.
+  void note_synced(
+      const std::string& owner_id, const std::string& dataset,
+      const std::vector<std::pair<const std::string*, const std::optional<std::string>*>>&
+          written) {
+    if (written.empty()) return;
+    auto it = stats.find(std::make_pair(owner_id, dataset));
+    if (it != stats.end()) {
+      it->second.exists = true;
+      for (const auto& [key, value] : written) note_value(it->second, *key, *value);
+    }
+    std::lock_guard<std::mutex> l(cache.mu);
+    ++cache.generation;
+    for (const auto& [key, value] : written) {
+      auto c = cache.values.find(cache_key(owner_id, dataset, *key));
+      if (c == cache.values.end()) continue;
+      cache.bytes -= c->first.size() + (c->second ? c->second->size() : 0) + 64;
+      cache.values.erase(c);
+    }
   }
 
   void ensure_dataset(const std::string& owner_id, const std::string& dataset, Millis t) {
@@ -341,7 +387,9 @@ struct LocalStore::Impl {
             "VALUES(?, ?, ?, ?, 0, 0, '', ?, 1, 1, NULL, 0) "
             "ON CONFLICT(owner, dataset, key) DO UPDATE SET value = excluded.value, dirty = 1, "
             "local_version = local_version + 1, device_last_modified = "
-            "excluded.device_last_modified")
+            "excluded.device_last_modified, "
+            "base_value = CASE WHEN has_base = 2 THEN value ELSE base_value END, "
+            "has_base = CASE WHEN has_base = 2 THEN 1 ELSE has_base END")
         .bind(owner_id)
         .bind(dataset)
         .bind(key)
@@ -754,6 +802,23 @@ Result<std::optional<DatasetInfo>> LocalStore::dataset(const std::string& name) 
   });
 }
 
+Result<std::optional<SyncState>> LocalStore::sync_state(const std::string& name) {
+  std::string owner = impl_->current_owner();
+  return read_guarded<std::optional<SyncState>>(*impl_, [&](sqlite::Connection& c) {
+    auto d = c.prepare("SELECT last_sync_count FROM datasets WHERE owner = ? AND name = ?");
+    d.bind(owner).bind(name);
+    if (!d.step()) return std::optional<SyncState>();
+    SyncState st;
+    st.last_sync_count = d.i64(0);
+    auto dirty = c.prepare(  // served by the records_dirty partial index
+        "SELECT COUNT(*) FROM records WHERE owner = ? AND dataset = ? AND dirty = 1");
+    dirty.bind(owner).bind(name);
+    dirty.step();
+    st.dirty_count = dirty.i64(0);
+    return std::optional<SyncState>(st);
+  });
+}
+
 Status LocalStore::delete_dataset(const std::string& name) {
   if (!valid_dataset_name(name))
     return invalid("dataset name '" + name.substr(0, 64) + "' is not valid");
@@ -818,13 +883,21 @@ Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& datase
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
   std::vector<Conflict> conflicts;
+  std::vector<std::pair<const std::string*, const std::optional<std::string>*>> written;
   Status s = impl_->guarded([&] {
     auto& c = *impl_->writer;
+    if (records.empty()) {
+      // Nothing new on the server (the common case of a sync): no write unless the count moves.
+      auto d = c.prepare("SELECT last_sync_count FROM datasets WHERE owner = ? AND name = ?");
+      d.bind(owner).bind(dataset);
+      if (d.step() && d.i64(0) >= dataset_sync_count) return Status::OK();
+    }
     sqlite::Transaction t(c, "BEGIN IMMEDIATE");
     impl_->ensure_dataset(owner, dataset, impl_->now());
     int64_t first_conflict = INT64_MAX;
     Millis newest = 0;
     std::string newest_by;
+    written.clear();
     for (const auto& r : records) {
       auto q = c.prepare("SELECT " RECORD_COLUMNS
                          " FROM records WHERE owner = ? AND dataset = ? AND key = ?");
@@ -847,12 +920,12 @@ Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& datase
       c.prepare(
            "INSERT INTO records(owner, dataset, key, value, sync_count, last_modified, "
            "last_modified_by, device_last_modified, dirty, local_version, base_value, has_base) "
-           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, 1) "
+           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, 0, NULL, 2) "
            "ON CONFLICT(owner, dataset, key) DO UPDATE SET value = excluded.value, "
            "sync_count = excluded.sync_count, last_modified = excluded.last_modified, "
            "last_modified_by = excluded.last_modified_by, "
            "device_last_modified = excluded.device_last_modified, dirty = 0, "
-           "base_value = excluded.base_value, has_base = 1")
+           "base_value = NULL, has_base = 2")
           .bind(owner)
           .bind(dataset)
           .bind(r.key)
@@ -861,8 +934,8 @@ Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& datase
           .bind(r.last_modified)
           .bind(r.last_modified_by)
           .bind(r.device_last_modified.value_or(r.last_modified))
-          .bind(r.value)
           .run();
+      written.emplace_back(&r.key, &r.value);
     }
     // Stop short of the first conflict, so an interrupted resolution sees it again.
     int64_t count = dataset_sync_count;
@@ -880,7 +953,7 @@ Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& datase
         .bind(dataset)
         .run();
     t.commit();
-    impl_->forget_stats(owner, dataset);
+    impl_->note_synced(owner, dataset, written);
     return Status::OK();
   });
   if (!s.ok()) return s;
@@ -915,15 +988,20 @@ Status LocalStore::mark_pushed(const std::string& dataset, const std::vector<Pus
       if (it == by_key.end()) continue;
       const RemoteRecord& r = *it->second;
       // Clean only if nothing was written since the snapshot; the new count applies either way,
-      // so the next push of a newer local write carries the right SyncCount.
+      // so the next push of a newer local write carries the right SyncCount. A clean record's
+      // base is its value; a record written meanwhile keeps the pushed value as its base.
       c.prepare(
            "UPDATE records SET sync_count = ?, last_modified = ?, last_modified_by = ?, "
-           "base_value = ?, has_base = 1, dirty = CASE WHEN local_version = ? THEN 0 ELSE 1 END "
+           "base_value = CASE WHEN local_version = ? THEN NULL ELSE ? END, "
+           "has_base = CASE WHEN local_version = ? THEN 2 ELSE 1 END, "
+           "dirty = CASE WHEN local_version = ? THEN 0 ELSE 1 END "
            "WHERE owner = ? AND dataset = ? AND key = ?")
           .bind(r.sync_count)
           .bind(r.last_modified)
           .bind(r.last_modified_by)
+          .bind(item.local_version)
           .bind(item.value)
+          .bind(item.local_version)
           .bind(item.local_version)
           .bind(owner)
           .bind(dataset)

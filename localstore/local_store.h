@@ -68,6 +68,13 @@ struct DatasetInfo {
   std::string last_sync_result;  // "" before the first sync
 };
 
+// What a sync needs to know of a dataset, read in time proportional to its pending changes, not
+// to its size.
+struct SyncState {
+  int64_t last_sync_count = 0;  // kDeletePending after a local delete
+  int64_t dirty_count = 0;
+};
+
 struct Record {
   std::string key;
   std::optional<std::string> value;  // nullopt: a tombstone
@@ -156,7 +163,9 @@ class LocalStore {
 
   // --- datasets -------------------------------------------------------------------------------
   Result<std::vector<DatasetInfo>> list_datasets();
+  // Reads every record of the dataset to total its size: for metadata, not for every sync.
   Result<std::optional<DatasetInfo>> dataset(const std::string& name);
+  Result<std::optional<SyncState>> sync_state(const std::string& name);
   // Local delete: records go, the dataset stays as kDeletePending until the sync deletes it on
   // the server. A later put starts a new dataset that is pushed after the remote delete.
   Status delete_dataset(const std::string& name);
