@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <limits>
 
@@ -26,14 +27,7 @@ std::optional<double> parse_number(std::string_view s) {
   return d;
 }
 
-}  // namespace
-
-Status parse(std::string_view text, rapidjson::Document& doc) {
-  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    doc.SetObject();
-    return Status::OK();
-  }
-  doc.Parse(text.data(), text.size());
+Status finish_parse(const rapidjson::Document& doc) {
   if (doc.HasParseError()) {
     return Status(ErrorCode::kParse, std::string("malformed JSON at offset ") +
                                          std::to_string(doc.GetErrorOffset()) + ": " +
@@ -41,6 +35,33 @@ Status parse(std::string_view text, rapidjson::Document& doc) {
   }
   if (!doc.IsObject()) return Status(ErrorCode::kParse, "expected a JSON object");
   return Status::OK();
+}
+bool blank(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+}  // namespace
+
+Status parse(std::string_view text, rapidjson::Document& doc) {
+  if (blank(text)) {
+    doc.SetObject();
+    return Status::OK();
+  }
+  doc.Parse(text.data(), text.size());
+  return finish_parse(doc);
+}
+
+Status parse(const std::string& text, rapidjson::Document& doc) {
+  // A NUL inside would end the terminated parse early: that text takes the exact path, which
+  // refuses it.
+  if (std::memchr(text.data(), '\0', text.size()) != nullptr)
+    return parse(std::string_view(text), doc);
+  if (blank(text)) {
+    doc.SetObject();
+    return Status::OK();
+  }
+  doc.Parse(text.c_str());
+  return finish_parse(doc);
 }
 
 std::optional<Timestamp> timestamp_from_seconds(double seconds) {

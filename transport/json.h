@@ -24,6 +24,11 @@ namespace cairn::transport::json {
 
 // Parses text into doc. An empty body parses as {} (both SDKs accept an empty 200 body).
 Status parse(std::string_view text, rapidjson::Document& doc);
+// The same, faster: a NUL-terminated string lets RapidJSON scan strings with SIMD.
+Status parse(const std::string& text, rapidjson::Document& doc);
+inline Status parse(const char* text, rapidjson::Document& doc) {
+  return parse(std::string_view(text), doc);
+}
 
 std::optional<Timestamp> timestamp_from_seconds(double seconds);
 // Parses "2023-11-14T22:13:20Z" / "2023-11-14T22:13:20.123+00:00".
