@@ -1,7 +1,8 @@
 #include "transport/crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <cstdint>
@@ -9,18 +10,68 @@
 
 namespace cairn::transport {
 
+namespace {
+
+// OpenSSL 3 looks an algorithm up by name on every one-shot call (EVP_Digest, HMAC), which costs
+// more than hashing a small request. Each thread fetches SHA-256 and HMAC once and keeps its
+// contexts; an HMAC context set up for SHA-256 only takes a new key per call.
+struct ThreadCrypto {
+  EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_MD_CTX* digest = EVP_MD_CTX_new();
+  EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  EVP_MAC_CTX* mac = nullptr;
+  ThreadCrypto() {
+    if (!sha256 || !digest || !hmac) throw std::runtime_error("OpenSSL has no SHA-256 or HMAC");
+    mac = EVP_MAC_CTX_new(hmac);
+    char name[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", name, 0),
+                           OSSL_PARAM_construct_end()};
+    if (!mac || EVP_MAC_CTX_set_params(mac, params) != 1)
+      throw std::runtime_error("OpenSSL cannot set up HMAC-SHA256");
+  }
+  ~ThreadCrypto() {
+    EVP_MAC_CTX_free(mac);
+    EVP_MAC_free(hmac);
+    EVP_MD_CTX_free(digest);
+    EVP_MD_free(sha256);
+  }
+  ThreadCrypto(const ThreadCrypto&) = delete;
+  ThreadCrypto& operator=(const ThreadCrypto&) = delete;
+};
+
+ThreadCrypto& thread_crypto() {
+  thread_local ThreadCrypto crypto;
+  return crypto;
+}
+
+}  // namespace
+
 std::string sha256(std::string_view data) {
+  ThreadCrypto& c = thread_crypto();
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
+  if (EVP_DigestInit_ex2(c.digest, c.sha256, nullptr) != 1 ||
+      EVP_DigestUpdate(c.digest, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(c.digest, out, &len) != 1) {
+    throw std::runtime_error("OpenSSL SHA-256 failed");
+  }
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
+  ThreadCrypto& c = thread_crypto();
   unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  size_t len = 0;
+  // A null key would mean "keep the last key": an empty one still needs a pointer.
+  static const unsigned char kEmpty[1] = {0};
+  const unsigned char* k =
+      key.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+  if (EVP_MAC_init(c.mac, k, key.size(), nullptr) != 1 ||
+      EVP_MAC_update(c.mac, reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
+          1 ||
+      EVP_MAC_final(c.mac, out, &len, sizeof out) != 1) {
+    throw std::runtime_error("OpenSSL HMAC-SHA256 failed");
+  }
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
