@@ -89,6 +89,8 @@ void Connection::exec(const char* sql) {
   }
 }
 
+void Connection::run(const char* sql) { prepare(sql).run(); }
+
 Stmt Connection::prepare(const char* sql) {
   auto it = cache_.find(sql);
   if (it == cache_.end()) {

@@ -62,9 +62,12 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // Runs any SQL, several statements included, parsing it every time (schema, pragmas).
   void exec(const char* sql);
   // Statements are cached by the address of their SQL literal.
   Stmt prepare(const char* sql);
+  // One statement through the cache: BEGIN, COMMIT and the like, run on every transaction.
+  void run(const char* sql);
   sqlite3* handle() { return db_; }
   [[noreturn]] void fail(const std::string& what);
 
@@ -76,17 +79,17 @@ class Connection {
 // BEGIN/COMMIT with ROLLBACK unless committed.
 class Transaction {
  public:
-  Transaction(Connection& c, const char* begin = "BEGIN") : c_(c) { c_.exec(begin); }
+  Transaction(Connection& c, const char* begin = "BEGIN") : c_(c) { c_.run(begin); }
   ~Transaction() {
     if (!done_) {
       try {
-        c_.exec("ROLLBACK");
+        c_.run("ROLLBACK");
       } catch (...) {
       }
     }
   }
   void commit() {
-    c_.exec("COMMIT");
+    c_.run("COMMIT");
     done_ = true;
   }
 

@@ -430,7 +430,13 @@ class SqliteTxn final : public StorageTxn {
     return out;
   }
   void put_record(const RecordRow& r) override {
-    c_.prepare("INSERT OR REPLACE INTO records(" RECORD_COLUMNS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
+    // An upsert rewrites the row in place; INSERT OR REPLACE would delete it (and its index
+    // entries) and insert it again.
+    c_.prepare("INSERT INTO records(" RECORD_COLUMNS
+               ") VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(identity_id, dataset, key) DO UPDATE "
+               "SET value = excluded.value, sync_count = excluded.sync_count, "
+               "modified = excluded.modified, modified_by = excluded.modified_by, "
+               "device_modified = excluded.device_modified")
         .bind(r.identity_id)
         .bind(r.dataset)
         .bind(r.key)
@@ -564,7 +570,7 @@ class SqliteStorage final : public Storage {
     std::unique_ptr<Connection> c;
     try {
       c = acquire();
-      c->exec(begin);
+      c->run(begin);
     } catch (const std::exception& e) {
       if (c) release(std::move(c));
       return Status(ErrorCode::kInternalError, std::string("storage: ") + e.what());
@@ -573,10 +579,10 @@ class SqliteStorage final : public Storage {
     try {
       SqliteTxn txn(*c);
       result = fn(txn);
-      c->exec(result.ok() ? "COMMIT" : "ROLLBACK");
+      c->run(result.ok() ? "COMMIT" : "ROLLBACK");
     } catch (const std::exception& e) {
       try {
-        c->exec("ROLLBACK");
+        c->run("ROLLBACK");
       } catch (...) {
       }
       result = Status(ErrorCode::kInternalError, std::string("storage: ") + e.what());
@@ -598,9 +604,12 @@ class SqliteStorage final : public Storage {
   }
   void release(std::unique_ptr<Connection> c) {
     std::lock_guard<std::mutex> l(mu_);
-    if (idle_.size() < 16) idle_.push_back(std::move(c));
+    // Enough idle connections for every request a busy server runs at once: opening one (and
+    // preparing its statements again) costs more than the request it serves.
+    if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(c));
   }
 
+  static constexpr size_t kMaxIdleConnections = 128;
   std::string path_;
   std::mutex write_mu_;
   std::mutex mu_;
