@@ -376,6 +376,90 @@ TEST(Bug11, SchemaMigrationsKeepEveryRowOfAnEarlierVersion) {
   EXPECT_EQ((*s->dataset("save"))->last_sync_count, 5);
   ASSERT_TRUE(s->record_sync_result("save", "ok").ok()) << "the version-2 column works";
   EXPECT_EQ((*s->dataset("save"))->last_sync_result, "ok");
+  // Version 3 indexed the dirty rows already there, and reads version-1 bases as they were.
+  auto dirty = *s->dirty_records("save");
+  ASSERT_EQ(dirty.size(), 1u);
+  EXPECT_EQ(dirty[0].key, "unsynced");
+  EXPECT_EQ((*s->sync_state("save"))->dirty_count, 1);
+  ASSERT_TRUE(s->put("save", "gold", "100").ok());
+  EXPECT_EQ((**s->record("save", "gold")).base_value, "99");
+}
+
+// The raw has_base and base_value columns of a record, read straight from the file.
+std::pair<int64_t, bool> stored_base(const std::string& file, const std::string& key) {
+  sqlite3* db = nullptr;
+  sqlite3_open(file.c_str(), &db);
+  sqlite3_stmt* q = nullptr;
+  sqlite3_prepare_v2(db, "SELECT has_base, base_value IS NULL FROM records WHERE key = ?", -1, &q,
+                     nullptr);
+  sqlite3_bind_text(q, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+  std::pair<int64_t, bool> out{-1, false};
+  if (sqlite3_step(q) == SQLITE_ROW) out = {sqlite3_column_int64(q, 0), sqlite3_column_int(q, 1)};
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST(Sync, ACleanRecordStoresItsValueOnceAndTheFirstWriteKeepsItAsTheBase) {
+  TempDir dir;
+  Options o;
+  o.path = dir.path + "/base.db";
+  auto s = *LocalStore::open(o);
+  ASSERT_TRUE(s->apply_remote("d", {remote("k", std::string(1000, 'p'), 1)}, 1).ok());
+  EXPECT_EQ(stored_base(o.path, "k"), std::make_pair(int64_t{2}, true))
+      << "pulled: the base is the value, not a second copy of it";
+  EXPECT_EQ((**s->record("d", "k")).base_value, std::string(1000, 'p'));
+
+  ASSERT_TRUE(s->put("d", "k", "mine").ok());
+  auto written = **s->record("d", "k");
+  EXPECT_EQ(written.base_value, std::string(1000, 'p')) << "the first write keeps the base";
+  EXPECT_TRUE(written.has_base);
+  ASSERT_TRUE(s->put("d", "k", "mine again").ok());
+  EXPECT_EQ((**s->record("d", "k")).base_value, std::string(1000, 'p'))
+      << "a second write before the sync still has the pulled base";
+
+  auto snapshot = *s->dirty_records("d");
+  ASSERT_TRUE(s->mark_pushed("d", snapshot, {remote("k", "mine again", 2)}, 2).ok());
+  EXPECT_EQ(stored_base(o.path, "k"), std::make_pair(int64_t{2}, true));
+  EXPECT_EQ((**s->record("d", "k")).base_value, "mine again") << "pushed: the base moves";
+}
+
+TEST(Sync, SyncStateCountsPendingChangesOnly) {
+  auto s = memory_store();
+  EXPECT_FALSE(s->sync_state("d")->has_value());
+  ASSERT_TRUE(s->apply_remote("d", {remote("a", "1", 1), remote("b", "1", 1)}, 1).ok());
+  EXPECT_EQ((*s->sync_state("d"))->dirty_count, 0);
+  EXPECT_EQ((*s->sync_state("d"))->last_sync_count, 1);
+  ASSERT_TRUE(s->put_all("d", {{"a", "2"}, {"c", "new"}}).ok());
+  EXPECT_EQ((*s->sync_state("d"))->dirty_count, 2);
+  ASSERT_TRUE(s->remove("d", "b").ok());
+  EXPECT_EQ((*s->sync_state("d"))->dirty_count, 3);
+  ASSERT_TRUE(s->delete_dataset("d").ok());
+  EXPECT_EQ((*s->sync_state("d"))->last_sync_count, kDeletePending);
+  EXPECT_EQ((*s->sync_state("d"))->dirty_count, 0);
+}
+
+TEST(RemoteUpdates, APulledValueReplacesTheCachedOne) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->apply_remote("d", {remote("k", "v1", 1)}, 1).ok());
+  EXPECT_EQ(**s->get("d", "k"), "v1");  // now in the read cache
+  ASSERT_TRUE(s->apply_remote("d", {remote("k", "v2", 2)}, 2).ok());
+  EXPECT_EQ(**s->get("d", "k"), "v2");
+  ASSERT_TRUE(s->apply_remote("d", {remote("k", std::nullopt, 3)}, 3).ok());
+  EXPECT_FALSE(s->get("d", "k")->has_value());
+}
+
+TEST(Limits, PulledRecordsCountTowardsTheQuotaOfLaterWrites) {
+  Options o;
+  o.limits.max_records = 3;
+  auto s = *LocalStore::open(o);
+  ASSERT_TRUE(s->put("d", "a", "1").ok());  // the running totals are loaded here
+  ASSERT_TRUE(s->apply_remote("d", {remote("b", "1", 1)}, 1).ok());
+  ASSERT_TRUE(s->put("d", "c", "1").ok());
+  EXPECT_EQ(s->put("d", "e", "1").code(), ErrorCode::kLimitExceeded)
+      << "a, b and c fill the dataset: the pulled b counts";
+  ASSERT_TRUE(s->apply_remote("d", {remote("b", std::nullopt, 2)}, 2).ok());
+  EXPECT_TRUE(s->put("d", "e", "1").ok()) << "a pulled removal frees its place";
 }
 
 TEST(Bug12, TwoHandlesToOneFileShareOneInstanceAndOneLockPerDataset) {
