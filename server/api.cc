@@ -120,6 +120,7 @@ Api::Api(std::unique_ptr<Storage> storage, TokenSigner tokens, ServerOptions opt
       options_(std::move(options)),
       clock_(options_.clock ? options_.clock : Clock::system()) {
   jobs_thread_ = std::thread([this] { bulk_publish_worker(); });
+  usage_thread_ = std::thread([this] { usage_flusher(); });
 }
 
 Api::~Api() {
@@ -129,6 +130,56 @@ Api::~Api() {
   }
   jobs_cv_.notify_all();
   if (jobs_thread_.joinable()) jobs_thread_.join();
+  {
+    std::lock_guard<std::mutex> l(usage_mu_);
+    usage_stopping_ = true;
+  }
+  usage_cv_.notify_all();
+  if (usage_thread_.joinable()) usage_thread_.join();
+  (void)flush_sync_sessions();
+}
+
+void Api::count_sync_session(const std::string& pool_id) {
+  std::lock_guard<std::mutex> l(usage_mu_);
+  pending_sessions_[pool_id] += 1;
+}
+
+Status Api::flush_sync_sessions() {
+  std::map<std::string, int64_t> pending;
+  {
+    std::lock_guard<std::mutex> l(usage_mu_);
+    pending.swap(pending_sessions_);
+  }
+  if (pending.empty()) return Status::OK();
+  Status s = storage_->write([&](StorageTxn& txn) {
+    for (const auto& [pool_id, sessions] : pending) {
+      auto pool = txn.pool(pool_id);
+      if (!pool) continue;  // deleted meanwhile: its usage went with it
+      pool->sync_sessions += sessions;
+      txn.put_pool(*pool);
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) {
+    // Counted again next time: a failed write loses no session.
+    std::lock_guard<std::mutex> l(usage_mu_);
+    for (const auto& [pool_id, sessions] : pending) pending_sessions_[pool_id] += sessions;
+  }
+  return s;
+}
+
+void Api::usage_flusher() {
+  std::unique_lock<std::mutex> l(usage_mu_);
+  while (!usage_stopping_) {
+    usage_cv_.wait_for(l, std::chrono::seconds(1));
+    if (usage_stopping_ || pending_sessions_.empty()) continue;
+    l.unlock();
+    Status s = flush_sync_sessions();
+    if (!s.ok() && options_.logger) {
+      options_.logger->log(LogLevel::kWarn, "sync session counts not written yet: " + s.ToString());
+    }
+    l.lock();
+  }
 }
 
 Millis Api::now() const {

@@ -149,6 +149,12 @@ class Api {
                       Millis now);
   std::string new_identity_id();
 
+  // Sync sessions are counted in memory and written once a second, on a usage read and on
+  // shutdown, so opening a session (ListRecords) is a read, not a second write per sync.
+  void count_sync_session(const std::string& pool_id);
+  Status flush_sync_sessions();
+  void usage_flusher();
+
   // Bulk publish jobs run on one background thread (bulk_publish.cc).
   void bulk_publish_requested(const std::string& pool_id);
   void bulk_publish_worker();
@@ -163,6 +169,11 @@ class Api {
   std::deque<std::string> jobs_;
   bool stopping_ = false;
   std::thread jobs_thread_;
+  std::mutex usage_mu_;
+  std::condition_variable usage_cv_;
+  std::map<std::string, int64_t> pending_sessions_;  // pool id -> sessions not yet written
+  bool usage_stopping_ = false;
+  std::thread usage_thread_;
   mutable std::mutex phases_mu_;
   std::map<std::string, PhaseTotals> phases_;
 };

@@ -146,20 +146,16 @@ Reply Api::list_records(Call& c, const sync::ListRecordsRequest& r) {
     Status st = require_pool(txn, r.identity_pool_id, nullptr);
     if (st.ok()) st = check_identity_pool(txn, r.identity_pool_id, r.identity_id);
     if (!st.ok()) return st;
-    if (new_session) {
-      auto pool = txn.pool(r.identity_pool_id);
-      pool->sync_sessions += 1;
-      txn.put_pool(*pool);
-    }
     ds = txn.dataset(r.identity_id, r.dataset_name);
     records =
         txn.records_after(r.identity_id, r.dataset_name, last, after_count, after_key, *limit + 1);
     merged = txn.merged_into(r.identity_id, r.dataset_name);
     return Status::OK();
   };
-  s = new_session ? storage_->write(body) : storage_->read(body);
+  s = storage_->read(body);
   if (!s.ok()) return s;
   if (new_session) {
+    count_sync_session(r.identity_pool_id);
     session =
         tokens_.sign("session", session_payload(r.identity_pool_id, r.identity_id, r.dataset_name,
                                                 c.now + options_.sync_session_ttl_seconds * 1000));
@@ -429,6 +425,8 @@ void write_pool_usage(Writer& w, const PoolRow& pool, const StorageTxn::Usage& u
 Reply Api::describe_identity_pool_usage(Call& c, const sync::DescribeIdentityPoolUsageRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
+  s = flush_sync_sessions();  // so the count includes every session opened so far
+  if (!s.ok()) return s;
   PoolRow pool;
   StorageTxn::Usage usage;
   s = storage_->read([&](StorageTxn& txn) {
@@ -453,6 +451,8 @@ Reply Api::list_identity_pool_usage(Call& c, const sync::ListIdentityPoolUsageRe
   if (!limit.ok()) return limit.status();
   auto after = read_cursor(tokens_, "pool-usage", r.next_token);
   if (!after.ok()) return after.status();
+  s = flush_sync_sessions();
+  if (!s.ok()) return s;
   std::vector<std::pair<PoolRow, StorageTxn::Usage>> rows;
   s = storage_->read([&](StorageTxn& txn) {
     for (auto& pool : txn.pools_after(*after, *limit + 1)) {

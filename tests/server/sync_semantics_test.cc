@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "server_fixture.h"
+#include "temp_dir.h"
 #include "tests/transport/fakes.h"
 
 namespace cairn {
@@ -357,6 +358,69 @@ TEST(Usage, DatasetIdentityAndPoolUsageAreExact) {
   ASSERT_EQ(list->identity_pool_usages.size(), 1u);
   EXPECT_EQ(*list->identity_pool_usages[0].identity_pool_id, ts.pool());
   EXPECT_EQ(*list->count, 1);
+}
+
+// Sessions are counted in memory and written in batches: none is lost to concurrency, a usage
+// read sees every one, and a restart keeps them.
+TEST(Usage, SyncSessionCountsAreExactUnderConcurrencyAndSurviveARestart) {
+  cairn::testing::TempDir dir;
+  server::ServerConfig config;
+  config.listen = "127.0.0.1:0";
+  config.db = "sqlite:" + dir.path + "/usage.db";
+  config.bootstrap_pools = {"game"};
+  config.options.admin = {cairn::testing::kAdminKey, cairn::testing::kAdminSecret};
+  std::string pool;
+  {
+    auto started = server::Server::start(config);
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    auto& srv = **started;
+    pool = srv.pools()[0].second;
+    ClientConfig c;
+    c.endpoint = srv.url();
+    c.region = "us-east-1";
+    c.credentials = std::make_shared<StaticCredentialsProvider>(cairn::testing::kAdminKey,
+                                                                cairn::testing::kAdminSecret);
+    auto identity =
+        std::shared_ptr<CognitoIdentityClient>(std::move(CognitoIdentityClient::create(c)).value());
+    auto id = identity->get_id({std::nullopt, pool, {}});
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        auto client = std::move(CognitoSyncClient::create(c)).value();
+        for (int i = 0; i < 25; ++i) {
+          auto r = client->list_records(
+              {pool, *id->identity_id, "save", 0, std::nullopt, std::nullopt, std::nullopt});
+          if (!r.ok()) failures++;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    ASSERT_EQ(failures.load(), 0);
+    auto admin = std::move(CognitoSyncClient::create(c)).value();
+    auto usage = admin->describe_identity_pool_usage({pool});
+    ASSERT_TRUE(usage.ok()) << usage.status().ToString();
+    EXPECT_EQ(*usage->identity_pool_usage->sync_sessions_count, 200);
+    for (int i = 0; i < 7; ++i) {  // counted after the last usage read: written on shutdown
+      ASSERT_TRUE(admin
+                      ->list_records({pool, *id->identity_id, "save", 0, std::nullopt, std::nullopt,
+                                      std::nullopt})
+                      .ok());
+    }
+  }
+  auto restarted = server::Server::start(config);
+  ASSERT_TRUE(restarted.ok()) << restarted.status().ToString();
+  server::PoolRow row;
+  ASSERT_TRUE((*restarted)
+                  ->api()
+                  .storage()
+                  .read([&](server::StorageTxn& txn) {
+                    row = *txn.pool(pool);
+                    return Status::OK();
+                  })
+                  .ok());
+  EXPECT_EQ(row.sync_sessions, 207);
 }
 
 }  // namespace
