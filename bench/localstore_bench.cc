@@ -4,7 +4,7 @@
 //   put_all(1000) vs a raw batched transaction of 1000 UPSERTs      target >= 0.8x
 //   get           vs a raw primary-key SELECT                       target >= 1.0x
 //                 (served by the read cache; the cache-off path is printed for reference)
-// Run: build-release/bin/localstore_bench   (prints the table of ratios at the end)
+// Run: build-release/bin/localstore_bench [--out FILE]   (prints the figures at the end)
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>
 
@@ -12,8 +12,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 
+#include "bench/gbench_main.h"
 #include "localstore/local_store.h"
 
 namespace {
@@ -154,45 +156,29 @@ void BM_RawSelect(benchmark::State& state) {
 }
 BENCHMARK(BM_RawSelect);
 
-// Prints the usual table, then each figure against its floor.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const auto& r : runs) ns_[r.benchmark_name()] = r.GetAdjustedRealTime();
-  }
-  void Finalize() override {
-    ConsoleReporter::Finalize();
-    std::printf("\n%-16s %14s %14s %8s %8s %s\n", "figure", "cairn ns/op", "floor ns/op", "ratio",
-                "target", "met");
-    row("put", "BM_Put", "BM_RawUpsert", 0.8);
-    row("put_all(1000)", "BM_PutAll1000", "BM_RawBatch1000", 0.8);
-    row("get", "BM_Get/1", "BM_RawSelect", 1.0);
-    row("get, cache off", "BM_Get/0", "BM_RawSelect", 0.0);
-  }
-
- private:
-  void row(const char* name, const char* ours, const char* floor, double target) {
-    if (!ns_.count(ours) || !ns_.count(floor)) return;
-    double ratio = ns_[floor] / ns_[ours];  // our rate over the raw rate
-    if (target <= 0) {
-      std::printf("%-16s %14.0f %14.0f %7.2fx %8s %s\n", name, ns_[ours], ns_[floor], ratio, "-",
-                  "(for reference)");
-      return;
-    }
-    std::printf("%-16s %14.0f %14.0f %7.2fx %7.1fx %s\n", name, ns_[ours], ns_[floor], ratio,
-                target, ratio >= target ? "yes" : "NO");
-  }
-  std::map<std::string, double> ns_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
+  using cairn::bench::per_second;
+  int rc = cairn::bench::run_benchmarks(
+      argc, argv, [](const cairn::bench::Timings& t, cairn::bench::Report& r) {
+        auto rate = [&](const char* name, const char* ours, const char* floor,
+                        const char* floor_name, std::optional<double> target) {
+          if (!t.count(ours) || !t.count(floor)) return;
+          auto f = cairn::bench::rate_figure(name, per_second(t.at(ours)), "ops/s", floor_name,
+                                             per_second(t.at(floor)), target.value_or(0));
+          if (!target) f.target.reset();
+          r.add(f);
+        };
+        rate("localstore.put (own transaction)", "BM_Put", "BM_RawUpsert",
+             "raw SQLite UPSERT, same pragmas", 0.8);
+        rate("localstore.put_all(1000)", "BM_PutAll1000", "BM_RawBatch1000",
+             "raw batched SQLite transaction", 0.8);
+        rate("localstore.get", "BM_Get/1", "BM_RawSelect", "raw primary-key SELECT", 1.0);
+        rate("localstore.get, read cache off", "BM_Get/0", "BM_RawSelect", "raw primary-key SELECT",
+             std::nullopt);
+      });
   std::filesystem::remove_all(std::filesystem::temp_directory_path() /
                               ("cairn-bench-" + std::to_string(getpid())));
+  return rc;
 }

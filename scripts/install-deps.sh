@@ -16,6 +16,8 @@ PACKAGES=(
   # interop tests: botocore is the reference serializer and signer; boto3, the AWS CLI and
   # (through npm) the AWS SDK for JavaScript v3 drive cairn-server unmodified
   python3 python3-botocore python3-boto3 awscli openssl
+  # benchmarks: plots (bench/run.py) and the callgrind profile of the server
+  python3-matplotlib valgrind
 )
 
 missing=()

@@ -1,0 +1,367 @@
+// Server load generator: concurrent devices run sync sessions, one ListRecords (10 records come
+// back) and one UpdateRecords of 10 records each, as fast as the server answers. Each device is
+// an identity with its own temporary credentials, its own keep-alive connection and real SigV4
+// signatures. The same request mix goes to cairn-server (a child process, SQLite) and to the
+// minimal server (another child, canned bodies captured from cairn-server), side by side.
+//
+// Figures at each level of concurrent devices: sessions per second, p50 and p99 session latency,
+// and the server's CPU time per session (from /proc). Target: at 64 devices, cairn-server serves
+// at least 0.5x the floor's sessions per second.
+//
+// Run: build-release/bin/server_load [--smoke] [--out FILE] [--levels 1,8,64,256]
+//      [--seconds S] [--server-prefix "valgrind --tool=callgrind ..."]
+#include <unistd.h>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "bench/floor.h"
+#include "bench/report.h"
+#include "cairn/cognito_identity.h"
+#include "transport/sigv4.h"
+#include "transport/sync_protocol.h"
+
+namespace cairn::bench {
+namespace {
+
+constexpr char kAdminKey[] = "AKIDCAIRNLOAD";
+constexpr char kAdminSecret[] = "cairn-load-admin-secret";
+constexpr int kRecordsPerSession = 10;
+
+struct DeviceIdentity {
+  std::string identity_id;
+  AwsCredentials credentials;
+};
+
+struct Target {
+  std::string url;   // http://127.0.0.1:PORT
+  std::string host;  // 127.0.0.1:PORT, signed as the Host header
+  std::string pool;
+};
+
+// One signed request over the device's connection; the HTTP status, or -1.
+long send_signed(BareCurl& curl, const Target& t, const transport::WireRequest& wire,
+                 const AwsCredentials& creds, std::string* response) {
+  transport::SigV4Request req{wire.method, wire.path, wire.query, wire.headers, wire.body};
+  req.headers.emplace_back("Host", t.host);
+  Status s = transport::sign_request(req, creds, {"us-east-1", "cognito-sync"},
+                                     std::chrono::system_clock::now());
+  if (!s.ok()) return -1;
+  std::string url = t.url + wire.path + (wire.query.empty() ? "" : "?" + wire.query);
+  return curl.exchange(wire.method, url, req.headers, wire.body, response);
+}
+
+// One sync session. Returns false (with the reason) when any step fails.
+bool session(BareCurl& curl, const Target& t, const DeviceIdentity& d, uint64_t seq,
+             std::string* list_body, std::string* update_body, std::string* error) {
+  sync::ListRecordsRequest list{t.pool,       d.identity_id, "load",      0,
+                                std::nullopt, std::nullopt,  std::nullopt};
+  long status = send_signed(curl, t, transport::sync_wire::build(list), d.credentials, list_body);
+  sync::ListRecordsResponse records;
+  if (status != 200 || !transport::sync_wire::parse(*list_body, &records).ok() ||
+      !records.sync_session_token) {
+    *error = "ListRecords " + std::to_string(status) + ": " + list_body->substr(0, 200);
+    return false;
+  }
+  std::map<std::string, int64_t> counts;
+  for (const auto& r : records.records) counts[r.key.value_or("")] = r.sync_count.value_or(0);
+  sync::UpdateRecordsRequest update{
+      t.pool, d.identity_id, "load", std::nullopt, {}, *records.sync_session_token, std::nullopt};
+  for (int i = 0; i < kRecordsPerSession; ++i) {
+    std::string key = "key-" + std::to_string(i);
+    std::string value = "{\"score\":" + std::to_string(seq * 10 + static_cast<uint64_t>(i)) +
+                        ",\"pad\":\"0123456789abcdef0123456789abcdef\"}";
+    update.record_patches.push_back(
+        {sync::kOpReplace, key, value, counts[key], std::chrono::system_clock::now()});
+  }
+  status = send_signed(curl, t, transport::sync_wire::build(update), d.credentials, update_body);
+  sync::UpdateRecordsResponse pushed;
+  if (status != 200 || !transport::sync_wire::parse(*update_body, &pushed).ok() ||
+      pushed.records.size() != static_cast<size_t>(kRecordsPerSession)) {
+    *error = "UpdateRecords " + std::to_string(status) + ": " + update_body->substr(0, 200);
+    return false;
+  }
+  return true;
+}
+
+struct LevelResult {
+  int devices = 0;
+  double sessions_per_second = 0;
+  double p50_ms = 0, p99_ms = 0;
+  double cpu_ms_per_session = 0;
+  uint64_t sessions = 0, failures = 0;
+  std::string first_error;
+};
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
+  return v[std::min(i, v.size() - 1)];
+}
+
+// `n` devices run sessions for a warm-up, then for `seconds`, which are measured.
+LevelResult run_level(const Target& t, const std::vector<DeviceIdentity>& devices, int n,
+                      double seconds, const Child& server) {
+  using Clock = std::chrono::steady_clock;
+  std::atomic<bool> stop{false};
+  Clock::time_point measure_from = Clock::now() + std::chrono::milliseconds(500);
+  Clock::time_point measure_to =
+      measure_from + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(n));
+  std::vector<uint64_t> failures(static_cast<size_t>(n), 0);
+  std::vector<std::string> errors(static_cast<size_t>(n));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      BareCurl curl;
+      std::string list_body, update_body, error;
+      const auto& d = devices[static_cast<size_t>(i)];
+      for (uint64_t seq = 0; !stop.load(std::memory_order_relaxed); ++seq) {
+        auto started = Clock::now();
+        bool ok = session(curl, t, d, seq, &list_body, &update_body, &error);
+        auto done = Clock::now();
+        if (done < measure_from || done > measure_to) continue;
+        if (!ok) {
+          if (failures[static_cast<size_t>(i)]++ == 0) errors[static_cast<size_t>(i)] = error;
+          continue;
+        }
+        latencies[static_cast<size_t>(i)].push_back(
+            std::chrono::duration<double, std::milli>(done - started).count());
+      }
+    });
+  }
+  std::this_thread::sleep_until(measure_from);
+  double cpu_before = server.cpu_seconds();
+  std::this_thread::sleep_until(measure_to);
+  double cpu_after = server.cpu_seconds();
+  stop = true;
+  for (auto& th : threads) th.join();
+
+  LevelResult r;
+  r.devices = n;
+  std::vector<double> all;
+  for (int i = 0; i < n; ++i) {
+    all.insert(all.end(), latencies[static_cast<size_t>(i)].begin(),
+               latencies[static_cast<size_t>(i)].end());
+    r.failures += failures[static_cast<size_t>(i)];
+    if (r.first_error.empty()) r.first_error = errors[static_cast<size_t>(i)];
+  }
+  r.sessions = all.size();
+  r.sessions_per_second = static_cast<double>(all.size()) / seconds;
+  r.p50_ms = percentile(all, 0.50);
+  r.p99_ms = percentile(all, 0.99);
+  if (!all.empty())
+    r.cpu_ms_per_session = (cpu_after - cpu_before) * 1e3 / static_cast<double>(all.size());
+  return r;
+}
+
+Target target_of(const Child& child, const std::string& pool) {
+  std::string url = child.url();
+  while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();
+  return {url, url.substr(url.find("//") + 2), pool};
+}
+
+std::vector<DeviceIdentity> make_devices(const Target& t, int n) {
+  ClientConfig c;
+  c.endpoint = t.url;
+  c.region = "us-east-1";
+  c.credentials = std::make_shared<StaticCredentialsProvider>(kAdminKey, kAdminSecret);
+  auto identity = std::move(CognitoIdentityClient::create(c)).value();
+  std::vector<DeviceIdentity> out;
+  for (int i = 0; i < n; ++i) {
+    auto id = identity->get_id({std::nullopt, t.pool, {}});
+    if (!id.ok()) throw std::runtime_error("GetId: " + id.status().ToString());
+    auto creds = identity->get_credentials_for_identity({*id->identity_id, {}, std::nullopt});
+    if (!creds.ok()) throw std::runtime_error("GetCredentials: " + creds.status().ToString());
+    const auto& k = *creds->credentials;
+    out.push_back({*id->identity_id, {*k.access_key_id, *k.secret_key, *k.session_token, {}}});
+  }
+  return out;
+}
+
+int serve_floor(int workers, const std::string& list_file, const std::string& update_file) {
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  FloorServer floor;
+  floor.set_reply("GET", "", slurp(list_file));
+  floor.set_reply("POST", "", slurp(update_file));
+  if (!floor.start(workers)) return 1;
+  std::cout << "floor listening on " << floor.url() << std::endl;
+  pause();  // until SIGTERM
+  return 0;
+}
+
+std::vector<std::string> split_words(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+int run(const std::string& out, std::vector<int> levels, double seconds, int workers,
+        const std::string& server_prefix, bool with_floor) {
+  char tmpl[] = "/tmp/cairn-load-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{dir};
+  int max_devices = *std::max_element(levels.begin(), levels.end());
+
+  std::vector<std::string> argv = split_words(server_prefix);
+  for (const std::string& a :
+       {self_dir() + "/cairn-server", std::string("--listen"), std::string("127.0.0.1:0"),
+        std::string("--db"), "sqlite:" + dir + "/load.db", std::string("--admin-access-key-id"),
+        std::string(kAdminKey), std::string("--admin-secret-access-key"), std::string(kAdminSecret),
+        std::string("--bootstrap-pool"), std::string("load"), std::string("--workers"),
+        std::to_string(workers), std::string("--log-level"), std::string("warn")}) {
+    argv.push_back(a);
+  }
+  auto server = Child::spawn(argv);
+  if (!server) throw std::runtime_error("cairn-server did not start");
+  std::string pool;
+  for (const auto& line : server->lines()) {
+    if (line.rfind("identity-pool load ", 0) == 0) pool = line.substr(19);
+  }
+  Target cairn = target_of(*server, pool);
+  auto devices = make_devices(cairn, max_devices);
+
+  // One session per device fills its dataset; the last one's replies become the floor's bodies.
+  std::string list_body, update_body, error;
+  {
+    BareCurl curl;
+    for (const auto& d : devices) {
+      if (!session(curl, cairn, d, 0, &list_body, &update_body, &error))
+        throw std::runtime_error(error);
+    }
+    if (!session(curl, cairn, devices[0], 1, &list_body, &update_body, &error))
+      throw std::runtime_error(error);
+  }
+
+  std::vector<LevelResult> ours, floors;
+  for (int n : levels) {
+    ours.push_back(run_level(cairn, devices, n, seconds, *server));
+    const auto& r = ours.back();
+    std::fprintf(stderr,
+                 "cairn-server %3d devices: %8.0f sessions/s  p50 %7.2f ms  p99 %7.2f ms  %.3f ms "
+                 "CPU/session%s\n",
+                 n, r.sessions_per_second, r.p50_ms, r.p99_ms, r.cpu_ms_per_session,
+                 r.failures
+                     ? ("  FAILURES " + std::to_string(r.failures) + ": " + r.first_error).c_str()
+                     : "");
+  }
+  server.reset();
+
+  if (with_floor) {
+    std::ofstream(dir + "/list.json") << list_body;
+    std::ofstream(dir + "/update.json") << update_body;
+    auto floor = Child::spawn({self_dir() + "/server_load", "--serve-floor", "--workers",
+                               std::to_string(workers), "--list-body", dir + "/list.json",
+                               "--update-body", dir + "/update.json"});
+    if (!floor) throw std::runtime_error("the floor server did not start");
+    Target t = target_of(*floor, pool);
+    for (int n : levels) {
+      floors.push_back(run_level(t, devices, n, seconds, *floor));
+      const auto& r = floors.back();
+      std::fprintf(stderr,
+                   "floor        %3d devices: %8.0f sessions/s  p50 %7.2f ms  p99 %7.2f ms  %.3f "
+                   "ms CPU/session\n",
+                   n, r.sessions_per_second, r.p50_ms, r.p99_ms, r.cpu_ms_per_session);
+    }
+  }
+
+  Report report;
+  Series throughput{"server_throughput",
+                    "Sync sessions per second (SQLite backend)",
+                    "concurrent devices",
+                    "sessions/s",
+                    {}};
+  Series latency{
+      "server_latency", "Sync session latency (SQLite backend)", "concurrent devices", "ms", {}};
+  Series::Line t_ours{"cairn-server", {}}, t_floor{"HTTP floor", {}};
+  Series::Line p50{"cairn-server p50", {}}, p99{"cairn-server p99", {}}, fp99{"HTTP floor p99", {}};
+  uint64_t failures = 0;
+  for (size_t i = 0; i < ours.size(); ++i) {
+    const auto& r = ours[i];
+    failures += r.failures;
+    std::string at = " at " + std::to_string(r.devices) + " devices";
+    if (with_floor) {
+      const auto& f = floors[i];
+      Figure fig = rate_figure("server.sessions_per_s" + at, r.sessions_per_second, "sessions/s",
+                               "the same mix to the minimal server", f.sessions_per_second, 0.5);
+      if (r.devices != 64) fig.target.reset();  // the target is set at 64 devices
+      report.add(fig);
+      t_floor.points.emplace_back(r.devices, f.sessions_per_second);
+      fp99.points.emplace_back(r.devices, f.p99_ms);
+    } else {
+      report.add(reported("server.sessions_per_s" + at, r.sessions_per_second, "sessions/s"));
+    }
+    report.add(reported("server.p50" + at, r.p50_ms, "ms"));
+    report.add(reported("server.p99" + at, r.p99_ms, "ms"));
+    report.add(reported("server.cpu_per_session" + at, r.cpu_ms_per_session, "ms CPU"));
+    t_ours.points.emplace_back(r.devices, r.sessions_per_second);
+    p50.points.emplace_back(r.devices, r.p50_ms);
+    p99.points.emplace_back(r.devices, r.p99_ms);
+  }
+  report.add(
+      reported("server.failed_sessions", static_cast<double>(failures), "sessions", "must be 0"));
+  throughput.lines = {t_ours};
+  latency.lines = {p50, p99};
+  if (with_floor) {
+    throughput.lines.push_back(t_floor);
+    latency.lines.push_back(fp99);
+  }
+  report.add(throughput);
+  report.add(latency);
+  report.print(stdout);
+  if (!out.empty() && !report.write(out)) return 1;
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace cairn::bench
+
+int main(int argc, char** argv) {
+  CLI::App app{"server_load: cairn-server sync sessions against the HTTP floor", "server_load"};
+  bool smoke = false, serve_floor = false, no_floor = false;
+  std::string out, server_prefix, list_body, update_body;
+  std::vector<int> levels;
+  double seconds = 3;
+  int workers = 300;
+  app.add_flag("--smoke", smoke, "Levels 1 and 4, a fraction of a second each");
+  app.add_option("--out", out, "Write the figures as JSON here");
+  app.add_option("--levels", levels, "Concurrent devices, one run each (default 1,8,64,256)")
+      ->delimiter(',');
+  app.add_option("--seconds", seconds, "Measured seconds per level")->capture_default_str();
+  app.add_option("--workers", workers, "HTTP worker threads of both servers")
+      ->capture_default_str();
+  app.add_option("--server-prefix", server_prefix,
+                 "Run cairn-server under this command (a profiler)");
+  app.add_flag("--no-floor", no_floor, "Skip the minimal server");
+  app.add_flag("--serve-floor", serve_floor)->group("");  // the floor child process
+  app.add_option("--list-body", list_body)->group("");
+  app.add_option("--update-body", update_body)->group("");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (serve_floor) return cairn::bench::serve_floor(workers, list_body, update_body);
+    if (levels.empty()) levels = smoke ? std::vector<int>{1, 4} : std::vector<int>{1, 8, 64, 256};
+    if (smoke) seconds = std::min(seconds, 0.3);
+    return cairn::bench::run(out, levels, seconds, workers, server_prefix, !no_floor);
+  } catch (const std::exception& e) {
+    std::cerr << "server_load: " << e.what() << "\n";
+    return 1;
+  }
+}

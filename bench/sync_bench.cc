@@ -1,0 +1,522 @@
+// End-to-end sync figures: the engine (SyncManager, its SQLite cache, libcurl, SigV4) against an
+// in-process cairn-server (SQLite) on loopback. Each figure is measured beside its floor in the
+// same run: the exact requests the sync sent (same URLs, headers and bodies) replayed by a bare
+// libcurl loop to the minimal server, which answers with canned bodies of the same bytes.
+//
+//   small sync      1 changed record in a 1000-record dataset     <= 3x the floor's time
+//   cost growth     that sync against the same on a 1-record set  <= 1.2x time, <= 1.1x bytes
+//   full push       1000 records of 1,000-byte values             <= 3x, at most 3 requests,
+//                                                                  and where the time goes
+//   full pull       that dataset onto a fresh device              <= 3x, requests <= 1 + pages
+//   peak RSS        20 full datasets (1 MiB each), pulled and pushed, in a child process
+//                                                                  <= 2x the data + 16 MB
+//   series          sync time against dataset size (push, pull, one change)
+//
+// Run: build-release/bin/sync_bench [--smoke] [--out FILE]   (bench/run.py runs it for you)
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <mutex>
+
+#include "bench/floor.h"
+#include "bench/report.h"
+#include "cairn/cognito_identity.h"
+#include "cairn/sync_manager.h"
+#include "server/server.h"
+#include "transport/sigv4.h"
+
+namespace cairn::bench {
+namespace {
+
+constexpr char kAdminKey[] = "AKIDCAIRNBENCH";
+constexpr char kAdminSecret[] = "cairn-bench-admin-secret";
+
+struct Exchange {
+  HttpRequest request;
+  HttpResponse response;
+};
+
+// Passes requests to libcurl and keeps the Cognito Sync exchanges of the window it is armed for.
+class RecordingTransport final : public HttpTransport {
+ public:
+  RecordingTransport() : inner_(make_curl_transport({})) {}
+  Result<HttpResponse> send(const HttpRequest& request) override {
+    auto response = inner_->send(request);
+    std::lock_guard<std::mutex> l(mu_);
+    if (armed_) {
+      if (response.ok())
+        exchanges_.push_back({request, *response});
+      else
+        failures_ += 1;
+    }
+    return response;
+  }
+  void arm() {
+    std::lock_guard<std::mutex> l(mu_);
+    armed_ = true;
+    exchanges_.clear();
+    failures_ = 0;
+  }
+  std::vector<Exchange> take() {
+    std::lock_guard<std::mutex> l(mu_);
+    armed_ = false;
+    return std::move(exchanges_);
+  }
+
+ private:
+  std::shared_ptr<HttpTransport> inner_;
+  std::mutex mu_;
+  bool armed_ = false;
+  std::vector<Exchange> exchanges_;
+  int failures_ = 0;
+};
+
+std::string target_of(const std::string& url) { return url.substr(url.find('/', 8)); }
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// The floor of a recorded sync: its requests replayed to the minimal server by a bare libcurl
+// loop; the median time of `reps` replays, in seconds.
+double replay_floor(const std::vector<Exchange>& exchanges, int reps) {
+  FloorServer floor;
+  for (const auto& e : exchanges)
+    floor.set_reply(e.request.method, target_of(e.request.url), e.response.body);
+  if (!floor.start(4)) return 0;
+  BareCurl curl;
+  std::string body;
+  std::vector<double> times;
+  for (int r = 0; r < reps + 1; ++r) {  // the first replay opens the connection
+    auto started = std::chrono::steady_clock::now();
+    for (const auto& e : exchanges) {
+      Headers headers;
+      for (const auto& [name, value] : e.request.headers) {
+        if (!transport::iequals(name, "Host") && !transport::iequals(name, "Content-Length"))
+          headers.emplace_back(name, value);
+      }
+      curl.exchange(e.request.method, floor.url() + target_of(e.request.url), headers,
+                    e.request.body, &body);
+    }
+    if (r > 0) times.push_back(seconds_since(started));
+  }
+  return median(times);
+}
+
+std::string value_of(int i, int version, size_t size) {
+  std::string v = "v" + std::to_string(version) + "-" + std::to_string(i) + "-";
+  v.resize(size, static_cast<char>('a' + (i + version) % 26));
+  return v;
+}
+std::string key_of(int i) {
+  char k[16];
+  std::snprintf(k, sizeof k, "key-%04d", i);
+  return k;
+}
+std::map<std::string, std::optional<std::string>> full_dataset(int records, size_t value_bytes,
+                                                               int version) {
+  std::map<std::string, std::optional<std::string>> batch;
+  for (int i = 0; i < records; ++i) batch[key_of(i)] = value_of(i, version, value_bytes);
+  return batch;
+}
+
+struct Bench {
+  bool smoke = false;
+  std::string dir;
+  std::unique_ptr<server::Server> server;
+  std::string pool;
+  std::shared_ptr<CognitoIdentityClient> admin;
+  int device_seq = 0;
+
+  struct Device {
+    std::shared_ptr<RecordingTransport> wire;
+    std::unique_ptr<SyncManager> manager;
+  };
+
+  void start() {
+    char tmpl[] = "/tmp/cairn-sync-bench-XXXXXX";
+    dir = mkdtemp(tmpl);
+    server::ServerConfig config;
+    config.listen = "127.0.0.1:0";
+    config.db = "sqlite:" + dir + "/server.db";
+    config.bootstrap_pools = {"bench"};
+    config.options.admin = {kAdminKey, kAdminSecret};
+    auto started = server::Server::start(config);
+    if (!started.ok()) throw std::runtime_error(started.status().ToString());
+    server = std::move(*started);
+    pool = server->pools()[0].second;
+    ClientConfig c;
+    c.endpoint = server->url();
+    c.region = "us-east-1";
+    c.credentials = std::make_shared<StaticCredentialsProvider>(kAdminKey, kAdminSecret);
+    admin =
+        std::shared_ptr<CognitoIdentityClient>(std::move(CognitoIdentityClient::create(c)).value());
+  }
+  ~Bench() {
+    server.reset();
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+  }
+
+  // A developer-authenticated player's login token.
+  std::string player(const std::string& name) {
+    auto r = admin->get_open_id_token_for_developer_identity(
+        {pool, std::nullopt, {{"login.cairn", name}}, {}, std::nullopt});
+    if (!r.ok()) throw std::runtime_error(r.status().ToString());
+    return *r->token;
+  }
+
+  // A fresh device of the player, with its identity and credentials already fetched, so a timed
+  // sync holds only Cognito Sync calls.
+  Device device(const std::string& token) {
+    Device d;
+    d.wire = std::make_shared<RecordingTransport>();
+    SyncManagerOptions o;
+    o.endpoint = server->url();
+    o.region = "us-east-1";
+    o.identity_pool_id = pool;
+    o.database_path = dir + "/device-" + std::to_string(++device_seq) + ".db";
+    o.logins = {{"cognito-identity.amazonaws.com", token}};
+    o.transport = d.wire;
+    auto m = SyncManager::open(std::move(o));
+    if (!m.ok()) throw std::runtime_error(m.status().ToString());
+    d.manager = std::move(*m);
+    auto warm = d.manager->refresh_dataset_metadata();
+    if (!warm.ok()) throw std::runtime_error(warm.status().ToString());
+    return d;
+  }
+
+  // One timed sync; throws when it fails (a figure from a failed sync means nothing).
+  double timed_sync(Device& d, const std::string& dataset, std::vector<Exchange>* exchanges,
+                    uint64_t* wire_bytes = nullptr) {
+    auto before = d.manager->stats();
+    d.wire->arm();
+    auto started = std::chrono::steady_clock::now();
+    SyncResult r = d.manager->synchronize(dataset).get();
+    double seconds = seconds_since(started);
+    *exchanges = d.wire->take();
+    if (!r.status.ok())
+      throw std::runtime_error("sync of " + dataset + " failed: " + r.status.ToString());
+    auto after = d.manager->stats();
+    if (wire_bytes) {
+      *wire_bytes =
+          (after.bytes_sent - before.bytes_sent) + (after.bytes_received - before.bytes_received);
+    }
+    return seconds;
+  }
+};
+
+// Client-side SigV4 signing of a recorded request, alone: the median of `reps`, in seconds.
+double signing_time(const HttpRequest& request, int reps) {
+  std::string target = target_of(request.url);
+  size_t q = target.find('?');
+  std::vector<double> times;
+  for (int r = 0; r < reps; ++r) {
+    transport::SigV4Request req{request.method,
+                                target.substr(0, q),
+                                q == std::string::npos ? "" : target.substr(q + 1),
+                                {{"Host", "127.0.0.1"}},
+                                request.body};
+    auto started = std::chrono::steady_clock::now();
+    Status s =
+        transport::sign_request(req, {kAdminKey, kAdminSecret, "session-token", {}},
+                                {"us-east-1", "cognito-sync"}, std::chrono::system_clock::now());
+    times.push_back(seconds_since(started));
+    if (!s.ok()) throw std::runtime_error(s.ToString());
+  }
+  return median(times);
+}
+
+server::PhaseTotals sum_sync_phases(server::Api& api) {
+  server::PhaseTotals sum;
+  for (const auto& [op, t] : api.phase_totals()) {
+    if (op != "ListRecords" && op != "UpdateRecords") continue;
+    sum.requests += t.requests;
+    sum.handler_ns += t.handler_ns;
+    sum.auth_ns += t.auth_ns;
+    sum.parse_ns += t.parse_ns;
+    sum.storage_ns += t.storage_ns;
+  }
+  return sum;
+}
+
+struct SizePoint {
+  int records;
+  double push_s, push_floor_s, pull_s, pull_floor_s, small_s, small_floor_s;
+  size_t push_requests, pull_requests, pull_pages;
+  uint64_t small_bytes;
+  server::PhaseTotals push_phases;  // server time in the pushes, summed over the reps
+  double push_sign_s;               // client signing of one push's UpdateRecords
+};
+
+// Push, pull and one-change syncs of a dataset of `records` records, each `reps` times.
+SizePoint measure_size(Bench& b, int records, size_t value_bytes, int reps) {
+  SizePoint p{};
+  p.records = records;
+  std::string token = b.player("size-" + std::to_string(records));
+  auto writer = b.device(token);
+  std::vector<double> push, push_floor, pull, pull_floor, small, small_floor;
+  std::vector<Exchange> ex;
+  for (int r = 0; r < reps; ++r) {
+    std::string name = "full-" + std::to_string(r);
+    auto ds = *writer.manager->open_or_create_dataset(name);
+    if (!ds->put_all(full_dataset(records, value_bytes, 0)).ok())
+      throw std::runtime_error("put_all failed");
+    auto before = sum_sync_phases(b.server->api());
+    push.push_back(b.timed_sync(writer, name, &ex));
+    auto after = sum_sync_phases(b.server->api());
+    p.push_phases.handler_ns += after.handler_ns - before.handler_ns;
+    p.push_phases.auth_ns += after.auth_ns - before.auth_ns;
+    p.push_phases.parse_ns += after.parse_ns - before.parse_ns;
+    p.push_phases.storage_ns += after.storage_ns - before.storage_ns;
+    p.push_requests = ex.size();
+    push_floor.push_back(replay_floor(ex, 3));
+    for (const auto& e : ex) {
+      if (e.request.method == "POST") p.push_sign_s = signing_time(e.request, 5);
+    }
+  }
+  // Fresh devices pull the first dataset.
+  for (int r = 0; r < reps; ++r) {
+    auto reader = b.device(token);
+    pull.push_back(b.timed_sync(reader, "full-0", &ex));
+    p.pull_requests = ex.size();
+    p.pull_pages = static_cast<size_t>(std::count_if(
+        ex.begin(), ex.end(), [](const Exchange& e) { return e.request.method == "GET"; }));
+    pull_floor.push_back(replay_floor(ex, 3));
+    auto all = (*reader.manager->open_or_create_dataset("full-0"))->get_all();
+    if (!all.ok() || all->size() != static_cast<size_t>(records))
+      throw std::runtime_error("the pull lost records");
+  }
+  // One changed record, synced: the writer keeps editing the same dataset.
+  auto ds = *writer.manager->open_or_create_dataset("full-0");
+  for (int r = 0; r < reps * 6 + 1; ++r) {
+    if (!ds->put(key_of(r % records), value_of(r % records, r + 1, value_bytes)).ok())
+      throw std::runtime_error("put failed");
+    uint64_t bytes = 0;
+    double t = b.timed_sync(writer, "full-0", &ex, &bytes);
+    if (r == 0) continue;  // the first also picks up the fresh devices' state
+    small.push_back(t);
+    p.small_bytes = bytes;
+    small_floor.push_back(replay_floor(ex, 5));
+  }
+  p.push_s = median(push);
+  p.push_floor_s = median(push_floor);
+  p.pull_s = median(pull);
+  p.pull_floor_s = median(pull_floor);
+  p.small_s = median(small);
+  p.small_floor_s = median(small_floor);
+  p.push_phases.requests = static_cast<uint64_t>(reps);
+  return p;
+}
+
+// --- Peak RSS, measured in a child process that holds only the engine -------------------------
+
+int rss_child(const std::string& endpoint, const std::string& pool, const std::string& token,
+              const std::string& db, int datasets, int records, size_t value_bytes, bool push) {
+  SyncManagerOptions o;
+  o.endpoint = endpoint;
+  o.region = "us-east-1";
+  o.identity_pool_id = pool;
+  o.database_path = db;
+  o.logins = {{"cognito-identity.amazonaws.com", token}};
+  auto m = SyncManager::open(std::move(o));
+  if (!m.ok()) {
+    std::cerr << m.status().ToString() << "\n";
+    return 1;
+  }
+  auto& manager = **m;
+  if (!manager.refresh_dataset_metadata().ok()) return 1;
+  size_t baseline = current_rss_bytes();
+  if (push) {
+    for (int d = 0; d < datasets; ++d) {
+      auto ds = *manager.open_or_create_dataset("rss-" + std::to_string(d));
+      if (!ds->put_all(full_dataset(records, value_bytes, d)).ok()) return 1;
+    }
+  }
+  std::vector<SyncFuture> syncs;
+  for (int d = 0; d < datasets; ++d)
+    syncs.push_back(manager.synchronize("rss-" + std::to_string(d)));
+  for (auto& f : syncs) {
+    SyncResult r = f.get();
+    if (!r.status.ok()) {
+      std::cerr << r.status.ToString() << "\n";
+      return 1;
+    }
+  }
+  for (int d = 0; d < datasets; ++d) {
+    auto all = (*manager.open_or_create_dataset("rss-" + std::to_string(d)))->get_all();
+    if (!all.ok() || all->size() != static_cast<size_t>(records)) return 1;
+  }
+  std::printf("%zu %zu\n", peak_rss_bytes(), baseline);
+  return 0;
+}
+
+// Runs rss_child in a fresh process; returns {peak, baseline} bytes.
+std::pair<size_t, size_t> measure_rss(Bench& b, const std::string& token, int datasets, int records,
+                                      size_t value_bytes, bool push) {
+  std::string cmd = self_dir() + "/sync_bench --rss-child --endpoint " + b.server->url() +
+                    " --pool " + b.pool + " --token '" + token + "' --db " + b.dir + "/rss-" +
+                    std::to_string(++b.device_seq) + ".db --datasets " + std::to_string(datasets) +
+                    " --records " + std::to_string(records) + " --value-bytes " +
+                    std::to_string(value_bytes) + (push ? " --push" : "");
+  FILE* child = popen(cmd.c_str(), "r");
+  size_t peak = 0, baseline = 0;
+  if (!child || std::fscanf(child, "%zu %zu", &peak, &baseline) != 2 || pclose(child) != 0)
+    throw std::runtime_error("the RSS child failed: " + cmd);
+  return {peak, baseline};
+}
+
+int run(bool smoke, const std::string& out, std::vector<int> sizes, bool with_rss) {
+  Bench b;
+  b.smoke = smoke;
+  b.start();
+  const size_t value_bytes = smoke ? 100 : 1000;
+  const int full = smoke ? 20 : 1000;
+  const int reps = smoke ? 1 : 5;
+  if (sizes.empty())
+    sizes = smoke ? std::vector<int>{1, full} : std::vector<int>{1, 10, 100, 250, 500, full};
+  std::sort(sizes.begin(), sizes.end());
+
+  Report report;
+  std::vector<SizePoint> points;
+  for (int n : sizes) {
+    points.push_back(measure_size(b, n, value_bytes, n == full || n == 1 ? reps : 3));
+    std::fprintf(stderr, "size %d: push %.2f ms, pull %.2f ms, one change %.2f ms\n", n,
+                 points.back().push_s * 1e3, points.back().pull_s * 1e3,
+                 points.back().small_s * 1e3);
+  }
+  const SizePoint& one = points.front();
+  const SizePoint& big = points.back();
+  std::string n = std::to_string(full);
+
+  report.add(cost_figure("sync.small: 1 change in " + n + " records", big.small_s * 1e3, "ms",
+                         "2 bare round trips, same bytes", big.small_floor_s * 1e3, 3.0));
+  report.add(cost_figure("sync.small: time, " + n + " records vs 1", big.small_s * 1e3, "ms",
+                         "the same sync on a 1-record dataset", one.small_s * 1e3, 1.2));
+  report.add(cost_figure(
+      "sync.small: bytes, " + n + " records vs 1", static_cast<double>(big.small_bytes), "bytes",
+      "the same sync on a 1-record dataset", static_cast<double>(one.small_bytes), 1.1));
+
+  report.add(cost_figure("sync.full_push: " + n + " x " + std::to_string(value_bytes) + " B",
+                         big.push_s * 1e3, "ms", "the same bodies to the minimal server",
+                         big.push_floor_s * 1e3, 3.0));
+  report.add(cost_figure("sync.full_push: HTTP requests", static_cast<double>(big.push_requests),
+                         "requests", "at most 3", 3, 1.0));
+  // Where a push's time goes: the server's phases (per push), client signing alone, the floor's
+  // HTTP time, and the rest on the client (engine, JSON, local SQLite).
+  double per = 1e-6 / static_cast<double>(big.push_phases.requests);
+  double server_ms = static_cast<double>(big.push_phases.handler_ns) * per;
+  double auth_ms = static_cast<double>(big.push_phases.auth_ns) * per;
+  double parse_ms = static_cast<double>(big.push_phases.parse_ns) * per;
+  double storage_ms = static_cast<double>(big.push_phases.storage_ns) * per;
+  double sign_ms = big.push_sign_s * 1e3;
+  double http_ms = big.push_floor_s * 1e3;
+  double client_ms = big.push_s * 1e3 - server_ms - sign_ms - http_ms;
+  report.add(reported("sync.full_push.time: client engine, JSON, local SQLite", client_ms, "ms"));
+  report.add(reported("sync.full_push.time: client SigV4 signing", sign_ms, "ms"));
+  report.add(reported("sync.full_push.time: HTTP and loopback (floor)", http_ms, "ms"));
+  report.add(reported("sync.full_push.time: server SigV4 verify", auth_ms, "ms"));
+  report.add(reported("sync.full_push.time: server JSON parse", parse_ms, "ms"));
+  report.add(reported("sync.full_push.time: server SQLite", storage_ms, "ms"));
+  report.add(reported("sync.full_push.time: server other (routing, checks, reply)",
+                      server_ms - auth_ms - parse_ms - storage_ms, "ms"));
+
+  report.add(cost_figure("sync.full_pull: " + n + " records, fresh device", big.pull_s * 1e3, "ms",
+                         "the same requests replayed", big.pull_floor_s * 1e3, 3.0));
+  report.add(cost_figure("sync.full_pull: HTTP requests", static_cast<double>(big.pull_requests),
+                         "requests", "1 + pages", static_cast<double>(1 + big.pull_pages), 1.0));
+
+  // Peak RSS while 20 full datasets sync, in a process that holds only the engine.
+  if (with_rss) {
+    const int rss_datasets = smoke ? 2 : 20;
+    std::string token = b.player("rss");
+    {
+      auto writer = b.device(token);
+      std::vector<Exchange> ex;
+      for (int d = 0; d < rss_datasets; ++d) {
+        std::string name = "rss-" + std::to_string(d);
+        (void)(*writer.manager->open_or_create_dataset(name))
+            ->put_all(full_dataset(full, value_bytes, d));
+        b.timed_sync(writer, name, &ex);
+      }
+    }
+    double data_mb = rss_datasets * full * (8 + value_bytes) / 1e6;
+    auto [pull_peak, pull_base] = measure_rss(b, token, rss_datasets, full, value_bytes, false);
+    auto [push_peak, push_base] =
+        measure_rss(b, b.player("rss-push"), rss_datasets, full, value_bytes, true);
+    std::string rss_floor =
+        "2 x data + 16 MB (data " + std::to_string(data_mb).substr(0, 5) + " MB)";
+    report.add(
+        cost_figure("engine.peak_rss: pull " + std::to_string(rss_datasets) + " full datasets",
+                    static_cast<double>(pull_peak) / 1e6, "MB", rss_floor, 2 * data_mb + 16, 1.0));
+    report.add(
+        cost_figure("engine.peak_rss: push " + std::to_string(rss_datasets) + " full datasets",
+                    static_cast<double>(push_peak) / 1e6, "MB", rss_floor, 2 * data_mb + 16, 1.0));
+    report.add(reported("engine.rss_before_sync", static_cast<double>(pull_base) / 1e6, "MB",
+                        "the process after open, before the syncs"));
+  }
+
+  Series curve{"sync_time_vs_size",
+               "Sync time against dataset size (" + std::to_string(value_bytes) + "-byte values)",
+               "records in the dataset",
+               "ms",
+               {}};
+  Series::Line push_line{"full push", {}}, pull_line{"full pull (fresh device)", {}},
+      small_line{"one changed record", {}}, floor_line{"one change: HTTP floor", {}};
+  for (const auto& p : points) {
+    push_line.points.emplace_back(p.records, p.push_s * 1e3);
+    pull_line.points.emplace_back(p.records, p.pull_s * 1e3);
+    small_line.points.emplace_back(p.records, p.small_s * 1e3);
+    floor_line.points.emplace_back(p.records, p.small_floor_s * 1e3);
+  }
+  curve.lines = {push_line, pull_line, small_line, floor_line};
+  report.add(curve);
+
+  report.print(stdout);
+  if (!out.empty() && !report.write(out)) return 1;
+  return 0;
+}
+
+}  // namespace
+}  // namespace cairn::bench
+
+int main(int argc, char** argv) {
+  CLI::App app{"sync_bench: end-to-end sync figures against their HTTP floor", "sync_bench"};
+  bool smoke = false, rss_child = false, push = false, no_rss = false;
+  std::vector<int> sizes;
+  std::string out, endpoint, pool, token, db;
+  int datasets = 20, records = 1000;
+  size_t value_bytes = 1000;
+  app.add_flag("--smoke", smoke, "Small sizes, one repetition: checks that it works");
+  app.add_option("--out", out, "Write the figures as JSON here");
+  app.add_option("--sizes", sizes,
+                 "Dataset sizes to measure (records); the largest gives the figures")
+      ->delimiter(',');
+  app.add_flag("--no-rss", no_rss, "Skip the peak-RSS children");
+  app.add_flag("--rss-child", rss_child)->group("");  // the peak-RSS child process
+  app.add_option("--endpoint", endpoint)->group("");
+  app.add_option("--pool", pool)->group("");
+  app.add_option("--token", token)->group("");
+  app.add_option("--db", db)->group("");
+  app.add_option("--datasets", datasets)->group("");
+  app.add_option("--records", records)->group("");
+  app.add_option("--value-bytes", value_bytes)->group("");
+  app.add_flag("--push", push)->group("");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (rss_child) {
+      return cairn::bench::rss_child(endpoint, pool, token, db, datasets, records, value_bytes,
+                                     push);
+    }
+    return cairn::bench::run(smoke, out, sizes, !no_rss);
+  } catch (const std::exception& e) {
+    std::cerr << "sync_bench: " << e.what() << "\n";
+    return 1;
+  }
+}
