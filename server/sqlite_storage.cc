@@ -2,6 +2,7 @@
 // prepared statements cached per connection, versioned migrations, bound parameters only.
 #include "common/sqlite.h"
 
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -532,12 +533,30 @@ class SqliteStorage final : public Storage {
   }
 
   Status read(const std::function<Status(StorageTxn&)>& fn) override { return run(fn, "BEGIN"); }
+
+  // SQLite has one writer at a time, so writes are committed in groups: a writer queues its
+  // transaction; whoever finds no commit under way leads, runs every queued transaction in one
+  // SQLite transaction, each inside its own savepoint (a failed one rolls back alone), commits
+  // once, then answers each. Under load that turns N lock handoffs and N commits into one, and
+  // nobody answers before the commit that holds their write. IMMEDIATE takes the file lock up
+  // front, so another process sharing the file waits on the busy timeout instead of deadlocking
+  // on a lock upgrade.
   Status write(const std::function<Status(StorageTxn&)>& fn) override {
-    // SQLite has one writer at a time. Writers of this process queue on a mutex (no busy-wait
-    // sleeps); IMMEDIATE takes the file lock up front, so another process sharing the file waits
-    // on the busy timeout instead of deadlocking on a lock upgrade.
-    std::lock_guard<std::mutex> writer(write_mu_);
-    return run(fn, "BEGIN IMMEDIATE");
+    QueuedWrite mine{&fn, Status::OK(), false};
+    std::unique_lock<std::mutex> l(queue_mu_);
+    queue_.push_back(&mine);
+    queue_cv_.wait(l, [&] { return mine.done || !leading_; });
+    if (mine.done) return mine.status;
+    leading_ = true;
+    std::vector<QueuedWrite*> group;
+    group.swap(queue_);
+    l.unlock();
+    commit_group(group);
+    l.lock();
+    leading_ = false;
+    l.unlock();
+    queue_cv_.notify_all();
+    return mine.status;
   }
   std::string describe() const override { return "sqlite:" + path_; }
 
@@ -591,6 +610,49 @@ class SqliteStorage final : public Storage {
     return result;
   }
 
+  struct QueuedWrite {
+    const std::function<Status(StorageTxn&)>* fn;
+    Status status;
+    bool done = false;
+  };
+
+  // Runs the group in one transaction; sets each one's status and done (under queue_mu_).
+  void commit_group(const std::vector<QueuedWrite*>& group) {
+    std::vector<Status> results(group.size());
+    Status failed;  // set when the group as a whole could not commit
+    std::unique_ptr<Connection> c;
+    try {
+      c = acquire();
+      c->run("BEGIN IMMEDIATE");
+      SqliteTxn txn(*c);
+      for (size_t i = 0; i < group.size(); ++i) {
+        c->run("SAVEPOINT one_write");
+        try {
+          results[i] = (*group[i]->fn)(txn);
+        } catch (const std::exception& e) {
+          results[i] = Status(ErrorCode::kInternalError, std::string("storage: ") + e.what());
+        }
+        if (!results[i].ok()) c->run("ROLLBACK TO one_write");
+        c->run("RELEASE one_write");
+      }
+      c->run("COMMIT");
+    } catch (const std::exception& e) {
+      failed = Status(ErrorCode::kInternalError, std::string("storage: ") + e.what());
+      if (c) {
+        try {
+          c->run("ROLLBACK");
+        } catch (...) {
+        }
+      }
+    }
+    if (c) release(std::move(c));
+    std::lock_guard<std::mutex> l(queue_mu_);
+    for (size_t i = 0; i < group.size(); ++i) {
+      group[i]->status = failed.ok() ? results[i] : failed;
+      group[i]->done = true;
+    }
+  }
+
   std::unique_ptr<Connection> acquire() {
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -611,7 +673,10 @@ class SqliteStorage final : public Storage {
 
   static constexpr size_t kMaxIdleConnections = 128;
   std::string path_;
-  std::mutex write_mu_;
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<QueuedWrite*> queue_;
+  bool leading_ = false;
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;
 };

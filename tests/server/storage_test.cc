@@ -4,7 +4,11 @@
 #include <sqlite3.h>
 #include "temp_dir.h"
 
+#include <atomic>
 #include <filesystem>
+#include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "server/storage.h"
 
@@ -68,6 +72,56 @@ TEST(SqliteStorage, AFailedTransactionLeavesNothingBehind) {
                   })
                   .ok());
   EXPECT_FALSE(v.has_value());
+}
+
+// Concurrent writes commit in groups: each keeps its own all-or-nothing outcome inside a group.
+TEST(SqliteStorage, ConcurrentWritesCommitTogetherYetFailAlone) {
+  TempDir dir;
+  auto storage = std::move(open_storage("sqlite:" + dir.path + "/cairn.db")).value();
+  constexpr int kThreads = 8, kWrites = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        std::string key = "k" + std::to_string(t) + "-" + std::to_string(i);
+        bool fail = i % 3 == 0;
+        bool throws = i % 7 == 0 && !fail;
+        Status s = storage->write([&](StorageTxn& txn) -> Status {
+          txn.set_meta(key, "first");
+          txn.set_meta(key + "-second", "second");
+          if (throws) throw std::runtime_error("boom");
+          if (fail) return Status(ErrorCode::kResourceConflict, "no");
+          return Status::OK();
+        });
+        bool expect_ok = !fail && !throws;
+        if (s.ok() != expect_ok) wrong++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0) << "each write gets its own outcome";
+  int present = 0, torn = 0;
+  ASSERT_TRUE(storage
+                  ->read([&](StorageTxn& txn) {
+                    for (int t = 0; t < kThreads; ++t) {
+                      for (int i = 0; i < kWrites; ++i) {
+                        std::string key = "k" + std::to_string(t) + "-" + std::to_string(i);
+                        bool first = txn.meta(key).has_value();
+                        bool second = txn.meta(key + "-second").has_value();
+                        bool kept = i % 3 != 0 && i % 7 != 0;
+                        if (first != second) torn++;
+                        if (first && kept) present++;
+                        if (first && !kept) torn++;
+                      }
+                    }
+                    return Status::OK();
+                  })
+                  .ok());
+  EXPECT_EQ(torn, 0) << "a failed write leaves nothing, a good one both rows";
+  int expected = 0;
+  for (int i = 0; i < kWrites; ++i) expected += (i % 3 != 0 && i % 7 != 0) ? 1 : 0;
+  EXPECT_EQ(present, expected * kThreads);
 }
 
 TEST(SqliteStorage, UnsupportedUrlsAreClearErrors) {
