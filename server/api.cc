@@ -407,7 +407,7 @@ Reply Api::route_sync(Call& call, std::string& operation) {
   }
 
   // Operations with a JSON body.
-  rapidjson::Document doc;
+  transport::json::Document doc;
   auto parse_started = std::chrono::steady_clock::now();
   Status parsed = transport::json::parse(req.body, doc);
   t_phases.parse_ns += elapsed_ns(parse_started);
@@ -505,7 +505,7 @@ Reply Api::route_identity(Call& call, const std::string& operation) {
     }
     call.caller = *caller;
   }
-  rapidjson::Document doc;
+  transport::json::Document doc;
   auto parse_started = std::chrono::steady_clock::now();
   Status parsed = transport::json::parse(req.body, doc);
   t_phases.parse_ns += elapsed_ns(parse_started);

@@ -130,7 +130,7 @@ inline Result<std::string> read_cursor(const TokenSigner& signer, const std::str
   if (!token) return std::string();
   auto payload = signer.verify("next", *token);
   if (payload) {
-    rapidjson::Document d;
+    transport::json::Document d;
     if (transport::json::parse(*payload, d).ok()) {
       transport::json::ObjectReader r(d, "NextToken");
       auto s = r.str("s");

@@ -25,7 +25,7 @@ constexpr int kIdentityPageSize = 60;
 
 // The stored pool as the IdentityPool shape.
 std::string pool_json(const PoolRow& pool) {
-  rapidjson::Document doc;
+  transport::json::Document doc;
   if (!transport::json::parse(pool.settings_json, doc).ok()) doc.SetObject();
   auto& a = doc.GetAllocator();
   auto set = [&](const char* key, rapidjson::Value v) {

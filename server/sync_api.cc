@@ -81,7 +81,7 @@ bool session_valid(const TokenSigner& signer, const std::string& token, const st
                    const std::string& identity, const std::string& dataset, Millis now) {
   auto payload = signer.verify("session", token);
   if (!payload) return false;
-  rapidjson::Document d;
+  transport::json::Document d;
   if (!transport::json::parse(*payload, d).ok()) return false;
   ObjectReader r(d, "SyncSessionToken");
   auto p = r.str("p");
@@ -563,7 +563,7 @@ Reply Api::set_cognito_events(Call& c, const sync::SetCognitoEventsRequest& r) {
     PoolRow pool;
     Status st = require_pool(txn, r.identity_pool_id, &pool);
     if (!st.ok()) return st;
-    rapidjson::Document doc;
+    transport::json::Document doc;
     Status parsed = transport::json::parse(pool.events_json, doc);
     if (!parsed.ok()) return parsed;
     std::map<std::string, std::string> events;

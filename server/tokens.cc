@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include "transport/crypto.h"
+#include "transport/json.h"
 
 namespace cairn::server {
 
@@ -73,7 +74,7 @@ std::optional<std::string> TokenSigner::verify_jwt(const std::string& token,
   if (!transport::constant_time_equals(expected, token.substr(b + 1))) return std::nullopt;
   auto payload = base64url_decode(token.substr(a + 1, b - a - 1));
   if (!payload) return std::nullopt;
-  rapidjson::Document d;
+  transport::json::Document d;
   d.Parse(payload->c_str());
   if (d.HasParseError() || !d.IsObject() || !d.HasMember("sub") || !d["sub"].IsString() ||
       !d.HasMember("aud") || !d["aud"].IsString() || !d.HasMember("exp") || !d["exp"].IsInt64()) {

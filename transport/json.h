@@ -22,6 +22,17 @@
 
 namespace cairn::transport::json {
 
+// A document whose allocator grows in 4 KiB chunks: RapidJSON's default first chunk is 64 KiB,
+// which turns every small parse into a large malloc and free.
+class Document : private rapidjson::MemoryPoolAllocator<>, public rapidjson::Document {
+ public:
+  Document()
+      : rapidjson::MemoryPoolAllocator<>(4096),
+        rapidjson::Document(static_cast<rapidjson::MemoryPoolAllocator<>*>(this)) {}
+  Document(const Document&) = delete;
+  Document& operator=(const Document&) = delete;
+};
+
 // Parses text into doc. An empty body parses as {} (both SDKs accept an empty 200 body).
 Status parse(std::string_view text, rapidjson::Document& doc);
 // The same, faster: a NUL-terminated string lets RapidJSON scan strings with SIMD.
@@ -135,7 +146,7 @@ class Writer {
 // member of the wrong type is a kParse error naming the operation.
 template <typename Fill>
 Status parse_response(std::string_view body, const char* operation, Fill fill) {
-  rapidjson::Document doc;
+  Document doc;
   Status s = parse(body, doc);
   if (!s.ok())
     return Status(ErrorCode::kParse, std::string(operation) + " response: " + s.message());
