@@ -13,11 +13,13 @@
 //   series          sync time against dataset size (push, pull, one change)
 //
 // Run: build-release/bin/sync_bench [--smoke] [--out FILE]   (bench/run.py runs it for you)
+#include <sqlite3.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <iostream>
 #include <mutex>
@@ -246,6 +248,90 @@ server::PhaseTotals sum_sync_phases(server::Api& api) {
   return sum;
 }
 
+// What any design that keeps the records in SQLite pays for a full push or pull, whatever the
+// protocol: the same rows written with the same pragmas into equivalent tables, statements
+// prepared once, one transaction. Medians of `reps`, in seconds.
+struct SqliteFloors {
+  double server_insert = 0;  // the server stores a pushed dataset (records + its count index)
+  double client_update = 0;  // the device marks every record pushed (new count, clean)
+  double client_insert = 0;  // a fresh device stores a pulled dataset
+};
+
+SqliteFloors sqlite_floors(const std::string& dir, int records, size_t value_bytes, int reps) {
+  sqlite3* db = nullptr;
+  sqlite3_open((dir + "/sqlite-floor.db").c_str(), &db);
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+               "CREATE TABLE server_records(identity_id TEXT NOT NULL, dataset TEXT NOT NULL,"
+               " key TEXT NOT NULL, value TEXT, sync_count INTEGER NOT NULL,"
+               " modified INTEGER NOT NULL, modified_by TEXT NOT NULL, device_modified INTEGER,"
+               " PRIMARY KEY(identity_id, dataset, key));"
+               "CREATE INDEX server_by_count ON server_records(identity_id, dataset, sync_count,"
+               " key);"
+               "CREATE TABLE records(owner TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL,"
+               " value TEXT, sync_count INTEGER NOT NULL, last_modified INTEGER NOT NULL,"
+               " last_modified_by TEXT NOT NULL, device_last_modified INTEGER NOT NULL,"
+               " dirty INTEGER NOT NULL, local_version INTEGER NOT NULL, base_value TEXT,"
+               " has_base INTEGER NOT NULL, PRIMARY KEY(owner, dataset, key));",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt *server = nullptr, *insert = nullptr, *update = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO server_records VALUES(?, ?, ?, ?, 1, 1700000000000, ?, 1)",
+                     -1, &server, nullptr);
+  sqlite3_prepare_v2(db,
+                     "INSERT INTO records VALUES('owner', ?, ?, ?, 1, 1700000000000, 'server', "
+                     "1700000000000, 0, 0, NULL, 2)",
+                     -1, &insert, nullptr);
+  sqlite3_prepare_v2(db,
+                     "UPDATE records SET sync_count = sync_count + 1, dirty = 0 WHERE owner = "
+                     "'owner' AND dataset = ? AND key = ?",
+                     -1, &update, nullptr);
+  const std::string identity = "us-east-1:0b4a7c6e-1111-2222-3333-444455556666";
+  auto timed = [&](sqlite3_stmt* stmt, const std::function<void(size_t)>& bind) {
+    auto started = std::chrono::steady_clock::now();
+    sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    for (size_t i = 0; i < static_cast<size_t>(records); ++i) {
+      bind(i);
+      sqlite3_step(stmt);
+      sqlite3_reset(stmt);
+    }
+    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    return seconds_since(started);
+  };
+  auto text = [](sqlite3_stmt* st, int col, const std::string& v) {
+    sqlite3_bind_text(st, col, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  };
+  std::vector<double> server_t, insert_t, update_t;
+  for (int r = 0; r < reps; ++r) {
+    std::string dataset = "floor-" + std::to_string(r);
+    std::vector<std::string> keys, values;
+    for (int i = 0; i < records; ++i) {
+      keys.push_back(key_of(i));
+      values.push_back(value_of(i, r, value_bytes));
+    }
+    server_t.push_back(timed(server, [&](size_t i) {
+      text(server, 1, identity);
+      text(server, 2, dataset);
+      text(server, 3, keys[i]);
+      text(server, 4, values[i]);
+      text(server, 5, identity);
+    }));
+    insert_t.push_back(timed(insert, [&](size_t i) {
+      text(insert, 1, dataset);
+      text(insert, 2, keys[i]);
+      text(insert, 3, values[i]);
+    }));
+    update_t.push_back(timed(update, [&](size_t i) {
+      text(update, 1, dataset);
+      text(update, 2, keys[i]);
+    }));
+  }
+  sqlite3_finalize(server);
+  sqlite3_finalize(insert);
+  sqlite3_finalize(update);
+  sqlite3_close(db);
+  return {median(server_t), median(update_t), median(insert_t)};
+}
+
 struct SizePoint {
   int records;
   double push_s, push_floor_s, pull_s, pull_floor_s, small_s, small_floor_s;
@@ -427,8 +513,27 @@ int run(bool smoke, const std::string& out, std::vector<int> sizes, bool with_rs
   report.add(reported("sync.full_push.time: server other (routing, checks, reply)",
                       server_ms - auth_ms - parse_ms - storage_ms, "ms"));
 
+  // The same pushes and pulls against a floor that also stores the rows: HTTP plus raw SQLite.
+  SqliteFloors db = sqlite_floors(b.dir, full, value_bytes, reps);
+  Figure push_db = cost_figure("sync.full_push: vs HTTP + raw SQLite floors", big.push_s * 1e3,
+                               "ms", "HTTP floor + raw server insert + raw device update",
+                               (big.push_floor_s + db.server_insert + db.client_update) * 1e3, 0);
+  push_db.target.reset();  // for reference: the target is against HTTP alone
+  report.add(push_db);
+  report.add(
+      reported("sync.full_push.floor: raw SQLite server insert", db.server_insert * 1e3, "ms"));
+  report.add(
+      reported("sync.full_push.floor: raw SQLite device update", db.client_update * 1e3, "ms"));
+
   report.add(cost_figure("sync.full_pull: " + n + " records, fresh device", big.pull_s * 1e3, "ms",
                          "the same requests replayed", big.pull_floor_s * 1e3, 3.0));
+  Figure pull_db =
+      cost_figure("sync.full_pull: vs HTTP + raw SQLite floor", big.pull_s * 1e3, "ms",
+                  "HTTP floor + raw device insert", (big.pull_floor_s + db.client_insert) * 1e3, 0);
+  pull_db.target.reset();
+  report.add(pull_db);
+  report.add(
+      reported("sync.full_pull.floor: raw SQLite device insert", db.client_insert * 1e3, "ms"));
   report.add(cost_figure("sync.full_pull: HTTP requests", static_cast<double>(big.pull_requests),
                          "requests", "1 + pages", static_cast<double>(1 + big.pull_pages), 1.0));
 
@@ -468,14 +573,16 @@ int run(bool smoke, const std::string& out, std::vector<int> sizes, bool with_rs
                "ms",
                {}};
   Series::Line push_line{"full push", {}}, pull_line{"full pull (fresh device)", {}},
-      small_line{"one changed record", {}}, floor_line{"one change: HTTP floor", {}};
+      small_line{"one changed record", {}}, floor_line{"one change: HTTP floor", {}},
+      push_floor_line{"full push: HTTP floor", {}};
   for (const auto& p : points) {
     push_line.points.emplace_back(p.records, p.push_s * 1e3);
+    push_floor_line.points.emplace_back(p.records, p.push_floor_s * 1e3);
     pull_line.points.emplace_back(p.records, p.pull_s * 1e3);
     small_line.points.emplace_back(p.records, p.small_s * 1e3);
     floor_line.points.emplace_back(p.records, p.small_floor_s * 1e3);
   }
-  curve.lines = {push_line, pull_line, small_line, floor_line};
+  curve.lines = {push_line, pull_line, small_line, push_floor_line, floor_line};
   report.add(curve);
 
   report.print(stdout);

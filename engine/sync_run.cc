@@ -71,7 +71,7 @@ SyncResult SyncRun::run() {
   } catch (...) {
     s = Status(ErrorCode::kInvalidArgument, "a sync callback threw");
   }
-  if (!identity_changed_) {
+  if (!identity_changed_ && !(s.ok() && result_recorded_)) {
     // Best effort: the outcome is also in the future and the callbacks.
     (void)guarded([&] { return store_.record_sync_result(name_, s.ok() ? "ok" : s.ToString()); });
   }
@@ -166,6 +166,7 @@ Status SyncRun::run_locked() {
     }
 
     // 5. Push.
+    folds_pending_ = !folded.empty();
     auto landed = push(*pulled);
     if (!landed.ok()) return landed.status();
     if (*landed) break;
@@ -409,8 +410,13 @@ Result<bool> SyncRun::push(const Pull& pulled) {
   // Only old + 1 proves that nobody else wrote in between; otherwise the next pull catches up.
   std::optional<int64_t> count;
   if (newest == pulled.dataset_sync_count + 1) count = newest;
-  Status s = guarded([&] { return store_.mark_pushed(name_, *items, results, count); });
+  // The push is the sync's last step unless merged datasets wait for their remote delete: then
+  // the outcome goes in with the push, one commit fewer.
+  std::optional<std::string> outcome;
+  if (!folds_pending_) outcome = "ok";
+  Status s = guarded([&] { return store_.mark_pushed(name_, *items, results, count, outcome); });
   if (!s.ok()) return s;
+  result_recorded_ = outcome.has_value();
   return true;
 }
 

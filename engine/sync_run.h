@@ -61,6 +61,8 @@ class SyncRun {
   std::string identity_;
   uint64_t generation_ = 0;
   bool identity_changed_ = false;
+  bool folds_pending_ = false;    // merged datasets still to delete after the push
+  bool result_recorded_ = false;  // the push recorded the outcome "ok" with it
   std::vector<Record> updated_;
   std::string last_conflict_;  // the server's message of the last ResourceConflict
 };

@@ -412,6 +412,19 @@ struct LocalStore::Impl {
         .run();
   }
 
+  void set_sync_result(const std::string& owner_id, const std::string& dataset,
+                       const std::string& result) {
+    writer
+        ->prepare(
+            "UPDATE datasets SET last_sync_time = ?, last_sync_result = ? WHERE owner = ? AND name "
+            "= ?")
+        .bind(now())
+        .bind(result)
+        .bind(owner_id)
+        .bind(dataset)
+        .run();
+  }
+
   // After any write other than a local put: totals are recounted and cached values dropped.
   void forget_stats(const std::string& owner_id, const std::string& dataset) {
     stats.erase(std::make_pair(owner_id, dataset));
@@ -989,7 +1002,8 @@ Result<std::vector<PushItem>> LocalStore::dirty_records(const std::string& datas
 
 Status LocalStore::mark_pushed(const std::string& dataset, const std::vector<PushItem>& pushed,
                                const std::vector<RemoteRecord>& results,
-                               std::optional<int64_t> new_last_sync_count) {
+                               std::optional<int64_t> new_last_sync_count,
+                               const std::optional<std::string>& sync_result) {
   std::map<std::string, const RemoteRecord*> by_key;
   for (const auto& r : results) by_key[r.key] = &r;
   std::lock_guard<std::mutex> w(impl_->write_mu);
@@ -1029,6 +1043,7 @@ Status LocalStore::mark_pushed(const std::string& dataset, const std::vector<Pus
           .bind(dataset)
           .run();
     }
+    if (sync_result) impl_->set_sync_result(owner, dataset, *sync_result);
     t.commit();
     return Status::OK();
   });
@@ -1139,15 +1154,7 @@ Status LocalStore::record_sync_result(const std::string& dataset, const std::str
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
   return impl_->guarded([&] {
-    impl_->writer
-        ->prepare(
-            "UPDATE datasets SET last_sync_time = ?, last_sync_result = ? WHERE owner = ? AND name "
-            "= ?")
-        .bind(impl_->now())
-        .bind(result)
-        .bind(owner)
-        .bind(dataset)
-        .run();
+    impl_->set_sync_result(owner, dataset, result);
     return Status::OK();
   });
 }

@@ -187,9 +187,12 @@ class LocalStore {
   // After a successful push: each pushed record takes its new server count; it turns clean only
   // if its local version is unchanged since the snapshot (a write made during the push stays
   // dirty, with the new count, and goes out next time). last_sync_count moves only when given.
+  // With sync_result, the sync's outcome is recorded in the same transaction (as
+  // record_sync_result would, one commit fewer).
   Status mark_pushed(const std::string& dataset, const std::vector<PushItem>& pushed,
                      const std::vector<RemoteRecord>& results,
-                     std::optional<int64_t> new_last_sync_count);
+                     std::optional<int64_t> new_last_sync_count,
+                     const std::optional<std::string>& sync_result = std::nullopt);
   // A conflict resolved: the record takes `value` with the remote count; dirty says whether the
   // resolution must still be pushed (local or custom value) or is already the server's (remote).
   Status resolve(const std::string& dataset, const Conflict& conflict,

@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
                  "Records per second a bulk publish may emit (0: unpaced)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--workers", config.worker_threads, "HTTP worker threads")
+  app.add_option("--workers", config.worker_threads,
+                 "HTTP worker threads: one per connection open at once (keep-alive included)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")

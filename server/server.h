@@ -22,7 +22,9 @@ struct ServerConfig {
   std::string db = "sqlite:./cairn-data/cairn.db";
   std::vector<std::string> bootstrap_pools;
   ServerOptions options;
-  int worker_threads = 16;
+  // Each open connection holds a worker, idle keep-alive ones for up to 2 s: size this to the
+  // devices connected at once, not to the cores. Idle workers cost a stack and nothing else.
+  int worker_threads = 256;
 };
 
 class Server {

@@ -81,8 +81,12 @@ TEST_F(Sync, TheDatasetApiReadsAndWritesLocally) {
   EXPECT_EQ(meta.record_count, 1);
   EXPECT_EQ(meta.storage_bytes, 3);
   EXPECT_EQ(meta.pending_changes, 3);
+  EXPECT_EQ(meta.last_sync_result, "");
+  auto before = std::chrono::system_clock::now() - std::chrono::seconds(1);
   a.sync_ok("s");
   EXPECT_EQ(s->metadata()->pending_changes, 0);
+  EXPECT_EQ(s->metadata()->last_sync_result, "ok") << "recorded with the push";
+  EXPECT_GE(s->metadata()->last_sync_time, before);
   EXPECT_EQ(on_server("s"), (Map{{"b", "22"}}));
   // Another handle to the same dataset sees the same data.
   EXPECT_EQ(a.open("s")->get("b").value(), "22");
