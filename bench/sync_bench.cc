@@ -342,12 +342,12 @@ struct SizePoint {
 };
 
 // Push, pull and one-change syncs of a dataset of `records` records, each `reps` times.
-SizePoint measure_size(Bench& b, int records, size_t value_bytes, int reps) {
+SizePoint measure_size(Bench& b, int records, size_t value_bytes, int reps, Bench::Device* kept) {
   SizePoint p{};
   p.records = records;
   std::string token = b.player("size-" + std::to_string(records));
   auto writer = b.device(token);
-  std::vector<double> push, push_floor, pull, pull_floor, small, small_floor;
+  std::vector<double> push, push_floor, pull, pull_floor;
   std::vector<Exchange> ex;
   for (int r = 0; r < reps; ++r) {
     std::string name = "full-" + std::to_string(r);
@@ -379,26 +379,39 @@ SizePoint measure_size(Bench& b, int records, size_t value_bytes, int reps) {
     if (!all.ok() || all->size() != static_cast<size_t>(records))
       throw std::runtime_error("the pull lost records");
   }
-  // One changed record, synced: the writer keeps editing the same dataset.
-  auto ds = *writer.manager->open_or_create_dataset("full-0");
-  for (int r = 0; r < reps * 6 + 1; ++r) {
-    if (!ds->put(key_of(r % records), value_of(r % records, r + 1, value_bytes)).ok())
-      throw std::runtime_error("put failed");
-    uint64_t bytes = 0;
-    double t = b.timed_sync(writer, "full-0", &ex, &bytes);
-    if (r == 0) continue;  // the first also picks up the fresh devices' state
-    small.push_back(t);
-    p.small_bytes = bytes;
-    small_floor.push_back(replay_floor(ex, 5));
-  }
   p.push_s = median(push);
   p.push_floor_s = median(push_floor);
   p.pull_s = median(pull);
   p.pull_floor_s = median(pull_floor);
-  p.small_s = median(small);
-  p.small_floor_s = median(small_floor);
   p.push_phases.requests = static_cast<uint64_t>(reps);
+  *kept = std::move(writer);
   return p;
+}
+
+// One changed record, synced, on every size in turn, round after round: the sizes are compared
+// side by side, so a noisy moment of the machine hits them all alike.
+void measure_small_syncs(Bench& b, std::vector<SizePoint>& points,
+                         std::vector<Bench::Device>& writers, size_t value_bytes, int rounds) {
+  std::vector<std::vector<double>> times(points.size()), floors(points.size());
+  std::vector<Exchange> ex;
+  for (int r = 0; r < rounds + 1; ++r) {
+    for (size_t i = 0; i < points.size(); ++i) {
+      int records = points[i].records;
+      auto ds = *writers[i].manager->open_or_create_dataset("full-0");
+      if (!ds->put(key_of(r % records), value_of(r % records, r + 1, value_bytes)).ok())
+        throw std::runtime_error("put failed");
+      uint64_t bytes = 0;
+      double t = b.timed_sync(writers[i], "full-0", &ex, &bytes);
+      if (r == 0) continue;  // the first also picks up the fresh devices' state
+      times[i].push_back(t);
+      points[i].small_bytes = bytes;
+      floors[i].push_back(replay_floor(ex, 3));
+    }
+  }
+  for (size_t i = 0; i < points.size(); ++i) {
+    points[i].small_s = median(times[i]);
+    points[i].small_floor_s = median(floors[i]);
+  }
 }
 
 // --- Peak RSS, measured in a child process that holds only the engine -------------------------
@@ -471,11 +484,16 @@ int run(bool smoke, const std::string& out, std::vector<int> sizes, bool with_rs
 
   Report report;
   std::vector<SizePoint> points;
+  std::vector<Bench::Device> writers;
   for (int n : sizes) {
-    points.push_back(measure_size(b, n, value_bytes, n == full || n == 1 ? reps : 3));
-    std::fprintf(stderr, "size %d: push %.2f ms, pull %.2f ms, one change %.2f ms\n", n,
-                 points.back().push_s * 1e3, points.back().pull_s * 1e3,
-                 points.back().small_s * 1e3);
+    writers.emplace_back();
+    points.push_back(
+        measure_size(b, n, value_bytes, n == full || n == 1 ? reps : 3, &writers.back()));
+  }
+  measure_small_syncs(b, points, writers, value_bytes, smoke ? 2 : 30);
+  for (const auto& p : points) {
+    std::fprintf(stderr, "size %d: push %.2f ms, pull %.2f ms, one change %.2f ms\n", p.records,
+                 p.push_s * 1e3, p.pull_s * 1e3, p.small_s * 1e3);
   }
   const SizePoint& one = points.front();
   const SizePoint& big = points.back();
