@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "server/listen_backlog.h"
+
 namespace cairn::bench {
 
 // --- FloorServer -----------------------------------------------------------------------------
@@ -39,8 +41,10 @@ bool FloorServer::start(int workers) {
   http_->Get(".*", answer);
   http_->Post(".*", answer);
   http_->Delete(".*", answer);
+  auto listen_socket = server::record_listen_socket(*http_);
   port_ = http_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0) return false;
+  server::raise_listen_backlog(listen_socket);  // as cairn-server does
   httplib::Server* raw = http_.get();
   thread_ = std::thread([raw] { raw->listen_after_bind(); });
   while (!raw->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -84,6 +88,7 @@ long BareCurl::exchange(const std::string& method, const std::string& url, const
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   }
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);  // a stuck exchange fails, never hangs
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, response);
   CURLcode rc = curl_easy_perform(c);

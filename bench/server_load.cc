@@ -340,7 +340,9 @@ int main(int argc, char** argv) {
   std::string out, server_prefix, list_body, update_body;
   std::vector<int> levels;
   double seconds = 3;
-  int workers = 256;  // cairn-server's default
+  // Above the largest level: each device's connection holds a worker, and connections of the
+  // set-up may still hold a few for their keep-alive seconds.
+  int workers = 320;
   app.add_flag("--smoke", smoke, "Levels 1 and 4, a fraction of a second each");
   app.add_option("--out", out, "Write the figures as JSON here");
   app.add_option("--levels", levels, "Concurrent devices, one run each (default 1,8,64,256)")

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "server/listen_backlog.h"
+
 namespace cairn::server {
 
 Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
@@ -68,11 +70,13 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
                     "application/json");
   });
 
+  auto listen_socket = record_listen_socket(*http);
   int bound =
       port == 0 ? http->bind_to_any_port(host) : (http->bind_to_port(host, port) ? port : -1);
   if (bound < 0) {
     return Status(ErrorCode::kInvalidArgument, "cannot listen on " + config.listen);
   }
+  raise_listen_backlog(listen_socket);
   server->host_ = host;
   server->port_ = bound;
   server->http_ = std::move(http);
