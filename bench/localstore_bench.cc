@@ -16,6 +16,7 @@
 #include <string>
 
 #include "bench/gbench_main.h"
+#include "bench/raw_tables.h"
 #include "localstore/local_store.h"
 
 namespace {
@@ -47,15 +48,9 @@ struct Raw {
   sqlite3_stmt* select = nullptr;
   explicit Raw(const char* name) {
     sqlite3_open(temp_file(name).c_str(), &db);
-    sqlite3_exec(
-        db,
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-        "CREATE TABLE records(owner TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL,"
-        " value TEXT, sync_count INTEGER NOT NULL, last_modified INTEGER NOT NULL,"
-        " last_modified_by TEXT NOT NULL, device_last_modified INTEGER NOT NULL,"
-        " dirty INTEGER NOT NULL, local_version INTEGER NOT NULL, base_value TEXT,"
-        " has_base INTEGER NOT NULL, PRIMARY KEY(owner, dataset, key));",
-        nullptr, nullptr, nullptr);
+    sqlite3_exec(db, cairn::bench::kRawPragmas, nullptr, nullptr, nullptr);
+    sqlite3_exec(db, "PRAGMA foreign_keys=ON;", nullptr, nullptr, nullptr);
+    sqlite3_exec(db, cairn::bench::kRawDeviceRecords, nullptr, nullptr, nullptr);
     sqlite3_prepare_v2(db,
                        "INSERT INTO records VALUES(?, ?, ?, ?, 0, 0, '', ?, 1, 1, NULL, 0) "
                        "ON CONFLICT(owner, dataset, key) DO UPDATE SET value = excluded.value, "

@@ -17,7 +17,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -25,6 +24,7 @@
 #include "bench/floor.h"
 #include "bench/report.h"
 #include "cairn/cognito_identity.h"
+#include "tests/temp_dir.h"
 #include "transport/sigv4.h"
 #include "transport/sync_protocol.h"
 
@@ -210,15 +210,8 @@ std::vector<std::string> split_words(const std::string& s) {
 
 int run(const std::string& out, std::vector<int> levels, double seconds, int workers,
         const std::string& server_prefix, bool with_floor) {
-  char tmpl[] = "/tmp/cairn-load-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  testing::TempDir tmp("cairn-load");
+  const std::string& dir = tmp.path;
   int max_devices = *std::max_element(levels.begin(), levels.end());
 
   std::vector<std::string> argv = split_words(server_prefix);

@@ -18,17 +18,18 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <future>
 #include <iostream>
 #include <mutex>
 
 #include "bench/floor.h"
+#include "bench/raw_tables.h"
 #include "bench/report.h"
 #include "cairn/cognito_identity.h"
 #include "cairn/sync_manager.h"
 #include "server/server.h"
+#include "tests/temp_dir.h"
 #include "transport/sigv4.h"
 
 namespace cairn::bench {
@@ -130,7 +131,8 @@ std::map<std::string, std::optional<std::string>> full_dataset(int records, size
 
 struct Bench {
   bool smoke = false;
-  std::string dir;
+  testing::TempDir tmp{"cairn-sync-bench"};
+  std::string dir = tmp.path;
   std::unique_ptr<server::Server> server;
   std::string pool;
   std::shared_ptr<CognitoIdentityClient> admin;
@@ -142,8 +144,6 @@ struct Bench {
   };
 
   void start() {
-    char tmpl[] = "/tmp/cairn-sync-bench-XXXXXX";
-    dir = mkdtemp(tmpl);
     server::ServerConfig config;
     config.listen = "127.0.0.1:0";
     config.db = "sqlite:" + dir + "/server.db";
@@ -160,11 +160,7 @@ struct Bench {
     admin =
         std::shared_ptr<CognitoIdentityClient>(std::move(CognitoIdentityClient::create(c)).value());
   }
-  ~Bench() {
-    server.reset();
-    std::error_code ec;
-    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-  }
+  ~Bench() { server.reset(); }  // before the directory holding its database goes
 
   // A developer-authenticated player's login token.
   std::string player(const std::string& name) {
@@ -260,20 +256,9 @@ struct SqliteFloors {
 SqliteFloors sqlite_floors(const std::string& dir, int records, size_t value_bytes, int reps) {
   sqlite3* db = nullptr;
   sqlite3_open((dir + "/sqlite-floor.db").c_str(), &db);
-  sqlite3_exec(db,
-               "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-               "CREATE TABLE server_records(identity_id TEXT NOT NULL, dataset TEXT NOT NULL,"
-               " key TEXT NOT NULL, value TEXT, sync_count INTEGER NOT NULL,"
-               " modified INTEGER NOT NULL, modified_by TEXT NOT NULL, device_modified INTEGER,"
-               " PRIMARY KEY(identity_id, dataset, key));"
-               "CREATE INDEX server_by_count ON server_records(identity_id, dataset, sync_count,"
-               " key);"
-               "CREATE TABLE records(owner TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL,"
-               " value TEXT, sync_count INTEGER NOT NULL, last_modified INTEGER NOT NULL,"
-               " last_modified_by TEXT NOT NULL, device_last_modified INTEGER NOT NULL,"
-               " dirty INTEGER NOT NULL, local_version INTEGER NOT NULL, base_value TEXT,"
-               " has_base INTEGER NOT NULL, PRIMARY KEY(owner, dataset, key));",
-               nullptr, nullptr, nullptr);
+  sqlite3_exec(db, kRawPragmas, nullptr, nullptr, nullptr);
+  sqlite3_exec(db, kRawServerRecords, nullptr, nullptr, nullptr);
+  sqlite3_exec(db, kRawDeviceRecords, nullptr, nullptr, nullptr);
   sqlite3_stmt *server = nullptr, *insert = nullptr, *update = nullptr;
   sqlite3_prepare_v2(db, "INSERT INTO server_records VALUES(?, ?, ?, ?, 1, 1700000000000, ?, 1)",
                      -1, &server, nullptr);

@@ -1,0 +1,23 @@
+// The tables the raw SQLite floors write: the same columns as the device's records table
+// (localstore) and the server's (server/sqlite_storage.cc), with the same pragmas.
+#pragma once
+
+namespace cairn::bench {
+
+inline constexpr char kRawPragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+
+inline constexpr char kRawDeviceRecords[] =
+    "CREATE TABLE records(owner TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL,"
+    " value TEXT, sync_count INTEGER NOT NULL, last_modified INTEGER NOT NULL,"
+    " last_modified_by TEXT NOT NULL, device_last_modified INTEGER NOT NULL,"
+    " dirty INTEGER NOT NULL, local_version INTEGER NOT NULL, base_value TEXT,"
+    " has_base INTEGER NOT NULL, PRIMARY KEY(owner, dataset, key));";
+
+inline constexpr char kRawServerRecords[] =
+    "CREATE TABLE server_records(identity_id TEXT NOT NULL, dataset TEXT NOT NULL,"
+    " key TEXT NOT NULL, value TEXT, sync_count INTEGER NOT NULL,"
+    " modified INTEGER NOT NULL, modified_by TEXT NOT NULL, device_modified INTEGER,"
+    " PRIMARY KEY(identity_id, dataset, key));"
+    "CREATE INDEX server_by_count ON server_records(identity_id, dataset, sync_count, key);";
+
+}  // namespace cairn::bench
