@@ -42,29 +42,43 @@ bool blank(std::string_view text) {
 
 }  // namespace
 
+// RapidJSON's SIMD scan loads whole aligned 16-byte blocks, so it may read up to 15 bytes past the
+// terminating NUL (never past the block, so never across a page). Those bytes must belong to the
+// buffer: a text is parsed in place only when its allocation holds them, else from a padded copy.
+constexpr size_t kSimdSlack = 16;
+
 Status parse(std::string_view text, rapidjson::Document& doc) {
   if (blank(text)) {
     doc.SetObject();
     return Status::OK();
   }
-  if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
-    doc.Parse(text.data(), text.size());  // the exact path: it refuses the NUL
-    return finish_parse(doc);
+  // Valid JSON never holds a NUL byte (not even inside a string), and RapidJSON would take one
+  // for the end of the text and accept what came before it.
+  if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
+    return Status(ErrorCode::kParse,
+                  "malformed JSON: a NUL byte at offset " +
+                      std::to_string(static_cast<const char*>(nul) - text.data()));
   }
-  // A view need not end in NUL: a copy that does lets RapidJSON scan strings with SIMD, which
-  // saves far more than the copy costs. Parsed strings are copied out, so the buffer is reused.
-  thread_local std::string terminated;
-  terminated.assign(text);
-  doc.Parse(terminated.c_str());
-  if (terminated.capacity() > (1u << 20)) std::string().swap(terminated);
+  // A view need not end in NUL: the copy that does (and has the slack) lets RapidJSON scan strings
+  // with SIMD, which saves far more than the copy costs. Parsed strings are copied out of it, so
+  // the buffer is reused.
+  thread_local std::string padded;
+  padded.reserve(text.size() + kSimdSlack);
+  padded.assign(text);
+  doc.Parse(padded.c_str());
+  if (padded.capacity() > (1u << 20)) std::string().swap(padded);
   return finish_parse(doc);
 }
 
 Status parse(const std::string& text, rapidjson::Document& doc) {
-  // A NUL inside would end the terminated parse early: that text takes the exact path, which
-  // refuses it.
-  if (std::memchr(text.data(), '\0', text.size()) != nullptr)
-    return parse(std::string_view(text), doc);
+#if defined(__GLIBCXX__)
+  // libstdc++ allocates capacity() + 1 bytes; a short string lives inside the object itself.
+  bool slack = text.capacity() >= text.size() + kSimdSlack && text.capacity() > 15;
+#else
+  bool slack = false;  // no knowledge of the allocation: always the padded copy
+#endif
+  if (!slack || std::memchr(text.data(), '\0', text.size()) != nullptr)
+    return parse(std::string_view(text), doc);  // a copy with room, or the NUL's error
   if (blank(text)) {
     doc.SetObject();
     return Status::OK();

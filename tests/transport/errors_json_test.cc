@@ -242,5 +242,27 @@ TEST(Redaction, SecretsNeverReachTheTrace) {
   EXPECT_EQ(redact_header("x-amz-security-token", "tok"), kRedacted);
 }
 
+// The SIMD string scan reads whole 16-byte blocks: texts of every length, held in buffers with
+// no room past their end (and as views of larger buffers), parse to the same value. Under ASan
+// this shows any read past the buffer.
+TEST(JsonParsing, EveryLengthParsesFromExactBuffersAndViews) {
+  for (size_t n = 0; n < 100; ++n) {
+    std::string value(n, 'x');
+    for (size_t i = 0; i < n; ++i) value[i] = static_cast<char>('a' + i % 26);
+    std::string text = "{\"k\":\"" + value + "\"}";
+    text.shrink_to_fit();
+    json::Document from_string;
+    ASSERT_TRUE(json::parse(text, from_string).ok()) << n;
+    EXPECT_EQ(from_string["k"].GetString(), value);
+    std::string larger = text + "trailing bytes that are not part of the view";
+    json::Document from_view;
+    ASSERT_TRUE(json::parse(std::string_view(larger.data(), text.size()), from_view).ok()) << n;
+    EXPECT_EQ(from_view["k"].GetString(), value);
+  }
+  std::string with_nul = std::string("{\"k\":1}") + '\0' + "{\"x\":2}";
+  json::Document doc;
+  EXPECT_FALSE(json::parse(with_nul, doc).ok()) << "a NUL inside is refused, not a shorter text";
+}
+
 }  // namespace
 }  // namespace cairn::transport
