@@ -50,19 +50,13 @@ class RecordingTransport final : public HttpTransport {
   Result<HttpResponse> send(const HttpRequest& request) override {
     auto response = inner_->send(request);
     std::lock_guard<std::mutex> l(mu_);
-    if (armed_) {
-      if (response.ok())
-        exchanges_.push_back({request, *response});
-      else
-        failures_ += 1;
-    }
+    if (armed_ && response.ok()) exchanges_.push_back({request, *response});
     return response;
   }
   void arm() {
     std::lock_guard<std::mutex> l(mu_);
     armed_ = true;
     exchanges_.clear();
-    failures_ = 0;
   }
   std::vector<Exchange> take() {
     std::lock_guard<std::mutex> l(mu_);
@@ -75,7 +69,6 @@ class RecordingTransport final : public HttpTransport {
   std::mutex mu_;
   bool armed_ = false;
   std::vector<Exchange> exchanges_;
-  int failures_ = 0;
 };
 
 std::string target_of(const std::string& url) { return url.substr(url.find('/', 8)); }
