@@ -123,7 +123,6 @@ std::map<std::string, std::optional<std::string>> full_dataset(int records, size
 }
 
 struct Bench {
-  bool smoke = false;
   testing::TempDir tmp{"cairn-sync-bench"};
   std::string dir = tmp.path;
   std::unique_ptr<server::Server> server;
@@ -451,7 +450,6 @@ std::pair<size_t, size_t> measure_rss(Bench& b, const std::string& token, int da
 
 int run(bool smoke, const std::string& out, std::vector<int> sizes, bool with_rss) {
   Bench b;
-  b.smoke = smoke;
   b.start();
   const size_t value_bytes = smoke ? 100 : 1000;
   const int full = smoke ? 20 : 1000;

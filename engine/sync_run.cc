@@ -166,8 +166,9 @@ Status SyncRun::run_locked() {
     }
 
     // 5. Push.
-    folds_pending_ = !folded.empty();
-    auto landed = push(*pulled);
+    // Merged datasets wait for their remote delete after the push; otherwise the push ends the
+    // sync.
+    auto landed = push(*pulled, /*last_step=*/folded.empty());
     if (!landed.ok()) return landed.status();
     if (*landed) break;
     if (attempt >= max_attempts) {
@@ -355,7 +356,7 @@ Status SyncRun::fold(const std::string& merged) {
   return guarded([&] { return store_.delete_dataset(merged); });
 }
 
-Result<bool> SyncRun::push(const Pull& pulled) {
+Result<bool> SyncRun::push(const Pull& pulled, bool last_step) {
   auto items = guarded([&] { return store_.dirty_records(name_); });
   if (!items.ok()) return items.status();
   if (items->empty()) return true;
@@ -410,10 +411,10 @@ Result<bool> SyncRun::push(const Pull& pulled) {
   // Only old + 1 proves that nobody else wrote in between; otherwise the next pull catches up.
   std::optional<int64_t> count;
   if (newest == pulled.dataset_sync_count + 1) count = newest;
-  // The push is the sync's last step unless merged datasets wait for their remote delete: then
-  // the outcome goes in with the push, one commit fewer.
+  // As the sync's last step, the push records its outcome in the same transaction: one commit
+  // fewer.
   std::optional<std::string> outcome;
-  if (!folds_pending_) outcome = "ok";
+  if (last_step) outcome = "ok";
   Status s = guarded([&] { return store_.mark_pushed(name_, *items, results, count, outcome); });
   if (!s.ok()) return s;
   result_recorded_ = outcome.has_value();

@@ -48,7 +48,8 @@ class SyncRun {
   Result<std::vector<Resolution>> decide(const std::vector<Conflict>& conflicts);
   Status fold(const std::string& merged);
   // true: the push landed (or there was nothing to push); false: stale, pull again.
-  Result<bool> push(const Pull& pulled);
+  // last_step: nothing follows a landed push, so it records the outcome "ok" with it.
+  Result<bool> push(const Pull& pulled, bool last_step);
   // Closing, or the identity changed: the run must stop.
   Status check_live();
   template <typename F>
@@ -61,7 +62,6 @@ class SyncRun {
   std::string identity_;
   uint64_t generation_ = 0;
   bool identity_changed_ = false;
-  bool folds_pending_ = false;    // merged datasets still to delete after the push
   bool result_recorded_ = false;  // the push recorded the outcome "ok" with it
   std::vector<Record> updated_;
   std::string last_conflict_;  // the server's message of the last ResourceConflict

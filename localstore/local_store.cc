@@ -412,6 +412,20 @@ struct LocalStore::Impl {
         .run();
   }
 
+  void set_last_sync_count(const std::string& owner_id, const std::string& dataset, int64_t count) {
+    writer->prepare("UPDATE datasets SET last_sync_count = ? WHERE owner = ? AND name = ?")
+        .bind(count)
+        .bind(owner_id)
+        .bind(dataset)
+        .run();
+  }
+  void delete_records(const std::string& owner_id, const std::string& dataset) {
+    writer->prepare("DELETE FROM records WHERE owner = ? AND dataset = ?")
+        .bind(owner_id)
+        .bind(dataset)
+        .run();
+  }
+
   void set_sync_result(const std::string& owner_id, const std::string& dataset,
                        const std::string& result) {
     writer
@@ -468,10 +482,7 @@ struct LocalStore::Impl {
         // Only local changes carry over: a clean record is the old owner's server state.
         if (r.dirty) write_local(to_owner, to_name, r.key, r.value, r.device_last_modified);
       }
-      writer->prepare("DELETE FROM records WHERE owner = ? AND dataset = ?")
-          .bind(from_owner)
-          .bind(from_name)
-          .run();
+      delete_records(from_owner, from_name);
     }
     writer->prepare("DELETE FROM datasets WHERE owner = ? AND name = ?")
         .bind(from_owner)
@@ -854,15 +865,8 @@ Status LocalStore::delete_dataset(const std::string& name) {
   return impl_->guarded([&] {
     sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
     impl_->ensure_dataset(owner, name, impl_->now());
-    impl_->writer->prepare("DELETE FROM records WHERE owner = ? AND dataset = ?")
-        .bind(owner)
-        .bind(name)
-        .run();
-    impl_->writer->prepare("UPDATE datasets SET last_sync_count = ? WHERE owner = ? AND name = ?")
-        .bind(kDeletePending)
-        .bind(owner)
-        .bind(name)
-        .run();
+    impl_->delete_records(owner, name);
+    impl_->set_last_sync_count(owner, name, kDeletePending);
     t.commit();
     impl_->forget_stats(owner, name);
     return Status::OK();
@@ -874,10 +878,7 @@ Status LocalStore::purge_dataset(const std::string& name) {
   std::string owner = impl_->current_owner();
   return impl_->guarded([&] {
     sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
-    impl_->writer->prepare("DELETE FROM records WHERE owner = ? AND dataset = ?")
-        .bind(owner)
-        .bind(name)
-        .run();
+    impl_->delete_records(owner, name);
     impl_->writer->prepare("DELETE FROM datasets WHERE owner = ? AND name = ?")
         .bind(owner)
         .bind(name)
@@ -1036,13 +1037,7 @@ Status LocalStore::mark_pushed(const std::string& dataset, const std::vector<Pus
           .bind(item.key)
           .run();
     }
-    if (new_last_sync_count) {
-      c.prepare("UPDATE datasets SET last_sync_count = ? WHERE owner = ? AND name = ?")
-          .bind(*new_last_sync_count)
-          .bind(owner)
-          .bind(dataset)
-          .run();
-    }
+    if (new_last_sync_count) impl_->set_last_sync_count(owner, dataset, *new_last_sync_count);
     if (sync_result) impl_->set_sync_result(owner, dataset, *sync_result);
     t.commit();
     return Status::OK();
@@ -1087,11 +1082,7 @@ Status LocalStore::set_last_sync_count(const std::string& dataset, int64_t count
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
   return impl_->guarded([&] {
-    impl_->writer->prepare("UPDATE datasets SET last_sync_count = ? WHERE owner = ? AND name = ?")
-        .bind(count)
-        .bind(owner)
-        .bind(dataset)
-        .run();
+    impl_->set_last_sync_count(owner, dataset, count);
     return Status::OK();
   });
 }
@@ -1112,10 +1103,7 @@ Status LocalStore::reset_for_recreate(const std::string& dataset) {
         .bind(owner)
         .bind(dataset)
         .run();
-    c.prepare("UPDATE datasets SET last_sync_count = 0 WHERE owner = ? AND name = ?")
-        .bind(owner)
-        .bind(dataset)
-        .run();
+    impl_->set_last_sync_count(owner, dataset, 0);
     t.commit();
     impl_->forget_stats(owner, dataset);
     return Status::OK();
