@@ -33,7 +33,9 @@ bool FloorServer::start(int workers) {
     return new httplib::ThreadPool(static_cast<size_t>(workers));
   };
   const auto* replies = &replies_;
-  auto answer = [replies](const httplib::Request& req, httplib::Response& res) {
+  const auto* work = &work_;
+  auto answer = [replies, work](const httplib::Request& req, httplib::Response& res) {
+    if (*work) (*work)(req);
     auto it = replies->find(req.method + " " + req.target);
     if (it == replies->end()) it = replies->find(req.method);
     res.set_content(it == replies->end() ? std::string("{}") : it->second, "application/json");

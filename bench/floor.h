@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +26,9 @@ class FloorServer {
  public:
   // Replies are looked up by "METHOD TARGET" first, then by "METHOD"; set them before start().
   void set_reply(const std::string& method, const std::string& target, std::string body);
+  // Work done for every request before its canned reply (raw storage, for a floor that stores
+  // what it is sent); set before start().
+  void set_work(std::function<void(const httplib::Request&)> work) { work_ = std::move(work); }
   // Binds a free loopback port and serves on `workers` threads until destroyed.
   bool start(int workers);
   ~FloorServer();
@@ -32,6 +36,7 @@ class FloorServer {
 
  private:
   std::map<std::string, std::string> replies_;
+  std::function<void(const httplib::Request&)> work_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   int port_ = 0;

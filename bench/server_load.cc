@@ -19,9 +19,13 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 
+#include <sqlite3.h>
+
 #include "bench/floor.h"
+#include "bench/raw_tables.h"
 #include "bench/report.h"
 #include "cairn/cognito_identity.h"
 #include "tests/temp_dir.h"
@@ -187,7 +191,149 @@ std::vector<DeviceIdentity> make_devices(const Target& t, int n) {
   return out;
 }
 
-int serve_floor(int workers, const std::string& list_file, const std::string& update_file) {
+// The storage a sync session cannot do without, as raw SQLite with the server's pragmas and an
+// equivalent table: a ListRecords reads the dataset's records after a count; an UpdateRecords, in
+// one transaction, reads the dataset's count and each record's, upserts the 10 records and moves
+// the count. One writer connection behind a mutex (SQLite has one writer), a reader per thread,
+// statements prepared once. No signature check, no parsing, no credentials lookup: the floor a
+// server that keeps its records in SQLite pays, whatever else it does.
+class RawSessionStore {
+ public:
+  explicit RawSessionStore(std::string path) : path_(std::move(path)) {
+    writer_ = open();
+    exec(writer_, kRawServerRecords);
+    exec(writer_,
+         "CREATE TABLE server_datasets(identity_id TEXT NOT NULL, dataset TEXT NOT NULL,"
+         " sync_count INTEGER NOT NULL, num_records INTEGER NOT NULL,"
+         " data_storage INTEGER NOT NULL, modified INTEGER NOT NULL,"
+         " PRIMARY KEY(identity_id, dataset));");
+    dataset_count_ = prepare(writer_,
+                             "SELECT sync_count FROM server_datasets WHERE identity_id = ? AND "
+                             "dataset = 'load'");
+    record_count_ = prepare(writer_,
+                            "SELECT sync_count FROM server_records WHERE identity_id = ? AND "
+                            "dataset = 'load' AND key = ?");
+    upsert_ = prepare(writer_,
+                      "INSERT INTO server_records VALUES(?, 'load', ?, ?, ?, ?, ?, ?) ON "
+                      "CONFLICT(identity_id, dataset, key) DO UPDATE SET value = excluded.value, "
+                      "sync_count = excluded.sync_count, modified = excluded.modified, "
+                      "modified_by = excluded.modified_by, device_modified = "
+                      "excluded.device_modified");
+    move_count_ = prepare(writer_,
+                          "INSERT INTO server_datasets VALUES(?, 'load', ?, ?, ?, ?) ON "
+                          "CONFLICT(identity_id, dataset) DO UPDATE SET sync_count = "
+                          "excluded.sync_count, num_records = excluded.num_records, "
+                          "data_storage = excluded.data_storage, modified = excluded.modified");
+  }
+
+  void handle(const httplib::Request& req) {
+    // /identitypools/POOL/identities/ID/datasets/load[/records]: the raw ID segment is the key.
+    size_t from = req.path.find("/identities/") + 12;
+    std::string identity = req.path.substr(from, req.path.find('/', from) - from);
+    if (req.method == "GET") {
+      list(identity);
+    } else {
+      update(identity);
+    }
+  }
+
+ private:
+  static void exec(sqlite3* db, const char* sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+      std::string what = error ? error : "?";
+      sqlite3_free(error);
+      throw std::runtime_error(std::string("raw floor: ") + what);
+    }
+  }
+  static sqlite3_stmt* prepare(sqlite3* db, const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK)
+      throw std::runtime_error(std::string("raw floor: ") + sqlite3_errmsg(db));
+    return st;
+  }
+  static void text(sqlite3_stmt* st, int col, const std::string& v) {
+    sqlite3_bind_text(st, col, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
+  sqlite3* open() {
+    sqlite3* db = nullptr;
+    sqlite3_open(path_.c_str(), &db);
+    sqlite3_busy_timeout(db, 5000);
+    exec(db, kRawPragmas);
+    return db;
+  }
+
+  void list(const std::string& identity) {
+    // One reader connection per worker thread, kept for the thread's life (as cairn's pool does).
+    thread_local sqlite3* reader = nullptr;
+    thread_local sqlite3_stmt* select = nullptr;
+    if (!reader) {
+      reader = open();
+      select = prepare(reader,
+                       "SELECT key, value, sync_count, modified, modified_by, device_modified "
+                       "FROM server_records WHERE identity_id = ? AND dataset = 'load' AND "
+                       "sync_count > 0 ORDER BY sync_count, key LIMIT 1024");
+    }
+    exec(reader, "BEGIN");
+    text(select, 1, identity);
+    size_t bytes = 0;
+    while (sqlite3_step(select) == SQLITE_ROW) {
+      for (int col = 0; col < 6; ++col)
+        bytes += static_cast<size_t>(sqlite3_column_bytes(select, col));
+    }
+    sqlite3_reset(select);
+    exec(reader, "COMMIT");
+    read_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  }
+
+  void update(const std::string& identity) {
+    std::lock_guard<std::mutex> l(write_mu_);
+    exec(writer_, "BEGIN IMMEDIATE");
+    text(dataset_count_, 1, identity);
+    int64_t count =
+        sqlite3_step(dataset_count_) == SQLITE_ROW ? sqlite3_column_int64(dataset_count_, 0) : 0;
+    sqlite3_reset(dataset_count_);
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    const std::string value = "{\"score\":1234567,\"pad\":\"0123456789abcdef0123456789abcdef\"}";
+    for (int i = 0; i < kRecordsPerSession; ++i) {
+      std::string key = "key-" + std::to_string(i);
+      text(record_count_, 1, identity);
+      text(record_count_, 2, key);
+      (void)sqlite3_step(record_count_);
+      sqlite3_reset(record_count_);
+      text(upsert_, 1, identity);
+      text(upsert_, 2, key);
+      text(upsert_, 3, value);
+      sqlite3_bind_int64(upsert_, 4, count + 1);
+      sqlite3_bind_int64(upsert_, 5, now);
+      text(upsert_, 6, identity);
+      sqlite3_bind_int64(upsert_, 7, now);
+      sqlite3_step(upsert_);
+      sqlite3_reset(upsert_);
+    }
+    text(move_count_, 1, identity);
+    sqlite3_bind_int64(move_count_, 2, count + 1);
+    sqlite3_bind_int64(move_count_, 3, kRecordsPerSession);
+    sqlite3_bind_int64(move_count_, 4,
+                       static_cast<int64_t>(kRecordsPerSession * (5 + value.size())));
+    sqlite3_bind_int64(move_count_, 5, now);
+    sqlite3_step(move_count_);
+    sqlite3_reset(move_count_);
+    exec(writer_, "COMMIT");
+  }
+
+  std::string path_;
+  std::mutex write_mu_;
+  sqlite3* writer_ = nullptr;
+  sqlite3_stmt *dataset_count_ = nullptr, *record_count_ = nullptr, *upsert_ = nullptr,
+               *move_count_ = nullptr;
+  std::atomic<size_t> read_bytes_{0};
+};
+
+int serve_floor(int workers, const std::string& list_file, const std::string& update_file,
+                const std::string& sqlite_path) {
   auto slurp = [](const std::string& path) {
     std::ifstream in(path);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -195,6 +341,12 @@ int serve_floor(int workers, const std::string& list_file, const std::string& up
   FloorServer floor;
   floor.set_reply("GET", "", slurp(list_file));
   floor.set_reply("POST", "", slurp(update_file));
+  std::unique_ptr<RawSessionStore> store;
+  if (!sqlite_path.empty()) {
+    store = std::make_unique<RawSessionStore>(sqlite_path);
+    RawSessionStore* raw = store.get();
+    floor.set_work([raw](const httplib::Request& req) { raw->handle(req); });
+  }
   if (!floor.start(workers)) return 1;
   std::cout << "floor listening on " << floor.url() << std::endl;
   pause();  // until SIGTERM
@@ -258,22 +410,40 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
   }
   server.reset();
 
+  // The floors: canned bodies alone, then canned bodies after the raw SQLite a session stores.
+  auto run_floor = [&](const char* label, const std::string& sqlite_path) {
+    std::vector<std::string> floor_argv{self_dir() + "/server_load",
+                                        "--serve-floor",
+                                        "--workers",
+                                        std::to_string(workers),
+                                        "--list-body",
+                                        dir + "/list.json",
+                                        "--update-body",
+                                        dir + "/update.json"};
+    if (!sqlite_path.empty()) {
+      floor_argv.push_back("--floor-sqlite");
+      floor_argv.push_back(sqlite_path);
+    }
+    auto floor = Child::spawn(floor_argv);
+    if (!floor) throw std::runtime_error(std::string(label) + " did not start");
+    Target t = target_of(*floor, pool);
+    std::vector<LevelResult> results;
+    for (int n : levels) {
+      results.push_back(run_level(t, devices, n, seconds, *floor));
+      const auto& r = results.back();
+      std::fprintf(stderr,
+                   "%-12s %3d devices: %8.0f sessions/s  p50 %7.2f ms  p99 %7.2f ms  %.3f "
+                   "ms CPU/session\n",
+                   label, n, r.sessions_per_second, r.p50_ms, r.p99_ms, r.cpu_ms_per_session);
+    }
+    return results;
+  };
+  std::vector<LevelResult> sqlite_floors;
   if (with_floor) {
     std::ofstream(dir + "/list.json") << list_body;
     std::ofstream(dir + "/update.json") << update_body;
-    auto floor = Child::spawn({self_dir() + "/server_load", "--serve-floor", "--workers",
-                               std::to_string(workers), "--list-body", dir + "/list.json",
-                               "--update-body", dir + "/update.json"});
-    if (!floor) throw std::runtime_error("the floor server did not start");
-    Target t = target_of(*floor, pool);
-    for (int n : levels) {
-      floors.push_back(run_level(t, devices, n, seconds, *floor));
-      const auto& r = floors.back();
-      std::fprintf(stderr,
-                   "floor        %3d devices: %8.0f sessions/s  p50 %7.2f ms  p99 %7.2f ms  %.3f "
-                   "ms CPU/session\n",
-                   n, r.sessions_per_second, r.p50_ms, r.p99_ms, r.cpu_ms_per_session);
-    }
+    floors = run_floor("floor", "");
+    sqlite_floors = run_floor("floor+sqlite", dir + "/raw-floor.db");
   }
 
   Report report;
@@ -284,7 +454,8 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
                     {}};
   Series latency{
       "server_latency", "Sync session latency (SQLite backend)", "concurrent devices", "ms", {}};
-  Series::Line t_ours{"cairn-server", {}}, t_floor{"HTTP floor", {}};
+  Series::Line t_ours{"cairn-server", {}}, t_floor{"HTTP floor", {}},
+      t_sqlite{"HTTP + raw SQLite floor", {}};
   Series::Line p50{"cairn-server p50", {}}, p99{"cairn-server p99", {}}, fp99{"HTTP floor p99", {}};
   uint64_t failures = 0;
   for (size_t i = 0; i < ours.size(); ++i) {
@@ -297,6 +468,21 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
                                "the same mix to the minimal server", f.sessions_per_second, 0.5);
       if (r.devices != 64) fig.target.reset();  // the target is set at 64 devices
       report.add(fig);
+      // What the target asks of any server that stores a session's records in SQLite: the floor
+      // that does only that, against the HTTP floor; and cairn-server against it.
+      const auto& fs = sqlite_floors[i];
+      Figure raw = rate_figure(
+          "server.raw_sqlite_floor.sessions_per_s" + at, fs.sessions_per_second, "sessions/s",
+          "the HTTP floor (raw SQLite of a session added to it)", f.sessions_per_second, 0.5);
+      if (r.devices != 64) raw.target.reset();
+      report.add(raw);
+      Figure vs_raw = rate_figure(
+          "server.sessions_per_s vs HTTP + raw SQLite" + at, r.sessions_per_second, "sessions/s",
+          "the minimal server storing the same rows in raw SQLite", fs.sessions_per_second, 0);
+      vs_raw.target.reset();  // for reference: how far cairn-server is from storing alone
+      report.add(vs_raw);
+      report.add(reported("server.raw_sqlite_floor.p99" + at, fs.p99_ms, "ms"));
+      t_sqlite.points.emplace_back(r.devices, fs.sessions_per_second);
       t_floor.points.emplace_back(r.devices, f.sessions_per_second);
       fp99.points.emplace_back(r.devices, f.p99_ms);
     } else {
@@ -315,6 +501,7 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
   latency.lines = {p50, p99};
   if (with_floor) {
     throughput.lines.push_back(t_floor);
+    throughput.lines.push_back(t_sqlite);
     latency.lines.push_back(fp99);
   }
   report.add(throughput);
@@ -330,7 +517,7 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
 int main(int argc, char** argv) {
   CLI::App app{"server_load: cairn-server sync sessions against the HTTP floor", "server_load"};
   bool smoke = false, serve_floor = false, no_floor = false;
-  std::string out, server_prefix, list_body, update_body;
+  std::string out, server_prefix, list_body, update_body, floor_sqlite;
   std::vector<int> levels;
   double seconds = 3;
   // Above the largest level: each device's connection holds a worker, and connections of the
@@ -349,9 +536,11 @@ int main(int argc, char** argv) {
   app.add_flag("--serve-floor", serve_floor)->group("");  // the floor child process
   app.add_option("--list-body", list_body)->group("");
   app.add_option("--update-body", update_body)->group("");
+  app.add_option("--floor-sqlite", floor_sqlite)->group("");
   CLI11_PARSE(app, argc, argv);
   try {
-    if (serve_floor) return cairn::bench::serve_floor(workers, list_body, update_body);
+    if (serve_floor)
+      return cairn::bench::serve_floor(workers, list_body, update_body, floor_sqlite);
     if (levels.empty()) levels = smoke ? std::vector<int>{1, 4} : std::vector<int>{1, 8, 64, 256};
     if (smoke) seconds = std::min(seconds, 0.3);
     return cairn::bench::run(out, levels, seconds, workers, server_prefix, !no_floor);
