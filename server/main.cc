@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
                  "HTTP worker threads: one per connection open at once (keep-alive included)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  app.add_option("--tls-cert", config.tls_cert_file,
+                 "Serve HTTPS with this PEM certificate (chain); needs --tls-key");
+  app.add_option("--tls-key", config.tls_key_file, "The PEM private key of --tls-cert");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <chrono>
+#include <filesystem>
 
 #include "server/listen_backlog.h"
 
@@ -23,6 +24,18 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
     return Status(ErrorCode::kInvalidArgument, "--listen has a bad port: '" + config.listen + "'");
   }
 
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "HTTPS needs both --tls-cert and --tls-key, or neither");
+  }
+  bool tls = !config.tls_cert_file.empty();
+  if (tls) {
+    for (const auto& file : {config.tls_cert_file, config.tls_key_file}) {
+      if (!std::filesystem::is_regular_file(file))
+        return Status(ErrorCode::kInvalidArgument, "cannot read TLS file '" + file + "'");
+    }
+  }
+
   auto storage = open_storage(config.db);
   if (!storage.ok()) return storage.status();
   auto api = Api::create(std::move(*storage), config.options);
@@ -36,7 +49,19 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
     server->pools_.emplace_back(name, *id);
   }
 
-  auto http = std::make_unique<httplib::Server>();
+  std::unique_ptr<httplib::Server> http;
+  if (tls) {
+    auto https = std::make_unique<httplib::SSLServer>(config.tls_cert_file.c_str(),
+                                                      config.tls_key_file.c_str());
+    if (!https->is_valid()) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "cannot load the TLS certificate '" + config.tls_cert_file + "' with key '" +
+                        config.tls_key_file + "' (PEM files that belong together?)");
+    }
+    http = std::move(https);
+  } else {
+    http = std::make_unique<httplib::Server>();
+  }
   http->set_tcp_nodelay(true);
   http->set_keep_alive_max_count(100000);
   // An idle keep-alive connection holds a worker until this timeout, even after stop(): keep it
@@ -79,6 +104,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
   raise_listen_backlog(listen_socket);
   server->host_ = host;
   server->port_ = bound;
+  server->tls_ = tls;
   server->http_ = std::move(http);
   httplib::Server* raw = server->http_.get();
   server->thread_ = std::thread([raw] { raw->listen_after_bind(); });

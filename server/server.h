@@ -25,6 +25,9 @@ struct ServerConfig {
   // Each open connection holds a worker, idle keep-alive ones for up to 2 s: size this to the
   // devices connected at once, not to the cores. Idle workers cost a stack and nothing else.
   int worker_threads = 256;
+  // HTTPS through OpenSSL when both are set: PEM files of the certificate (chain) and its key.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class Server {
@@ -35,7 +38,9 @@ class Server {
 
   const std::string& host() const { return host_; }
   int port() const { return port_; }
-  std::string url() const { return "http://" + host_ + ":" + std::to_string(port_); }
+  std::string url() const {
+    return (tls_ ? "https://" : "http://") + host_ + ":" + std::to_string(port_);
+  }
   // (name, pool id) for each --bootstrap-pool, in order.
   const std::vector<std::pair<std::string, std::string>>& pools() const { return pools_; }
   Api& api() { return *api_; }
@@ -56,6 +61,7 @@ class Server {
   bool stopped_ = false;
   std::string host_;
   int port_ = 0;
+  bool tls_ = false;
   std::vector<std::pair<std::string, std::string>> pools_;
 };
 
