@@ -35,6 +35,11 @@ struct AdminCredentials {
 
 constexpr Millis kAllowedClockSkew = 15 * 60 * 1000;
 
+// Expired temporary credentials are kept this long, so that a device still holding them is told
+// ExpiredTokenException (which makes every AWS client and cairn fetch new ones) rather than
+// UnrecognizedClientException (which none of them retries).
+constexpr Millis kExpiredCredentialsKept = 24LL * 3600 * 1000;
+
 // Verifies the request's signature for `service` ("cognito-sync" or "cognito-identity").
 Result<Caller> authenticate(const httplib::Request& request, const std::string& service,
                             const AdminCredentials& admin, Storage& storage, Millis now);

@@ -327,7 +327,7 @@ Reply Api::get_credentials_for_identity(Call& c,
     creds.identity_id = resolved->identity_id;
     creds.pool_id = resolved->pool_id;
     creds.expires = c.now + options_.credentials_ttl_seconds * 1000;
-    txn.delete_expired_credentials(c.now);
+    txn.delete_expired_credentials(c.now - kExpiredCredentialsKept);
     txn.put_credentials(creds);
     return Status::OK();
   });

@@ -314,8 +314,8 @@ class SqliteTxn final : public StorageTxn {
         .bind(r.expires)
         .run();
   }
-  void delete_expired_credentials(Millis now) override {
-    c_.prepare("DELETE FROM credentials WHERE expires < ?").bind(now).run();
+  void delete_expired_credentials(Millis before) override {
+    c_.prepare("DELETE FROM credentials WHERE expires < ?").bind(before).run();
   }
 
   std::optional<DatasetRow> dataset(const std::string& identity_id,

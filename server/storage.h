@@ -135,7 +135,8 @@ class StorageTxn {
   // Temporary credentials.
   virtual std::optional<CredentialsRow> credentials(const std::string& access_key_id) = 0;
   virtual void put_credentials(const CredentialsRow& row) = 0;
-  virtual void delete_expired_credentials(Millis now) = 0;
+  // Deletes the credentials that expired before `before`.
+  virtual void delete_expired_credentials(Millis before) = 0;
 
   // Datasets.
   virtual std::optional<DatasetRow> dataset(const std::string& identity_id,
