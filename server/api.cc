@@ -338,7 +338,8 @@ Reply Api::route_sync(Call& call, std::string& operation) {
 
   auto auth_started = std::chrono::steady_clock::now();
   uint64_t storage_before = t_phases.storage_ns;
-  auto caller = authenticate(req, "cognito-sync", options_.admin, *storage_, call.now);
+  auto caller =
+      authenticate(req, "cognito-sync", options_.admin, *storage_, credentials_cache_, call.now);
   t_phases.auth_ns += elapsed_ns(auth_started) - (t_phases.storage_ns - storage_before);
   if (!caller.ok()) return caller.status();
   call.caller = *caller;
@@ -497,7 +498,8 @@ Reply Api::route_identity(Call& call, const std::string& operation) {
   if (!unsigned_op) {
     auto auth_started = std::chrono::steady_clock::now();
     uint64_t storage_before = t_phases.storage_ns;
-    auto caller = authenticate(req, "cognito-identity", options_.admin, *storage_, call.now);
+    auto caller = authenticate(req, "cognito-identity", options_.admin, *storage_,
+                               credentials_cache_, call.now);
     t_phases.auth_ns += elapsed_ns(auth_started) - (t_phases.storage_ns - storage_before);
     if (!caller.ok()) return caller.status();
     if (!caller->developer()) {

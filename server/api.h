@@ -162,6 +162,7 @@ class Api {
 
   std::unique_ptr<Storage> storage_;  // timed: every transaction adds to the request's storage_ns
   TokenSigner tokens_;
+  CredentialsCache credentials_cache_;  // revoked after every write that deletes identities
   ServerOptions options_;
   std::shared_ptr<Clock> clock_;
   std::mutex jobs_mu_;

@@ -87,7 +87,8 @@ std::string header_values(const httplib::Request& r, const std::string& name) {
 }  // namespace
 
 Result<Caller> authenticate(const httplib::Request& request, const std::string& service,
-                            const AdminCredentials& admin, Storage& storage, Millis now) {
+                            const AdminCredentials& admin, Storage& storage,
+                            CredentialsCache& cache, Millis now) {
   if (!request.has_header("Authorization")) {
     return auth_error("MissingAuthenticationTokenException", "Missing Authentication Token");
   }
@@ -141,12 +142,16 @@ Result<Caller> authenticate(const httplib::Request& request, const std::string& 
     caller.kind = Caller::Kind::kDeveloper;
     secret = admin.secret_access_key;
   } else {
-    std::optional<CredentialsRow> row;
-    Status st = storage.read([&](StorageTxn& txn) {
-      row = txn.credentials(auth->access_key_id);
-      return Status::OK();
-    });
-    if (!st.ok()) return st;
+    auto cached = cache.lookup(auth->access_key_id);
+    std::optional<CredentialsRow> row = std::move(cached.row);
+    if (!row) {
+      Status st = storage.read([&](StorageTxn& txn) {
+        row = txn.credentials(auth->access_key_id);
+        return Status::OK();
+      });
+      if (!st.ok()) return st;
+      if (row) cache.fill(*row, cached.generation);
+    }
     if (!row) {
       return auth_error("UnrecognizedClientException",
                         "The security token included in the request is invalid.");

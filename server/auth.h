@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cairn/status.h"
+#include "server/credentials_cache.h"
 #include "server/storage.h"
 
 namespace cairn::server {
@@ -41,7 +42,9 @@ constexpr Millis kAllowedClockSkew = 15 * 60 * 1000;
 constexpr Millis kExpiredCredentialsKept = 24LL * 3600 * 1000;
 
 // Verifies the request's signature for `service` ("cognito-sync" or "cognito-identity").
+// Temporary credentials are looked up in `cache` first, then in storage (and cached).
 Result<Caller> authenticate(const httplib::Request& request, const std::string& service,
-                            const AdminCredentials& admin, Storage& storage, Millis now);
+                            const AdminCredentials& admin, Storage& storage,
+                            CredentialsCache& cache, Millis now);
 
 }  // namespace cairn::server

@@ -230,6 +230,7 @@ Reply Api::delete_identity_pool(Call&, const identity::DeleteIdentityPoolRequest
     txn.delete_pool(r.identity_pool_id);
     return Status::OK();
   });
+  credentials_cache_.revoke_all();  // committed or not: revoking is never wrong
   if (!s.ok()) return s;
   return std::string("{}");
 }
@@ -307,6 +308,7 @@ Reply Api::get_credentials_for_identity(Call& c,
                                         const identity::GetCredentialsForIdentityRequest& r) {
   CredentialsRow creds;
   std::string session_token;
+  bool merged = false;  // then the source identity's credentials are gone
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
     auto resolved = resolve_identity(
         txn, r.identity_id, r.logins,
@@ -315,6 +317,7 @@ Reply Api::get_credentials_for_identity(Call& c,
         },
         [&](const std::string& from, const std::string& to) {
           merge_identity(txn, from, to, c.now);
+          merged = true;
         });
     if (!resolved.ok()) return resolved.status();
     static constexpr char kUpperAlnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -331,6 +334,7 @@ Reply Api::get_credentials_for_identity(Call& c,
     txn.put_credentials(creds);
     return Status::OK();
   });
+  if (merged) credentials_cache_.revoke_all();
   if (!s.ok()) return s;
   Writer w;
   w.begin_object();
@@ -348,6 +352,7 @@ Reply Api::get_credentials_for_identity(Call& c,
 
 Reply Api::get_open_id_token(Call& c, const identity::GetOpenIdTokenRequest& r) {
   std::string id, pool_id;
+  bool merged = false;  // then the source identity's credentials are gone
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
     auto resolved = resolve_identity(
         txn, r.identity_id, r.logins,
@@ -356,12 +361,14 @@ Reply Api::get_open_id_token(Call& c, const identity::GetOpenIdTokenRequest& r) 
         },
         [&](const std::string& from, const std::string& to) {
           merge_identity(txn, from, to, c.now);
+          merged = true;
         });
     if (!resolved.ok()) return resolved.status();
     id = resolved->identity_id;
     pool_id = resolved->pool_id;
     return Status::OK();
   });
+  if (merged) credentials_cache_.revoke_all();
   if (!s.ok()) return s;
   Writer w;
   w.begin_object();
@@ -482,6 +489,7 @@ Reply Api::merge_developer_identities(Call& c, const identity::MergeDeveloperIde
     if (source->identity_id != dest) merge_identity(txn, source->identity_id, dest, c.now);
     return Status::OK();
   });
+  credentials_cache_.revoke_all();
   if (!s.ok()) return s;
   return std::string(R"({"IdentityId":")") + dest + "\"}";
 }
@@ -558,6 +566,7 @@ Reply Api::delete_identities(Call&, const identity::DeleteIdentitiesRequest& r) 
     for (const auto& id : r.identity_ids_to_delete) txn.delete_identity(id);
     return Status::OK();
   });
+  credentials_cache_.revoke_all();
   if (!s.ok()) return s;
   return std::string(R"({"UnprocessedIdentityIds":[]})");
 }

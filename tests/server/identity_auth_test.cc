@@ -183,7 +183,7 @@ TEST(Merges, AnUnauthenticatedIdentityPresentingAnotherIdentitysLoginMergesIntoI
   ASSERT_TRUE(
       push(*guest.sync, ts.pool(), guest.identity_id, "save", {put("coins", "12", 0)}).ok());
   auto [alice, token] = developer_identity(ts, "alice");
-  std::vector<std::pair<std::string, std::string>> changes;
+  auto guest_credentials = *guest.provider->credentials();  // used above, so cached by the server
   guest.provider->set_logins({{"cognito-identity.amazonaws.com", token}});
   auto creds = guest.provider->credentials();
   ASSERT_TRUE(creds.ok()) << creds.status().ToString();
@@ -191,6 +191,33 @@ TEST(Merges, AnUnauthenticatedIdentityPresentingAnotherIdentitysLoginMergesIntoI
   auto moved = list_all(*ts.admin_sync(), ts.pool(), alice, "save." + guest.identity_id);
   ASSERT_EQ(moved.records.size(), 1u);
   EXPECT_EQ(*moved.records[0].value, "12");
+  // The merged-away identity's credentials stopped working with it.
+  auto stale = std::move(CognitoSyncClient::create(ts.config(
+                             std::make_shared<StaticCredentialsProvider>(guest_credentials))))
+                   .value();
+  EXPECT_EQ(stale->list_datasets({ts.pool(), guest.identity_id, std::nullopt, std::nullopt})
+                .status()
+                .code(),
+            ErrorCode::kUnrecognizedClient);
+}
+
+TEST(Identities, DeletingAPoolRevokesItsIdentitiesCredentialsAtOnce) {
+  TestServer ts;
+  identity::CreateIdentityPoolRequest create;
+  create.identity_pool_name = "doomed";
+  create.allow_unauthenticated_identities = true;
+  auto pool = ts.admin_identity()->create_identity_pool(create);
+  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  CognitoIdentityProviderOptions o;
+  o.identity_pool_id = pool->identity_pool_id;
+  auto provider = std::make_shared<CognitoIdentityCredentialsProvider>(ts.admin_identity(), o);
+  auto id = provider->identity_id();
+  ASSERT_TRUE(id.ok());
+  auto sync = std::move(CognitoSyncClient::create(ts.config(provider))).value();
+  ASSERT_TRUE(push(*sync, pool->identity_pool_id, *id, "s", {put("k", "v", 0)}).ok());
+  ASSERT_TRUE(ts.admin_identity()->delete_identity_pool({pool->identity_pool_id}).ok());
+  auto after = sync->list_datasets({pool->identity_pool_id, *id, std::nullopt, std::nullopt});
+  EXPECT_EQ(after.status().code(), ErrorCode::kUnrecognizedClient) << after.status().ToString();
 }
 
 TEST(Identities, DeleteIdentitiesRemovesTheirData) {
