@@ -46,6 +46,8 @@ class Stmt {
   int64_t i64(int col) const { return sqlite3_column_int64(s_, col); }
   std::optional<int64_t> opt_i64(int col) const;
   bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+  // The size in bytes of a TEXT or BLOB column, without copying it out.
+  int64_t bytes(int col) const { return sqlite3_column_bytes(s_, col); }
 
  private:
   void check(int rc);

@@ -161,6 +161,11 @@ class SqliteTxn final : public StorageTxn {
     if (!s.step()) return std::nullopt;
     return read_pool(s);
   }
+  bool pool_exists(const std::string& id) override {
+    auto s = c_.prepare("SELECT 1 FROM pools WHERE id = ?");
+    s.bind(id);
+    return s.step();
+  }
   std::optional<PoolRow> pool_by_name(const std::string& name) override {
     auto s = c_.prepare("SELECT " POOL_COLUMNS
                         " FROM pools WHERE name = ? ORDER BY created, id LIMIT 1");
@@ -404,13 +409,16 @@ class SqliteTxn final : public StorageTxn {
     return {s.i64(0), s.i64(1), s.i64(2)};
   }
 
-  std::optional<RecordRow> record(const std::string& identity_id, const std::string& dataset,
-                                  const std::string& key) override {
-    auto s = c_.prepare("SELECT " RECORD_COLUMNS
-                        " FROM records WHERE identity_id = ? AND dataset = ? AND key = ?");
+  std::optional<RecordState> record_state(const std::string& identity_id,
+                                          const std::string& dataset,
+                                          const std::string& key) override {
+    auto s = c_.prepare(
+        "SELECT sync_count, value FROM records WHERE identity_id = ? AND dataset = ? AND key = ?");
     s.bind(identity_id).bind(dataset).bind(key);
     if (!s.step()) return std::nullopt;
-    return read_record(s);
+    RecordState state{s.i64(0), std::nullopt};
+    if (!s.is_null(1)) state.value_bytes = s.bytes(1);  // TEXT bytes, no copy
+    return state;
   }
   std::vector<RecordRow> records_after(const std::string& identity_id, const std::string& dataset,
                                        int64_t min_count, int64_t after_count,

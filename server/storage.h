@@ -111,6 +111,8 @@ class StorageTxn {
 
   // Identity pools.
   virtual std::optional<PoolRow> pool(const std::string& id) = 0;
+  // Whether the pool exists, without reading its settings (the check of every record call).
+  virtual bool pool_exists(const std::string& id) = 0;
   virtual std::optional<PoolRow> pool_by_name(const std::string& name) = 0;
   virtual std::vector<PoolRow> pools_after(const std::string& after_id, int limit) = 0;
   virtual int64_t count_pools() = 0;
@@ -164,8 +166,15 @@ class StorageTxn {
   virtual Usage pool_usage(const std::string& pool_id) = 0;
 
   // Records.
-  virtual std::optional<RecordRow> record(const std::string& identity_id,
-                                          const std::string& dataset, const std::string& key) = 0;
+  // What UpdateRecords checks of a record before writing it: its count and its value's size in
+  // bytes (nullopt for a removed record), without reading the rest of the row into memory.
+  struct RecordState {
+    int64_t sync_count = 0;
+    std::optional<int64_t> value_bytes;
+  };
+  virtual std::optional<RecordState> record_state(const std::string& identity_id,
+                                                  const std::string& dataset,
+                                                  const std::string& key) = 0;
   // Records with sync_count > min_count, ordered by (sync_count, key), strictly after the cursor
   // (after_count, after_key).
   virtual std::vector<RecordRow> records_after(const std::string& identity_id,

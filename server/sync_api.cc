@@ -56,7 +56,11 @@ void write_record(Writer& w, const RecordRow& r) {
 }
 
 // The identity row, if any, must belong to the pool in the path.
-Status check_identity_pool(StorageTxn& txn, const std::string& pool, const std::string& identity) {
+// Identity credentials need no look-up: authorize() matched their identity and pool with the
+// path's, and they are deleted with their identity (merges included) and their pool.
+Status check_identity_pool(StorageTxn& txn, const Caller& caller, const std::string& pool,
+                           const std::string& identity) {
+  if (caller.identity()) return Status::OK();
   auto row = txn.identity(identity);
   if (row && row->pool_id != pool) {
     return not_found("Identity '" + identity + "' is not in identity pool '" + pool + "'.");
@@ -104,9 +108,13 @@ Result<int> page_size(const std::optional<int32_t>& asked, int maximum) {
 }  // namespace
 
 Status Api::require_pool(StorageTxn& txn, const std::string& pool_id, PoolRow* out) {
+  if (!out) {
+    if (!txn.pool_exists(pool_id)) return not_found("IdentityPool '" + pool_id + "' not found.");
+    return Status::OK();
+  }
   auto pool = txn.pool(pool_id);
   if (!pool) return not_found("IdentityPool '" + pool_id + "' not found.");
-  if (out) *out = std::move(*pool);
+  *out = std::move(*pool);
   return Status::OK();
 }
 
@@ -144,7 +152,7 @@ Reply Api::list_records(Call& c, const sync::ListRecordsRequest& r) {
   std::vector<std::string> merged;
   auto body = [&](StorageTxn& txn) -> Status {
     Status st = require_pool(txn, r.identity_pool_id, nullptr);
-    if (st.ok()) st = check_identity_pool(txn, r.identity_pool_id, r.identity_id);
+    if (st.ok()) st = check_identity_pool(txn, c.caller, r.identity_pool_id, r.identity_id);
     if (!st.ok()) return st;
     ds = txn.dataset(r.identity_id, r.dataset_name);
     records =
@@ -208,7 +216,7 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
   std::vector<RecordRow> written;
   s = storage_->write([&](StorageTxn& txn) -> Status {
     Status st = require_pool(txn, r.identity_pool_id, nullptr);
-    if (st.ok()) st = check_identity_pool(txn, r.identity_pool_id, r.identity_id);
+    if (st.ok()) st = check_identity_pool(txn, c.caller, r.identity_pool_id, r.identity_id);
     if (!st.ok()) return st;
     auto existing = txn.dataset(r.identity_id, r.dataset_name);
     bool creating = !existing || existing->deleted;
@@ -231,16 +239,16 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
     int64_t live = ds.num_records;
     int64_t bytes = ds.data_storage;
     for (const auto& p : r.record_patches) {
-      auto current = txn.record(r.identity_id, r.dataset_name, p.key);
+      auto current = txn.record_state(r.identity_id, r.dataset_name, p.key);
       int64_t current_count = current ? current->sync_count : 0;
       if (p.sync_count != current_count) {
         return Status(ErrorCode::kResourceConflict, "Current SyncCount for: " + p.key +
                                                         " is: " + std::to_string(current_count) +
                                                         " not: " + std::to_string(p.sync_count));
       }
-      if (current && current->value) {
+      if (current && current->value_bytes) {
         live -= 1;
-        bytes -= static_cast<int64_t>(p.key.size() + current->value->size());
+        bytes -= static_cast<int64_t>(p.key.size()) + *current->value_bytes;
       }
       if (p.op == sync::kOpReplace) {
         live += 1;
@@ -385,7 +393,7 @@ Reply Api::describe_identity_usage(Call& c, const sync::DescribeIdentityUsageReq
   std::optional<IdentityRow> identity;
   s = storage_->read([&](StorageTxn& txn) {
     Status st = require_pool(txn, r.identity_pool_id, nullptr);
-    if (st.ok()) st = check_identity_pool(txn, r.identity_pool_id, r.identity_id);
+    if (st.ok()) st = check_identity_pool(txn, c.caller, r.identity_pool_id, r.identity_id);
     if (!st.ok()) return st;
     identity = txn.identity(r.identity_id);
     usage = txn.identity_usage(r.identity_id);
