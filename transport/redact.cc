@@ -45,7 +45,18 @@ std::string redact_header(std::string_view name, std::string_view value) {
 std::string redact_body(std::string_view body) {
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
-  if (doc.HasParseError()) return std::string(body);
+  if (doc.HasParseError()) {
+    // Not JSON: an HTML page from a proxy passes as it is, but a body cut short in the middle
+    // of a credentials answer cannot be redacted member by member, so it is not shown at all.
+    for (std::string_view name :
+         {"SecretKey", "SessionToken", "Token", "SecretAccessKey", "Logins"}) {
+      if (body.find(name) != std::string_view::npos) {
+        return std::string(kRedacted) + " (" + std::to_string(body.size()) +
+               " bytes that are not JSON and name a secret)";
+      }
+    }
+    return std::string(body);
+  }
   redact_value(doc, doc.GetAllocator());
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);

@@ -242,6 +242,15 @@ TEST(Redaction, SecretsNeverReachTheTrace) {
   EXPECT_EQ(redact_header("x-amz-security-token", "tok"), kRedacted);
 }
 
+TEST(Redaction, HalfACredentialsAnswerIsWithheldWholeAndOtherTextPasses) {
+  std::string cut = R"({"Credentials":{"AccessKeyId":"AK","SecretKey":"SECRET-KEY-1234","Sess)";
+  std::string shown = redact_body(cut);
+  EXPECT_EQ(shown.find("SECRET-KEY-1234"), std::string::npos) << shown;
+  EXPECT_EQ(shown.rfind(kRedacted, 0), 0u) << shown;
+  std::string page = "<html><body>502 Bad Gateway</body></html>";
+  EXPECT_EQ(redact_body(page), page) << "a proxy's error page helps and holds no secret";
+}
+
 // The SIMD string scan reads whole 16-byte blocks: texts of every length, held in buffers with
 // no room past their end (and as views of larger buffers), parse to the same value. Under ASan
 // this shows any read past the buffer.
