@@ -145,6 +145,9 @@ class CurlTransport final : public HttpTransport {
                                                                             &curl_slist_free_all);
 
     curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
+    // The path goes out exactly as it was signed: curl would otherwise squash "/datasets/../"
+    // (".." is a valid dataset name) into another operation's path.
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
