@@ -45,6 +45,11 @@ int main(int argc, char** argv) {
                  "HTTP worker threads: one per connection open at once (keep-alive included)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  app.add_option("--read-timeout", config.read_timeout_seconds,
+                 "Seconds a client may stall in the middle of a request (or of reading an answer) "
+                 "before its connection is closed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   app.add_option("--tls-cert", config.tls_cert_file,
                  "Serve HTTPS with this PEM certificate (chain); needs --tls-key");
   app.add_option("--tls-key", config.tls_key_file, "The PEM private key of --tls-cert");

@@ -69,6 +69,8 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
   // UpdateRecords to share one connection.
   http->set_keep_alive_timeout(2);
   http->set_payload_max_length(config.options.max_body_bytes);
+  http->set_read_timeout(config.read_timeout_seconds, 0);
+  http->set_write_timeout(config.read_timeout_seconds, 0);
   int workers = config.worker_threads;
   http->new_task_queue = [workers] {
     return new httplib::ThreadPool(static_cast<size_t>(workers));

@@ -25,6 +25,9 @@ struct ServerConfig {
   // Each open connection holds a worker, idle keep-alive ones for up to 2 s: size this to the
   // devices connected at once, not to the cores. Idle workers cost a stack and nothing else.
   int worker_threads = 256;
+  // How long a connection may take to send the rest of a request once it has started one (and,
+  // likewise, to take an answer): a client that stalls is cut off then and its worker freed.
+  int read_timeout_seconds = 5;
   // HTTPS through OpenSSL when both are set: PEM files of the certificate (chain) and its key.
   std::string tls_cert_file;
   std::string tls_key_file;

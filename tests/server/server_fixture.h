@@ -19,7 +19,8 @@ inline const char* kAdminSecret = "cairn-admin-secret-for-tests";
 
 class TestServer {
  public:
-  explicit TestServer(server::ServerOptions options = {}, bool with_admin = true) {
+  explicit TestServer(server::ServerOptions options = {}, bool with_admin = true,
+                      int read_timeout_seconds = 5) {
     char tmpl[] = "/tmp/cairn-server-test-XXXXXX";
     dir_ = mkdtemp(tmpl);
     server::ServerConfig config;
@@ -31,6 +32,7 @@ class TestServer {
       config.options.admin = {kAdminKey, kAdminSecret};
     }
     config.worker_threads = 16;
+    config.read_timeout_seconds = read_timeout_seconds;
     auto started = server::Server::start(config);
     if (!started.ok()) throw std::runtime_error(started.status().ToString());
     server_ = std::move(*started);
