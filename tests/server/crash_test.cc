@@ -1,0 +1,214 @@
+// cairn-server killed with SIGKILL in the middle of UpdateRecords, over and over. A writer keeps
+// pushing batches of records to one dataset, each batch tagging every record with its number;
+// the server is killed at a random moment and started again on the same database. After each
+// restart the dataset must hold one whole batch (every record the same batch, each record's sync
+// count the dataset's, the count never going back, no acknowledged batch undone), never a torn
+// mix; and the writer, starting again from whatever the server holds, goes on pushing.
+//
+// CAIRN_SERVER_CRASH_TRIALS=N changes the number of trials (50 by default); figures are printed.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "cairn/cognito_identity.h"
+#include "cairn/cognito_sync.h"
+#include "tests/temp_dir.h"
+
+namespace cairn {
+namespace {
+
+constexpr char kAdminKey[] = "AKIDCRASH";
+constexpr char kAdminSecret[] = "crash-test-admin-secret";
+constexpr int kRecords = 60;  // a batch: 60 records of 2 KB, so a write takes a while
+
+// cairn-server as a child process, reading its ready lines.
+struct ServerProcess {
+  pid_t pid = -1;
+  std::string url, pool;
+
+  static ServerProcess start(const std::string& db) {
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    ServerProcess p;
+    p.pid = fork();
+    if (p.pid == 0) {
+      dup2(fds[1], 1);
+      close(fds[0]);
+      int devnull = open("/dev/null", O_WRONLY);
+      dup2(devnull, 2);
+      execl(CAIRN_SERVER, CAIRN_SERVER, "--listen", "127.0.0.1:0", "--db", ("sqlite:" + db).c_str(),
+            "--bootstrap-pool", "game", "--admin-access-key-id", kAdminKey,
+            "--admin-secret-access-key", kAdminSecret, "--log-level", "off", nullptr);
+      _exit(127);
+    }
+    close(fds[1]);
+    FILE* out = fdopen(fds[0], "r");
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, out)) {
+      std::string line(buf);
+      if (!line.empty() && line.back() == '\n') line.pop_back();
+      if (line.rfind("identity-pool game ", 0) == 0) p.pool = line.substr(19);
+      if (line.rfind("cairn-server listening on ", 0) == 0) {
+        p.url = line.substr(26);
+        break;
+      }
+    }
+    std::fclose(out);
+    return p;
+  }
+  void kill9() {
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+  }
+};
+
+ClientConfig admin_config(const std::string& url) {
+  ClientConfig c;
+  c.endpoint = url;
+  c.region = "us-east-1";
+  c.credentials = std::make_shared<StaticCredentialsProvider>(kAdminKey, kAdminSecret);
+  c.retry.max_retries = 0;  // a dead server is a failed call here, not a wait
+  c.http.connect_timeout = std::chrono::milliseconds(2000);
+  return c;
+}
+
+// The batch a record's value belongs to: values are "<batch>:<key>:<padding>".
+int64_t batch_of(const std::string& v) { return std::stoll(v.substr(0, v.find(':'))); }
+
+struct DatasetState {
+  bool ok = false;
+  int64_t sync_count = 0;
+  std::map<std::string, std::pair<std::string, int64_t>> records;  // key -> (value, count)
+};
+DatasetState read_dataset(CognitoSyncClient& c, const std::string& pool, const std::string& id) {
+  DatasetState out;
+  std::optional<std::string> next, session;
+  do {
+    auto page = c.list_records({pool, id, "save", 0, next, std::nullopt, session});
+    if (!page.ok()) return out;
+    for (const auto& r : page->records) out.records[*r.key] = {r.value.value_or(""), *r.sync_count};
+    out.sync_count = page->dataset_sync_count.value_or(0);
+    session = page->sync_session_token;
+    next = page->next_token;
+  } while (next);
+  out.ok = true;
+  return out;
+}
+
+TEST(ServerCrash, UpdateRecordsKilledMidWriteIsWholeOrAbsentAfterEveryRestart) {
+  const char* env = std::getenv("CAIRN_SERVER_CRASH_TRIALS");
+  const int trials = env ? std::atoi(env) : 50;
+  testing::TempDir dir("cairn-server-crash");
+  const std::string db = dir.path + "/cairn.db";
+  auto server = ServerProcess::start(db);
+  ASSERT_FALSE(server.url.empty());
+  std::string identity_id;
+  {
+    auto identity = std::move(CognitoIdentityClient::create(admin_config(server.url))).value();
+    auto id = identity->get_id({std::nullopt, server.pool, {}});
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    identity_id = *id->identity_id;
+  }
+  std::mt19937_64 rng(2026);
+  int64_t last_count = 0, last_batch = 0, batch = 0;
+  uint64_t pushes_answered = 0, pushes_cut = 0, torn = 0, lost = 0;
+  for (int trial = 0; trial < trials; ++trial) {
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> acknowledged{-1};  // the newest batch the server said it stored
+    std::atomic<bool> updating{false};      // an UpdateRecords is on its way
+    std::thread writer([&] {
+      auto sync = std::move(CognitoSyncClient::create(admin_config(server.url))).value();
+      while (!stop) {
+        auto state = read_dataset(*sync, server.pool, identity_id);
+        if (!state.ok) return;
+        auto session = sync->list_records(
+            {server.pool, identity_id, "save", 0, std::nullopt, 1, std::nullopt});
+        if (!session.ok()) return;
+        int64_t b = ++batch;
+        sync::UpdateRecordsRequest r{server.pool,  identity_id, "save",
+                                     std::nullopt, {},          *session->sync_session_token,
+                                     std::nullopt};
+        for (int k = 0; k < kRecords; ++k) {
+          std::string key = "k" + std::to_string(k);
+          int64_t count = state.records.count(key) ? state.records[key].second : 0;
+          r.record_patches.push_back({sync::kOpReplace, key,
+                                      std::to_string(b) + ":" + key + ":" + std::string(2000, 'x'),
+                                      count, std::nullopt});
+        }
+        updating = true;
+        auto pushed = sync->update_records(r);
+        updating = false;
+        if (!pushed.ok()) {
+          ++pushes_cut;
+          return;
+        }
+        ++pushes_answered;
+        acknowledged = b;
+      }
+    });
+    // Let a few pushes land, then kill within a few milliseconds of an UpdateRecords going out:
+    // while the server reads, checks or writes it.
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 20000));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!updating && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 4000));
+    server.kill9();
+    stop = true;
+    writer.join();
+
+    server = ServerProcess::start(db);
+    ASSERT_FALSE(server.url.empty()) << "the server did not come back after trial " << trial;
+    auto reader = std::move(CognitoSyncClient::create(admin_config(server.url))).value();
+    auto state = read_dataset(*reader, server.pool, identity_id);
+    ASSERT_TRUE(state.ok) << "trial " << trial;
+    if (state.records.empty()) continue;  // nothing landed yet
+    std::set<int64_t> batches;
+    bool counts_match = true;
+    for (const auto& [key, rec] : state.records) {
+      batches.insert(batch_of(rec.first));
+      counts_match &= rec.second == state.sync_count;
+    }
+    int64_t stored = *batches.begin();
+    if (batches.size() != 1 || state.records.size() != static_cast<size_t>(kRecords) ||
+        !counts_match) {
+      ++torn;
+      ADD_FAILURE() << "trial " << trial << ": a torn dataset: " << batches.size() << " batches, "
+                    << state.records.size() << " records, counts match: " << counts_match;
+    }
+    if (state.sync_count < last_count || stored < last_batch || stored < acknowledged.load()) {
+      ++lost;
+      ADD_FAILURE() << "trial " << trial << ": went back: count " << state.sync_count << " after "
+                    << last_count << ", batch " << stored << " after " << last_batch
+                    << ", acknowledged " << acknowledged.load();
+    }
+    last_count = state.sync_count;
+    last_batch = stored;
+  }
+
+  // The last restart holds one whole batch too.
+  auto reader = std::move(CognitoSyncClient::create(admin_config(server.url))).value();
+  auto final_state = read_dataset(*reader, server.pool, identity_id);
+  ASSERT_TRUE(final_state.ok);
+  EXPECT_EQ(final_state.records.size(), static_cast<size_t>(kRecords));
+  server.kill9();
+  std::printf(
+      "\nserver crashes: %d SIGKILLs during UpdateRecords of %d x 2 KB records; %llu "
+      "pushes answered, %llu cut off by a kill; torn datasets %llu, lost or reverted "
+      "acknowledged pushes %llu; final sync count %lld\n",
+      trials, kRecords, static_cast<unsigned long long>(pushes_answered),
+      static_cast<unsigned long long>(pushes_cut), static_cast<unsigned long long>(torn),
+      static_cast<unsigned long long>(lost), static_cast<long long>(final_state.sync_count));
+  EXPECT_GT(pushes_cut, 0u) << "no kill landed during a push";
+}
+
+}  // namespace
+}  // namespace cairn
