@@ -121,6 +121,12 @@ TEST(ServerCrash, UpdateRecordsKilledMidWriteIsWholeOrAbsentAfterEveryRestart) {
   std::mt19937_64 rng(2026);
   int64_t last_count = 0, last_batch = 0, batch = 0;
   uint64_t pushes_answered = 0, pushes_cut = 0, torn = 0, lost = 0;
+  // How long a push takes on this build (a sanitized one is many times slower): kills land within
+  // twice that of an UpdateRecords going out. The mean of answered pushes, in microseconds.
+  std::atomic<int64_t> push_micros_total{0}, pushes_timed{0};
+  auto push_micros = [&] {
+    return pushes_timed ? std::max<int64_t>(push_micros_total / pushes_timed, 1000) : 20000;
+  };
   for (int trial = 0; trial < trials; ++trial) {
     std::atomic<bool> stop{false};
     std::atomic<int64_t> acknowledged{-1};  // the newest batch the server said it stored
@@ -145,22 +151,30 @@ TEST(ServerCrash, UpdateRecordsKilledMidWriteIsWholeOrAbsentAfterEveryRestart) {
                                       count, std::nullopt});
         }
         updating = true;
+        auto sent = std::chrono::steady_clock::now();
         auto pushed = sync->update_records(r);
         updating = false;
         if (!pushed.ok()) {
           ++pushes_cut;
           return;
         }
+        push_micros_total += std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now() - sent)
+                                 .count();
+        ++pushes_timed;
         ++pushes_answered;
         acknowledged = b;
       }
     });
-    // Let a few pushes land, then kill within a few milliseconds of an UpdateRecords going out:
-    // while the server reads, checks or writes it.
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 20000));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    // Let a few pushes land (the first trial waits for one), then kill within twice a push's time
+    // of an UpdateRecords going out: while the server reads, checks or writes it.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (trial == 0 && pushes_timed == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    uint64_t span = static_cast<uint64_t>(push_micros());
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % (4 * span)));
     while (!updating && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 4000));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % (2 * span)));
     server.kill9();
     stop = true;
     writer.join();
@@ -201,12 +215,14 @@ TEST(ServerCrash, UpdateRecordsKilledMidWriteIsWholeOrAbsentAfterEveryRestart) {
   EXPECT_EQ(final_state.records.size(), static_cast<size_t>(kRecords));
   server.kill9();
   std::printf(
-      "\nserver crashes: %d SIGKILLs during UpdateRecords of %d x 2 KB records; %llu "
+      "\nserver crashes (a push takes %lld us here): %d SIGKILLs during UpdateRecords of %d x "
+      "2 KB records; %llu "
       "pushes answered, %llu cut off by a kill; torn datasets %llu, lost or reverted "
       "acknowledged pushes %llu; final sync count %lld\n",
-      trials, kRecords, static_cast<unsigned long long>(pushes_answered),
-      static_cast<unsigned long long>(pushes_cut), static_cast<unsigned long long>(torn),
-      static_cast<unsigned long long>(lost), static_cast<long long>(final_state.sync_count));
+      static_cast<long long>(push_micros()), trials, kRecords,
+      static_cast<unsigned long long>(pushes_answered), static_cast<unsigned long long>(pushes_cut),
+      static_cast<unsigned long long>(torn), static_cast<unsigned long long>(lost),
+      static_cast<long long>(final_state.sync_count));
   EXPECT_GT(pushes_cut, 0u) << "no kill landed during a push";
 }
 
