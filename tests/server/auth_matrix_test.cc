@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 
+#include "implemented_operations.h"
 #include "server_fixture.h"
 #include "tests/test_paths.h"
 #include "tests/transport/fakes.h"
@@ -367,37 +368,8 @@ class AuthMatrix : public ::testing::Test {
   std::optional<std::string> looked_up_;
 };
 
-const char* const kSyncOperations[] = {"ListIdentityPoolUsage",
-                                       "DescribeIdentityPoolUsage",
-                                       "BulkPublish",
-                                       "GetBulkPublishDetails",
-                                       "GetCognitoEvents",
-                                       "SetCognitoEvents",
-                                       "GetIdentityPoolConfiguration",
-                                       "SetIdentityPoolConfiguration",
-                                       "DescribeIdentityUsage",
-                                       "ListDatasets",
-                                       "DescribeDataset",
-                                       "ListRecords",
-                                       "UpdateRecords",
-                                       "DeleteDataset",
-                                       "RegisterDevice",
-                                       "SubscribeToDataset",
-                                       "UnsubscribeFromDataset"};
-const char* const kIdentityOperations[] = {"CreateIdentityPool",
-                                           "DescribeIdentityPool",
-                                           "ListIdentityPools",
-                                           "DeleteIdentityPool",
-                                           "GetId",
-                                           "GetCredentialsForIdentity",
-                                           "GetOpenIdToken",
-                                           "GetOpenIdTokenForDeveloperIdentity",
-                                           "LookupDeveloperIdentity",
-                                           "MergeDeveloperIdentities",
-                                           "UnlinkDeveloperIdentity",
-                                           "DescribeIdentity",
-                                           "ListIdentities",
-                                           "DeleteIdentities"};
+using testing::kIdentityOperations;
+using testing::kSyncOperations;
 
 TEST_F(AuthMatrix, EveryOperationAnswersEveryKindOfCallerAsTheModelsRulesSay) {
   auto rules = model_rules();

@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 
+#include "implemented_operations.h"
 #include "test_paths.h"
 #include "transport/pattern.h"
 #include "transport/validation.h"
@@ -51,20 +52,8 @@ void reach(const rapidjson::Value& shapes, const std::string& name, std::set<std
   }
 }
 
-const std::set<std::string> kIdentityOps = {"CreateIdentityPool",
-                                            "DescribeIdentityPool",
-                                            "ListIdentityPools",
-                                            "DeleteIdentityPool",
-                                            "GetId",
-                                            "GetCredentialsForIdentity",
-                                            "GetOpenIdToken",
-                                            "GetOpenIdTokenForDeveloperIdentity",
-                                            "LookupDeveloperIdentity",
-                                            "MergeDeveloperIdentities",
-                                            "UnlinkDeveloperIdentity",
-                                            "DescribeIdentity",
-                                            "ListIdentities",
-                                            "DeleteIdentities"};
+const std::set<std::string> kIdentityOps(std::begin(testing::kIdentityOperations),
+                                         std::end(testing::kIdentityOperations));
 
 TEST(ValidationTable, EveryEntryMatchesTheServiceModelExactly) {
   auto models = load_models();
