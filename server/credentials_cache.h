@@ -7,6 +7,9 @@
 // the row only if no revocation has happened since. A row read before a deletion committed can
 // therefore never be cached after the revocation that follows it.
 //
+// The cache is exact within one process. Several instances on one database would each need the
+// others' revocations too (or a time-to-live on the rows): see issue 9's multi-instance design.
+//
 // Thread safety: every method may be called from any thread.
 #pragma once
 
