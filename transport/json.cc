@@ -87,9 +87,18 @@ Status parse(const std::string& text, rapidjson::Document& doc) {
   return finish_parse(doc);
 }
 
+namespace {
+// The widest span a Timestamp holds, in seconds either side of the epoch (about +-292 years with
+// libstdc++'s nanosecond clock). Past it a value cannot be a time the service sent (epoch
+// milliseconds, say, are ~1.7e12), and converting it would overflow.
+const double kTimestampSeconds =
+    static_cast<double>(
+        std::chrono::duration_cast<std::chrono::seconds>(Timestamp::duration::max()).count()) -
+    1.0;
+}  // namespace
+
 std::optional<Timestamp> timestamp_from_seconds(double seconds) {
-  // Beyond +-1e13 s (about 300,000 years) the value is garbage (epoch ms, say), not a time.
-  if (!std::isfinite(seconds) || std::fabs(seconds) > 1e13) return std::nullopt;
+  if (!std::isfinite(seconds) || std::fabs(seconds) > kTimestampSeconds) return std::nullopt;
   auto ms = static_cast<int64_t>(std::llround(seconds * 1000.0));
   return Timestamp(std::chrono::duration_cast<Timestamp::duration>(std::chrono::milliseconds(ms)));
 }
@@ -127,6 +136,7 @@ std::optional<Timestamp> parse_iso8601(std::string_view text) {
   }
   if (pos != s.size()) return std::nullopt;
   int64_t epoch = static_cast<int64_t>(timegm(&tm)) - offset_seconds;
+  if (std::fabs(static_cast<double>(epoch)) > kTimestampSeconds) return std::nullopt;
   return Timestamp(std::chrono::duration_cast<Timestamp::duration>(
       std::chrono::milliseconds(epoch * 1000 + millis)));
 }

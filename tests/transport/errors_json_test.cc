@@ -166,6 +166,25 @@ TEST(JsonTimestamps, EpochMillisecondsAndGarbageAreParseErrors) {
   EXPECT_FALSE(r2.status().ok());
 }
 
+// Found by fuzz_client_responses: 1.17e11 s (year 5677) passed the old bound and overflowed the
+// nanosecond clock. Times a Timestamp cannot hold are parse errors, in both notations.
+TEST(JsonTimestamps, TimesBeyondWhatATimestampHoldsAreParseErrors) {
+  rapidjson::Document doc;
+  ASSERT_TRUE(json::parse(R"({"far":117E9,"near":9.2E9,"iso":"9999-12-31T23:59:59Z",
+                              "neg":-1E11,"ok":"2262-01-01T00:00:00Z"})",
+                          doc)
+                  .ok());
+  for (const char* key : {"far", "iso", "neg"}) {
+    json::ObjectReader r(doc, "test");
+    EXPECT_FALSE(r.time(key).has_value()) << key;
+    EXPECT_EQ(r.status().code(), ErrorCode::kParse) << key;
+  }
+  json::ObjectReader r(doc, "test");
+  EXPECT_TRUE(r.time("near").has_value()) << "year 2261 still fits";
+  EXPECT_TRUE(r.time("ok").has_value());
+  EXPECT_TRUE(r.status().ok());
+}
+
 TEST(JsonNumbers, LongsStaySixtyFourBit) {
   rapidjson::Document doc;
   ASSERT_TRUE(
