@@ -18,6 +18,8 @@ PACKAGES=(
   python3 python3-botocore python3-boto3 awscli openssl
   # benchmarks: plots (bench/run.py) and the callgrind profile of the server
   python3-matplotlib valgrind
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()
