@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, configures, builds and runs every test,
-# then runs the suite again under AddressSanitizer + UBSan and the concurrency suites under
-# ThreadSanitizer (docs/reliability.md). CAIRN_SKIP_SANITIZERS=1 skips the two sanitized runs on a
-# developer machine; CI always runs them.
+# then runs the suite again under AddressSanitizer + UBSan, the concurrency suites under
+# ThreadSanitizer, and each fuzz target for CAIRN_FUZZ_SECONDS (60) under ASan + UBSan
+# (docs/reliability.md). CAIRN_SKIP_SANITIZERS=1 skips all three on a developer machine; CI always
+# runs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -10,7 +11,7 @@ cmake --preset default >/dev/null
 cmake --build --preset default -j "$(nproc)"
 ctest --preset default
 if [ "${CAIRN_SKIP_SANITIZERS:-0}" = 1 ]; then
-  echo "test.sh: CAIRN_SKIP_SANITIZERS=1: the asan and tsan runs are skipped" >&2
+  echo "test.sh: CAIRN_SKIP_SANITIZERS=1: the asan, tsan and fuzz runs are skipped" >&2
   exit 0
 fi
 for preset in asan tsan; do
@@ -18,3 +19,4 @@ for preset in asan tsan; do
   cmake --build --preset "$preset" -j "$(nproc)"
   ctest --preset "$preset"
 done
+scripts/fuzz.sh "${CAIRN_FUZZ_SECONDS:-60}"
