@@ -24,12 +24,12 @@ namespace cairn::testing {
 namespace {
 
 struct Step {
-  enum Kind { kPut, kRemove, kSync, kOffline, kOnline } kind;
+  enum Kind { kPut, kRemove, kSync, kOffline, kOnline, kDelete } kind;
   int device;
   int key;  // for puts and removes
 };
 std::string describe(const Step& s) {
-  static const char* const kNames[] = {"put", "remove", "sync", "offline", "online"};
+  static const char* const kNames[] = {"put", "remove", "sync", "offline", "online", "delete"};
   std::string out = "d" + std::to_string(s.device) + " " + kNames[s.kind];
   if (s.kind == Step::kPut || s.kind == Step::kRemove) out += " k" + std::to_string(s.key);
   return out;
@@ -39,6 +39,16 @@ struct Schedule {
   int devices;
   std::vector<Step> steps;
 };
+// Deleting the dataset is a step only with CAIRN_PROPERTY_DELETES=1, until the engine bug it finds
+// is fixed: a device whose count is 0 (it recreated the dataset after its own delete) keeps its
+// clean records when the server's dataset is deleted again, since a pull from 0 is never told of
+// a deletion. Minimal reproduction, 4 devices: d1 delete, d2 delete, d1 put k2, d0 put k2; then
+// everyone syncs twice and d1 still holds k2 (docs/reliability.md).
+bool with_deletes() {
+  const char* v = std::getenv("CAIRN_PROPERTY_DELETES");
+  return v && std::string(v) == "1";
+}
+
 Schedule make_schedule(uint64_t seed) {
   std::mt19937_64 rng(seed);
   Schedule s;
@@ -51,8 +61,9 @@ Schedule make_schedule(uint64_t seed) {
     Step::Kind kind = r < 8    ? Step::kPut
                       : r < 11 ? Step::kRemove
                       : r < 17 ? Step::kSync
-                      : r < 19 ? Step::kOffline
-                               : Step::kOnline;
+                      : r < 18 ? Step::kOffline
+                      : r < 19 ? Step::kOnline
+                               : (with_deletes() ? Step::kDelete : Step::kSync);
     s.steps.push_back({kind, d, key});
   }
   return s;
@@ -68,20 +79,81 @@ using Records = std::map<std::string, Entry>;
 
 struct Model {
   std::vector<Records> device;
-  Records server;
   std::vector<bool> online;
+  std::vector<bool> delete_pending;  // delete_dataset() called, not yet synced
+  std::vector<bool> count_nonzero;   // the device's last sync left it a count above 0
+  std::vector<int> seen_deletions;   // the server's deletions when the device last synced
+  Records server;
+  bool server_exists = false;           // a push created the dataset, and no deletion came since
+  int deletions = 0;                    // remote deletions of an existing dataset
   std::map<std::string, Entry> newest;  // every key's newest write, wherever it was made
 
-  // A sync of device d that succeeded.
+  void resize(int devices) {
+    auto n = static_cast<size_t>(devices);
+    device.resize(n);
+    online.assign(n, true);
+    delete_pending.assign(n, false);
+    count_nonzero.assign(n, false);
+    seen_deletions.assign(n, 0);
+  }
+  static bool any_dirty(const Records& r) {
+    for (const auto& [key, e] : r) {
+      if (e.dirty) return true;
+    }
+    return false;
+  }
+
+  // A sync of device d that succeeded, as the engine runs it (docs/sync.md): a pending delete is
+  // sent first; a deletion by another device since this one last synced drops the local copy, or,
+  // with unpushed writes, makes every live record a new write (recreate from local); then dirty
+  // records meet the server's and the higher stamp wins.
   void sync(int d) {
-    Records& local = device[static_cast<size_t>(d)];
+    auto i = static_cast<size_t>(d);
+    Records& local = device[i];
+    if (delete_pending[i]) {
+      delete_pending[i] = false;
+      if (server_exists) ++deletions;
+      server.clear();
+      server_exists = false;
+      count_nonzero[i] = false;
+      if (!any_dirty(local)) {
+        local.clear();
+        seen_deletions[i] = deletions;
+        return;
+      }
+    } else if (count_nonzero[i] && seen_deletions[i] < deletions) {
+      if (any_dirty(local)) {
+        for (auto it = local.begin(); it != local.end();) {
+          if (!it->second.value) {
+            it = local.erase(it);
+          } else {
+            it->second.dirty = true;
+            ++it;
+          }
+        }
+      } else {
+        local.clear();
+      }
+    }
     for (auto& [key, entry] : local) {
       if (!entry.dirty) continue;
       auto it = server.find(key);
-      if (it == server.end() || entry.stamp > it->second.stamp)
+      if (it == server.end() || entry.stamp > it->second.stamp) {
         server[key] = {entry.value, entry.stamp, false};
+        server_exists = true;  // pushed
+      }
+    }
+    // A clean record the server no longer has (its dataset was deleted) is gone here too.
+    for (auto it = local.begin(); it != local.end();) {
+      if (!it->second.dirty && !server.count(it->first)) {
+        it = local.erase(it);
+      } else {
+        ++it;
+      }
     }
     for (const auto& [key, entry] : server) local[key] = {entry.value, entry.stamp, false};
+    count_nonzero[i] = server_exists;
+    seen_deletions[i] = deletions;
   }
   static std::map<std::string, std::string> live(const Records& r) {
     std::map<std::string, std::string> out;
@@ -100,8 +172,7 @@ std::string run_schedule(TestServer& ts, const Schedule& schedule, const std::st
   TempDir dir{"cairn-property"};
   Player player = make_player(ts, "p-" + tag);
   Model model;
-  model.device.resize(static_cast<size_t>(schedule.devices));
-  model.online.assign(static_cast<size_t>(schedule.devices), true);
+  model.resize(schedule.devices);
   std::vector<Device> devices;
   for (int i = 0; i < schedule.devices; ++i) {
     // Each device resolves by the higher stamp: its own from the model (a dirty record is its last
@@ -121,6 +192,7 @@ std::string run_schedule(TestServer& ts, const Schedule& schedule, const std::st
     if (!devices.back().manager) return "device " + std::to_string(i) + " did not open";
   }
   int64_t stamp = 0;
+  bool deleted = false;  // a deletion takes older writes with it: the newest-write check is off
   std::ostringstream failure;
   for (const auto& step : schedule.steps) {
     auto& dev = devices[static_cast<size_t>(step.device)];
@@ -153,6 +225,14 @@ std::string run_schedule(TestServer& ts, const Schedule& schedule, const std::st
         if (online) model.sync(step.device);
         break;
       }
+      case Step::kDelete: {
+        Status s = dev.open("save")->delete_dataset();
+        if (!s.ok()) return "delete failed: " + s.ToString();
+        local.clear();
+        model.delete_pending[static_cast<size_t>(step.device)] = true;
+        deleted = true;
+        break;
+      }
       case Step::kOffline:
         dev.manager->set_network_reachable(false);
         model.online[static_cast<size_t>(step.device)] = false;
@@ -176,10 +256,15 @@ std::string run_schedule(TestServer& ts, const Schedule& schedule, const std::st
   auto on_server = server_records(ts, player.identity_id, "save");
   auto expected = Model::live(model.server);
   if (on_server != expected) failure << "the server differs from the model; ";
-  if (expected != Model::live(model.newest)) failure << "the model lost a newest write; ";
+  if (!deleted && expected != Model::live(model.newest))
+    failure << "the model lost a newest write; ";
   for (int i = 0; i < schedule.devices; ++i) {
-    if (devices[static_cast<size_t>(i)].all("save") != on_server)
-      failure << "d" << i << " differs from the server; ";
+    auto held = devices[static_cast<size_t>(i)].all("save");
+    if (held != on_server) {
+      failure << "d" << i << " differs from the server: it holds {";
+      for (const auto& [k, v] : held) failure << k << "=" << v << " ";
+      failure << "}; ";
+    }
     if (devices[static_cast<size_t>(i)].manager->status("save").pending_changes != 0)
       failure << "d" << i << " still has pending changes; ";
   }
