@@ -39,14 +39,11 @@ struct Schedule {
   int devices;
   std::vector<Step> steps;
 };
-// Deleting the dataset is a step only with CAIRN_PROPERTY_DELETES=1, until the engine bug it finds
-// is fixed: a device whose count is 0 (it recreated the dataset after its own delete) keeps its
-// clean records when the server's dataset is deleted again, since a pull from 0 is never told of
-// a deletion. Minimal reproduction, 4 devices: d1 delete, d2 delete, d1 put k2, d0 put k2; then
-// everyone syncs twice and d1 still holds k2 (docs/reliability.md).
+// Deleting the dataset is a step unless CAIRN_PROPERTY_DELETES=0. It found the engine missing a
+// deletion when its count was 0 (Sync.ADeviceThatRecreatedADatasetLearnsOfTheNextDeletion).
 bool with_deletes() {
   const char* v = std::getenv("CAIRN_PROPERTY_DELETES");
-  return v && std::string(v) == "1";
+  return !v || std::string(v) != "0";
 }
 
 Schedule make_schedule(uint64_t seed) {

@@ -271,6 +271,35 @@ TEST_F(Sync, ADatasetDeletedElsewhereIsRecreatedFromUnsyncedLocalChanges) {
   EXPECT_EQ(a.all("s"), (Map{{"k", "v"}, {"offline", "write"}}));
 }
 
+// Found by the property test: a device that recreates the dataset after its own delete stays at
+// count 0 (its push's count is not old + 1), and a pull from 0 is never told of a deletion. It
+// must still learn of the next one, from the records it holds, instead of keeping them for good.
+TEST_F(Sync, ADeviceThatRecreatedADatasetLearnsOfTheNextDeletion) {
+  auto a = device("a");
+  auto b = device("b");
+  auto c = device("c");
+  ASSERT_TRUE(c.open("s")->put("old", "1").ok());
+  c.sync_ok("s");
+  ASSERT_TRUE(b.open("s")->delete_dataset().ok());
+  b.sync_ok("s");  // deleted on the server
+  ASSERT_TRUE(a.open("s")->put("k", "a's").ok());
+  a.sync_ok("s");  // recreates it; a's count stays 0
+  ASSERT_TRUE(c.open("s")->delete_dataset().ok());
+  c.sync_ok("s");  // deleted again
+  a.sync_ok("s");
+  EXPECT_EQ(on_server("s"), Map{});
+  EXPECT_EQ(a.all("s"), Map{}) << "a dropped the records of the deleted dataset";
+  // And a dirty record of a deleted incarnation is pushed as a new write, not stuck in 409s.
+  ASSERT_TRUE(a.open("s")->put("k", "again").ok());
+  a.sync_ok("s");
+  ASSERT_TRUE(a.open("s")->put("k", "and again").ok());
+  ASSERT_TRUE(b.open("s")->delete_dataset().ok());
+  b.sync_ok("s");
+  a.sync_ok("s");  // a holds unpushed "k": it recreates from it
+  EXPECT_EQ(on_server("s"), (Map{{"k", "and again"}}));
+  EXPECT_EQ(a.all("s"), (Map{{"k", "and again"}}));
+}
+
 TEST_F(Sync, CancellingOnDatasetDeletedChangesNothing) {
   auto a = device("a");
   auto b = device("b");
