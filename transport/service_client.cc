@@ -107,8 +107,12 @@ void ServiceClient::observe_date(const HttpResponse& response) {
   // so take the middle of that second.
   auto skew =
       std::chrono::system_clock::from_time_t(server) + std::chrono::milliseconds(500) - local;
-  skew_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(skew).count(),
-                 std::memory_order_relaxed);
+  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(skew).count();
+  // Within a second of zero the header cannot tell this clock from a synchronized one, and the
+  // estimate would move with the moment it was read (two synchronized devices could disagree by
+  // up to a second, and last-writer-wins with them): call it zero.
+  if (ms > -1000 && ms < 1000) ms = 0;
+  skew_ms_.store(ms, std::memory_order_relaxed);
 }
 
 Result<HttpRequest> ServiceClient::prepare(const WireRequest& wire, int attempt) {
