@@ -123,14 +123,19 @@ Status SyncRun::run_locked() {
       }
     }
 
-    // 3b. Deleted on the server since this device last synced. A count of 0 (a device that
-    // recreated the dataset after its own delete stays at 0 until a pull catches up) is never told
-    // of a deletion: then the records it holds from the server say it.
+    // 3b. Deleted on the server since this device last synced. A device at count 0 (one that
+    // recreated the dataset after its own delete stays there until a pull catches up) is never
+    // told of a deletion: then a record it holds from the server that the full pull did not
+    // return says it.
     bool deleted = (from != 0 && !pulled->exists) || pulled->deleted_after;
-    if (!deleted && from == 0 && !pulled->exists && *info) {
-      auto synced = guarded([&] { return store_.has_synced_records(name_); });
-      if (!synced.ok()) return synced.status();
-      deleted = *synced;
+    if (!deleted && from == 0 && *info) {
+      std::set<std::string> on_server;
+      if (pulled->exists) {
+        for (const auto& r : pulled->records) on_server.insert(r.key);
+      }
+      auto missed = guarded([&] { return store_.holds_records_missing_from(name_, on_server); });
+      if (!missed.ok()) return missed.status();
+      deleted = *missed;
     }
     if (deleted && !deletion_handled) {
       deletion_handled = true;
@@ -156,15 +161,6 @@ Status SyncRun::run_locked() {
       }
       if (!s.ok()) return s;
       continue;  // pull again from 0: the server may hold a newer dataset of that name
-    }
-
-    // 3c. A pull from 0 returned every record the server holds: a clean record of this device's
-    // that it did not return was in an incarnation of the dataset since deleted there.
-    if (from == 0 && pulled->exists && *info) {
-      std::set<std::string> on_server;
-      for (const auto& r : pulled->records) on_server.insert(r.key);
-      auto dropped = guarded([&] { return store_.drop_synced_records_except(name_, on_server); });
-      if (!dropped.ok()) return dropped.status();
     }
 
     // 4. Apply and resolve. Nothing to record when neither side has the dataset.

@@ -889,55 +889,20 @@ Status LocalStore::purge_dataset(const std::string& name) {
   });
 }
 
-Result<bool> LocalStore::has_synced_records(const std::string& dataset) {
+Result<bool> LocalStore::holds_records_missing_from(const std::string& dataset,
+                                                    const std::set<std::string>& on_server) {
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
-  bool found = false;
+  bool missing = false;
   Status s = impl_->guarded([&] {
     auto q = impl_->writer->prepare(
-        "SELECT 1 FROM records WHERE owner = ? AND dataset = ? AND sync_count > 0 LIMIT 1");
+        "SELECT key FROM records WHERE owner = ? AND dataset = ? AND sync_count > 0");
     q.bind(owner).bind(dataset);
-    found = q.step();
-
+    while (!missing && q.step()) missing = !on_server.count(q.text(0));
     return Status::OK();
   });
   if (!s.ok()) return s;
-  return found;
-}
-
-Result<int64_t> LocalStore::drop_synced_records_except(const std::string& dataset,
-                                                       const std::set<std::string>& on_server) {
-  std::lock_guard<std::mutex> w(impl_->write_mu);
-  std::string owner = impl_->current_owner();
-  int64_t dropped = 0;
-  Status s = impl_->guarded([&] {
-    auto& c = *impl_->writer;
-    sqlite::Transaction t(c, "BEGIN IMMEDIATE");
-    std::vector<std::pair<std::string, bool>> gone;  // key, dirty
-    {
-      auto q = c.prepare(
-          "SELECT key, dirty FROM records WHERE owner = ? AND dataset = ? AND sync_count > 0");
-      q.bind(owner).bind(dataset);
-      while (q.step()) {
-        std::string key = q.text(0);
-        if (!on_server.count(key)) gone.emplace_back(std::move(key), q.i64(1) != 0);
-      }
-    }
-    for (const auto& [key, dirty] : gone) {
-      const char* sql = dirty
-                            ? "UPDATE records SET sync_count = 0, base_value = NULL, has_base = 0, "
-                              "local_version = local_version + 1 WHERE owner = ? AND dataset = ? "
-                              "AND key = ?"
-                            : "DELETE FROM records WHERE owner = ? AND dataset = ? AND key = ?";
-      c.prepare(sql).bind(owner).bind(dataset).bind(key).run();
-    }
-    t.commit();
-    dropped = static_cast<int64_t>(gone.size());
-    if (dropped > 0) impl_->forget_stats(owner, dataset);
-    return Status::OK();
-  });
-  if (!s.ok()) return s;
-  return dropped;
+  return missing;
 }
 
 Status LocalStore::wipe() {

@@ -172,16 +172,12 @@ class LocalStore {
   Status delete_dataset(const std::string& name);
   // Forgets a dataset entirely (after the remote delete, or when the server deleted it).
   Status purge_dataset(const std::string& name);
-  // Whether the dataset holds a record that came from the server (sync count above 0), dirty or
-  // not.
-  Result<bool> has_synced_records(const std::string& dataset);
-  // After a pull from count 0, which returns every record the server's dataset holds: a synced
-  // record it did not return belonged to an incarnation of the dataset that the server has since
-  // deleted. A clean one goes; a dirty one becomes a new write (count 0, no base), so that its push
-  // creates it again instead of meeting a count the server no longer has. Returns how many records
-  // changed.
-  Result<int64_t> drop_synced_records_except(const std::string& dataset,
-                                             const std::set<std::string>& on_server);
+  // After a pull from count 0, which returns every record the server's dataset holds (`on_server`,
+  // empty when the dataset does not exist): whether this device holds a record that came from
+  // the server (sync count above 0, dirty or not) that the pull did not return. Such a record was
+  // in an incarnation of the dataset that the server has since deleted.
+  Result<bool> holds_records_missing_from(const std::string& dataset,
+                                          const std::set<std::string>& on_server);
   // Forgets every owner's data and all metadata.
   Status wipe();
 
