@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # server and tools
   libcpp-httplib-dev libcli11-dev
+  # the server's PostgreSQL backend, and the throwaway PostgreSQL its tests start
+  libpq-dev postgresql
   # interop tests: botocore is the reference serializer and signer; boto3, the AWS CLI and
   # (through npm) the AWS SDK for JavaScript v3 drive cairn-server unmodified
   python3 python3-botocore python3-boto3 awscli openssl

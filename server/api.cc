@@ -84,6 +84,10 @@ class TimedStorage final : public Storage {
     return s;
   }
   std::string describe() const override { return inner_->describe(); }
+  void watch_revocations(std::function<void()> revoked, std::function<void()> feed_lost) override {
+    inner_->watch_revocations(std::move(revoked), std::move(feed_lost));
+  }
+  Status ping() override { return inner_->ping(); }
 
  private:
   std::unique_ptr<Storage> inner_;
@@ -92,9 +96,15 @@ class TimedStorage final : public Storage {
 }  // namespace
 
 Result<std::unique_ptr<Api>> Api::create(std::unique_ptr<Storage> storage, ServerOptions options) {
-  auto signer = TokenSigner::load_or_create(*storage);
+  auto signer = TokenSigner::load_or_create(*storage, options.signing_key);
   if (!signer.ok()) return signer.status();
+  Storage* shared = storage.get();
   std::unique_ptr<Api> api(new Api(std::move(storage), std::move(*signer), std::move(options)));
+  // Storage that several instances share tells this one of their revocations. The watch ends with
+  // the storage, which the Api owns, so the cache outlives every callback.
+  CredentialsCache* cache = &api->credentials_cache_;
+  shared->watch_revocations([cache] { cache->revoked_elsewhere(); },
+                            [cache] { cache->feed_lost(); });
   // A bulk publish that was running when the server stopped starts over.
   std::vector<std::string> resume;
   Status s = api->storage_->read([&](StorageTxn& txn) {
@@ -137,6 +147,25 @@ Api::~Api() {
   usage_cv_.notify_all();
   if (usage_thread_.joinable()) usage_thread_.join();
   (void)flush_sync_sessions();
+}
+
+void Api::health(httplib::Response& response) {
+  stamp(response);
+  Status s = storage_->ping();
+  std::string scheme = storage_->describe().substr(0, storage_->describe().find(':'));
+  if (s.ok()) {
+    response.status = 200;
+    response.set_content(R"({"status":"ready","storage":")" + scheme + "\"}", "application/json");
+    return;
+  }
+  response.status = 503;
+  transport::json::Writer w;
+  w.begin_object();
+  w.str("status", "unavailable");
+  w.str("storage", scheme);
+  w.str("reason", s.message());
+  w.end_object();
+  response.set_content(w.take(), "application/json");
 }
 
 void Api::count_sync_session(const std::string& pool_id) {

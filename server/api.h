@@ -46,6 +46,11 @@ struct ServerOptions {
   // Pace of a bulk publish, in records per second (0: as fast as storage reads), so a large pool
   // does not flood the stream it feeds.
   int64_t bulk_publish_records_per_second = 0;
+  // The key that signs SyncSessionTokens, NextTokens and OpenID tokens. Empty: the one kept in
+  // storage (made on first start), which every instance on that storage shares. Instances that
+  // must agree without reading it from the database (or rotate it) set it from a file or the
+  // environment; at least 32 characters.
+  std::string signing_key;
   std::shared_ptr<Clock> clock;
   LoggerPtr logger;
 };
@@ -74,6 +79,9 @@ class Api {
   // Makes sure a pool named `name` exists (unauthenticated identities allowed, developer provider
   // login.cairn) and returns its id; the first pool of that name is reused across restarts.
   Result<std::string> bootstrap_pool(const std::string& name);
+
+  // GET /health for load balancers: 200 {"status":"ready"} when storage answers, 503 otherwise.
+  void health(httplib::Response& response);
 
   // Adds x-amzn-RequestId and Date, as every response carries them.
   std::string stamp(httplib::Response& response) const;
@@ -160,9 +168,10 @@ class Api {
   void bulk_publish_worker();
   Status run_bulk_publish(const std::string& pool_id, int64_t* published);
 
+  // Declared before storage_, so it outlives the storage's revocation feed, which calls it.
+  CredentialsCache credentials_cache_;  // revoked after every write that deletes identities
   std::unique_ptr<Storage> storage_;  // timed: every transaction adds to the request's storage_ns
   TokenSigner tokens_;
-  CredentialsCache credentials_cache_;  // revoked after every write that deletes identities
   ServerOptions options_;
   std::shared_ptr<Clock> clock_;
   std::mutex jobs_mu_;

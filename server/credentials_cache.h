@@ -7,8 +7,10 @@
 // the row only if no revocation has happened since. A row read before a deletion committed can
 // therefore never be cached after the revocation that follows it.
 //
-// The cache is exact within one process. Several instances on one database would each need the
-// others' revocations too (or a time-to-live on the rows): see issue 9's multi-instance design.
+// The cache is exact within one process. Instances sharing a PostgreSQL database also hear each
+// other's revocations through Storage::watch_revocations: another instance's revocation empties
+// this cache (revoked_elsewhere), and while that feed is down (feed_lost) the cache serves and
+// keeps nothing, so every request reads storage.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -35,6 +37,7 @@ class CredentialsCache {
 
   Lookup lookup(const std::string& access_key_id) const {
     std::lock_guard<std::mutex> l(mu_);
+    if (!trusted_) return {std::nullopt, generation_};
     auto it = rows_.find(access_key_id);
     if (it == rows_.end()) return {std::nullopt, generation_};
     return {it->second, generation_};
@@ -43,7 +46,7 @@ class CredentialsCache {
   // Keeps `row`, read from storage after lookup() returned `generation`, unless revoked since.
   void fill(const CredentialsRow& row, uint64_t generation) {
     std::lock_guard<std::mutex> l(mu_);
-    if (generation != generation_) return;
+    if (generation != generation_ || !trusted_) return;
     if (rows_.size() >= kMaxRows) rows_.erase(rows_.begin());
     rows_[row.access_key_id] = row;
   }
@@ -55,6 +58,23 @@ class CredentialsCache {
     rows_.clear();
   }
 
+  // Another instance revoked credentials, or the feed that says so is back after a gap: nothing
+  // held may stand, and what is read from now on may be kept again.
+  void revoked_elsewhere() {
+    std::lock_guard<std::mutex> l(mu_);
+    ++generation_;
+    rows_.clear();
+    trusted_ = true;
+  }
+
+  // Revocations elsewhere may go unheard until the next revoked_elsewhere(): keep nothing.
+  void feed_lost() {
+    std::lock_guard<std::mutex> l(mu_);
+    ++generation_;
+    rows_.clear();
+    trusted_ = false;
+  }
+
   size_t size() const {
     std::lock_guard<std::mutex> l(mu_);
     return rows_.size();
@@ -64,6 +84,7 @@ class CredentialsCache {
   mutable std::mutex mu_;
   std::unordered_map<std::string, CredentialsRow> rows_;
   uint64_t generation_ = 0;
+  bool trusted_ = true;
 };
 
 }  // namespace cairn::server

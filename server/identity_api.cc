@@ -111,6 +111,7 @@ Result<std::optional<std::string>> Api::identity_from_logins(StorageTxn& txn, co
 
 void Api::merge_identity(StorageTxn& txn, const std::string& source_id, const std::string& dest_id,
                          Millis now) {
+  txn.announce_revocation();  // the source identity's credentials end here, on every instance
   for (auto login : txn.logins_of(source_id)) {
     login.identity_id = dest_id;
     txn.put_login(login);
@@ -228,6 +229,7 @@ Reply Api::delete_identity_pool(Call&, const identity::DeleteIdentityPoolRequest
     Status st = require_pool(txn, r.identity_pool_id, nullptr);
     if (!st.ok()) return st;
     txn.delete_pool(r.identity_pool_id);
+    txn.announce_revocation();
     return Status::OK();
   });
   credentials_cache_.revoke_all();  // committed or not: revoking is never wrong
@@ -310,6 +312,7 @@ Reply Api::get_credentials_for_identity(Call& c,
   std::string session_token;
   bool merged = false;  // then the source identity's credentials are gone
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
+    merged = false;  // this attempt's, should storage run the transaction again
     auto resolved = resolve_identity(
         txn, r.identity_id, r.logins,
         [&](StorageTxn& t, const PoolRow& pool) {
@@ -354,6 +357,7 @@ Reply Api::get_open_id_token(Call& c, const identity::GetOpenIdTokenRequest& r) 
   std::string id, pool_id;
   bool merged = false;  // then the source identity's credentials are gone
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
+    merged = false;  // this attempt's, should storage run the transaction again
     auto resolved = resolve_identity(
         txn, r.identity_id, r.logins,
         [&](StorageTxn& t, const PoolRow& pool) {
@@ -564,6 +568,7 @@ Reply Api::delete_identities(Call&, const identity::DeleteIdentitiesRequest& r) 
   Status s = storage_->write([&](StorageTxn& txn) {
     // An id that does not exist is already gone: nothing to report.
     for (const auto& id : r.identity_ids_to_delete) txn.delete_identity(id);
+    txn.announce_revocation();
     return Status::OK();
   });
   credentials_cache_.revoke_all();

@@ -2,11 +2,63 @@
 #include <CLI/CLI.hpp>
 
 #include <pthread.h>
+#include <cctype>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
+#include "server/migrate.h"
 #include "server/server.h"
+
+namespace {
+
+// `cairn-server migrate --from URL --to URL`: copies every row, then verifies the copy.
+int run_migrate(const std::string& from_url, const std::string& to_url) {
+  auto from = cairn::server::open_storage(from_url);
+  if (!from.ok()) {
+    std::cerr << "cairn-server migrate: --from: " << from.status().message() << "\n";
+    return 2;
+  }
+  auto to = cairn::server::open_storage(to_url);
+  if (!to.ok()) {
+    std::cerr << "cairn-server migrate: --to: " << to.status().message() << "\n";
+    return 2;
+  }
+  std::cout << "migrating " << (*from)->describe() << " -> " << (*to)->describe() << std::endl;
+  int64_t pools = 0;
+  auto census = cairn::server::migrate_storage(**from, **to, [&](const std::string& pool) {
+    std::cout << "  pool " << ++pools << ": " << pool << std::endl;
+  });
+  if (!census.ok()) {
+    std::cerr << "cairn-server migrate: " << census.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "copied and verified: " << census->summary() << "\n"
+            << "sha256 " << census->sha256 << std::endl;
+  return 0;
+}
+
+// The signing key from --signing-key-file (trailing whitespace dropped) or CAIRN_SIGNING_KEY.
+bool read_signing_key(const std::string& file, std::string* key) {
+  if (file.empty()) {
+    if (const char* env = std::getenv("CAIRN_SIGNING_KEY")) *key = env;
+    return true;
+  }
+  std::ifstream in(file);
+  if (!in) {
+    std::cerr << "cairn-server: cannot read --signing-key-file '" << file << "'\n";
+    return false;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  *key = text.str();
+  while (!key->empty() && std::isspace(static_cast<unsigned char>(key->back()))) key->pop_back();
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -16,7 +68,19 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   app.add_option("--listen", config.listen, "HOST:PORT to listen on; port 0 picks a free port")
       ->capture_default_str();
-  app.add_option("--db", config.db, "Storage: sqlite:PATH")->capture_default_str();
+  app.add_option("--db", config.db,
+                 "Storage: sqlite:PATH, or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME] "
+                 "for several instances on one database")
+      ->capture_default_str();
+  app.add_option("--db-pool-size", config.db_pool_size,
+                 "PostgreSQL connections this instance opens at most")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  std::string signing_key_file;
+  app.add_option("--signing-key-file", signing_key_file,
+                 "File holding the key that signs sync session and page tokens (at least 32 "
+                 "characters; default: CAIRN_SIGNING_KEY, else a key kept in the database). Give "
+                 "every instance the same one");
   app.add_option("--region", config.options.region, "Region part of every pool id and identity id")
       ->capture_default_str();
   app.add_option("--admin-access-key-id", config.options.admin.access_key_id,
@@ -56,7 +120,18 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  std::string migrate_from, migrate_to;
+  CLI::App* migrate = app.add_subcommand(
+      "migrate", "Copy everything from one storage to another, then verify the copy (stop the "
+                 "servers on --from first)");
+  migrate->add_option("--from", migrate_from, "Source storage: sqlite:PATH or postgresql://...")
+      ->required();
+  migrate->add_option("--to", migrate_to, "Target storage, empty: postgresql://... or sqlite:PATH")
+      ->required();
+  app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
+  if (migrate->parsed()) return run_migrate(migrate_from, migrate_to);
+  if (!read_signing_key(signing_key_file, &config.options.signing_key)) return 2;
 
   if (config.options.admin.access_key_id.empty() !=
       config.options.admin.secret_access_key.empty()) {

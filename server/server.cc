@@ -36,7 +36,9 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
     }
   }
 
-  auto storage = open_storage(config.db);
+  StorageOptions storage_options;
+  storage_options.pool_size = config.db_pool_size;
+  auto storage = open_storage(config.db, storage_options);
   if (!storage.ok()) return storage.status();
   auto api = Api::create(std::move(*storage), config.options);
   if (!api.ok()) return api.status();
@@ -77,6 +79,8 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
   };
   Api* a = server->api_.get();
   auto handler = [a](const httplib::Request& req, httplib::Response& res) { a->handle(req, res); };
+  // Health first: cpp-httplib takes the first pattern that matches.
+  http->Get("/health", [a](const httplib::Request&, httplib::Response& res) { a->health(res); });
   http->Get(".*", handler);
   http->Post(".*", handler);
   http->Delete(".*", handler);

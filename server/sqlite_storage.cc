@@ -62,6 +62,14 @@ const char* const kMigrations[] = {
     )sql",
 };
 
+// The tables and their row counts' queries, for table_rows() (statements are cached by address).
+#define CAIRN_COUNT(table) {table, "SELECT COUNT(*) FROM " table}
+const std::pair<const char*, const char*> kTableCounts[] = {
+    CAIRN_COUNT("meta"),     CAIRN_COUNT("pools"),   CAIRN_COUNT("identities"),
+    CAIRN_COUNT("logins"),   CAIRN_COUNT("credentials"), CAIRN_COUNT("datasets"),
+    CAIRN_COUNT("records"),  CAIRN_COUNT("devices"), CAIRN_COUNT("subscriptions")};
+#undef CAIRN_COUNT
+
 using sqlite::Stmt;
 using SqliteError = sqlite::Error;
 
@@ -323,6 +331,18 @@ class SqliteTxn final : public StorageTxn {
     c_.prepare("DELETE FROM credentials WHERE expires < ?").bind(before).run();
   }
 
+  std::vector<CredentialsRow> credentials_of(const std::string& identity_id) override {
+    auto s = c_.prepare(
+        "SELECT access_key_id, secret_access_key, session_token_sha256, identity_id, pool_id, "
+        "expires FROM credentials WHERE identity_id = ? ORDER BY access_key_id");
+    s.bind(identity_id);
+    std::vector<CredentialsRow> out;
+    while (s.step()) {
+      out.push_back({s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.i64(5)});
+    }
+    return out;
+  }
+
   std::optional<DatasetRow> dataset(const std::string& identity_id,
                                     const std::string& name) override {
     auto s =
@@ -362,6 +382,19 @@ class SqliteTxn final : public StorageTxn {
                                               const std::string& after_name, int limit) override {
     auto s = c_.prepare("SELECT " DATASET_COLUMNS
                         " FROM datasets WHERE pool_id = ? AND deleted = 0 AND "
+                        "(identity_id > ? OR (identity_id = ? AND name > ?)) "
+                        "ORDER BY identity_id, name LIMIT ?");
+    s.bind(pool_id).bind(after_identity).bind(after_identity).bind(after_name).bind(limit);
+    std::vector<DatasetRow> out;
+    while (s.step()) out.push_back(read_dataset(s));
+    return out;
+  }
+  std::vector<DatasetRow> pool_dataset_rows_after(const std::string& pool_id,
+                                                  const std::string& after_identity,
+                                                  const std::string& after_name,
+                                                  int limit) override {
+    auto s = c_.prepare("SELECT " DATASET_COLUMNS
+                        " FROM datasets WHERE pool_id = ? AND "
                         "(identity_id > ? OR (identity_id = ? AND name > ?)) "
                         "ORDER BY identity_id, name LIMIT ?");
     s.bind(pool_id).bind(after_identity).bind(after_identity).bind(after_name).bind(limit);
@@ -527,6 +560,40 @@ class SqliteTxn final : public StorageTxn {
         .bind(dataset)
         .run();
   }
+  std::vector<DeviceRow> pool_devices_after(const std::string& pool_id, const std::string& after_id,
+                                            int limit) override {
+    auto s = c_.prepare(
+        "SELECT id, identity_id, pool_id, platform, token, created FROM devices "
+        "WHERE pool_id = ? AND id > ? ORDER BY id LIMIT ?");
+    s.bind(pool_id).bind(after_id).bind(limit);
+    std::vector<DeviceRow> out;
+    while (s.step()) out.push_back(read_device(s));
+    return out;
+  }
+  std::vector<std::pair<std::string, std::string>> subscriptions_of_device(
+      const std::string& device_id) override {
+    auto s = c_.prepare(
+        "SELECT identity_id, dataset FROM subscriptions WHERE device_id = ? ORDER BY dataset");
+    s.bind(device_id);
+    std::vector<std::pair<std::string, std::string>> out;
+    while (s.step()) out.emplace_back(s.text(0), s.text(1));
+    return out;
+  }
+  std::vector<std::string> meta_keys() override {
+    auto s = c_.prepare("SELECT key FROM meta ORDER BY key");
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+  }
+  std::vector<std::pair<std::string, int64_t>> table_rows() override {
+    std::vector<std::pair<std::string, int64_t>> out;
+    for (const auto& [table, count] : kTableCounts) {
+      auto s = c_.prepare(count);
+      s.step();
+      out.emplace_back(table, s.i64(0));
+    }
+    return out;
+  }
 
  private:
   Connection& c_;
@@ -567,6 +634,12 @@ class SqliteStorage final : public Storage {
     return mine.status;
   }
   std::string describe() const override { return "sqlite:" + path_; }
+  Status ping() override {
+    return read([](StorageTxn& txn) {
+      (void)txn.count_pools();
+      return Status::OK();
+    });
+  }
 
  private:
   static void migrate(Connection& c) {
@@ -691,10 +764,14 @@ class SqliteStorage final : public Storage {
 
 }  // namespace
 
-Result<std::unique_ptr<Storage>> open_storage(const std::string& url) {
+Result<std::unique_ptr<Storage>> open_storage(const std::string& url, StorageOptions options) {
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    return open_postgres_storage(url, options);
+  }
   if (url.rfind("sqlite:", 0) != 0) {
     return Status(ErrorCode::kInvalidArgument,
-                  "unsupported --db '" + url + "': use sqlite:PATH (postgresql:// arrives later)");
+                  "unsupported --db '" + url +
+                      "': use sqlite:PATH or postgresql://USER@HOST:PORT/DATABASE");
   }
   std::string path = url.substr(7);
   if (path.empty()) return Status(ErrorCode::kInvalidArgument, "--db sqlite: needs a path");

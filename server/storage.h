@@ -3,8 +3,9 @@
 // backend (PostgreSQL, issue 9) a matter of implementing StorageTxn, not of rewriting semantics.
 //
 // Every mutating request runs inside one write() transaction; reads run inside read(), a
-// consistent snapshot. A backend must serialise write transactions that touch the same dataset
-// (SQLite: BEGIN IMMEDIATE; PostgreSQL: a row lock on the dataset).
+// consistent snapshot. A backend must make write transactions serializable: SQLite has one writer
+// at a time (BEGIN IMMEDIATE); PostgreSQL runs them SERIALIZABLE and retries the ones it aborts,
+// so the handlers' read-check-write steps hold across server instances too.
 //
 // Times are epoch milliseconds. Thread safety: Storage is shared by every request thread; a
 // StorageTxn belongs to the one thread running the transaction.
@@ -15,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cairn/status.h"
@@ -139,6 +141,11 @@ class StorageTxn {
   virtual void put_credentials(const CredentialsRow& row) = 0;
   // Deletes the credentials that expired before `before`.
   virtual void delete_expired_credentials(Millis before) = 0;
+  virtual std::vector<CredentialsRow> credentials_of(const std::string& identity_id) = 0;
+  // Tells every other server instance sharing this storage, once this transaction commits, that
+  // credentials were revoked (identities or pools deleted or merged): see
+  // Storage::watch_revocations. A no-op where one process owns the storage.
+  virtual void announce_revocation() {}
 
   // Datasets.
   virtual std::optional<DatasetRow> dataset(const std::string& identity_id,
@@ -154,6 +161,11 @@ class StorageTxn {
   virtual std::vector<DatasetRow> pool_datasets_after(const std::string& pool_id,
                                                       const std::string& after_identity,
                                                       const std::string& after_name, int limit) = 0;
+  // Every dataset row of a pool, deleted ones included, like pool_datasets_after (migrations).
+  virtual std::vector<DatasetRow> pool_dataset_rows_after(const std::string& pool_id,
+                                                          const std::string& after_identity,
+                                                          const std::string& after_name,
+                                                          int limit) = 0;
   virtual void put_dataset(const DatasetRow& row) = 0;
   virtual void delete_dataset_row(const std::string& identity_id, const std::string& name) = 0;
   // Live datasets and their storage, over an identity or a pool.
@@ -196,6 +208,17 @@ class StorageTxn {
   virtual void put_subscription(const std::string& device_id, const std::string& identity_id,
                                 const std::string& dataset) = 0;
   virtual void delete_subscription(const std::string& device_id, const std::string& dataset) = 0;
+  // A pool's devices by id, after after_id; a device's subscriptions as (identity id, dataset), by
+  // dataset (migrations).
+  virtual std::vector<DeviceRow> pool_devices_after(const std::string& pool_id,
+                                                    const std::string& after_id, int limit) = 0;
+  virtual std::vector<std::pair<std::string, std::string>> subscriptions_of_device(
+      const std::string& device_id) = 0;
+
+  // Every meta key, in order, and the number of rows in each table, by table name (migrations
+  // check that a walk through the pools met every row).
+  virtual std::vector<std::string> meta_keys() = 0;
+  virtual std::vector<std::pair<std::string, int64_t>> table_rows() = 0;
 };
 
 class Storage {
@@ -207,11 +230,39 @@ class Storage {
   // throws). A backend may retry fn on a serialisation failure, so fn must have no side effects
   // outside the transaction.
   virtual Status write(const std::function<Status(StorageTxn&)>& fn) = 0;
-  // A short description for logs ("sqlite:/path").
+  // A short description for logs ("sqlite:/path"), with no password in it.
   virtual std::string describe() const = 0;
+
+  // Where several server instances share the storage, each keeps verified credentials in memory
+  // and must drop them when another instance revokes some (StorageTxn::announce_revocation).
+  // The backend calls `revoked` after each such commit anywhere, and `feed_lost` when it cannot
+  // tell for a while (a dropped connection): the cache then stops trusting what it holds until
+  // the next `revoked`, which the backend sends once it is listening again. Single-process
+  // backends never call either.
+  virtual void watch_revocations(std::function<void()> revoked, std::function<void()> feed_lost) {
+    (void)revoked;
+    (void)feed_lost;
+  }
+
+  // Whether the storage answers now (GET /health): a trivial round trip.
+  virtual Status ping() = 0;
 };
 
-// "sqlite:PATH" (creating the file and its directory) or an error naming the supported schemes.
-Result<std::unique_ptr<Storage>> open_storage(const std::string& url);
+struct StorageOptions {
+  // PostgreSQL: connections open at once, at most (each running transaction holds one).
+  int pool_size = 16;
+};
+
+// Opens storage from a URL:
+//  - "sqlite:PATH", creating the file and its directory;
+//  - "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?PARAMS]" (or "postgres://"), any libpq URI,
+//    plus cairn's own parameter schema=NAME: keep the tables in that schema, created if missing.
+// Schema migrations run on open, safely when several instances open the same database at once.
+// An unknown scheme is an error naming the supported ones.
+Result<std::unique_ptr<Storage>> open_storage(const std::string& url, StorageOptions options = {});
+
+// The PostgreSQL backend (pg_storage.cc); open_storage() dispatches to it.
+Result<std::unique_ptr<Storage>> open_postgres_storage(const std::string& url,
+                                                       StorageOptions options);
 
 }  // namespace cairn::server

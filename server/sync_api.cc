@@ -215,6 +215,7 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
                                                   : r.identity_id;
   std::vector<RecordRow> written;
   s = storage_->write([&](StorageTxn& txn) -> Status {
+    written.clear();  // storage may run the transaction again after a serialization failure
     Status st = require_pool(txn, r.identity_pool_id, nullptr);
     if (st.ok()) st = check_identity_pool(txn, c.caller, r.identity_pool_id, r.identity_id);
     if (!st.ok()) return st;

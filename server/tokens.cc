@@ -12,7 +12,15 @@ using transport::base64url_decode;
 using transport::base64url_encode;
 using transport::hmac_sha256;
 
-Result<TokenSigner> TokenSigner::load_or_create(Storage& storage) {
+Result<TokenSigner> TokenSigner::load_or_create(Storage& storage, const std::string& configured) {
+  if (!configured.empty()) {
+    if (configured.size() < 32) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "the token signing key must have at least 32 characters (it has " +
+                        std::to_string(configured.size()) + ")");
+    }
+    return TokenSigner(configured);
+  }
   std::string key;
   Status s = storage.write([&](StorageTxn& txn) {
     if (auto existing = txn.meta("token_signing_key")) {

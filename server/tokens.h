@@ -2,7 +2,8 @@
 //
 // A token is base64url(JSON payload) "." base64url(HMAC-SHA256(key, kind "." payload)). The kind
 // is signed in, so a NextToken can never pass for a SyncSessionToken. The key is generated on the
-// first start and kept in the database; every instance on one database shares it.
+// first start and kept in the database, so every instance on one database shares it, unless the
+// operator gives one (--signing-key-file, CAIRN_SIGNING_KEY).
 #pragma once
 
 #include <chrono>
@@ -19,8 +20,9 @@ class TokenSigner {
  public:
   explicit TokenSigner(std::string key) : key_(std::move(key)) {}
 
-  // Loads the signing key from storage, creating one on first use.
-  static Result<TokenSigner> load_or_create(Storage& storage);
+  // The configured key when one is given (at least 32 characters), else the key kept in storage,
+  // created on first use.
+  static Result<TokenSigner> load_or_create(Storage& storage, const std::string& configured = "");
 
   std::string sign(const std::string& kind, const std::string& payload_json) const;
   // The payload, or nullopt when the token is malformed, of another kind, or tampered with.

@@ -21,6 +21,8 @@
 #include "cairn/cognito_identity.h"
 #include "cairn/cognito_sync.h"
 #include "tests/temp_dir.h"
+#include "tests/fixtures/server_process.h"
+#include "tests/test_db.h"
 
 namespace cairn {
 namespace {
@@ -29,47 +31,14 @@ constexpr char kAdminKey[] = "AKIDCRASH";
 constexpr char kAdminSecret[] = "crash-test-admin-secret";
 constexpr int kRecords = 60;  // a batch: 60 records of 2 KB, so a write takes a while
 
-// cairn-server as a child process, reading its ready lines.
-struct ServerProcess {
-  pid_t pid = -1;
-  std::string url, pool;
+using testing::ServerProcess;
 
-  static ServerProcess start(const std::string& db) {
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    ServerProcess p;
-    p.pid = fork();
-    if (p.pid == 0) {
-      dup2(fds[1], 1);
-      close(fds[0]);
-      int devnull = open("/dev/null", O_WRONLY);
-      dup2(devnull, 2);
-      execl(CAIRN_SERVER, CAIRN_SERVER, "--listen", "127.0.0.1:0", "--db", ("sqlite:" + db).c_str(),
-            "--bootstrap-pool", "game", "--admin-access-key-id", kAdminKey,
-            "--admin-secret-access-key", kAdminSecret, "--log-level", "off", nullptr);
-      _exit(127);
-    }
-    close(fds[1]);
-    FILE* out = fdopen(fds[0], "r");
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, out)) {
-      std::string line(buf);
-      if (!line.empty() && line.back() == '\n') line.pop_back();
-      if (line.rfind("identity-pool game ", 0) == 0) p.pool = line.substr(19);
-      if (line.rfind("cairn-server listening on ", 0) == 0) {
-        p.url = line.substr(26);
-        break;
-      }
-    }
-    std::fclose(out);
-    return p;
-  }
-  void kill9() {
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-  }
-};
+ServerProcess start_server(const std::string& db) {
+  return ServerProcess::start(CAIRN_SERVER, {"--listen", "127.0.0.1:0", "--db", db,
+                                             "--bootstrap-pool", "game", "--admin-access-key-id",
+                                             kAdminKey, "--admin-secret-access-key", kAdminSecret,
+                                             "--log-level", "off"});
+}
 
 ClientConfig admin_config(const std::string& url) {
   ClientConfig c;
@@ -108,8 +77,8 @@ TEST(ServerCrash, UpdateRecordsKilledMidWriteIsWholeOrAbsentAfterEveryRestart) {
   const char* env = std::getenv("CAIRN_SERVER_CRASH_TRIALS");
   const int trials = env ? std::atoi(env) : 50;
   testing::TempDir dir("cairn-server-crash");
-  const std::string db = dir.path + "/cairn.db";
-  auto server = ServerProcess::start(db);
+  const std::string db = cairn::testing::test_db_url(dir.path);
+  auto server = start_server(db);
   ASSERT_FALSE(server.url.empty());
   std::string identity_id;
   {
@@ -179,7 +148,7 @@ TEST(ServerCrash, UpdateRecordsKilledMidWriteIsWholeOrAbsentAfterEveryRestart) {
     stop = true;
     writer.join();
 
-    server = ServerProcess::start(db);
+    server = start_server(db);
     ASSERT_FALSE(server.url.empty()) << "the server did not come back after trial " << trial;
     auto reader = std::move(CognitoSyncClient::create(admin_config(server.url))).value();
     auto state = read_dataset(*reader, server.pool, identity_id);

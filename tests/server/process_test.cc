@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include "test_db.h"
 #include <vector>
 
 #include "cairn/cognito_sync.h"
@@ -74,7 +75,7 @@ TEST(ServerProcess, PrintsPoolsThenListeningAndReusesPoolsAcrossRestarts) {
   std::vector<std::string> args = {"--listen",
                                    "127.0.0.1:0",
                                    "--db",
-                                   "sqlite:" + dir + "/data/cairn.db",
+                                   cairn::testing::test_db_url(dir + "/data"),
                                    "--bootstrap-pool",
                                    "alpha",
                                    "--bootstrap-pool",
@@ -100,7 +101,7 @@ TEST(ServerProcess, PrintsPoolsThenListeningAndReusesPoolsAcrossRestarts) {
 
 TEST(ServerProcess, InFlightRequestsFinishBeforeTheServerExits) {
   std::string dir = temp_dir();
-  Process p = Process::start({"--listen", "127.0.0.1:0", "--db", "sqlite:" + dir + "/cairn.db",
+  Process p = Process::start({"--listen", "127.0.0.1:0", "--db", cairn::testing::test_db_url(dir),
                               "--bootstrap-pool", "game", "--log-level", "off"});
   ASSERT_EQ(p.lines.size(), 2u);
   std::string pool = p.lines[0].substr(p.lines[0].rfind(' ') + 1);

@@ -1,4 +1,4 @@
-// An in-process cairn-server on a free loopback port with a throwaway SQLite database, plus
+// An in-process cairn-server on a free loopback port with a throwaway database (test_db.h), plus
 // helpers that make identities and clients the way a game would.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include "cairn/cognito_identity.h"
 #include "cairn/cognito_sync.h"
 #include "server/server.h"
+#include "test_db.h"
 
 namespace cairn::testing {
 
@@ -25,7 +26,7 @@ class TestServer {
     dir_ = mkdtemp(tmpl);
     server::ServerConfig config;
     config.listen = "127.0.0.1:0";
-    config.db = "sqlite:" + dir_ + "/cairn.db";
+    config.db = test_db_url(dir_);
     config.bootstrap_pools = {"game"};
     config.options = std::move(options);
     if (config.options.admin.access_key_id.empty() && with_admin) {

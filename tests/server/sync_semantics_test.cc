@@ -366,7 +366,7 @@ TEST(Usage, SyncSessionCountsAreExactUnderConcurrencyAndSurviveARestart) {
   cairn::testing::TempDir dir;
   server::ServerConfig config;
   config.listen = "127.0.0.1:0";
-  config.db = "sqlite:" + dir.path + "/usage.db";
+  config.db = cairn::testing::test_db_url(dir.path, "usage.db");
   config.bootstrap_pools = {"game"};
   config.options.admin = {cairn::testing::kAdminKey, cairn::testing::kAdminSecret};
   std::string pool;

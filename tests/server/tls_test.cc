@@ -20,7 +20,7 @@ class TlsServer : public ::testing::Test {
   TlsServer() {
     server::ServerConfig config;
     config.listen = "127.0.0.1:0";
-    config.db = "sqlite:" + dir_.path + "/cairn.db";
+    config.db = cairn::testing::test_db_url(dir_.path);
     config.bootstrap_pools = {"game"};
     config.options.admin = {testing::kAdminKey, testing::kAdminSecret};
     config.worker_threads = 8;
@@ -86,7 +86,7 @@ TEST(TlsServerConfig, AMissingOrHalfGivenCertificateIsAClearStartupError) {
   testing::SelfSignedCert cert;
   server::ServerConfig config;
   config.listen = "127.0.0.1:0";
-  config.db = "sqlite:" + dir.path + "/cairn.db";
+  config.db = cairn::testing::test_db_url(dir.path);
   config.tls_cert_file = cert.cert_path;  // no key
   auto half = server::Server::start(config);
   ASSERT_FALSE(half.ok());

@@ -2,7 +2,8 @@
 // It starts its own server on a free loopback port, drives both services, and exits non-zero on
 // the first failed check.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -21,9 +22,18 @@ import {
 
 const ADMIN = { accessKeyId: "AKIDCAIRNJS", secretAccessKey: "js-admin-secret" };
 
+// SQLite in a temporary directory, or, in the PostgreSQL copy of the suite (CAIRN_TEST_PG_STATE
+// names the throwaway cluster ctest started), a fresh schema on that cluster.
+function testDb(dir) {
+  const state = process.env.CAIRN_TEST_PG_STATE;
+  if (!state) return `sqlite:${join(dir, "cairn.db")}`;
+  const url = readFileSync(state, "utf8").split("\n")[1];
+  return `${url}?schema=t_${randomBytes(8).toString("hex")}`;
+}
+
 async function startServer(binary) {
   const dir = mkdtempSync(join(tmpdir(), "cairn-js-"));
-  const proc = spawn(binary, ["--listen", "127.0.0.1:0", "--db", `sqlite:${join(dir, "cairn.db")}`,
+  const proc = spawn(binary, ["--listen", "127.0.0.1:0", "--db", testDb(dir),
     "--bootstrap-pool", "game", "--log-level", "warn",
     "--admin-access-key-id", ADMIN.accessKeyId, "--admin-secret-access-key", ADMIN.secretAccessKey],
     { stdio: ["ignore", "pipe", "inherit"] });
