@@ -5,6 +5,7 @@
 #include <cctype>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -16,6 +17,11 @@ namespace {
 
 // `cairn-server migrate --from URL --to URL`: copies every row, then verifies the copy.
 int run_migrate(const std::string& from_url, const std::string& to_url) {
+  // Opening SQLite creates the file: a mistyped source path would copy an empty server.
+  if (from_url.rfind("sqlite:", 0) == 0 && !std::filesystem::exists(from_url.substr(7))) {
+    std::cerr << "cairn-server migrate: --from " << from_url << ": the file does not exist\n";
+    return 2;
+  }
   auto from = cairn::server::open_storage(from_url);
   if (!from.ok()) {
     std::cerr << "cairn-server migrate: --from: " << from.status().message() << "\n";

@@ -11,10 +11,10 @@
 #include <filesystem>
 #include <string>
 #include <thread>
-#include "test_db.h"
 #include <vector>
 
 #include "cairn/cognito_sync.h"
+#include "test_db.h"
 
 namespace {
 
