@@ -171,7 +171,7 @@ def profile_server(bin_dir, out_dir):
     with tempfile.TemporaryDirectory() as tmp:
         raw = os.path.join(tmp, "server.callgrind")
         cmd = [os.path.join(bin_dir, "server_load"), "--levels", "8", "--seconds", "10",
-               "--no-floor", "--out", os.path.join(tmp, "profiled.json"),
+               "--no-floor", "--no-postgres", "--out", os.path.join(tmp, "profiled.json"),
                "--server-prefix", f"valgrind --tool=callgrind --callgrind-out-file={raw}"]
         print("==> " + " ".join(cmd), flush=True)
         if subprocess.run(cmd).returncode != 0 or not os.path.exists(raw):

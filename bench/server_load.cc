@@ -8,12 +8,16 @@
 // and the server's CPU time per session (from /proc). Target: at 64 devices, cairn-server serves
 // at least 0.5x the floor's sessions per second.
 //
+// Then the same mix on PostgreSQL (a throwaway cluster with default, durable settings), with one
+// cairn-server instance and with two behind the devices, reported beside the SQLite figures.
+//
 // Run: build-release/bin/server_load [--smoke] [--out FILE] [--levels 1,8,64,256]
-//      [--seconds S] [--server-prefix "valgrind --tool=callgrind ..."]
+//      [--seconds S] [--server-prefix "valgrind --tool=callgrind ..."] [--no-postgres]
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -111,9 +115,15 @@ double percentile(std::vector<double>& v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
-// `n` devices run sessions for a warm-up, then for `seconds`, which are measured.
-LevelResult run_level(const Target& t, const std::vector<DeviceIdentity>& devices, int n,
-                      double seconds, const Child& server) {
+// `n` devices run sessions for a warm-up, then for `seconds`, which are measured. Device i talks
+// to targets[i % targets.size()]; the CPU time is that of every server process together.
+LevelResult run_level(const std::vector<Target>& targets, const std::vector<DeviceIdentity>& devices,
+                      int n, double seconds, const std::vector<const Child*>& servers) {
+  auto cpu = [&] {
+    double total = 0;
+    for (const Child* c : servers) total += c->cpu_seconds();
+    return total;
+  };
   using Clock = std::chrono::steady_clock;
   std::atomic<bool> stop{false};
   Clock::time_point measure_from = Clock::now() + std::chrono::milliseconds(500);
@@ -128,6 +138,7 @@ LevelResult run_level(const Target& t, const std::vector<DeviceIdentity>& device
       BareCurl curl;
       std::string list_body, update_body, error;
       const auto& d = devices[static_cast<size_t>(i)];
+      const Target& t = targets[static_cast<size_t>(i) % targets.size()];
       for (uint64_t seq = 0; !stop.load(std::memory_order_relaxed); ++seq) {
         auto started = Clock::now();
         bool ok = session(curl, t, d, seq, &list_body, &update_body, &error);
@@ -143,9 +154,9 @@ LevelResult run_level(const Target& t, const std::vector<DeviceIdentity>& device
     });
   }
   std::this_thread::sleep_until(measure_from);
-  double cpu_before = server.cpu_seconds();
+  double cpu_before = cpu();
   std::this_thread::sleep_until(measure_to);
-  double cpu_after = server.cpu_seconds();
+  double cpu_after = cpu();
   stop = true;
   for (auto& th : threads) th.join();
 
@@ -360,8 +371,77 @@ std::vector<std::string> split_words(const std::string& s) {
   return out;
 }
 
+// cairn-server on PostgreSQL: `instances` processes on one database (a schema of its own), the
+// devices spread over them evenly, as behind a load balancer.
+std::vector<LevelResult> run_postgres(const std::string& pg_url, int instances,
+                                      const std::vector<int>& levels, double seconds, int workers) {
+  std::string db = pg_url + "?schema=load_" + std::to_string(instances) + "_" +
+                   std::to_string(getpid());
+  std::vector<std::unique_ptr<Child>> servers;
+  std::vector<Target> targets;
+  std::string pool;
+  for (int i = 0; i < instances; ++i) {
+    servers.push_back(Child::spawn(
+        {self_dir() + "/cairn-server", "--listen", "127.0.0.1:0", "--db", db,
+         "--db-pool-size", "32", "--admin-access-key-id", kAdminKey, "--admin-secret-access-key",
+         kAdminSecret, "--bootstrap-pool", "load", "--workers", std::to_string(workers),
+         "--log-level", "warn"}));
+    if (!servers.back()) throw std::runtime_error("cairn-server on PostgreSQL did not start");
+    for (const auto& line : servers.back()->lines()) {
+      if (line.rfind("identity-pool load ", 0) == 0) pool = line.substr(19);
+    }
+    targets.push_back(target_of(*servers.back(), pool));
+  }
+  int max_devices = *std::max_element(levels.begin(), levels.end());
+  auto devices = make_devices(targets[0], max_devices);
+  {
+    std::string list_body, update_body, error;
+    BareCurl curl;
+    for (size_t i = 0; i < devices.size(); ++i) {
+      if (!session(curl, targets[i % targets.size()], devices[i], 0, &list_body, &update_body,
+                   &error))
+        throw std::runtime_error(error);
+    }
+  }
+  std::vector<const Child*> children;
+  for (const auto& c : servers) children.push_back(c.get());
+  std::vector<LevelResult> results;
+  for (int n : levels) {
+    results.push_back(run_level(targets, devices, n, seconds, children));
+    const auto& r = results.back();
+    std::fprintf(stderr,
+                 "postgresql x%d %3d devices: %8.0f sessions/s  p50 %7.2f ms  p99 %7.2f ms  %.3f "
+                 "ms CPU/session%s\n",
+                 instances, n, r.sessions_per_second, r.p50_ms, r.p99_ms, r.cpu_ms_per_session,
+                 r.failures
+                     ? ("  FAILURES " + std::to_string(r.failures) + ": " + r.first_error).c_str()
+                     : "");
+  }
+  return results;
+}
+
+// A throwaway PostgreSQL with its default (durable) settings, for the run (scripts/pg-test-cluster.sh).
+class PostgresCluster {
+ public:
+  explicit PostgresCluster(const std::string& dir) : state_(dir + "/pg.state") {
+    std::string cmd = std::string(CAIRN_PG_CLUSTER_SCRIPT) + " start " + state_ + " --durable >&2";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot start PostgreSQL");
+    std::ifstream in(state_);
+    std::string cluster_dir;
+    std::getline(in, cluster_dir);
+    std::getline(in, url_);
+  }
+  ~PostgresCluster() {
+    (void)std::system((std::string(CAIRN_PG_CLUSTER_SCRIPT) + " stop " + state_).c_str());
+  }
+  const std::string& url() const { return url_; }
+
+ private:
+  std::string state_, url_;
+};
+
 int run(const std::string& out, std::vector<int> levels, double seconds, int workers,
-        const std::string& server_prefix, bool with_floor) {
+        const std::string& server_prefix, bool with_floor, bool with_postgres) {
   testing::TempDir tmp("cairn-load");
   const std::string& dir = tmp.path;
   int max_devices = *std::max_element(levels.begin(), levels.end());
@@ -398,7 +478,7 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
 
   std::vector<LevelResult> ours, floors;
   for (int n : levels) {
-    ours.push_back(run_level(cairn, devices, n, seconds, *server));
+    ours.push_back(run_level({cairn}, devices, n, seconds, {server.get()}));
     const auto& r = ours.back();
     std::fprintf(stderr,
                  "cairn-server %3d devices: %8.0f sessions/s  p50 %7.2f ms  p99 %7.2f ms  %.3f ms "
@@ -429,7 +509,7 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
     Target t = target_of(*floor, pool);
     std::vector<LevelResult> results;
     for (int n : levels) {
-      results.push_back(run_level(t, devices, n, seconds, *floor));
+      results.push_back(run_level({t}, devices, n, seconds, {floor.get()}));
       const auto& r = results.back();
       std::fprintf(stderr,
                    "%-12s %3d devices: %8.0f sessions/s  p50 %7.2f ms  p99 %7.2f ms  %.3f "
@@ -444,6 +524,14 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
     std::ofstream(dir + "/update.json") << update_body;
     floors = run_floor("floor", "");
     sqlite_floors = run_floor("floor+sqlite", dir + "/raw-floor.db");
+  }
+
+  // The same mix on PostgreSQL, with one instance and with two.
+  std::vector<LevelResult> pg1, pg2;
+  if (with_postgres) {
+    PostgresCluster cluster(dir);
+    pg1 = run_postgres(cluster.url(), 1, levels, seconds, workers);
+    pg2 = run_postgres(cluster.url(), 2, levels, seconds, workers);
   }
 
   Report report;
@@ -490,6 +578,20 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
     }
     report.add(reported("server.p50" + at, r.p50_ms, "ms"));
     report.add(reported("server.p99" + at, r.p99_ms, "ms"));
+    if (with_postgres) {
+      for (auto [instances, results] : {std::make_pair(1, &pg1), std::make_pair(2, &pg2)}) {
+        const auto& p = (*results)[i];
+        failures += p.failures;
+        std::string name = "server.postgresql_x" + std::to_string(instances);
+        Figure fig = rate_figure(name + ".sessions_per_s" + at, p.sessions_per_second,
+                                 "sessions/s", "cairn-server on SQLite in the same run",
+                                 r.sessions_per_second, 0);
+        fig.target.reset();  // for reference: the issue asks for the figures, side by side
+        report.add(fig);
+        report.add(reported(name + ".p99" + at, p.p99_ms, "ms"));
+        report.add(reported(name + ".cpu_per_session" + at, p.cpu_ms_per_session, "ms CPU"));
+      }
+    }
     report.add(reported("server.cpu_per_session" + at, r.cpu_ms_per_session, "ms CPU"));
     t_ours.points.emplace_back(r.devices, r.sessions_per_second);
     p50.points.emplace_back(r.devices, r.p50_ms);
@@ -499,6 +601,18 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
       reported("server.failed_sessions", static_cast<double>(failures), "sessions", "must be 0"));
   throughput.lines = {t_ours};
   latency.lines = {p50, p99};
+  if (with_postgres) {
+    for (auto [instances, results] : {std::make_pair(1, &pg1), std::make_pair(2, &pg2)}) {
+      std::string label = "cairn-server, PostgreSQL x" + std::to_string(instances);
+      Series::Line rate{label, {}}, tail{label + " p99", {}};
+      for (const auto& p : *results) {
+        rate.points.emplace_back(p.devices, p.sessions_per_second);
+        tail.points.emplace_back(p.devices, p.p99_ms);
+      }
+      throughput.lines.push_back(rate);
+      latency.lines.push_back(tail);
+    }
+  }
   if (with_floor) {
     throughput.lines.push_back(t_floor);
     throughput.lines.push_back(t_sqlite);
@@ -516,7 +630,7 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
 
 int main(int argc, char** argv) {
   CLI::App app{"server_load: cairn-server sync sessions against the HTTP floor", "server_load"};
-  bool smoke = false, serve_floor = false, no_floor = false;
+  bool smoke = false, serve_floor = false, no_floor = false, no_postgres = false;
   std::string out, server_prefix, list_body, update_body, floor_sqlite;
   std::vector<int> levels;
   double seconds = 3;
@@ -533,6 +647,8 @@ int main(int argc, char** argv) {
   app.add_option("--server-prefix", server_prefix,
                  "Run cairn-server under this command (a profiler)");
   app.add_flag("--no-floor", no_floor, "Skip the minimal server");
+  app.add_flag("--no-postgres", no_postgres,
+               "Skip the runs on PostgreSQL (one and two instances on a throwaway cluster)");
   app.add_flag("--serve-floor", serve_floor)->group("");  // the floor child process
   app.add_option("--list-body", list_body)->group("");
   app.add_option("--update-body", update_body)->group("");
@@ -543,7 +659,8 @@ int main(int argc, char** argv) {
       return cairn::bench::serve_floor(workers, list_body, update_body, floor_sqlite);
     if (levels.empty()) levels = smoke ? std::vector<int>{1, 4} : std::vector<int>{1, 8, 64, 256};
     if (smoke) seconds = std::min(seconds, 0.3);
-    return cairn::bench::run(out, levels, seconds, workers, server_prefix, !no_floor);
+    return cairn::bench::run(out, levels, seconds, workers, server_prefix, !no_floor,
+                             !no_postgres);
   } catch (const std::exception& e) {
     std::cerr << "server_load: " << e.what() << "\n";
     return 1;

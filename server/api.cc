@@ -181,12 +181,9 @@ Status Api::flush_sync_sessions() {
   }
   if (pending.empty()) return Status::OK();
   Status s = storage_->write([&](StorageTxn& txn) {
-    for (const auto& [pool_id, sessions] : pending) {
-      auto pool = txn.pool(pool_id);
-      if (!pool) continue;  // deleted meanwhile: its usage went with it
-      pool->sync_sessions += sessions;
-      txn.put_pool(*pool);
-    }
+    // In place: other instances on the same database add theirs at the same time. A pool
+    // deleted meanwhile took its usage with it.
+    for (const auto& [pool_id, sessions] : pending) txn.add_sync_sessions(pool_id, sessions);
     return Status::OK();
   });
   if (!s.ok()) {

@@ -147,7 +147,10 @@ class Api {
   Reply delete_identities(Call& c, const identity::DeleteIdentitiesRequest& r);
 
   // Shared identity rules.
-  Status require_pool(StorageTxn& txn, const std::string& pool_id, PoolRow* out);
+  // The pool's settings in `out` (nullptr: only that it exists); for_update when the transaction
+  // writes them back.
+  Status require_pool(StorageTxn& txn, const std::string& pool_id, PoolRow* out,
+                      bool for_update = false);
   // Resolves the identity a set of logins proves, or NotAuthorized.
   Result<std::optional<std::string>> identity_from_logins(StorageTxn& txn, const PoolRow& pool,
                                                           const identity::Logins& logins,

@@ -29,7 +29,7 @@ void Api::bulk_publish_worker() {
     Status outcome = run_bulk_publish(pool_id, &published);
     if (!outcome.ok() && outcome.code() == ErrorCode::kCancelled) return;  // shutting down
     Status recorded = storage_->write([&](StorageTxn& txn) -> Status {
-      auto pool = txn.pool(pool_id);
+      auto pool = txn.pool_for_update(pool_id);
       if (!pool || pool->bulk_status != "IN_PROGRESS") return Status::OK();  // pool deleted
       pool->bulk_status = outcome.ok() ? "SUCCEEDED" : "FAILED";
       pool->bulk_completed = now();

@@ -1,9 +1,14 @@
 // The PostgreSQL backend, for several stateless cairn-server instances on one database
 // (docs/deploy.md). It implements the same StorageTxn as SQLite over libpq:
-//  - write transactions run SERIALIZABLE; one that PostgreSQL aborts as a serialization failure
-//    or a deadlock is rolled back and run again, a bounded number of times with jittered backoff,
-//    so every read-check-write step of the handlers (sync counts, quotas, logins, merges) holds
-//    across instances exactly as it holds inside one SQLite writer;
+//  - write transactions run READ COMMITTED, and lock what they read to decide before reading it
+//    (PgTxn::lock): a dataset when its row is read (UpdateRecords' count check), a login when it
+//    is looked up (GetId's find-or-create), an identity when its datasets are counted (the
+//    quota), a pool's name, the pool count, a device token; a pool row read to be written back is
+//    read FOR UPDATE. So every read-check-write step of the handlers holds across instances as it
+//    does inside one SQLite writer, and writers of different datasets never wait for each other.
+//    (SERIALIZABLE would need no such list, but its predicate locks abort unrelated writers whose
+//    rows share an index page: under load most sessions failed and retried.) A transaction that
+//    PostgreSQL aborts as a deadlock is rolled back and run again, a bounded number of times;
 //  - reads run REPEATABLE READ READ ONLY: one consistent snapshot, never aborted;
 //  - a pool of connections, each with its statements prepared on first use, binary parameters
 //    and results (no quoting, no text round trip of integers);
@@ -19,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -88,9 +94,14 @@ const char* const kMigrations[] = {
 // Any transaction of this database takes this advisory lock to migrate ("cairn" in ASCII).
 constexpr int64_t kMigrationLock = 0x636169726e;
 
-// A write transaction PostgreSQL aborts (serialization failure, deadlock) runs again up to this
-// many times in all; past that the caller gets TooManyRequests, which every client retries.
+// A write transaction PostgreSQL aborts (a deadlock between lock takers, a serialization failure)
+// runs again up to this many times in all; past that the caller gets TooManyRequests, which
+// every client retries.
 constexpr int kMaxWriteAttempts = 12;
+
+// Rows per statement of a batch (record_states, put_records): well under PostgreSQL's 65535
+// parameters, and big enough that a whole UpdateRecords is one statement.
+constexpr size_t kBatchRows = 500;
 
 // How long a request waits for a connection when all of the pool's are busy.
 constexpr auto kAcquireTimeout = std::chrono::seconds(30);
@@ -238,6 +249,18 @@ class Connection {
                  sql);
   }
 
+  // A statement whose text varies with its input (a batch of N rows): run unprepared, so the
+  // connection keeps no statement per batch size.
+  Rows query_once(const std::string& sql, const Params& params) {
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    params.arrays(&values, &lengths);
+    std::vector<int> formats(values.size(), 1);
+    return check(PQexecParams(c_, sql.c_str(), params.size(), params.types().data(), values.data(),
+                              lengths.data(), formats.data(), /*resultFormat=*/1),
+                 sql);
+  }
+
   std::string quote_identifier(const std::string& name) {
     char* q = PQescapeIdentifier(c_, name.data(), name.size());
     if (!q) throw PgError("bad identifier '" + name + "'", "", false);
@@ -345,9 +368,11 @@ std::vector<Row> all_rows(const Rows& rows, Read read) {
 
 class PgTxn final : public StorageTxn {
  public:
-  PgTxn(Connection& c, const std::string& channel) : c_(c), channel_(channel) {}
+  PgTxn(Connection& c, const std::string& channel, const std::string& schema, bool writing)
+      : c_(c), channel_(channel), schema_(schema), writing_(writing) {}
 
   std::optional<std::string> meta(const std::string& key) override {
+    lock("meta", key);
     auto s = c_.query("SELECT value FROM meta WHERE key = $1", Params().add(key));
     if (s.empty()) return std::nullopt;
     return s.text(0, 0);
@@ -371,15 +396,34 @@ class PgTxn final : public StorageTxn {
     return out;
   }
 
+  // In a write transaction the row is share-locked: the pool cannot be deleted or changed under
+  // a write that relies on its settings (GetCredentialsForIdentity, say).
   std::optional<PoolRow> pool(const std::string& id) override {
-    auto s = c_.query("SELECT " POOL_COLUMNS " FROM pools WHERE id = $1", Params().add(id));
+    auto s = c_.query(writing_ ? "SELECT " POOL_COLUMNS " FROM pools WHERE id = $1 FOR SHARE"
+                               : "SELECT " POOL_COLUMNS " FROM pools WHERE id = $1",
+                      Params().add(id));
     if (s.empty()) return std::nullopt;
     return read_pool(s, 0);
   }
+  std::optional<PoolRow> pool_for_update(const std::string& id) override {
+    auto s = c_.query("SELECT " POOL_COLUMNS " FROM pools WHERE id = $1 FOR UPDATE",
+                      Params().add(id));
+    if (s.empty()) return std::nullopt;
+    return read_pool(s, 0);
+  }
+  void add_sync_sessions(const std::string& id, int64_t sessions) override {
+    c_.query("UPDATE pools SET sync_sessions = sync_sessions + $1 WHERE id = $2",
+             Params().add(sessions).add(id));
+  }
+  // Every record write checks this. A shared lock, taken before the read, keeps the pool from
+  // being deleted until the write commits (delete_pool takes it exclusively), without touching
+  // the pool's row, which every session of the pool would otherwise contend on.
   bool pool_exists(const std::string& id) override {
+    lock_shared("pool", id);
     return !c_.query("SELECT 1 FROM pools WHERE id = $1", Params().add(id)).empty();
   }
   std::optional<PoolRow> pool_by_name(const std::string& name) override {
+    lock("pool-name", name);
     auto s = c_.query("SELECT " POOL_COLUMNS
                       " FROM pools WHERE name = $1 ORDER BY created, id LIMIT 1",
                       Params().add(name));
@@ -391,7 +435,10 @@ class PgTxn final : public StorageTxn {
                       Params().add(after_id).add(limit));
     return all_rows<PoolRow>(s, read_pool);
   }
-  int64_t count_pools() override { return c_.query("SELECT COUNT(*) FROM pools").i64(0, 0); }
+  int64_t count_pools() override {
+    lock("pools");
+    return c_.query("SELECT COUNT(*) FROM pools").i64(0, 0);
+  }
   void put_pool(const PoolRow& r) override {
     c_.query("INSERT INTO pools(" POOL_COLUMNS
              ") VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
@@ -422,7 +469,8 @@ class PgTxn final : public StorageTxn {
                  .add(r.modified));
   }
   void delete_pool(const std::string& id) override {
-    // Everything under the pool goes with it.
+    // Everything under the pool goes with it, once no write that checked the pool is running.
+    lock("pool", id);
     Params p = Params().add(id);
     c_.query(
         "DELETE FROM records WHERE identity_id IN (SELECT id FROM identities WHERE pool_id = $1)",
@@ -478,6 +526,7 @@ class PgTxn final : public StorageTxn {
 
   std::optional<LoginRow> login(const std::string& pool_id, const std::string& provider,
                                 const std::string& subject) override {
+    lock("login", pool_id, provider, subject);
     auto s = c_.query(
         "SELECT identity_id FROM logins WHERE pool_id = $1 AND provider = $2 AND subject = $3",
         Params().add(pool_id).add(provider).add(subject));
@@ -542,6 +591,7 @@ class PgTxn final : public StorageTxn {
 
   std::optional<DatasetRow> dataset(const std::string& identity_id,
                                     const std::string& name) override {
+    lock("dataset", identity_id, name);
     auto s = c_.query("SELECT " DATASET_COLUMNS
                       " FROM datasets WHERE identity_id = $1 AND name = $2",
                       Params().add(identity_id).add(name));
@@ -568,6 +618,7 @@ class PgTxn final : public StorageTxn {
     return all_rows<DatasetRow>(s, read_dataset);
   }
   int64_t count_live_datasets(const std::string& identity_id) override {
+    lock("datasets of", identity_id);
     return c_
         .query("SELECT COUNT(*) FROM datasets WHERE identity_id = $1 AND deleted = 0",
                Params().add(identity_id))
@@ -633,6 +684,33 @@ class PgTxn final : public StorageTxn {
     if (s.empty()) return std::nullopt;
     return RecordState{s.i64(0, 0), s.opt_i64(0, 1)};
   }
+  std::vector<std::optional<RecordState>> record_states(
+      const std::string& identity_id, const std::string& dataset,
+      const std::vector<std::string>& keys) override {
+    std::map<std::string, RecordState> found;
+    for (size_t from = 0; from < keys.size(); from += kBatchRows) {
+      size_t n = std::min(kBatchRows, keys.size() - from);
+      std::string sql =
+          "SELECT key, sync_count, octet_length(value)::BIGINT FROM records "
+          "WHERE identity_id = $1 AND dataset = $2 AND key IN (";
+      Params p = Params().add(identity_id).add(dataset);
+      for (size_t i = 0; i < n; ++i) {
+        sql += (i ? ", $" : "$") + std::to_string(i + 3);
+        p.add(keys[from + i]);
+      }
+      auto rows = c_.query_once(sql + ")", p);
+      for (int i = 0; i < rows.size(); ++i) {
+        found[rows.text(i, 0)] = RecordState{rows.i64(i, 1), rows.opt_i64(i, 2)};
+      }
+    }
+    std::vector<std::optional<RecordState>> out;
+    out.reserve(keys.size());
+    for (const auto& k : keys) {
+      auto it = found.find(k);
+      out.push_back(it == found.end() ? std::nullopt : std::optional<RecordState>(it->second));
+    }
+    return out;
+  }
   std::vector<RecordRow> records_after(const std::string& identity_id, const std::string& dataset,
                                        int64_t min_count, int64_t after_count,
                                        const std::string& after_key, int limit) override {
@@ -665,12 +743,44 @@ class PgTxn final : public StorageTxn {
                  .add(r.modified_by)
                  .add(r.device_modified));
   }
+  void put_records(const std::vector<RecordRow>& rows) override {
+    for (size_t from = 0; from < rows.size(); from += kBatchRows) {
+      size_t n = std::min(kBatchRows, rows.size() - from);
+      std::string sql = "INSERT INTO records(" RECORD_COLUMNS ") VALUES ";
+      Params p;
+      for (size_t i = 0; i < n; ++i) {
+        const RecordRow& r = rows[from + i];
+        size_t base = i * 8;
+        sql += i ? ", (" : "(";
+        for (size_t col = 1; col <= 8; ++col) {
+          sql += (col > 1 ? ", $" : "$") + std::to_string(base + col);
+        }
+        sql += ")";
+        p.add(r.identity_id)
+            .add(r.dataset)
+            .add(r.key)
+            .add(r.value)
+            .add(r.sync_count)
+            .add(r.modified)
+            .add(r.modified_by)
+            .add(r.device_modified);
+      }
+      c_.query_once(sql +
+                        " ON CONFLICT(identity_id, dataset, key) DO UPDATE SET value = "
+                        "EXCLUDED.value, sync_count = EXCLUDED.sync_count, modified = "
+                        "EXCLUDED.modified, modified_by = EXCLUDED.modified_by, device_modified = "
+                        "EXCLUDED.device_modified",
+                    p);
+    }
+  }
   void delete_records(const std::string& identity_id, const std::string& dataset) override {
     c_.query("DELETE FROM records WHERE identity_id = $1 AND dataset = $2",
              Params().add(identity_id).add(dataset));
   }
   void move_dataset(const std::string& from_identity, const std::string& from_name,
                     const DatasetRow& to) override {
+    lock("dataset", from_identity, from_name);
+    lock("dataset", to.identity_id, to.name);
     Params p = Params().add(to.identity_id).add(to.name).add(from_identity).add(from_name);
     c_.query("UPDATE records SET identity_id = $1, dataset = $2 "
              "WHERE identity_id = $3 AND dataset = $4", p);
@@ -688,6 +798,7 @@ class PgTxn final : public StorageTxn {
   std::optional<DeviceRow> device_by_token(const std::string& identity_id,
                                            const std::string& platform,
                                            const std::string& token) override {
+    lock("device", identity_id, platform, token);
     auto s = c_.query("SELECT " DEVICE_COLUMNS
                       " FROM devices WHERE identity_id = $1 AND platform = $2 AND token = $3",
                       Params().add(identity_id).add(platform).add(token));
@@ -742,8 +853,37 @@ class PgTxn final : public StorageTxn {
     return {s.i64(0, 0), s.i64(0, 1), s.i64(0, 2)};
   }
 
+  // A transaction-scoped advisory lock on (schema, kind, parts), held to commit or rollback; only
+  // write transactions take them. Taken before the read it guards, in a statement of its own, so
+  // that the read's snapshot comes after the lock.
+  template <typename... Parts>
+  void lock(const char* kind, const Parts&... parts) {
+    if (writing_) c_.query("SELECT pg_advisory_xact_lock($1)", Params().add(key(kind, parts...)));
+  }
+  template <typename... Parts>
+  void lock_shared(const char* kind, const Parts&... parts) {
+    if (writing_) {
+      c_.query("SELECT pg_advisory_xact_lock_shared($1)", Params().add(key(kind, parts...)));
+    }
+  }
+  // FNV-1a over the parts, separated: two keys that collide only make two writers take turns.
+  template <typename... Parts>
+  int64_t key(const char* kind, const Parts&... parts) const {
+    uint64_t h = 14695981039346656037ull;
+    auto mix = [&](std::string_view v) {
+      for (char ch : v) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
+      h = (h ^ 0x1f) * 1099511628211ull;
+    };
+    mix(schema_);
+    mix(kind);
+    (mix(parts), ...);
+    return static_cast<int64_t>(h);
+  }
+
   Connection& c_;
   const std::string& channel_;
+  const std::string& schema_;
+  bool writing_;
 };
 
 // The URL as given, split into what libpq takes and cairn's own parameters.
@@ -827,10 +967,10 @@ class PgStorage final : public Storage {
   }
 
   Status read(const std::function<Status(StorageTxn&)>& fn) override {
-    return run(fn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", /*attempts=*/1);
+    return run(fn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", /*writing=*/false);
   }
   Status write(const std::function<Status(StorageTxn&)>& fn) override {
-    return run(fn, "BEGIN ISOLATION LEVEL SERIALIZABLE", kMaxWriteAttempts);
+    return run(fn, "BEGIN ISOLATION LEVEL READ COMMITTED", /*writing=*/true);
   }
   std::string describe() const override { return url_.redacted; }
   Status ping() override {
@@ -880,7 +1020,8 @@ class PgStorage final : public Storage {
     }
   }
 
-  Status run(const std::function<Status(StorageTxn&)>& fn, const char* begin, int attempts) {
+  Status run(const std::function<Status(StorageTxn&)>& fn, const char* begin, bool writing) {
+    const int attempts = writing ? kMaxWriteAttempts : 1;
     for (int attempt = 1;; ++attempt) {
       std::unique_ptr<Connection> c;
       bool begun = false;
@@ -888,7 +1029,7 @@ class PgStorage final : public Storage {
         c = acquire();
         c->exec(begin);
         begun = true;
-        PgTxn txn(*c, channel_);
+        PgTxn txn(*c, channel_, url_.schema, writing);
         Status result = fn(txn);
         c->exec(result.ok() ? "COMMIT" : "ROLLBACK");
         release(std::move(c));

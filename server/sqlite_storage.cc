@@ -169,6 +169,12 @@ class SqliteTxn final : public StorageTxn {
     if (!s.step()) return std::nullopt;
     return read_pool(s);
   }
+  void add_sync_sessions(const std::string& id, int64_t sessions) override {
+    c_.prepare("UPDATE pools SET sync_sessions = sync_sessions + ? WHERE id = ?")
+        .bind(sessions)
+        .bind(id)
+        .run();
+  }
   bool pool_exists(const std::string& id) override {
     auto s = c_.prepare("SELECT 1 FROM pools WHERE id = ?");
     s.bind(id);

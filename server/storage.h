@@ -3,9 +3,12 @@
 // backend (PostgreSQL, issue 9) a matter of implementing StorageTxn, not of rewriting semantics.
 //
 // Every mutating request runs inside one write() transaction; reads run inside read(), a
-// consistent snapshot. A backend must make write transactions serializable: SQLite has one writer
-// at a time (BEGIN IMMEDIATE); PostgreSQL runs them SERIALIZABLE and retries the ones it aborts,
-// so the handlers' read-check-write steps hold across server instances too.
+// consistent snapshot. A backend must serialise the handlers' read-check-write steps: SQLite has
+// one writer at a time (BEGIN IMMEDIATE). PostgreSQL runs writes READ COMMITTED and locks what a
+// write transaction reads to decide: reading a dataset takes that dataset's lock, reading a login
+// that login's, counting an identity's datasets the identity's, and so on (pg_storage.cc), so the
+// steps hold across server instances too, while writers of different datasets never wait for
+// each other.
 //
 // Times are epoch milliseconds. Thread safety: Storage is shared by every request thread; a
 // StorageTxn belongs to the one thread running the transaction.
@@ -113,6 +116,11 @@ class StorageTxn {
 
   // Identity pools.
   virtual std::optional<PoolRow> pool(const std::string& id) = 0;
+  // The pool, to be changed and written back with put_pool in this transaction: no other
+  // transaction changes it meanwhile.
+  virtual std::optional<PoolRow> pool_for_update(const std::string& id) { return pool(id); }
+  // Adds to a pool's sync session count in place (no read-modify-write); no-op for a gone pool.
+  virtual void add_sync_sessions(const std::string& id, int64_t sessions) = 0;
   // Whether the pool exists, without reading its settings (the check of every record call).
   virtual bool pool_exists(const std::string& id) = 0;
   virtual std::optional<PoolRow> pool_by_name(const std::string& name) = 0;
@@ -187,6 +195,16 @@ class StorageTxn {
   virtual std::optional<RecordState> record_state(const std::string& identity_id,
                                                   const std::string& dataset,
                                                   const std::string& key) = 0;
+  // The same for many keys at once, in their order (nullopt: no such record). A backend across a
+  // network answers in one round trip; the default asks key by key.
+  virtual std::vector<std::optional<RecordState>> record_states(
+      const std::string& identity_id, const std::string& dataset,
+      const std::vector<std::string>& keys) {
+    std::vector<std::optional<RecordState>> out;
+    out.reserve(keys.size());
+    for (const auto& k : keys) out.push_back(record_state(identity_id, dataset, k));
+    return out;
+  }
   // Records with sync_count > min_count, ordered by (sync_count, key), strictly after the cursor
   // (after_count, after_key).
   virtual std::vector<RecordRow> records_after(const std::string& identity_id,
@@ -194,6 +212,10 @@ class StorageTxn {
                                                int64_t after_count, const std::string& after_key,
                                                int limit) = 0;
   virtual void put_record(const RecordRow& row) = 0;
+  // Many records at once (keys distinct); the default writes them one by one.
+  virtual void put_records(const std::vector<RecordRow>& rows) {
+    for (const auto& r : rows) put_record(r);
+  }
   virtual void delete_records(const std::string& identity_id, const std::string& dataset) = 0;
   // Moves a dataset and its records to another identity and name (merges).
   virtual void move_dataset(const std::string& from_identity, const std::string& from_name,

@@ -107,12 +107,13 @@ Result<int> page_size(const std::optional<int32_t>& asked, int maximum) {
 
 }  // namespace
 
-Status Api::require_pool(StorageTxn& txn, const std::string& pool_id, PoolRow* out) {
+Status Api::require_pool(StorageTxn& txn, const std::string& pool_id, PoolRow* out,
+                         bool for_update) {
   if (!out) {
     if (!txn.pool_exists(pool_id)) return not_found("IdentityPool '" + pool_id + "' not found.");
     return Status::OK();
   }
-  auto pool = txn.pool(pool_id);
+  auto pool = for_update ? txn.pool_for_update(pool_id) : txn.pool(pool_id);
   if (!pool) return not_found("IdentityPool '" + pool_id + "' not found.");
   *out = std::move(*pool);
   return Status::OK();
@@ -239,8 +240,13 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
     // Check every patch before writing anything: the call is all or nothing.
     int64_t live = ds.num_records;
     int64_t bytes = ds.data_storage;
-    for (const auto& p : r.record_patches) {
-      auto current = txn.record_state(r.identity_id, r.dataset_name, p.key);
+    std::vector<std::string> patch_keys;
+    patch_keys.reserve(r.record_patches.size());
+    for (const auto& p : r.record_patches) patch_keys.push_back(p.key);
+    auto states = txn.record_states(r.identity_id, r.dataset_name, patch_keys);
+    for (size_t i = 0; i < r.record_patches.size(); ++i) {
+      const auto& p = r.record_patches[i];
+      const auto& current = states[i];
       int64_t current_count = current ? current->sync_count : 0;
       if (p.sync_count != current_count) {
         return Status(ErrorCode::kResourceConflict, "Current SyncCount for: " + p.key +
@@ -282,9 +288,9 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
         row.modified_by = modified_by;
         if (p.device_last_modified_date)
           row.device_modified = to_millis(*p.device_last_modified_date);
-        txn.put_record(row);
         written.push_back(std::move(row));
       }
+      txn.put_records(written);
     } else if (creating) {
       ds.modified = c.now;
       ds.modified_by = modified_by;
@@ -570,7 +576,7 @@ Reply Api::set_cognito_events(Call& c, const sync::SetCognitoEventsRequest& r) {
   }
   s = storage_->write([&](StorageTxn& txn) -> Status {
     PoolRow pool;
-    Status st = require_pool(txn, r.identity_pool_id, &pool);
+    Status st = require_pool(txn, r.identity_pool_id, &pool, /*for_update=*/true);
     if (!st.ok()) return st;
     transport::json::Document doc;
     Status parsed = transport::json::parse(pool.events_json, doc);
@@ -627,7 +633,7 @@ Reply Api::set_identity_pool_configuration(Call& c,
   if (!s.ok()) return s;
   PoolRow pool;
   s = storage_->write([&](StorageTxn& txn) -> Status {
-    Status st = require_pool(txn, r.identity_pool_id, &pool);
+    Status st = require_pool(txn, r.identity_pool_id, &pool, /*for_update=*/true);
     if (!st.ok()) return st;
     if (r.push_sync) {
       Writer w;
@@ -662,7 +668,7 @@ Reply Api::bulk_publish(Call& c, const sync::BulkPublishRequest& r) {
   if (!s.ok()) return s;
   s = storage_->write([&](StorageTxn& txn) -> Status {
     PoolRow pool;
-    Status st = require_pool(txn, r.identity_pool_id, &pool);
+    Status st = require_pool(txn, r.identity_pool_id, &pool, /*for_update=*/true);
     if (!st.ok()) return st;
     if (pool.streams_json.find(R"("StreamingStatus":"ENABLED")") == std::string::npos) {
       return invalid("Cognito Streams must be configured and ENABLED before a bulk publish");
