@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, configures, builds and runs every test,
 # then runs the suite again under AddressSanitizer + UBSan, the concurrency suites under
-# ThreadSanitizer, and each fuzz target for CAIRN_FUZZ_SECONDS (60) under ASan + UBSan
+# ThreadSanitizer, and each fuzz target for CAIRN_FUZZ_SECONDS (30) under ASan + UBSan
 # (docs/reliability.md). CAIRN_SKIP_SANITIZERS=1 skips all three on a developer machine; CI always
 # runs them.
 set -euo pipefail
@@ -19,4 +19,4 @@ for preset in asan tsan; do
   cmake --build --preset "$preset" -j "$(nproc)"
   ctest --preset "$preset"
 done
-scripts/fuzz.sh "${CAIRN_FUZZ_SECONDS:-60}"
+scripts/fuzz.sh "${CAIRN_FUZZ_SECONDS:-30}"
