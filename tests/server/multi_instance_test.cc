@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -353,8 +354,8 @@ TEST_F(TwoInstances, DeletingAnIdentityOnOneInstanceEndsItsCredentialsOnTheOther
               ms);
 }
 
-// A key file instead of the database's key: instances agree even on different databases, and
-// one without it does not.
+// A key file (or CAIRN_SIGNING_KEY) instead of the database's key: instances agree even on
+// different databases, and one without it does not.
 TEST(MultiInstance, ASigningKeyFileMakesTokensValidWhereverTheFileIs) {
   testing::TempDir dir("cairn-signing-key");
   std::string key_file = dir.path + "/signing.key";
@@ -379,6 +380,17 @@ TEST(MultiInstance, ASigningKeyFileMakesTokensValidWhereverTheFileIs) {
        *session->sync_session_token, std::nullopt});
   ASSERT_FALSE(on_d.ok());
   EXPECT_EQ(on_d.status().code(), ErrorCode::kInvalidParameter) << on_d.status().ToString();
+
+  // CAIRN_SIGNING_KEY does what the file does, for secret stores that inject environment.
+  setenv("CAIRN_SIGNING_KEY", "0123456789abcdef0123456789abcdef-shared-by-every-instance", 1);
+  auto e = start_instance(cairn::testing::fresh_postgres_db());
+  unsetenv("CAIRN_SIGNING_KEY");
+  ASSERT_FALSE(e.url.empty());
+  auto on_e = sync_client(e.url)->update_records(
+      {a.pool, identity, "save", std::nullopt, {testing::put("k", "v", 0)},
+       *session->sync_session_token, std::nullopt});
+  ASSERT_FALSE(on_e.ok());
+  EXPECT_EQ(on_e.status().code(), ErrorCode::kResourceNotFound) << on_e.status().ToString();
 
   std::ofstream(dir.path + "/short.key") << "too-short\n";
   auto refused = start_instance(cairn::testing::fresh_postgres_db(),
