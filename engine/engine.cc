@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <rapidjson/document.h>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -56,6 +58,7 @@ Result<std::shared_ptr<Engine>> Engine::open(SyncManagerOptions options) {
   std::shared_ptr<Engine> engine(new Engine(std::move(options)));
   Status s = engine->init();
   if (!s.ok()) return s;
+  engine->start_listening();  // with listen_for_notifications: waits for a registered device
   return engine;
 }
 
@@ -132,6 +135,9 @@ Status Engine::init() {
 
 void Engine::close() {
   if (closing_.exchange(true)) return;
+  listen_cancel_->store(true);  // a long poll in flight ends within a second
+  listen_cv_.notify_all();
+  if (listener_.joinable()) listener_.join();
   if (scheduler_) scheduler_->shutdown();
   std::vector<Waiter> cancelled;
   {
@@ -551,6 +557,7 @@ Result<std::string> Engine::register_locked(const std::string& identity,
   if (s.ok()) s = store_->set_meta(token_key(platform), token);
   if (s.ok()) s = store_->set_meta(kLastPlatformKey, platform);
   if (!s.ok()) return s;
+  start_listening();
   return *r->device_id;
 }
 
@@ -665,6 +672,105 @@ Result<bool> Engine::handle_push(const std::map<std::string, std::string>& paylo
   if (local == localstore::kDeletePending || local >= remote_count) return false;
   synchronize(dataset, {}, /*on_connectivity=*/true, /*automatic=*/true);
   return true;
+}
+
+Result<bool> Engine::handle_push_json(std::string_view json) {
+  // The payload as the push services deliver it: a flat object; syncCount may be a number or a
+  // string, and some platforms nest the fields under "data".
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return Status(ErrorCode::kInvalidArgument, "the push payload is not a JSON object");
+  }
+  const rapidjson::Value* fields = &doc;
+  if (doc.HasMember("data") && doc["data"].IsObject()) fields = &doc["data"];
+  std::map<std::string, std::string> payload;
+  for (const auto& m : fields->GetObject()) {
+    std::string name(m.name.GetString(), m.name.GetStringLength());
+    if (m.value.IsString()) {
+      payload[name] = std::string(m.value.GetString(), m.value.GetStringLength());
+    } else if (m.value.IsInt64()) {
+      payload[name] = std::to_string(m.value.GetInt64());
+    }
+  }
+  return handle_push(payload);
+}
+
+// --- the notification channel ------------------------------------------------------------------
+
+void Engine::start_listening() {
+  if (!options_.listen_for_notifications || !sync_ || closing_) return;
+  std::lock_guard<std::mutex> l(listen_mu_);
+  if (listener_.joinable()) return;
+  // A client of its own: its long poll must not hold up syncs on a shared connection, and its
+  // transport can be cancelled on close. A host's own transport is used as given.
+  ClientConfig config;
+  config.region = options_.region;
+  config.endpoint = options_.endpoint;
+  config.http = options_.http;
+  config.http.cancel = listen_cancel_;
+  config.retry = options_.retry;
+  config.retry.max_retries = 0;  // the loop below backs off itself
+  config.logger = options_.logger;
+  config.clock = options_.clock;
+  config.transport = options_.transport ? options_.transport
+                                        : make_curl_transport(config.http, options_.logger);
+  config.credentials = provider_ ? std::static_pointer_cast<CredentialsProvider>(provider_)
+                                 : options_.credentials;
+  auto client = CognitoSyncClient::create(config);
+  if (!client.ok()) return;
+  listen_sync_ = std::move(*client);
+  listener_ = std::thread([this] { listen_loop(); });
+}
+
+void Engine::listen_loop() {
+  // Each poll waits on the server up to 25 s (or less, under a shorter read timeout); a failure
+  // waits 0.5 s, doubling to 30 s, with jitter, before the next.
+  int32_t wait = static_cast<int32_t>(std::clamp<int64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(options_.http.read_timeout).count() - 5, 0,
+      25));
+  int64_t after = 0;
+  int failures = 0;
+  auto pause = [&](std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> l(listen_mu_);
+    listen_cv_.wait_for(l, d, [&] { return closing_.load(); });
+  };
+  while (!closing_) {
+    auto device = device_id({});
+    auto identity = cached_identity_id();
+    if (!device || !identity || !network_reachable()) {
+      pause(std::chrono::milliseconds(500));
+      continue;
+    }
+    auto r = listen_sync_->poll_notifications(
+        {options_.identity_pool_id, *identity, *device, after, wait});
+    if (closing_) break;
+    if (!r.ok()) {
+      auto backoff = std::chrono::milliseconds(
+          std::min<int64_t>(30000, 500LL << std::min(failures, 6)));
+      std::uniform_int_distribution<int64_t> jitter(0, backoff.count() / 4);
+      int64_t extra;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        extra = jitter(rng_);
+      }
+      ++failures;
+      if (options_.logger) {
+        options_.logger->log(LogLevel::kDebug, "notification channel: " + r.status().ToString());
+      }
+      pause(backoff + std::chrono::milliseconds(extra));
+      continue;
+    }
+    failures = 0;
+    after = r->next;
+    for (const auto& n : r->notifications) {
+      notifications_received_ += 1;
+      auto handled = handle_push_json(n.payload_json);
+      if (!handled.ok() && options_.logger) {
+        options_.logger->log(LogLevel::kWarn, "notification not handled: " + handled.status().ToString());
+      }
+    }
+  }
 }
 
 Result<std::vector<DatasetMetadata>> Engine::refresh_dataset_metadata() {

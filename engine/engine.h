@@ -23,6 +23,8 @@
 #include <random>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "cairn/cognito_identity.h"
@@ -113,6 +115,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Status set_subscription(const std::string& dataset, bool subscribed);
   Status set_all_subscriptions(bool subscribed);
   Result<bool> handle_push(const std::map<std::string, std::string>& payload);
+  Result<bool> handle_push_json(std::string_view json);
+  // Notifications received on the channel since open (listen_for_notifications).
+  uint64_t notifications_received() const { return notifications_received_.load(); }
 
   Result<std::vector<DatasetMetadata>> refresh_dataset_metadata();
 
@@ -157,6 +162,17 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::deque<std::function<void()>> pumped_;
   std::mt19937_64 rng_;
   std::atomic<bool> closing_{false};
+
+  // The notification channel's listener (listen_for_notifications): its own client, whose
+  // transport `listen_cancel_` stops within a second when the engine closes.
+  void start_listening();
+  void listen_loop();
+  std::mutex listen_mu_;
+  std::condition_variable listen_cv_;
+  std::thread listener_;
+  std::shared_ptr<std::atomic<bool>> listen_cancel_ = std::make_shared<std::atomic<bool>>(false);
+  std::unique_ptr<CognitoSyncClient> listen_sync_;
+  std::atomic<uint64_t> notifications_received_{0};
 
   std::atomic<uint64_t> syncs_succeeded_{0}, syncs_failed_{0}, conflicts_{0}, push_retries_{0};
 };

@@ -185,25 +185,7 @@ Result<bool> SyncManager::handle_push(const std::map<std::string, std::string>& 
 }
 
 Result<bool> SyncManager::handle_push_json(std::string_view json) {
-  // The payload as the push services deliver it: a flat object; syncCount may be a number or a
-  // string, and some platforms nest the fields under "data".
-  rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    return Status(ErrorCode::kInvalidArgument, "the push payload is not a JSON object");
-  }
-  const rapidjson::Value* fields = &doc;
-  if (doc.HasMember("data") && doc["data"].IsObject()) fields = &doc["data"];
-  std::map<std::string, std::string> payload;
-  for (const auto& m : fields->GetObject()) {
-    std::string name(m.name.GetString(), m.name.GetStringLength());
-    if (m.value.IsString()) {
-      payload[name] = std::string(m.value.GetString(), m.value.GetStringLength());
-    } else if (m.value.IsInt64()) {
-      payload[name] = std::to_string(m.value.GetInt64());
-    }
-  }
-  return engine_->handle_push(payload);
+  return engine_->handle_push_json(json);
 }
 
 size_t SyncManager::run_pending_callbacks() { return engine_->run_pending_callbacks(); }

@@ -129,6 +129,12 @@ Api::Api(std::unique_ptr<Storage> storage, TokenSigner tokens, ServerOptions opt
       tokens_(std::move(tokens)),
       options_(std::move(options)),
       clock_(options_.clock ? options_.clock : Clock::system()) {
+  events_ = std::make_unique<EventHub>(storage_.get(), options_.events, options_.logger, nullptr);
+  HttpOptions hook;
+  hook.connect_timeout = options_.events.sync_trigger_timeout;
+  hook.read_timeout = options_.events.sync_trigger_timeout;
+  hook.total_timeout = options_.events.sync_trigger_timeout;
+  hook_transport_ = make_curl_transport(hook);
   jobs_thread_ = std::thread([this] { bulk_publish_worker(); });
   usage_thread_ = std::thread([this] { usage_flusher(); });
 }
@@ -148,6 +154,8 @@ Api::~Api() {
   if (usage_thread_.joinable()) usage_thread_.join();
   (void)flush_sync_sessions();
 }
+
+void Api::begin_shutdown() { events_->shutdown(); }
 
 void Api::health(httplib::Response& response) {
   stamp(response);
@@ -352,6 +360,9 @@ Reply Api::route_sync(Call& call, std::string& operation) {
                                 : "";
   else if (n == 7 && is(2, "identities") && is(4, "datasets") && is(6, "records") && m == "GET")
     operation = "ListRecords";
+  else if (n == 7 && is(2, "identities") && is(4, "devices") && is(6, "notifications") &&
+           m == "GET")
+    operation = "PollNotifications";  // cairn's notification channel (docs/events.md)
   else if (n == 8 && is(2, "identities") && is(4, "datasets") && is(6, "subscriptions"))
     operation = m == "POST" ? "SubscribeToDataset" : m == "DELETE" ? "UnsubscribeFromDataset" : "";
   else
@@ -381,6 +392,13 @@ Reply Api::route_sync(Call& call, std::string& operation) {
     if (s.ok()) s = query.opt_int32("maxResults", &r.max_results);
     if (!s.ok()) return s;
     return list_identity_pool_usage(call, r);
+  }
+  if (operation == "PollNotifications") {
+    std::optional<int64_t> after, wait;
+    Status s = query.opt_int64("after", &after);
+    if (s.ok()) s = query.opt_int64("wait", &wait);
+    if (!s.ok()) return s;
+    return poll_notifications(call, pool, identity, seg[5], after.value_or(0), wait.value_or(25));
   }
   if (operation == "DescribeIdentityPoolUsage")
     return run_validated(sync::DescribeIdentityPoolUsageRequest{pool},

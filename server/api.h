@@ -23,6 +23,7 @@
 #include "cairn/cognito_sync_types.h"
 #include "cairn/logging.h"
 #include "server/auth.h"
+#include "server/events.h"
 #include "server/storage.h"
 #include "server/tokens.h"
 
@@ -51,6 +52,8 @@ struct ServerOptions {
   // must agree without reading it from the database (or rotate it) set it from a file or the
   // environment; at least 32 characters.
   std::string signing_key;
+  // Push notifications, streams and sync-trigger hooks (docs/events.md).
+  EventsOptions events;
   std::shared_ptr<Clock> clock;
   LoggerPtr logger;
 };
@@ -79,6 +82,11 @@ class Api {
   // Makes sure a pool named `name` exists (unauthenticated identities allowed, developer provider
   // login.cairn) and returns its id; the first pool of that name is reused across restarts.
   Result<std::string> bootstrap_pool(const std::string& name);
+
+  // Before the HTTP server drains its requests: wakes the long polls of the notification channel
+  // so that they answer at once.
+  void begin_shutdown();
+  EventHub& events() { return *events_; }
 
   // GET /health for load balancers: 200 {"status":"ready"} when storage answers, 503 otherwise.
   void health(httplib::Response& response);
@@ -128,6 +136,18 @@ class Api {
   Reply subscribe_to_dataset(Call& c, const sync::SubscribeToDatasetRequest& r);
   Reply unsubscribe_from_dataset(Call& c, const sync::UnsubscribeFromDatasetRequest& r);
   Reply update_records(Call& c, const sync::UpdateRecordsRequest& r);
+  // cairn's notification channel (docs/events.md): a long poll for a device's notifications.
+  Reply poll_notifications(Call& c, const std::string& pool, const std::string& identity,
+                           const std::string& device_id, int64_t after, int64_t wait_seconds);
+  // The sync trigger of a pool that has an http(s) hook as its SyncTrigger (docs/events.md):
+  // hands the dataset and the patches to the hook and turns its answer into the patches to
+  // write. `observed_count` is the dataset's count the hook saw, which the write then requires.
+  Result<std::vector<sync::RecordPatch>> run_sync_trigger(const std::string& hook, Call& c,
+                                                          const sync::UpdateRecordsRequest& r,
+                                                          int64_t* observed_count);
+  // The pool's SyncTrigger URL when it is an http(s) hook; read through a one-second cache, since
+  // every UpdateRecords asks.
+  std::optional<std::string> sync_trigger_hook(const std::string& pool_id);
 
   // Cognito Identity (identity_api.cc).
   Reply create_identity_pool(Call& c, const identity::CreateIdentityPoolRequest& r);
@@ -175,6 +195,14 @@ class Api {
   CredentialsCache credentials_cache_;  // revoked after every write that deletes identities
   std::unique_ptr<Storage> storage_;  // timed: every transaction adds to the request's storage_ns
   TokenSigner tokens_;
+  std::unique_ptr<EventHub> events_;  // after storage_: it reads storage until it is destroyed
+  std::shared_ptr<HttpTransport> hook_transport_;  // sync triggers: their own timeout
+  std::mutex hooks_mu_;
+  struct CachedHook {
+    std::optional<std::string> url;
+    std::chrono::steady_clock::time_point read;
+  };
+  std::map<std::string, CachedHook> hooks_;  // pool id -> its SyncTrigger hook
   ServerOptions options_;
   std::shared_ptr<Clock> clock_;
   std::mutex jobs_mu_;

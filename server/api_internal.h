@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "server/auth.h"
 #include "server/storage.h"
 #include "server/tokens.h"
 #include "transport/json.h"
@@ -99,6 +100,24 @@ inline Status not_found(const std::string& message) {
 }
 inline Status invalid(const std::string& message) {
   return Status(ErrorCode::kInvalidParameter, message);
+}
+
+enum class Access { kDeveloperOnly, kIdentityOnly, kEither };
+
+// Who may call what: developer credentials anything but the device operations the model reserves
+// for identity credentials; identity credentials only their own identity's data.
+inline Status authorize(const Caller& c, Access access, const std::string& pool,
+                 const std::string& identity) {
+  if (access == Access::kDeveloperOnly && !c.developer()) {
+    return not_authorized("This operation needs developer credentials");
+  }
+  if (access == Access::kIdentityOnly && !c.identity()) {
+    return not_authorized("This operation needs Cognito Identity credentials");
+  }
+  if (c.identity() && (c.pool_id != pool || (!identity.empty() && c.identity_id != identity))) {
+    return not_authorized("Access to Identity '" + identity + "' is forbidden.");
+  }
+  return Status::OK();
 }
 
 inline Millis to_millis(const Timestamp& t) {

@@ -1,7 +1,9 @@
-// Bulk publish: enumerate every live record of a pool for its Cognito stream, at a bounded pace,
-// then record the outcome (IN_PROGRESS -> SUCCEEDED or FAILED). Delivery to a stream sink arrives
-// with issue 10; until then the enumeration is the whole job.
+// Bulk publish: every live dataset of a pool goes to the pool's stream, one stream record each
+// (docs/events.md), at a bounded pace, then the outcome is recorded (IN_PROGRESS -> SUCCEEDED, or
+// FAILED with the sink's reason).
 #include <chrono>
+
+#include "transport/json.h"
 
 #include "server/api.h"
 
@@ -47,38 +49,61 @@ void Api::bulk_publish_worker() {
 }
 
 Status Api::run_bulk_publish(const std::string& pool_id, int64_t* published) {
+  // The stream the pool is configured with, read once: a bulk publish goes where it started.
+  std::string stream = "stream";
+  Status s = storage_->read([&](StorageTxn& txn) {
+    auto pool = txn.pool(pool_id);
+    if (!pool) return Status(ErrorCode::kResourceNotFound, "the pool was deleted");
+    transport::json::Document d;
+    if (transport::json::parse(pool->streams_json, d).ok() && d.IsObject()) {
+      auto m = d.FindMember("StreamName");
+      if (m != d.MemberEnd() && m->value.IsString()) stream = m->value.GetString();
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+
   std::string after_identity, after_name;
   auto started = std::chrono::steady_clock::now();
   for (;;) {
     std::vector<DatasetRow> page;
-    std::vector<RecordRow> records;
-    Status s = storage_->read([&](StorageTxn& txn) {
+    s = storage_->read([&](StorageTxn& txn) {
       page = txn.pool_datasets_after(pool_id, after_identity, after_name, 64);
       return Status::OK();
     });
     if (!s.ok()) return s;
     if (page.empty()) return Status::OK();
     for (const auto& ds : page) {
+      // One stream record per dataset, with every live record, as a sync of all of it.
+      std::vector<RecordRow> live;
       int64_t after_count = 0;
       std::string after_key;
       for (;;) {
+        std::vector<RecordRow> records;
         s = storage_->read([&](StorageTxn& txn) {
           records = txn.records_after(ds.identity_id, ds.name, 0, after_count, after_key, 256);
           return Status::OK();
         });
         if (!s.ok()) return s;
         if (records.empty()) break;
-        *published += static_cast<int64_t>(records.size());
         after_count = records.back().sync_count;
         after_key = records.back().key;
-        if (options_.bulk_publish_records_per_second > 0) {
-          // Hold the pace: by now this many records may have gone out.
-          auto due = started + std::chrono::milliseconds(*published * 1000 /
-                                                         options_.bulk_publish_records_per_second);
-          std::unique_lock<std::mutex> l(jobs_mu_);
-          if (jobs_cv_.wait_until(l, due, [&] { return stopping_; })) {
-            return Status(ErrorCode::kCancelled, "server stopping");
-          }
+        for (auto& r : records) {
+          if (r.value) live.push_back(std::move(r));
+        }
+      }
+      s = events_->sink().write(stream, stream_record_json(pool_id, ds.identity_id, ds.name,
+                                                           "replace", ds.sync_count, ds.modified,
+                                                           live));
+      if (!s.ok()) return Status(s.code(), "the stream sink refused a record: " + s.message());
+      *published += static_cast<int64_t>(live.size());
+      if (options_.bulk_publish_records_per_second > 0) {
+        // Hold the pace: by now this many records may have gone out.
+        auto due = started + std::chrono::milliseconds(*published * 1000 /
+                                                       options_.bulk_publish_records_per_second);
+        std::unique_lock<std::mutex> l(jobs_mu_);
+        if (jobs_cv_.wait_until(l, due, [&] { return stopping_; })) {
+          return Status(ErrorCode::kCancelled, "server stopping");
         }
       }
     }

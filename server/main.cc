@@ -123,6 +123,23 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", config.tls_cert_file,
                  "Serve HTTPS with this PEM certificate (chain); needs --tls-key");
   app.add_option("--tls-key", config.tls_key_file, "The PEM private key of --tls-cert");
+  std::vector<std::string> webhooks;
+  app.add_option("--push-webhook", webhooks,
+                 "POOL_ID=URL, or URL for every pool: POST each push notification there, with "
+                 "the device's platform and token, for your own APNS/FCM sender (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--stream-sink", config.options.events.stream_sink,
+                 "Where Cognito Streams records go: an http(s) URL to POST each to, or empty for "
+                 "NDJSON files under --data-dir/streams");
+  app.add_option("--data-dir", config.options.events.data_dir,
+                 "Directory for the server's files other than the database (stream files)")
+      ->capture_default_str();
+  app.add_option("--stream-rotate-bytes", config.options.events.stream_rotate_bytes,
+                 "An NDJSON stream file past this size is renamed with its time and a new one "
+                 "started")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -138,6 +155,24 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (migrate->parsed()) return run_migrate(migrate_from, migrate_to);
   if (!read_signing_key(signing_key_file, &config.options.signing_key)) return 2;
+  for (const auto& hook : webhooks) {
+    auto is_url = [](const std::string& u) {
+      return u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0;
+    };
+    size_t eq = hook.find('=');
+    std::string pool = is_url(hook) || eq == std::string::npos ? "*" : hook.substr(0, eq);
+    std::string url = pool == "*" ? hook : hook.substr(eq + 1);
+    if (!is_url(url)) {
+      std::cerr << "cairn-server: --push-webhook '" << hook << "' needs an http(s) URL\n";
+      return 2;
+    }
+    config.options.events.push_webhooks[pool] = url;
+  }
+  const std::string& sink = config.options.events.stream_sink;
+  if (!sink.empty() && sink.rfind("http://", 0) != 0 && sink.rfind("https://", 0) != 0) {
+    std::cerr << "cairn-server: --stream-sink takes an http(s) URL (or nothing, for files)\n";
+    return 2;
+  }
 
   if (config.options.admin.access_key_id.empty() !=
       config.options.admin.secret_access_key.empty()) {

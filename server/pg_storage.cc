@@ -805,6 +805,15 @@ class PgTxn final : public StorageTxn {
     if (s.empty()) return std::nullopt;
     return read_device(s, 0);
   }
+  std::vector<DeviceRow> subscribers_of(const std::string& identity_id,
+                                        const std::string& dataset) override {
+    auto s = c_.query(
+        "SELECT d.id, d.identity_id, d.pool_id, d.platform, d.token, d.created FROM subscriptions s "
+        "JOIN devices d ON d.id = s.device_id WHERE s.identity_id = $1 AND s.dataset = $2 "
+        "ORDER BY d.id",
+        Params().add(identity_id).add(dataset));
+    return all_rows<DeviceRow>(s, read_device);
+  }
   std::vector<DeviceRow> pool_devices_after(const std::string& pool_id, const std::string& after_id,
                                             int limit) override {
     auto s = c_.query("SELECT " DEVICE_COLUMNS

@@ -121,6 +121,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
 void Server::stop() {
   std::unique_lock<std::mutex> l(mu_);
   if (stopped_) return;
+  if (api_) api_->begin_shutdown();  // long polls answer now, not at their deadline
   // httplib's stop() closes the listening socket; the listen thread then drains its worker pool,
   // so every request already accepted gets its answer before the join returns.
   if (http_) http_->stop();

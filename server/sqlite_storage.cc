@@ -566,6 +566,17 @@ class SqliteTxn final : public StorageTxn {
         .bind(dataset)
         .run();
   }
+  std::vector<DeviceRow> subscribers_of(const std::string& identity_id,
+                                        const std::string& dataset) override {
+    auto s = c_.prepare(
+        "SELECT d.id, d.identity_id, d.pool_id, d.platform, d.token, d.created FROM subscriptions s "
+        "JOIN devices d ON d.id = s.device_id WHERE s.identity_id = ? AND s.dataset = ? "
+        "ORDER BY d.id");
+    s.bind(identity_id).bind(dataset);
+    std::vector<DeviceRow> out;
+    while (s.step()) out.push_back(read_device(s));
+    return out;
+  }
   std::vector<DeviceRow> pool_devices_after(const std::string& pool_id, const std::string& after_id,
                                             int limit) override {
     auto s = c_.prepare(

@@ -230,6 +230,9 @@ class StorageTxn {
   virtual void put_subscription(const std::string& device_id, const std::string& identity_id,
                                 const std::string& dataset) = 0;
   virtual void delete_subscription(const std::string& device_id, const std::string& dataset) = 0;
+  // The devices subscribed to a dataset, by id (who gets its push notifications).
+  virtual std::vector<DeviceRow> subscribers_of(const std::string& identity_id,
+                                                const std::string& dataset) = 0;
   // A pool's devices by id, after after_id; a device's subscriptions as (identity id, dataset), by
   // dataset (migrations).
   virtual std::vector<DeviceRow> pool_devices_after(const std::string& pool_id,

@@ -14,24 +14,6 @@ using transport::json::Writer;
 
 namespace {
 
-enum class Access { kDeveloperOnly, kIdentityOnly, kEither };
-
-// Who may call what: developer credentials anything but the device operations the model reserves
-// for identity credentials; identity credentials only their own identity's data.
-Status authorize(const Caller& c, Access access, const std::string& pool,
-                 const std::string& identity) {
-  if (access == Access::kDeveloperOnly && !c.developer()) {
-    return not_authorized("This operation needs developer credentials");
-  }
-  if (access == Access::kIdentityOnly && !c.identity()) {
-    return not_authorized("This operation needs Cognito Identity credentials");
-  }
-  if (c.identity() && (c.pool_id != pool || (!identity.empty() && c.identity_id != identity))) {
-    return not_authorized("Access to Identity '" + identity + "' is forbidden.");
-  }
-  return Status::OK();
-}
-
 void write_dataset(Writer& w, const DatasetRow& d) {
   w.begin_object();
   w.str("IdentityId", d.identity_id);
@@ -211,6 +193,21 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
     if (!keys.insert(p.key).second)
       return invalid("RecordPatches: key '" + p.key + "' appears twice");
   }
+  // A pool with an http(s) sync trigger hands identity callers' patches to its hook first
+  // (docs/events.md); what the hook answers is what gets written, on the dataset count it saw.
+  const std::vector<sync::RecordPatch>* patches = &r.record_patches;
+  std::vector<sync::RecordPatch> hooked;
+  std::optional<int64_t> required_count;
+  if (c.caller.identity() && !r.record_patches.empty()) {
+    if (auto hook = sync_trigger_hook(r.identity_pool_id)) {
+      int64_t observed = 0;
+      auto answered = run_sync_trigger(*hook, c, r, &observed);
+      if (!answered.ok()) return answered.status();
+      hooked = std::move(*answered);
+      patches = &hooked;
+      required_count = observed;
+    }
+  }
   std::string modified_by = r.device_id           ? *r.device_id
                             : c.caller.identity() ? c.caller.identity_id
                                                   : r.identity_id;
@@ -221,6 +218,11 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
     if (st.ok()) st = check_identity_pool(txn, c.caller, r.identity_pool_id, r.identity_id);
     if (!st.ok()) return st;
     auto existing = txn.dataset(r.identity_id, r.dataset_name);
+    if (required_count && (existing ? existing->sync_count : 0) != *required_count) {
+      return Status(ErrorCode::kResourceConflict,
+                    "Dataset '" + r.dataset_name +
+                        "' changed while its sync trigger ran; synchronize again");
+    }
     bool creating = !existing || existing->deleted;
     if (creating && txn.count_live_datasets(r.identity_id) >= options_.max_datasets_per_identity) {
       return Status(ErrorCode::kLimitExceeded,
@@ -241,11 +243,11 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
     int64_t live = ds.num_records;
     int64_t bytes = ds.data_storage;
     std::vector<std::string> patch_keys;
-    patch_keys.reserve(r.record_patches.size());
-    for (const auto& p : r.record_patches) patch_keys.push_back(p.key);
+    patch_keys.reserve(patches->size());
+    for (const auto& p : *patches) patch_keys.push_back(p.key);
     auto states = txn.record_states(r.identity_id, r.dataset_name, patch_keys);
-    for (size_t i = 0; i < r.record_patches.size(); ++i) {
-      const auto& p = r.record_patches[i];
+    for (size_t i = 0; i < patches->size(); ++i) {
+      const auto& p = (*patches)[i];
       const auto& current = states[i];
       int64_t current_count = current ? current->sync_count : 0;
       if (p.sync_count != current_count) {
@@ -273,11 +275,11 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
                                                    std::to_string(bytes) + " bytes; the limit is " +
                                                    std::to_string(options_.max_dataset_bytes));
     }
-    if (!r.record_patches.empty()) {
+    if (!patches->empty()) {
       ds.sync_count += 1;  // one successful call, one count
       ds.modified = c.now;
       ds.modified_by = modified_by;
-      for (const auto& p : r.record_patches) {
+      for (const auto& p : *patches) {
         RecordRow row;
         row.identity_id = r.identity_id;
         row.dataset = r.dataset_name;
@@ -297,10 +299,16 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
     }
     ds.num_records = live;
     ds.data_storage = bytes;
-    if (creating || !r.record_patches.empty()) txn.put_dataset(ds);
+    if (creating || !patches->empty()) txn.put_dataset(ds);
     return Status::OK();
   });
   if (!s.ok()) return s;
+  if (!written.empty()) {
+    // Notifications and the stream record, off this request's path.
+    DatasetChange change{r.identity_pool_id, r.identity_id, r.dataset_name, "replace",
+                         r.device_id, written.front().sync_count, c.now, written};
+    events_->changed(std::move(change));
+  }
   Writer w;
   w.begin_object();
   w.begin_array("Records");
@@ -335,7 +343,7 @@ Reply Api::describe_dataset(Call& c, const sync::DescribeDatasetRequest& r) {
 Reply Api::delete_dataset(Call& c, const sync::DeleteDatasetRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
-  DatasetRow before;
+  DatasetRow before, deleted;
   s = storage_->write([&](StorageTxn& txn) -> Status {
     Status st = require_pool(txn, r.identity_pool_id, nullptr);
     if (!st.ok()) return st;
@@ -352,9 +360,12 @@ Reply Api::delete_dataset(Call& c, const sync::DeleteDatasetRequest& r) {
     ds->modified = c.now;
     txn.delete_records(r.identity_id, r.dataset_name);
     txn.put_dataset(*ds);
+    deleted = *ds;
     return Status::OK();
   });
   if (!s.ok()) return s;
+  events_->changed({r.identity_pool_id, r.identity_id, r.dataset_name, "remove", std::nullopt,
+                    deleted.sync_count, c.now, {}});
   Writer w;
   w.begin_object();
   w.key("Dataset");
@@ -602,6 +613,10 @@ Reply Api::set_cognito_events(Call& c, const sync::SetCognitoEventsRequest& r) {
     txn.put_pool(pool);
     return Status::OK();
   });
+  {
+    std::lock_guard<std::mutex> l(hooks_mu_);
+    hooks_.erase(r.identity_pool_id);  // this instance uses the new hook at once
+  }
   if (!s.ok()) return s;
   return std::string("{}");
 }

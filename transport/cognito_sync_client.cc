@@ -1,7 +1,12 @@
 #include "cairn/cognito_sync.h"
 
 #include "transport/client_call.h"
+#include "transport/json.h"
 #include "transport/sync_protocol.h"
+#include "transport/uri.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include "transport/validation.h"
 
 namespace cairn {
@@ -71,5 +76,52 @@ CAIRN_SYNC_METHOD(SubscribeToDataset, subscribe_to_dataset)
 CAIRN_SYNC_METHOD(UnsubscribeFromDataset, unsubscribe_from_dataset)
 CAIRN_SYNC_METHOD(UpdateRecords, update_records)
 #undef CAIRN_SYNC_METHOD
+
+Result<sync::PollNotificationsResponse> CognitoSyncClient::poll_notifications(
+    const sync::PollNotificationsRequest& request) {
+  auto validate = [](const sync::PollNotificationsRequest& r) -> Status {
+    if (r.identity_pool_id.empty() || r.identity_id.empty() || r.device_id.empty()) {
+      return Status(ErrorCode::kInvalidParameter,
+                    "PollNotifications needs the pool, the identity and the device");
+    }
+    if (r.wait_seconds < 0 || r.wait_seconds > 50) {
+      return Status(ErrorCode::kInvalidParameter, "PollNotifications waits 0 to 50 seconds");
+    }
+    return Status::OK();
+  };
+  auto build = [](const sync::PollNotificationsRequest& r) {
+    transport::WireRequest w;
+    w.operation = "PollNotifications";
+    w.method = "GET";
+    w.path = "/identitypools/" + transport::uri_encode(r.identity_pool_id) + "/identities/" +
+             transport::uri_encode(r.identity_id) + "/devices/" +
+             transport::uri_encode(r.device_id) + "/notifications";
+    w.query = "after=" + std::to_string(r.after) + "&wait=" + std::to_string(r.wait_seconds);
+    return w;
+  };
+  auto parse = [](std::string_view body, sync::PollNotificationsResponse* out) -> Status {
+    transport::json::Document d;
+    Status s = transport::json::parse(body, d);
+    if (!s.ok()) return s;
+    auto bad = [] { return Status(ErrorCode::kParse, "PollNotifications: unexpected answer"); };
+    if (!d.IsObject() || !d.HasMember("Notifications") || !d["Notifications"].IsArray() ||
+        !d.HasMember("Next") || !d["Next"].IsInt64()) {
+      return bad();
+    }
+    out->next = d["Next"].GetInt64();
+    for (const auto& n : d["Notifications"].GetArray()) {
+      if (!n.IsObject() || !n.HasMember("Seq") || !n["Seq"].IsInt64() || !n.HasMember("Payload") ||
+          !n["Payload"].IsObject()) {
+        return bad();
+      }
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+      n["Payload"].Accept(w);
+      out->notifications.push_back({n["Seq"].GetInt64(), std::string(buf.GetString(), buf.GetSize())});
+    }
+    return Status::OK();
+  };
+  return transport::call<sync::PollNotificationsResponse>(*impl_, request, validate, build, parse);
+}
 
 }  // namespace cairn

@@ -34,6 +34,7 @@ struct Exchange {
   curl_off_t last_up = -1;
   std::chrono::milliseconds read_timeout{0};
   bool read_timed_out = false;
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
@@ -67,6 +68,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
 // libcurl has no per-read timeout; abort when no byte has moved for read_timeout.
 int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
   auto* ex = static_cast<Exchange*>(user);
+  if (ex->cancel && ex->cancel->load()) return 1;  // CURLE_ABORTED_BY_CALLBACK: kCancelled
   auto now = SteadyClock::now();
   if (dlnow != ex->last_down || ulnow != ex->last_up) {
     ex->last_down = dlnow;
@@ -128,6 +130,7 @@ class CurlTransport final : public HttpTransport {
 
     Exchange ex;
     ex.read_timeout = options_.read_timeout;
+    ex.cancel = options_.cancel.get();
     ex.last_progress = SteadyClock::now();
     char error_buffer[CURL_ERROR_SIZE] = {0};
 

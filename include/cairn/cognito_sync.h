@@ -57,6 +57,11 @@ class CognitoSyncClient {
       const sync::UnsubscribeFromDatasetRequest& request);
   Result<sync::UpdateRecordsResponse> update_records(const sync::UpdateRecordsRequest& request);
 
+  // cairn extension, served by cairn-server only (docs/events.md): the push notifications of a
+  // registered device after `after`, waiting up to wait_seconds for one.
+  Result<sync::PollNotificationsResponse> poll_notifications(
+      const sync::PollNotificationsRequest& request);
+
   // Server time minus local time, measured from the last response's Date header.
   std::chrono::milliseconds clock_skew() const;
   ClientStats stats() const;

@@ -254,5 +254,22 @@ struct UpdateRecordsResponse {
   std::vector<Record> records;
 };
 
+// cairn's notification channel, an extension only cairn-server serves (docs/events.md).
+struct PollNotificationsRequest {
+  std::string identity_pool_id;
+  std::string identity_id;
+  std::string device_id;
+  int64_t after = 0;         // the Next of the previous answer; 0 at first
+  int32_t wait_seconds = 25;  // how long the server holds the poll when it has nothing (0 to 50)
+};
+struct Notification {
+  int64_t seq = 0;
+  std::string payload_json;  // the Cognito push payload: source, identityPoolId, ... syncCount
+};
+struct PollNotificationsResponse {
+  std::vector<Notification> notifications;
+  int64_t next = 0;
+};
+
 }  // namespace sync
 }  // namespace cairn

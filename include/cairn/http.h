@@ -5,6 +5,7 @@
 // Thread safety: send() may be called from several threads at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -58,6 +59,11 @@ struct HttpOptions {
   bool verify_tls = true;  // turning this off is for local testing only
   std::string ca_file;     // PEM bundle; empty: the system store
   std::string ca_path;     // directory of hashed certificates
+
+  // While this flag is set, every exchange of the transport stops within about a second with
+  // kCancelled (libcurl checks it as it checks the read timeout). For long polls a closing
+  // owner must not wait out.
+  std::shared_ptr<const std::atomic<bool>> cancel;
 
   // Logs every request and response through the logger at kTrace, with Authorization,
   // X-Amz-Security-Token, secret keys, session tokens and login tokens redacted.

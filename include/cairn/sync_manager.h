@@ -182,6 +182,12 @@ struct SyncManagerOptions {
   std::shared_ptr<HttpTransport> transport;  // null: libcurl built from `http`
   std::shared_ptr<Clock> clock;              // null: the system clock
 
+  // Listen on cairn-server's notification channel (docs/events.md) once a device is registered
+  // (register_device): a long poll, reconnecting with backoff, whose notifications go to
+  // handle_push, so a subscribed dataset syncs as soon as another device changes it. cairn-server
+  // only; against AWS, deliver your push provider's messages to handle_push_json instead.
+  bool listen_for_notifications = false;
+
   // Pull-and-push rounds a sync may make when another device keeps winning (ResourceConflict).
   int max_push_attempts = 4;
   // Datasets that may sync at the same time.

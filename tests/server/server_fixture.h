@@ -29,6 +29,9 @@ class TestServer {
     config.db = test_db_url(dir_);
     config.bootstrap_pools = {"game"};
     config.options = std::move(options);
+    if (config.options.events.data_dir == server::EventsOptions().data_dir) {
+      config.options.events.data_dir = dir_;  // stream files stay in the test's directory
+    }
     if (config.options.admin.access_key_id.empty() && with_admin) {
       config.options.admin = {kAdminKey, kAdminSecret};
     }
@@ -46,6 +49,7 @@ class TestServer {
   }
 
   const std::string& pool() const { return pool_; }
+  const std::string& dir() const { return dir_; }
   std::string url() const { return server_->url(); }
   server::Server& server() { return *server_; }
 

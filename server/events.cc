@@ -1,0 +1,413 @@
+#include "server/events.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "transport/json.h"
+
+namespace cairn::server {
+
+using transport::json::Writer;
+
+std::string push_payload_json(const std::string& pool_id, const std::string& identity_id,
+                              const std::string& dataset, int64_t sync_count) {
+  Writer w;
+  w.begin_object();
+  w.str("source", "cognito-sync");
+  w.str("identityPoolId", pool_id);
+  w.str("identityId", identity_id);
+  w.str("datasetName", dataset);
+  w.str("syncCount", std::to_string(sync_count));
+  w.end_object();
+  return w.take();
+}
+
+// --- Notifications -------------------------------------------------------------------------------
+
+void Notifications::post(const std::string& device_id, const std::string& payload_json) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (boxes_.size() >= kDevices && boxes_.find(device_id) == boxes_.end()) {
+      // Forget the mailbox touched longest ago: that device has not listened for a while.
+      auto oldest = boxes_.begin();
+      for (auto it = boxes_.begin(); it != boxes_.end(); ++it) {
+        if (it->second.touched < oldest->second.touched) oldest = it;
+      }
+      boxes_.erase(oldest);
+    }
+    Mailbox& box = boxes_[device_id];
+    box.entries.push_back({++last_seq_, payload_json});
+    if (box.entries.size() > kPerDevice) box.entries.pop_front();
+    box.touched = ++clock_;
+  }
+  cv_.notify_all();
+}
+
+std::vector<Notifications::Entry> Notifications::wait(const std::string& device_id, int64_t after,
+                                                      std::chrono::milliseconds wait,
+                                                      int64_t* next) {
+  std::unique_lock<std::mutex> l(mu_);
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  std::vector<Entry> out;
+  for (;;) {
+    auto it = boxes_.find(device_id);
+    if (it != boxes_.end()) {
+      it->second.touched = ++clock_;
+      for (const auto& e : it->second.entries) {
+        if (e.seq > after) out.push_back(e);
+      }
+    }
+    if (!out.empty() || stopping_) break;
+    if (cv_.wait_until(l, deadline) == std::cv_status::timeout) break;
+  }
+  // A device that has never been told anything starts from now: what came before it listened
+  // is what its next sync brings anyway.
+  *next = out.empty() ? std::max(after, last_seq_) : out.back().seq;
+  return out;
+}
+
+void Notifications::shutdown() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+}
+
+// --- Outbox --------------------------------------------------------------------------------------
+
+Outbox::Outbox(std::shared_ptr<HttpTransport> transport, const EventsOptions& options,
+               LoggerPtr logger)
+    : transport_(std::move(transport)), options_(options), logger_(std::move(logger)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Outbox::~Outbox() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Outbox::post(const std::string& url, const std::string& json,
+                  std::function<void(const Status&)> done) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    queue_.push_back({url, json, std::move(done)});
+  }
+  cv_.notify_all();
+}
+
+Status Outbox::post_now(const std::string& url, const std::string& json) {
+  Status last;
+  auto delay = options_.delivery_base_delay;
+  for (int attempt = 1; attempt <= options_.delivery_attempts; ++attempt) {
+    HttpRequest req{"POST", url, {{"Content-Type", "application/json"}}, json};
+    auto r = transport_->send(req);
+    if (r.ok() && r->status >= 200 && r->status < 300) {
+      std::lock_guard<std::mutex> l(mu_);
+      ++delivered_;
+      return Status::OK();
+    }
+    last = r.ok() ? Status(ErrorCode::kExternalService,
+                           "POST " + url + " answered " + std::to_string(r->status))
+                  : r.status();
+    if (attempt == options_.delivery_attempts) break;
+    std::unique_lock<std::mutex> l(mu_);
+    // A stopping server makes its last attempt at once rather than waiting out the backoff.
+    cv_.wait_for(l, delay, [&] { return stopping_; });
+    delay *= 2;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  ++dropped_;
+  return last;
+}
+
+uint64_t Outbox::delivered() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return delivered_;
+}
+uint64_t Outbox::dropped() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return dropped_;
+}
+
+void Outbox::run() {
+  for (;;) {
+    Item item;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued has had its attempts
+      item = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Status s = post_now(item.url, item.json);
+    if (!s.ok() && logger_) {
+      logger_->log(LogLevel::kWarn, "delivery to " + item.url + " given up after " +
+                                        std::to_string(options_.delivery_attempts) +
+                                        " attempts: " + s.ToString());
+    }
+    if (item.done) item.done(s);
+  }
+}
+
+// --- Streams -------------------------------------------------------------------------------------
+
+std::string stream_record_json(const std::string& pool_id, const std::string& identity_id,
+                               const std::string& dataset, const std::string& operation,
+                               int64_t sync_count, Millis last_modified,
+                               const std::vector<RecordRow>& records) {
+  Writer w;
+  w.begin_object();
+  w.str("identityPoolId", pool_id);
+  w.str("identityId", identity_id);
+  w.str("dataSetName", dataset);
+  w.str("operation", operation);
+  w.begin_array("kinesisSyncRecords");
+  for (const auto& r : records) {
+    w.begin_object();
+    w.str("key", r.key);
+    if (r.value) w.str("value", *r.value);
+    w.i64("syncCount", r.sync_count);
+    w.i64("lastModifiedDate", r.modified);
+    if (r.device_modified) w.i64("deviceLastModifiedDate", *r.device_modified);
+    w.str("op", r.value ? "replace" : "remove");
+    w.end_object();
+  }
+  w.end_array();
+  w.i64("lastModifiedDate", last_modified);
+  w.str("kinesisSyncRecordsURL", "");
+  w.str("payloadType", "Inline");
+  w.i64("syncCount", sync_count);
+  w.end_object();
+  return w.take();
+}
+
+namespace {
+
+// A stream name becomes a file name: anything but [A-Za-z0-9._-] turns into '_'.
+std::string file_safe(const std::string& name) {
+  std::string out = name.empty() ? "stream" : name;
+  for (char& c : out) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) c = '_';
+  }
+  if (out[0] == '.') out[0] = '_';
+  return out;
+}
+
+class NdjsonSink final : public StreamSink {
+ public:
+  NdjsonSink(std::string dir, int64_t rotate_bytes, LoggerPtr logger)
+      : dir_(std::move(dir)), rotate_bytes_(rotate_bytes), logger_(std::move(logger)) {}
+
+  // One line per record, appended with a single write(2) to a file opened O_APPEND, so a line is
+  // never interleaved with another or torn by a concurrent writer of the file.
+  Status write(const std::string& stream, const std::string& record_json) override {
+    std::lock_guard<std::mutex> l(mu_);
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) return Status(ErrorCode::kStorage, "cannot create " + dir_ + ": " + ec.message());
+    std::string name = file_safe(stream);
+    std::string path = dir_ + "/" + name + ".ndjson";
+    std::string line = record_json + "\n";
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && st.st_size > 0 &&
+        st.st_size + static_cast<int64_t>(line.size()) > rotate_bytes_) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+      std::string rotated = dir_ + "/" + name + "." + std::to_string(ms) + ".ndjson";
+      for (int n = 1; std::filesystem::exists(rotated); ++n) {
+        rotated = dir_ + "/" + name + "." + std::to_string(ms) + "-" + std::to_string(n) + ".ndjson";
+      }
+      std::filesystem::rename(path, rotated, ec);
+      if (ec) return Status(ErrorCode::kStorage, "cannot rotate " + path + ": " + ec.message());
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return Status(ErrorCode::kStorage, "cannot open " + path + ": " + strerror(errno));
+    ssize_t n = ::write(fd, line.data(), line.size());
+    int err = errno;
+    ::close(fd);
+    if (n != static_cast<ssize_t>(line.size())) {
+      return Status(ErrorCode::kStorage, "cannot append to " + path + ": " + strerror(err));
+    }
+    return Status::OK();
+  }
+  void write_async(const std::string& stream, const std::string& record_json) override {
+    Status s = write(stream, record_json);
+    if (!s.ok() && logger_) logger_->log(LogLevel::kError, "stream record lost: " + s.ToString());
+  }
+
+ private:
+  std::mutex mu_;
+  std::string dir_;
+  int64_t rotate_bytes_;
+  LoggerPtr logger_;
+};
+
+class HttpSink final : public StreamSink {
+ public:
+  HttpSink(std::string url, Outbox* outbox) : url_(std::move(url)), outbox_(outbox) {}
+  Status write(const std::string& stream, const std::string& record_json) override {
+    return outbox_->post_now(url_, body(stream, record_json));
+  }
+  void write_async(const std::string& stream, const std::string& record_json) override {
+    outbox_->post(url_, body(stream, record_json));
+  }
+
+ private:
+  static std::string body(const std::string& stream, const std::string& record_json) {
+    Writer w;
+    w.begin_object();
+    w.str("streamName", stream);
+    w.end_object();
+    std::string head = w.take();
+    head.pop_back();  // '}'
+    return head + ",\"record\":" + record_json + "}";
+  }
+  std::string url_;
+  Outbox* outbox_;
+};
+
+}  // namespace
+
+std::unique_ptr<StreamSink> make_ndjson_sink(std::string dir, int64_t rotate_bytes,
+                                             LoggerPtr logger) {
+  return std::make_unique<NdjsonSink>(std::move(dir), rotate_bytes, std::move(logger));
+}
+std::unique_ptr<StreamSink> make_http_sink(std::string url, Outbox* outbox) {
+  return std::make_unique<HttpSink>(std::move(url), outbox);
+}
+
+// --- EventHub ------------------------------------------------------------------------------------
+
+namespace {
+std::shared_ptr<HttpTransport> delivery_transport(const EventsOptions& o,
+                                                  std::shared_ptr<HttpTransport> given) {
+  if (given) return given;
+  HttpOptions h;
+  h.connect_timeout = o.delivery_timeout;
+  h.read_timeout = o.delivery_timeout;
+  h.total_timeout = o.delivery_timeout;
+  return make_curl_transport(h);
+}
+}  // namespace
+
+EventHub::EventHub(Storage* storage, EventsOptions options, LoggerPtr logger,
+                   std::shared_ptr<HttpTransport> transport)
+    : storage_(storage),
+      options_(std::move(options)),
+      logger_(logger),
+      outbox_(delivery_transport(options_, std::move(transport)), options_, logger) {
+  if (options_.stream_sink.rfind("http://", 0) == 0 ||
+      options_.stream_sink.rfind("https://", 0) == 0) {
+    sink_ = make_http_sink(options_.stream_sink, &outbox_);
+  } else {
+    sink_ = make_ndjson_sink(options_.data_dir + "/streams", options_.stream_rotate_bytes, logger);
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+EventHub::~EventHub() {
+  shutdown();
+  thread_.join();
+}
+
+void EventHub::shutdown() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  notifications_.shutdown();
+}
+
+void EventHub::changed(DatasetChange change) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopping_) return;
+    queue_.push_back(std::move(change));
+  }
+  cv_.notify_all();
+}
+
+std::optional<std::string> EventHub::webhook_for(const std::string& pool_id) const {
+  auto it = options_.push_webhooks.find(pool_id);
+  if (it == options_.push_webhooks.end()) it = options_.push_webhooks.find("*");
+  if (it == options_.push_webhooks.end()) return std::nullopt;
+  return it->second;
+}
+
+void EventHub::run() {
+  for (;;) {
+    DatasetChange change;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      change = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    process(change);
+  }
+}
+
+void EventHub::process(const DatasetChange& c) {
+  std::vector<DeviceRow> subscribers;
+  std::optional<PoolRow> pool;
+  Status s = storage_->read([&](StorageTxn& txn) {
+    pool = txn.pool(c.pool_id);
+    if (pool && c.operation == "replace") subscribers = txn.subscribers_of(c.identity_id, c.dataset);
+    return Status::OK();
+  });
+  if (!s.ok()) {
+    if (logger_) logger_->log(LogLevel::kError, "events of " + c.dataset + " lost: " + s.ToString());
+    return;
+  }
+  if (!pool) return;  // deleted meanwhile
+
+  // Notifications: every subscribed device but the one that made the change.
+  if (!subscribers.empty()) {
+    std::string payload = push_payload_json(c.pool_id, c.identity_id, c.dataset, c.sync_count);
+    auto webhook = webhook_for(c.pool_id);
+    for (const auto& d : subscribers) {
+      if (c.device_id && *c.device_id == d.id) continue;
+      notifications_.post(d.id, payload);
+      if (webhook) {
+        Writer w;
+        w.begin_object();
+        w.str("deviceId", d.id);
+        w.str("platform", d.platform);
+        w.str("token", d.token);
+        w.end_object();
+        std::string device = w.take();
+        outbox_.post(*webhook, "{\"payload\":" + payload + ",\"device\":" + device + "}");
+      }
+    }
+  }
+
+  // Streams: one record per sync, when the pool streams.
+  if (pool->streams_json.find(R"("StreamingStatus":"ENABLED")") != std::string::npos) {
+    transport::json::Document d;
+    std::string stream = "stream";
+    if (transport::json::parse(pool->streams_json, d).ok() && d.IsObject() &&
+        d.HasMember("StreamName") && d["StreamName"].IsString()) {
+      stream = d["StreamName"].GetString();
+    }
+    sink_->write_async(stream, stream_record_json(c.pool_id, c.identity_id, c.dataset,
+                                                  c.operation, c.sync_count, c.modified,
+                                                  c.records));
+  }
+}
+
+}  // namespace cairn::server

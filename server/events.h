@@ -1,0 +1,194 @@
+// Server-side events (docs/events.md): what a successful sync sets off once it has committed.
+//
+//  - Push notifications to the devices subscribed to the dataset, except the device that made the
+//    change. They go to cairn's notification channel, a long poll a device holds open
+//    (Notifications), and to the pool's webhook, if the operator configured one, for a team's own
+//    APNS or FCM sender (Outbox).
+//  - Stream records, in the Cognito Streams format, to the configured sink: NDJSON files under the
+//    data directory, rotated by size, or an HTTP POST (StreamSink).
+//
+// None of it runs on the request's path. UpdateRecords hands an event to the EventHub's queue and
+// answers; the hub's thread reads the subscribers and the pool's stream configuration, then posts.
+// HTTP deliveries are at least once, with bounded retries, while the server runs. A crash drops
+// what was still queued (the device's next sync still brings the change; docs/events.md).
+//
+// Thread safety: every public method may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cairn/http.h"
+#include "cairn/logging.h"
+#include "server/storage.h"
+
+namespace cairn::server {
+
+// What the operator configures on the server (cairn-server flags).
+struct EventsOptions {
+  // Pool id (or "*", for every pool) -> URL that gets an HTTP POST per notification.
+  std::map<std::string, std::string> push_webhooks;
+  // Where stream records go: empty for NDJSON files under data_dir/streams, or an http(s) URL.
+  std::string stream_sink;
+  std::string data_dir = "./cairn-data";
+  // An NDJSON stream file past this size is renamed with its time, and a new one started.
+  int64_t stream_rotate_bytes = 64LL * 1024 * 1024;
+  // HTTP deliveries (webhooks, the HTTP sink): attempts in all, and the first retry's delay,
+  // doubling after that.
+  int delivery_attempts = 5;
+  std::chrono::milliseconds delivery_base_delay{200};
+  std::chrono::milliseconds delivery_timeout{5000};
+  // How long a sync trigger hook may take (the reference's 5 s).
+  std::chrono::milliseconds sync_trigger_timeout{5000};
+};
+
+// The Cognito push payload, as a JSON object: source, identityPoolId, identityId, datasetName,
+// syncCount (a string, as the official clients read it).
+std::string push_payload_json(const std::string& pool_id, const std::string& identity_id,
+                              const std::string& dataset, int64_t sync_count);
+
+// The notification channel: a mailbox per device of its recent notifications, numbered, and the
+// long polls waiting on them.
+class Notifications {
+ public:
+  struct Entry {
+    int64_t seq = 0;
+    std::string payload_json;
+  };
+  static constexpr size_t kPerDevice = 64;       // notifications kept per device
+  static constexpr size_t kDevices = 100000;     // mailboxes kept at most (oldest go first)
+
+  void post(const std::string& device_id, const std::string& payload_json);
+  // Entries after `after`; when there are none, waits for one until `wait` has passed or
+  // shutdown(). `next` is what to pass as `after` next time.
+  std::vector<Entry> wait(const std::string& device_id, int64_t after,
+                          std::chrono::milliseconds wait, int64_t* next);
+  // Wakes every waiter, for good (the server is stopping).
+  void shutdown();
+
+ private:
+  struct Mailbox {
+    std::deque<Entry> entries;
+    uint64_t touched = 0;
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Mailbox> boxes_;
+  int64_t last_seq_ = 0;
+  uint64_t clock_ = 0;
+  bool stopping_ = false;
+};
+
+// HTTP POSTs delivered in the background, at least once, with bounded retries.
+class Outbox {
+ public:
+  Outbox(std::shared_ptr<HttpTransport> transport, const EventsOptions& options, LoggerPtr logger);
+  ~Outbox();
+  // Queues a POST of `json` to `url`. `done`, if given, hears the outcome once it is final.
+  void post(const std::string& url, const std::string& json,
+            std::function<void(const Status&)> done = {});
+  // Posts now, on this thread, with the same retries; the final outcome.
+  Status post_now(const std::string& url, const std::string& json);
+  uint64_t delivered() const;
+  uint64_t dropped() const;  // given up after every attempt
+
+ private:
+  struct Item {
+    std::string url, json;
+    std::function<void(const Status&)> done;
+  };
+  void run();
+
+  std::shared_ptr<HttpTransport> transport_;
+  EventsOptions options_;
+  LoggerPtr logger_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  bool stopping_ = false;
+  uint64_t delivered_ = 0, dropped_ = 0;
+  std::thread thread_;
+};
+
+// One Cognito Streams record: a dataset's records after a sync (or all of them, for a bulk
+// publish), with dates in epoch milliseconds.
+std::string stream_record_json(const std::string& pool_id, const std::string& identity_id,
+                               const std::string& dataset, const std::string& operation,
+                               int64_t sync_count, Millis last_modified,
+                               const std::vector<RecordRow>& records);
+
+// Where stream records go.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // Writes one record of `stream`. Synchronous: the write is done (or has failed) on return.
+  virtual Status write(const std::string& stream, const std::string& record_json) = 0;
+  // For live syncs: need not be done on return; failures are logged.
+  virtual void write_async(const std::string& stream, const std::string& record_json) {
+    Status s = write(stream, record_json);
+    (void)s;
+  }
+};
+
+// NDJSON files under `dir`, one per stream (STREAM.ndjson), rotated by size to
+// STREAM.EPOCHMS.ndjson.
+std::unique_ptr<StreamSink> make_ndjson_sink(std::string dir, int64_t rotate_bytes,
+                                             LoggerPtr logger);
+// An HTTP POST per record through the outbox, with the stream's name in X-Cairn-Stream... as a
+// field: {"streamName": ..., "record": {...}}.
+std::unique_ptr<StreamSink> make_http_sink(std::string url, Outbox* outbox);
+
+// A committed change to a dataset, as UpdateRecords and DeleteDataset report it.
+struct DatasetChange {
+  std::string pool_id, identity_id, dataset;
+  std::string operation;            // "replace" (records written) or "remove" (dataset deleted)
+  std::optional<std::string> device_id;  // the device that made it, if it said
+  int64_t sync_count = 0;
+  Millis modified = 0;
+  std::vector<RecordRow> records;   // the records the change wrote
+};
+
+// Takes committed changes and sets off their notifications and stream records in order.
+class EventHub {
+ public:
+  EventHub(Storage* storage, EventsOptions options, LoggerPtr logger,
+           std::shared_ptr<HttpTransport> transport);
+  ~EventHub();
+
+  void changed(DatasetChange change);
+  Notifications& notifications() { return notifications_; }
+  Outbox& outbox() { return outbox_; }
+  StreamSink& sink() { return *sink_; }
+  const EventsOptions& options() const { return options_; }
+  // The webhook configured for a pool, if any.
+  std::optional<std::string> webhook_for(const std::string& pool_id) const;
+  // Stops taking changes, wakes the long polls; queued changes are still processed.
+  void shutdown();
+
+ private:
+  void run();
+  void process(const DatasetChange& change);
+
+  Storage* storage_;
+  EventsOptions options_;
+  LoggerPtr logger_;
+  Notifications notifications_;
+  Outbox outbox_;
+  std::unique_ptr<StreamSink> sink_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<DatasetChange> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace cairn::server

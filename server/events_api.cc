@@ -1,0 +1,235 @@
+// The operations behind server-side events (docs/events.md): cairn's notification channel (a long
+// poll, a cairn extension of the protocol) and the sync trigger's call to an http(s) hook.
+#include "server/api.h"
+#include "server/api_internal.h"
+
+#include <set>
+
+namespace cairn::server {
+
+using namespace internal;
+using transport::json::Writer;
+
+namespace {
+
+// Longest a poll may wait: under the clients' 60 s read timeout, with room to spare.
+constexpr int64_t kMaxPollSeconds = 50;
+constexpr auto kHookCacheFor = std::chrono::seconds(1);
+
+// The event the reference sends (version 2): every record in the dataset, with the patch's
+// value as newValue for the keys it writes.
+std::string sync_trigger_event(const std::string& region, const sync::UpdateRecordsRequest& r,
+                               const std::vector<RecordRow>& current) {
+  std::map<std::string, const sync::RecordPatch*> patched;
+  for (const auto& p : r.record_patches) patched[p.key] = &p;
+  Writer w;
+  w.begin_object();
+  w.i64("version", 2);
+  w.str("eventType", "SyncTrigger");
+  w.str("region", region);
+  w.str("identityPoolId", r.identity_pool_id);
+  w.str("identityId", r.identity_id);
+  w.str("datasetName", r.dataset_name);
+  w.key("datasetRecords");
+  w.begin_object();
+  auto record = [&](const std::string& key, const std::optional<std::string>& old_value,
+                    const std::optional<std::string>& new_value, const char* op) {
+    auto& raw = w.raw();
+    raw.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    w.begin_object();
+    for (const auto& [name, v] : {std::make_pair("oldValue", &old_value),
+                                  std::make_pair("newValue", &new_value)}) {
+      w.key(name);
+      if (*v) {
+        w.value(**v);
+      } else {
+        raw.Null();
+      }
+    }
+    w.str("op", op);
+    w.end_object();
+  };
+  std::set<std::string> seen;
+  for (const auto& row : current) {
+    if (!row.value) continue;  // removed: not in the dataset any more
+    seen.insert(row.key);
+    auto it = patched.find(row.key);
+    if (it == patched.end()) {
+      record(row.key, row.value, row.value, "replace");
+    } else {
+      const auto& p = *it->second;
+      bool remove = p.op == sync::kOpRemove;
+      record(row.key, row.value, remove ? std::nullopt : p.value, remove ? "remove" : "replace");
+    }
+  }
+  for (const auto& p : r.record_patches) {
+    if (seen.count(p.key)) continue;
+    bool remove = p.op == sync::kOpRemove;
+    record(p.key, std::nullopt, remove ? std::nullopt : p.value, remove ? "remove" : "replace");
+  }
+  w.end_object();
+  w.end_object();
+  return w.take();
+}
+
+Status bad_output(const std::string& why) {
+  return Status(ErrorCode::kInvalidLambdaFunctionOutput, "The sync trigger's answer " + why);
+}
+
+}  // namespace
+
+std::optional<std::string> Api::sync_trigger_hook(const std::string& pool_id) {
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> l(hooks_mu_);
+    auto it = hooks_.find(pool_id);
+    if (it != hooks_.end() && now - it->second.read < kHookCacheFor) return it->second.url;
+  }
+  std::optional<std::string> url;
+  Status s = storage_->read([&](StorageTxn& txn) {
+    auto pool = txn.pool(pool_id);
+    if (!pool) return Status::OK();
+    transport::json::Document d;
+    if (!transport::json::parse(pool->events_json, d).ok() || !d.IsObject()) return Status::OK();
+    auto m = d.FindMember("SyncTrigger");
+    if (m != d.MemberEnd() && m->value.IsString()) {
+      std::string target = m->value.GetString();
+      if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0) url = target;
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) return std::nullopt;  // the write's own storage error will say it
+  std::lock_guard<std::mutex> l(hooks_mu_);
+  if (hooks_.size() > 10000) hooks_.clear();
+  hooks_[pool_id] = {url, now};
+  return url;
+}
+
+Result<std::vector<sync::RecordPatch>> Api::run_sync_trigger(const std::string& hook, Call& c,
+                                                             const sync::UpdateRecordsRequest& r,
+                                                             int64_t* observed_count) {
+  // The dataset as the hook will see it. The write then requires the same count, so nothing
+  // that happened meanwhile is overwritten by an answer computed without it.
+  std::vector<RecordRow> current;
+  Status s = storage_->read([&](StorageTxn& txn) {
+    auto ds = txn.dataset(r.identity_id, r.dataset_name);
+    *observed_count = ds ? ds->sync_count : 0;
+    if (!ds || ds->deleted) return Status::OK();
+    int64_t after_count = -1;
+    std::string after_key;
+    for (;;) {
+      auto page = txn.records_after(r.identity_id, r.dataset_name, -1, after_count, after_key, 512);
+      if (page.empty()) break;
+      after_count = page.back().sync_count;
+      after_key = page.back().key;
+      for (auto& row : page) current.push_back(std::move(row));
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+
+  HttpRequest req{"POST", hook, {{"Content-Type", "application/json"}},
+                  sync_trigger_event(options_.region, r, current)};
+  auto answer = hook_transport_->send(req);
+  auto limit_ms = std::to_string(options_.events.sync_trigger_timeout.count());
+  if (!answer.ok()) {
+    return Status(ErrorCode::kLambdaSocketTimeout,
+                  "The sync trigger did not answer within " + limit_ms +
+                      " ms: " + answer.status().message());
+  }
+  if (answer->status == 429) {
+    return Status(ErrorCode::kLambdaThrottled, "The sync trigger is throttled (HTTP 429)");
+  }
+  if (answer->status < 200 || answer->status >= 300) {
+    return bad_output("was HTTP " + std::to_string(answer->status));
+  }
+  transport::json::Document d;
+  if (!transport::json::parse(answer->body, d).ok() || !d.IsObject()) {
+    return bad_output("is not a JSON object");
+  }
+  auto records = d.FindMember("datasetRecords");
+  if (records == d.MemberEnd() || !records->value.IsObject()) {
+    return bad_output("has no datasetRecords object");
+  }
+
+  std::map<std::string, const RecordRow*> now;
+  for (const auto& row : current) now[row.key] = &row;
+  std::map<std::string, const sync::RecordPatch*> patched;
+  for (const auto& p : r.record_patches) patched[p.key] = &p;
+  std::vector<sync::RecordPatch> out;
+  std::set<std::string> answered;
+  for (const auto& m : records->value.GetObject()) {
+    std::string key(m.name.GetString(), m.name.GetStringLength());
+    if (!answered.insert(key).second) return bad_output("names '" + key + "' twice");
+    if (key.empty() || key.size() > 1024) return bad_output("has a key of " +
+                                                            std::to_string(key.size()) + " bytes");
+    if (!m.value.IsObject()) return bad_output("has a record '" + key + "' that is not an object");
+    auto op_member = m.value.FindMember("op");
+    std::string op = "replace";
+    if (op_member != m.value.MemberEnd()) {
+      if (!op_member->value.IsString()) return bad_output("has a non-string op for '" + key + "'");
+      op = op_member->value.GetString();
+      if (op != "replace" && op != "remove") {
+        return bad_output("has op '" + op + "' for '" + key + "'");
+      }
+    }
+    std::optional<std::string> value;
+    auto nv = m.value.FindMember("newValue");
+    if (nv != m.value.MemberEnd() && !nv->value.IsNull()) {
+      if (!nv->value.IsString()) return bad_output("has a non-string newValue for '" + key + "'");
+      value = std::string(nv->value.GetString(), nv->value.GetStringLength());
+    }
+    bool remove = op == "remove" || !value;
+
+    auto was = now.find(key);
+    bool existed = was != now.end() && was->second->value;
+    auto p = patched.find(key);
+    if (p != patched.end()) {
+      // The device's own patch, as the hook left it, with the device's count.
+      out.push_back({remove ? sync::kOpRemove : sync::kOpReplace, key,
+                     remove ? std::nullopt : value, p->second->sync_count,
+                     p->second->device_last_modified_date});
+      continue;
+    }
+    // A record the device did not send: written only when the hook changed it (or added it).
+    bool unchanged = remove ? !existed : (existed && *was->second->value == *value);
+    if (unchanged) continue;
+    int64_t count = was != now.end() ? was->second->sync_count : 0;
+    out.push_back({remove ? sync::kOpRemove : sync::kOpReplace, key, remove ? std::nullopt : value,
+                   count, std::nullopt});
+  }
+  (void)c;
+  return out;
+}
+
+Reply Api::poll_notifications(Call& c, const std::string& pool, const std::string& identity,
+                              const std::string& device_id, int64_t after, int64_t wait_seconds) {
+  Status s = authorize(c.caller, Access::kEither, pool, identity);
+  if (!s.ok()) return s;
+  if (wait_seconds < 0 || wait_seconds > kMaxPollSeconds) {
+    return invalid("wait must be between 0 and " + std::to_string(kMaxPollSeconds) + " seconds");
+  }
+  s = storage_->read([&](StorageTxn& txn) -> Status {
+    Status st = require_pool(txn, pool, nullptr);
+    if (!st.ok()) return st;
+    auto device = txn.device(device_id);
+    if (!device || device->identity_id != identity) {
+      return not_found("Device '" + device_id + "' is not registered for this identity.");
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  int64_t next = after;
+  auto entries = events_->notifications().wait(device_id, after,
+                                               std::chrono::seconds(wait_seconds), &next);
+  std::string out = "{\"Notifications\":[";
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i) out += ",";
+    out += "{\"Seq\":" + std::to_string(entries[i].seq) + ",\"Payload\":" +
+           entries[i].payload_json + "}";
+  }
+  out += "],\"Next\":" + std::to_string(next) + "}";
+  return out;
+}
+
+}  // namespace cairn::server
