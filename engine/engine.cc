@@ -701,9 +701,13 @@ Result<bool> Engine::handle_push_json(std::string_view json) {
 void Engine::start_listening() {
   if (!options_.listen_for_notifications || !sync_ || closing_) return;
   std::lock_guard<std::mutex> l(listen_mu_);
-  if (listener_.joinable()) return;
-  // A client of its own: its long poll must not hold up syncs on a shared connection, and its
-  // transport can be cancelled on close. A host's own transport is used as given.
+  if (listener_.joinable()) {
+    ++listen_kicks_;  // a device was just registered: the loop need not finish its pause
+    listen_cv_.notify_all();
+    return;
+  }
+  // A client of its own, on libcurl even when the host gave a transport: its long poll must not
+  // hold up syncs on a shared connection, and close() must be able to cut it short.
   ClientConfig config;
   config.region = options_.region;
   config.endpoint = options_.endpoint;
@@ -713,8 +717,7 @@ void Engine::start_listening() {
   config.retry.max_retries = 0;  // the loop below backs off itself
   config.logger = options_.logger;
   config.clock = options_.clock;
-  config.transport = options_.transport ? options_.transport
-                                        : make_curl_transport(config.http, options_.logger);
+  config.transport = make_curl_transport(config.http, options_.logger);
   config.credentials = provider_ ? std::static_pointer_cast<CredentialsProvider>(provider_)
                                  : options_.credentials;
   auto client = CognitoSyncClient::create(config);
@@ -733,7 +736,8 @@ void Engine::listen_loop() {
   int failures = 0;
   auto pause = [&](std::chrono::milliseconds d) {
     std::unique_lock<std::mutex> l(listen_mu_);
-    listen_cv_.wait_for(l, d, [&] { return closing_.load(); });
+    uint64_t kicks = listen_kicks_;
+    listen_cv_.wait_for(l, d, [&] { return closing_.load() || listen_kicks_ != kicks; });
   };
   while (!closing_) {
     auto device = device_id({});

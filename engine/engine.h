@@ -169,6 +169,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void listen_loop();
   std::mutex listen_mu_;
   std::condition_variable listen_cv_;
+  uint64_t listen_kicks_ = 0;  // a device was registered: look again at once
   std::thread listener_;
   std::shared_ptr<std::atomic<bool>> listen_cancel_ = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<CognitoSyncClient> listen_sync_;

@@ -185,7 +185,9 @@ struct SyncManagerOptions {
   // Listen on cairn-server's notification channel (docs/events.md) once a device is registered
   // (register_device): a long poll, reconnecting with backoff, whose notifications go to
   // handle_push, so a subscribed dataset syncs as soon as another device changes it. cairn-server
-  // only; against AWS, deliver your push provider's messages to handle_push_json instead.
+  // only; against AWS, deliver your push provider's messages to handle_push_json instead. The
+  // listener talks through libcurl with `http` even when `transport` is set, so that closing the
+  // manager can cut its long poll short.
   bool listen_for_notifications = false;
 
   // Pull-and-push rounds a sync may make when another device keeps winning (ResourceConflict).
