@@ -88,6 +88,10 @@ class TimedStorage final : public Storage {
     inner_->watch_revocations(std::move(revoked), std::move(feed_lost));
   }
   Status ping() override { return inner_->ping(); }
+  Status broadcast(const std::string& message) override { return inner_->broadcast(message); }
+  void watch_broadcasts(std::function<void(const std::string&)> on_message) override {
+    inner_->watch_broadcasts(std::move(on_message));
+  }
 
  private:
   std::unique_ptr<Storage> inner_;

@@ -8,6 +8,10 @@
 #include <cstring>
 #include <filesystem>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "transport/crypto.h"
 #include "transport/json.h"
 
 namespace cairn::server {
@@ -41,7 +45,14 @@ void Notifications::post(const std::string& device_id, const std::string& payloa
       boxes_.erase(oldest);
     }
     Mailbox& box = boxes_[device_id];
-    box.entries.push_back({++last_seq_, payload_json});
+    // Numbers are epoch microseconds (kept increasing): a device that moves to another instance
+    // behind a load balancer carries its `after` there, and the numbers still compare, as long as
+    // the instances' clocks agree (NTP; SigV4 needs that anyway).
+    int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    last_seq_ = std::max(last_seq_ + 1, now_us);
+    box.entries.push_back({last_seq_, payload_json});
     if (box.entries.size() > kPerDevice) box.entries.pop_front();
     box.touched = ++clock_;
   }
@@ -315,10 +326,33 @@ EventHub::EventHub(Storage* storage, EventsOptions options, LoggerPtr logger,
   } else {
     sink_ = make_ndjson_sink(options_.data_dir + "/streams", options_.stream_rotate_bytes, logger);
   }
+  // Instances on one database hear each other's notifications (PostgreSQL NOTIFY), so a device
+  // polling any of them hears a change written through another.
+  instance_ = transport::random_hex(8);
+  storage_->watch_broadcasts([this](const std::string& message) { received(message); });
   thread_ = std::thread([this] { run(); });
 }
 
+void EventHub::received(const std::string& message) {
+  size_t space = message.find(' ');
+  if (space == std::string::npos || message.compare(0, space, instance_) == 0) return;  // ours
+  rapidjson::Document d;
+  d.Parse(message.data() + space + 1, message.size() - space - 1);
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("devices") || !d["devices"].IsArray() ||
+      !d.HasMember("payload") || !d["payload"].IsObject()) {
+    return;
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  d["payload"].Accept(w);
+  std::string payload(buf.GetString(), buf.GetSize());
+  for (const auto& device : d["devices"].GetArray()) {
+    if (device.IsString()) notifications_.post(device.GetString(), payload);
+  }
+}
+
 EventHub::~EventHub() {
+  storage_->watch_broadcasts({});  // no delivery runs into this object from here on
   shutdown();
   thread_.join();
 }
@@ -376,10 +410,27 @@ void EventHub::process(const DatasetChange& c) {
   }
   if (!pool) return;  // deleted meanwhile
 
-  // Notifications: every subscribed device but the one that made the change.
+  // Notifications: every subscribed device but the one that made the change, here and on the
+  // other instances (the webhook, once, from here).
   if (!subscribers.empty()) {
     std::string payload = push_payload_json(c.pool_id, c.identity_id, c.dataset, c.sync_count);
     auto webhook = webhook_for(c.pool_id);
+    Writer others;
+    others.begin_object();
+    others.begin_array("devices");
+    for (const auto& d : subscribers) {
+      if (!(c.device_id && *c.device_id == d.id)) others.value(d.id);
+    }
+    others.end_array();
+    others.end_object();
+    std::string message = others.take();
+    message.pop_back();  // '}'
+    message = instance_ + " " + message + ",\"payload\":" + payload + "}";
+    Status sent = storage_->broadcast(message);
+    if (!sent.ok() && logger_) {
+      logger_->log(LogLevel::kWarn, "notifications of " + c.dataset +
+                                        " not sent to other instances: " + sent.ToString());
+    }
     for (const auto& d : subscribers) {
       if (c.device_id && *c.device_id == d.id) continue;
       notifications_.post(d.id, payload);

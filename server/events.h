@@ -177,8 +177,10 @@ class EventHub {
  private:
   void run();
   void process(const DatasetChange& change);
+  void received(const std::string& message);  // another instance's notifications
 
   Storage* storage_;
+  std::string instance_;  // names this instance's broadcasts
   EventsOptions options_;
   LoggerPtr logger_;
   Notifications notifications_;

@@ -586,7 +586,10 @@ class PgTxn final : public StorageTxn {
   }
   void announce_revocation() override {
     // Delivered to every listening instance when (and only if) this transaction commits.
-    c_.query("SELECT pg_notify($1, '')", Params().add(channel_));
+    notify(channel_, "");
+  }
+  void notify(const std::string& channel, const std::string& payload) {
+    c_.query("SELECT pg_notify($1, $2)", Params().add(channel).add(payload));
   }
 
   std::optional<DatasetRow> dataset(const std::string& identity_id,
@@ -959,6 +962,7 @@ class PgStorage final : public Storage {
       : url_(std::move(url)),
         pool_size_(options.pool_size < 1 ? 1 : options.pool_size),
         channel_("cairn_revocations" + (url_.schema.empty() ? "" : "_" + url_.schema)),
+        events_channel_("cairn_events" + (url_.schema.empty() ? "" : "_" + url_.schema)),
         rng_(std::random_device{}()) {
     auto c = std::make_unique<Connection>(url_.conninfo, url_.schema);
     migrate(*c);
@@ -997,6 +1001,24 @@ class PgStorage final : public Storage {
     listener_ = std::thread([this, revoked = std::move(revoked), feed_lost = std::move(feed_lost)] {
       listen(revoked, feed_lost);
     });
+  }
+
+  Status broadcast(const std::string& message) override {
+    if (message.size() > 7000) {
+      return Status(ErrorCode::kInvalidArgument, "a broadcast is limited to 7,000 bytes");
+    }
+    return run(
+        [&](StorageTxn& txn) {
+          static_cast<PgTxn&>(txn).notify(events_channel_, message);
+          return Status::OK();
+        },
+        "BEGIN", /*writing=*/false);
+  }
+  // Held while a message is delivered: once this returns, the previous callback is not running
+  // and will not run again (a watcher unregisters with an empty function before it goes away).
+  void watch_broadcasts(std::function<void(const std::string&)> on_message) override {
+    std::lock_guard<std::mutex> l(broadcast_mu_);
+    on_broadcast_ = std::move(on_message);
   }
 
  private:
@@ -1147,6 +1169,7 @@ class PgStorage final : public Storage {
         try {
           c = std::make_unique<Connection>(url_.conninfo, url_.schema);
           c->exec("LISTEN " + c->quote_identifier(channel_));
+          c->exec("LISTEN " + c->quote_identifier(events_channel_));
           failures = 0;
           revoked();  // anything missed while not listening is covered: drop everything
         } catch (const std::exception&) {
@@ -1169,17 +1192,31 @@ class PgStorage final : public Storage {
         continue;
       }
       bool any = false;
+      std::vector<std::string> messages;
       while (PGnotify* n = PQnotifies(c->handle())) {
-        any = true;
+        if (events_channel_ == n->relname) {
+          messages.emplace_back(n->extra ? n->extra : "");
+        } else {
+          any = true;
+        }
         PQfreemem(n);
       }
       if (any) revoked();
+      if (!messages.empty()) {
+        std::lock_guard<std::mutex> l(broadcast_mu_);
+        if (on_broadcast_) {
+          for (const auto& m : messages) on_broadcast_(m);
+        }
+      }
     }
   }
 
   PgUrl url_;
   int pool_size_;
   std::string channel_;
+  std::string events_channel_;
+  std::mutex broadcast_mu_;
+  std::function<void(const std::string&)> on_broadcast_;  // under broadcast_mu_
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Connection>> idle_;

@@ -269,6 +269,18 @@ class Storage {
     (void)feed_lost;
   }
 
+  // Short messages between the instances sharing the storage (PostgreSQL NOTIFY, under 7,000
+  // bytes): broadcast() reaches every instance's watch_broadcasts() callback, this one's
+  // included, so a message should say who sent it. Single-process backends have no one to tell:
+  // broadcast() does nothing and the callback is never called.
+  virtual Status broadcast(const std::string& message) {
+    (void)message;
+    return Status::OK();
+  }
+  virtual void watch_broadcasts(std::function<void(const std::string&)> on_message) {
+    (void)on_message;
+  }
+
   // Whether the storage answers now (GET /health): a trivial round trip.
   virtual Status ping() = 0;
 };
