@@ -133,12 +133,17 @@ Api::Api(std::unique_ptr<Storage> storage, TokenSigner tokens, ServerOptions opt
       tokens_(std::move(tokens)),
       options_(std::move(options)),
       clock_(options_.clock ? options_.clock : Clock::system()) {
-  events_ = std::make_unique<EventHub>(storage_.get(), options_.events, options_.logger, nullptr);
-  HttpOptions hook;
-  hook.connect_timeout = options_.events.sync_trigger_timeout;
-  hook.read_timeout = options_.events.sync_trigger_timeout;
-  hook.total_timeout = options_.events.sync_trigger_timeout;
-  hook_transport_ = make_curl_transport(hook);
+  events_ = std::make_unique<EventHub>(storage_.get(), options_.events, options_.logger,
+                                       options_.events.transport);
+  if (options_.events.transport) {
+    hook_transport_ = options_.events.transport;
+  } else {
+    HttpOptions hook;
+    hook.connect_timeout = options_.events.sync_trigger_timeout;
+    hook.read_timeout = options_.events.sync_trigger_timeout;
+    hook.total_timeout = options_.events.sync_trigger_timeout;
+    hook_transport_ = make_curl_transport(hook);
+  }
   jobs_thread_ = std::thread([this] { bulk_publish_worker(); });
   usage_thread_ = std::thread([this] { usage_flusher(); });
 }

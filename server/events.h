@@ -49,6 +49,11 @@ struct EventsOptions {
   std::chrono::milliseconds delivery_timeout{5000};
   // How long a sync trigger hook may take (the reference's 5 s).
   std::chrono::milliseconds sync_trigger_timeout{5000};
+  // The longest a notification channel poll may be held (a poll asking more is refused).
+  int64_t max_poll_seconds = 50;
+  // Every outgoing call (hooks, webhooks, the HTTP sink) goes through this when set; null:
+  // libcurl with the timeouts above. The fuzzer sets one that never leaves the process.
+  std::shared_ptr<HttpTransport> transport;
 };
 
 // The Cognito push payload, as a JSON object: source, identityPoolId, identityId, datasetName,

@@ -12,8 +12,6 @@ using transport::json::Writer;
 
 namespace {
 
-// Longest a poll may wait: under the clients' 60 s read timeout, with room to spare.
-constexpr int64_t kMaxPollSeconds = 50;
 constexpr auto kHookCacheFor = std::chrono::seconds(1);
 
 // The event the reference sends (version 2): every record in the dataset, with the patch's
@@ -206,8 +204,9 @@ Reply Api::poll_notifications(Call& c, const std::string& pool, const std::strin
                               const std::string& device_id, int64_t after, int64_t wait_seconds) {
   Status s = authorize(c.caller, Access::kEither, pool, identity);
   if (!s.ok()) return s;
-  if (wait_seconds < 0 || wait_seconds > kMaxPollSeconds) {
-    return invalid("wait must be between 0 and " + std::to_string(kMaxPollSeconds) + " seconds");
+  if (wait_seconds < 0 || wait_seconds > options_.events.max_poll_seconds) {
+    return invalid("wait must be between 0 and " +
+                   std::to_string(options_.events.max_poll_seconds) + " seconds");
   }
   s = storage_->read([&](StorageTxn& txn) -> Status {
     Status st = require_pool(txn, pool, nullptr);

@@ -18,6 +18,14 @@
 
 namespace {
 
+// Every outgoing call fails at once, as if the network were down.
+class NoNetwork final : public cairn::HttpTransport {
+ public:
+  cairn::Result<cairn::HttpResponse> send(const cairn::HttpRequest&) override {
+    return cairn::Status(cairn::ErrorCode::kNetwork, "the fuzzer has no network");
+  }
+};
+
 constexpr char kAdminKey[] = "AKIDFUZZ";
 constexpr char kAdminSecret[] = "fuzz-admin-secret";
 
@@ -29,6 +37,11 @@ cairn::server::Api& api() {
     if (!storage.ok()) std::abort();
     cairn::server::ServerOptions options;
     options.admin = {kAdminKey, kAdminSecret};
+    // Inputs may configure hooks, sinks and polls: nothing leaves the process, nothing is written
+    // outside the scratch directory, and no poll waits.
+    options.events.data_dir = dir;
+    options.events.transport = std::make_shared<NoNetwork>();
+    options.events.max_poll_seconds = 0;
     auto created = cairn::server::Api::create(std::move(*storage), options);
     if (!created.ok()) std::abort();
     auto* a = created->release();
