@@ -426,11 +426,6 @@ void EventHub::process(const DatasetChange& c) {
     std::string message = others.take();
     message.pop_back();  // '}'
     message = instance_ + " " + message + ",\"payload\":" + payload + "}";
-    Status sent = storage_->broadcast(message);
-    if (!sent.ok() && logger_) {
-      logger_->log(LogLevel::kWarn, "notifications of " + c.dataset +
-                                        " not sent to other instances: " + sent.ToString());
-    }
     for (const auto& d : subscribers) {
       if (c.device_id && *c.device_id == d.id) continue;
       notifications_.post(d.id, payload);
@@ -444,6 +439,13 @@ void EventHub::process(const DatasetChange& c) {
         std::string device = w.take();
         outbox_.post(*webhook, "{\"payload\":" + payload + ",\"device\":" + device + "}");
       }
+    }
+    // After the local posts: a device moving here from another instance then finds these numbered
+    // before the copies the others make, so it is not told twice.
+    Status sent = storage_->broadcast(message);
+    if (!sent.ok() && logger_) {
+      logger_->log(LogLevel::kWarn, "notifications of " + c.dataset +
+                                        " not sent to other instances: " + sent.ToString());
     }
   }
 
