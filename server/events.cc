@@ -109,11 +109,24 @@ Outbox::~Outbox() {
 
 void Outbox::post(const std::string& url, const std::string& json,
                   std::function<void(const Status&)> done) {
+  std::optional<Item> evicted;
   {
     std::lock_guard<std::mutex> l(mu_);
+    if (queue_.size() >= options_.max_queued_deliveries && !queue_.empty()) {
+      evicted = std::move(queue_.front());
+      queue_.pop_front();
+      ++dropped_;
+    }
     queue_.push_back({url, json, std::move(done)});
   }
   cv_.notify_all();
+  if (evicted) {
+    Status s(ErrorCode::kExternalService, "dropped: more than " +
+                                              std::to_string(options_.max_queued_deliveries) +
+                                              " deliveries were waiting");
+    if (logger_) logger_->log(LogLevel::kWarn, "delivery to " + evicted->url + " " + s.message());
+    if (evicted->done) evicted->done(s);
+  }
 }
 
 Status Outbox::post_now(const std::string& url, const std::string& json) {

@@ -47,6 +47,9 @@ struct EventsOptions {
   int delivery_attempts = 5;
   std::chrono::milliseconds delivery_base_delay{200};
   std::chrono::milliseconds delivery_timeout{5000};
+  // Deliveries waiting at most; past that the oldest is dropped, counted and logged, so a dead
+  // webhook cannot grow the server's memory without bound.
+  size_t max_queued_deliveries = 100000;
   // How long a sync trigger hook may take (the reference's 5 s).
   std::chrono::milliseconds sync_trigger_timeout{5000};
   // The longest a notification channel poll may be held (a poll asking more is refused).

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -172,6 +174,49 @@ TEST(Push, TheWebhookGetsEachNotificationWithPlatformAndTokenAndIsRetriedUntilIt
   EXPECT_STREQ(body["device"]["platform"].GetString(), "GCM");
   EXPECT_STREQ(body["device"]["token"].GetString(), "fcm-token-123");
   EXPECT_EQ(ts.server().api().events().outbox().delivered(), 1u);
+}
+
+// A receiver that stops answering: deliveries pile up to the bound, then the oldest go, counted.
+TEST(Push, DeliveriesWaitingForADeadReceiverAreBounded) {
+  class Stuck final : public HttpTransport {
+   public:
+    Result<HttpResponse> send(const HttpRequest&) override {
+      ++entered;
+      std::unique_lock<std::mutex> l(mu);
+      cv.wait(l, [&] { return released; });
+      return HttpResponse{200, {}, "{}"};
+    }
+    void release() {
+      std::lock_guard<std::mutex> l(mu);
+      released = true;
+      cv.notify_all();
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    bool released = false;
+    std::atomic<int> entered{0};
+  };
+  auto stuck = std::make_shared<Stuck>();
+  server::EventsOptions o;
+  o.max_queued_deliveries = 10;
+  std::atomic<int> refused{0};
+  {
+    server::Outbox outbox(stuck, o, nullptr);
+    struct Release {
+      Stuck* s;
+      ~Release() { s->release(); }  // before the outbox joins its thread, even if an assert fails
+    } release{stuck.get()};
+    auto count_refusals = [&](const Status& s) {
+      if (!s.ok()) ++refused;
+    };
+    outbox.post("http://127.0.0.1:1/x", "{}", count_refusals);
+    ASSERT_TRUE(eventually([&] { return stuck->entered.load() == 1; }));
+    for (int i = 1; i < 30; ++i) outbox.post("http://127.0.0.1:1/x", "{}", count_refusals);
+    // One is with the stuck receiver; 10 wait; the other 19 were dropped as newer ones came.
+    EXPECT_EQ(outbox.dropped(), 19u);
+    EXPECT_EQ(refused.load(), 19);
+  }
+  EXPECT_EQ(refused.load(), 19) << "the 11 kept were delivered once the receiver came back";
 }
 
 // --- sync trigger --------------------------------------------------------------------------------
