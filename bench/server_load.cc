@@ -17,10 +17,10 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -117,8 +117,9 @@ double percentile(std::vector<double>& v, double p) {
 
 // `n` devices run sessions for a warm-up, then for `seconds`, which are measured. Device i talks
 // to targets[i % targets.size()]; the CPU time is that of every server process together.
-LevelResult run_level(const std::vector<Target>& targets, const std::vector<DeviceIdentity>& devices,
-                      int n, double seconds, const std::vector<const Child*>& servers) {
+LevelResult run_level(const std::vector<Target>& targets,
+                      const std::vector<DeviceIdentity>& devices, int n, double seconds,
+                      const std::vector<const Child*>& servers) {
   auto cpu = [&] {
     double total = 0;
     for (const Child* c : servers) total += c->cpu_seconds();
@@ -375,17 +376,16 @@ std::vector<std::string> split_words(const std::string& s) {
 // devices spread over them evenly, as behind a load balancer.
 std::vector<LevelResult> run_postgres(const std::string& pg_url, int instances,
                                       const std::vector<int>& levels, double seconds, int workers) {
-  std::string db = pg_url + "?schema=load_" + std::to_string(instances) + "_" +
-                   std::to_string(getpid());
+  std::string db =
+      pg_url + "?schema=load_" + std::to_string(instances) + "_" + std::to_string(getpid());
   std::vector<std::unique_ptr<Child>> servers;
   std::vector<Target> targets;
   std::string pool;
   for (int i = 0; i < instances; ++i) {
     servers.push_back(Child::spawn(
-        {self_dir() + "/cairn-server", "--listen", "127.0.0.1:0", "--db", db,
-         "--db-pool-size", "32", "--admin-access-key-id", kAdminKey, "--admin-secret-access-key",
-         kAdminSecret, "--bootstrap-pool", "load", "--workers", std::to_string(workers),
-         "--log-level", "warn"}));
+        {self_dir() + "/cairn-server", "--listen", "127.0.0.1:0", "--db", db, "--db-pool-size",
+         "32", "--admin-access-key-id", kAdminKey, "--admin-secret-access-key", kAdminSecret,
+         "--bootstrap-pool", "load", "--workers", std::to_string(workers), "--log-level", "warn"}));
     if (!servers.back()) throw std::runtime_error("cairn-server on PostgreSQL did not start");
     for (const auto& line : servers.back()->lines()) {
       if (line.rfind("identity-pool load ", 0) == 0) pool = line.substr(19);
@@ -420,7 +420,8 @@ std::vector<LevelResult> run_postgres(const std::string& pg_url, int instances,
   return results;
 }
 
-// A throwaway PostgreSQL with its default (durable) settings, for the run (scripts/pg-test-cluster.sh).
+// A throwaway PostgreSQL with its default (durable) settings, for the run
+// (scripts/pg-test-cluster.sh).
 class PostgresCluster {
  public:
   explicit PostgresCluster(const std::string& dir) : state_(dir + "/pg.state") {
@@ -583,9 +584,9 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
         const auto& p = (*results)[i];
         failures += p.failures;
         std::string name = "server.postgresql_x" + std::to_string(instances);
-        Figure fig = rate_figure(name + ".sessions_per_s" + at, p.sessions_per_second,
-                                 "sessions/s", "cairn-server on SQLite in the same run",
-                                 r.sessions_per_second, 0);
+        Figure fig =
+            rate_figure(name + ".sessions_per_s" + at, p.sessions_per_second, "sessions/s",
+                        "cairn-server on SQLite in the same run", r.sessions_per_second, 0);
         fig.target.reset();  // for reference: the issue asks for the figures, side by side
         report.add(fig);
         report.add(reported(name + ".p99" + at, p.p99_ms, "ms"));
@@ -659,8 +660,7 @@ int main(int argc, char** argv) {
       return cairn::bench::serve_floor(workers, list_body, update_body, floor_sqlite);
     if (levels.empty()) levels = smoke ? std::vector<int>{1, 4} : std::vector<int>{1, 8, 64, 256};
     if (smoke) seconds = std::min(seconds, 0.3);
-    return cairn::bench::run(out, levels, seconds, workers, server_prefix, !no_floor,
-                             !no_postgres);
+    return cairn::bench::run(out, levels, seconds, workers, server_prefix, !no_floor, !no_postgres);
   } catch (const std::exception& e) {
     std::cerr << "server_load: " << e.what() << "\n";
     return 1;

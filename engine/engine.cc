@@ -718,8 +718,8 @@ void Engine::start_listening() {
   config.logger = options_.logger;
   config.clock = options_.clock;
   config.transport = make_curl_transport(config.http, options_.logger);
-  config.credentials = provider_ ? std::static_pointer_cast<CredentialsProvider>(provider_)
-                                 : options_.credentials;
+  config.credentials =
+      provider_ ? std::static_pointer_cast<CredentialsProvider>(provider_) : options_.credentials;
   auto client = CognitoSyncClient::create(config);
   if (!client.ok()) return;
   listen_sync_ = std::move(*client);
@@ -750,8 +750,8 @@ void Engine::listen_loop() {
         {options_.identity_pool_id, *identity, *device, after, wait});
     if (closing_) break;
     if (!r.ok()) {
-      auto backoff = std::chrono::milliseconds(
-          std::min<int64_t>(30000, 500LL << std::min(failures, 6)));
+      auto backoff =
+          std::chrono::milliseconds(std::min<int64_t>(30000, 500LL << std::min(failures, 6)));
       std::uniform_int_distribution<int64_t> jitter(0, backoff.count() / 4);
       int64_t extra;
       {
@@ -771,7 +771,8 @@ void Engine::listen_loop() {
       notifications_received_ += 1;
       auto handled = handle_push_json(n.payload_json);
       if (!handled.ok() && options_.logger) {
-        options_.logger->log(LogLevel::kWarn, "notification not handled: " + handled.status().ToString());
+        options_.logger->log(LogLevel::kWarn,
+                             "notification not handled: " + handled.status().ToString());
       }
     }
   }

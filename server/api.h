@@ -193,7 +193,7 @@ class Api {
 
   // Declared before storage_, so it outlives the storage's revocation feed, which calls it.
   CredentialsCache credentials_cache_;  // revoked after every write that deletes identities
-  std::unique_ptr<Storage> storage_;  // timed: every transaction adds to the request's storage_ns
+  std::unique_ptr<Storage> storage_;    // timed: every transaction adds to the request's storage_ns
   TokenSigner tokens_;
   std::unique_ptr<EventHub> events_;  // after storage_: it reads storage until it is destroyed
   std::shared_ptr<HttpTransport> hook_transport_;  // sync triggers: their own timeout

@@ -107,7 +107,7 @@ enum class Access { kDeveloperOnly, kIdentityOnly, kEither };
 // Who may call what: developer credentials anything but the device operations the model reserves
 // for identity credentials; identity credentials only their own identity's data.
 inline Status authorize(const Caller& c, Access access, const std::string& pool,
-                 const std::string& identity) {
+                        const std::string& identity) {
   if (access == Access::kDeveloperOnly && !c.developer()) {
     return not_authorized("This operation needs developer credentials");
   }

@@ -92,9 +92,9 @@ Status Api::run_bulk_publish(const std::string& pool_id, int64_t* published) {
           if (r.value) live.push_back(std::move(r));
         }
       }
-      s = events_->sink().write(stream, stream_record_json(pool_id, ds.identity_id, ds.name,
-                                                           "replace", ds.sync_count, ds.modified,
-                                                           live));
+      s = events_->sink().write(
+          stream, stream_record_json(pool_id, ds.identity_id, ds.name, "replace", ds.sync_count,
+                                     ds.modified, live));
       if (!s.ok()) return Status(s.code(), "the stream sink refused a record: " + s.message());
       *published += static_cast<int64_t>(live.size());
       if (options_.bulk_publish_records_per_second > 0) {

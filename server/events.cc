@@ -252,7 +252,8 @@ class NdjsonSink final : public StreamSink {
                     .count();
       std::string rotated = dir_ + "/" + name + "." + std::to_string(ms) + ".ndjson";
       for (int n = 1; std::filesystem::exists(rotated); ++n) {
-        rotated = dir_ + "/" + name + "." + std::to_string(ms) + "-" + std::to_string(n) + ".ndjson";
+        rotated =
+            dir_ + "/" + name + "." + std::to_string(ms) + "-" + std::to_string(n) + ".ndjson";
       }
       std::filesystem::rename(path, rotated, ec);
       if (ec) return Status(ErrorCode::kStorage, "cannot rotate " + path + ": " + ec.message());
@@ -414,11 +415,13 @@ void EventHub::process(const DatasetChange& c) {
   std::optional<PoolRow> pool;
   Status s = storage_->read([&](StorageTxn& txn) {
     pool = txn.pool(c.pool_id);
-    if (pool && c.operation == "replace") subscribers = txn.subscribers_of(c.identity_id, c.dataset);
+    if (pool && c.operation == "replace")
+      subscribers = txn.subscribers_of(c.identity_id, c.dataset);
     return Status::OK();
   });
   if (!s.ok()) {
-    if (logger_) logger_->log(LogLevel::kError, "events of " + c.dataset + " lost: " + s.ToString());
+    if (logger_)
+      logger_->log(LogLevel::kError, "events of " + c.dataset + " lost: " + s.ToString());
     return;
   }
   if (!pool) return;  // deleted meanwhile
@@ -470,9 +473,8 @@ void EventHub::process(const DatasetChange& c) {
         d.HasMember("StreamName") && d["StreamName"].IsString()) {
       stream = d["StreamName"].GetString();
     }
-    sink_->write_async(stream, stream_record_json(c.pool_id, c.identity_id, c.dataset,
-                                                  c.operation, c.sync_count, c.modified,
-                                                  c.records));
+    sink_->write_async(stream, stream_record_json(c.pool_id, c.identity_id, c.dataset, c.operation,
+                                                  c.sync_count, c.modified, c.records));
   }
 }
 

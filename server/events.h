@@ -72,8 +72,8 @@ class Notifications {
     int64_t seq = 0;
     std::string payload_json;
   };
-  static constexpr size_t kPerDevice = 64;       // notifications kept per device
-  static constexpr size_t kDevices = 100000;     // mailboxes kept at most (oldest go first)
+  static constexpr size_t kPerDevice = 64;    // notifications kept per device
+  static constexpr size_t kDevices = 100000;  // mailboxes kept at most (oldest go first)
 
   void post(const std::string& device_id, const std::string& payload_json);
   // Entries after `after`; when there are none, waits for one until `wait` has passed or
@@ -158,11 +158,11 @@ std::unique_ptr<StreamSink> make_http_sink(std::string url, Outbox* outbox);
 // A committed change to a dataset, as UpdateRecords and DeleteDataset report it.
 struct DatasetChange {
   std::string pool_id, identity_id, dataset;
-  std::string operation;            // "replace" (records written) or "remove" (dataset deleted)
+  std::string operation;  // "replace" (records written) or "remove" (dataset deleted)
   std::optional<std::string> device_id;  // the device that made it, if it said
   int64_t sync_count = 0;
   Millis modified = 0;
-  std::vector<RecordRow> records;   // the records the change wrote
+  std::vector<RecordRow> records;  // the records the change wrote
 };
 
 // Takes committed changes and sets off their notifications and stream records in order.

@@ -35,8 +35,8 @@ std::string sync_trigger_event(const std::string& region, const sync::UpdateReco
     auto& raw = w.raw();
     raw.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
     w.begin_object();
-    for (const auto& [name, v] : {std::make_pair("oldValue", &old_value),
-                                  std::make_pair("newValue", &new_value)}) {
+    for (const auto& [name, v] :
+         {std::make_pair("oldValue", &old_value), std::make_pair("newValue", &new_value)}) {
       w.key(name);
       if (*v) {
         w.value(**v);
@@ -126,14 +126,16 @@ Result<std::vector<sync::RecordPatch>> Api::run_sync_trigger(const std::string& 
   });
   if (!s.ok()) return s;
 
-  HttpRequest req{"POST", hook, {{"Content-Type", "application/json"}},
+  HttpRequest req{"POST",
+                  hook,
+                  {{"Content-Type", "application/json"}},
                   sync_trigger_event(options_.region, r, current)};
   auto answer = hook_transport_->send(req);
   auto limit_ms = std::to_string(options_.events.sync_trigger_timeout.count());
   if (!answer.ok()) {
-    return Status(ErrorCode::kLambdaSocketTimeout,
-                  "The sync trigger did not answer within " + limit_ms +
-                      " ms: " + answer.status().message());
+    return Status(
+        ErrorCode::kLambdaSocketTimeout,
+        "The sync trigger did not answer within " + limit_ms + " ms: " + answer.status().message());
   }
   if (answer->status == 429) {
     return Status(ErrorCode::kLambdaThrottled, "The sync trigger is throttled (HTTP 429)");
@@ -159,8 +161,8 @@ Result<std::vector<sync::RecordPatch>> Api::run_sync_trigger(const std::string& 
   for (const auto& m : records->value.GetObject()) {
     std::string key(m.name.GetString(), m.name.GetStringLength());
     if (!answered.insert(key).second) return bad_output("names '" + key + "' twice");
-    if (key.empty() || key.size() > 1024) return bad_output("has a key of " +
-                                                            std::to_string(key.size()) + " bytes");
+    if (key.empty() || key.size() > 1024)
+      return bad_output("has a key of " + std::to_string(key.size()) + " bytes");
     if (!m.value.IsObject()) return bad_output("has a record '" + key + "' that is not an object");
     auto op_member = m.value.FindMember("op");
     std::string op = "replace";
@@ -219,13 +221,13 @@ Reply Api::poll_notifications(Call& c, const std::string& pool, const std::strin
   });
   if (!s.ok()) return s;
   int64_t next = after;
-  auto entries = events_->notifications().wait(device_id, after,
-                                               std::chrono::seconds(wait_seconds), &next);
+  auto entries =
+      events_->notifications().wait(device_id, after, std::chrono::seconds(wait_seconds), &next);
   std::string out = "{\"Notifications\":[";
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i) out += ",";
-    out += "{\"Seq\":" + std::to_string(entries[i].seq) + ",\"Payload\":" +
-           entries[i].payload_json + "}";
+    out += "{\"Seq\":" + std::to_string(entries[i].seq) +
+           ",\"Payload\":" + entries[i].payload_json + "}";
   }
   out += "],\"Next\":" + std::to_string(next) + "}";
   return out;

@@ -74,9 +74,10 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   app.add_option("--listen", config.listen, "HOST:PORT to listen on; port 0 picks a free port")
       ->capture_default_str();
-  app.add_option("--db", config.db,
-                 "Storage: sqlite:PATH, or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME] "
-                 "for several instances on one database")
+  app.add_option(
+         "--db", config.db,
+         "Storage: sqlite:PATH, or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME] "
+         "for several instances on one database")
       ->capture_default_str();
   app.add_option("--db-pool-size", config.db_pool_size,
                  "PostgreSQL connections this instance opens at most")
@@ -145,8 +146,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   std::string migrate_from, migrate_to;
   CLI::App* migrate = app.add_subcommand(
-      "migrate", "Copy everything from one storage to another, then verify the copy (stop the "
-                 "servers on --from first)");
+      "migrate",
+      "Copy everything from one storage to another, then verify the copy (stop the "
+      "servers on --from first)");
   migrate->add_option("--from", migrate_from, "Source storage: sqlite:PATH or postgresql://...")
       ->required();
   migrate->add_option("--to", migrate_to, "Target storage, empty: postgresql://... or sqlite:PATH")

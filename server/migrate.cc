@@ -189,9 +189,15 @@ StorageCensus census_of(StorageTxn& txn) {
 
 // The table counts the walk must have matched, by table name.
 std::map<std::string, int64_t> walked_counts(const StorageCensus& c) {
-  return {{"meta", c.meta},         {"pools", c.pools},       {"identities", c.identities},
-          {"logins", c.logins},     {"credentials", c.credentials}, {"datasets", c.datasets},
-          {"records", c.records},   {"devices", c.devices},   {"subscriptions", c.subscriptions}};
+  return {{"meta", c.meta},
+          {"pools", c.pools},
+          {"identities", c.identities},
+          {"logins", c.logins},
+          {"credentials", c.credentials},
+          {"datasets", c.datasets},
+          {"records", c.records},
+          {"devices", c.devices},
+          {"subscriptions", c.subscriptions}};
 }
 
 // Rows the walk from the pools did not reach (an identity's data with no pool, say): a copy
@@ -254,9 +260,9 @@ Result<StorageCensus> migrate_storage(Storage& from, Storage& to,
   Status s = to.read([&](StorageTxn& txn) -> Status {
     for (const auto& [table, rows] : txn.table_rows()) {
       if (rows != 0) {
-        return Status(ErrorCode::kInvalidArgument,
-                      "the target already holds data (" + table + ": " + std::to_string(rows) +
-                          " rows); migrate into an empty database");
+        return Status(ErrorCode::kInvalidArgument, "the target already holds data (" + table +
+                                                       ": " + std::to_string(rows) +
+                                                       " rows); migrate into an empty database");
       }
     }
     return Status::OK();
@@ -312,9 +318,8 @@ Result<StorageCensus> migrate_storage(Storage& from, Storage& to,
   auto copied = take_census(to);
   if (!copied.ok()) return copied.status();
   if (!(*copied == source)) {
-    return Status(ErrorCode::kStorage,
-                  "verification failed: the copy differs from the source (" +
-                      differences(source, *copied) + ")");
+    return Status(ErrorCode::kStorage, "verification failed: the copy differs from the source (" +
+                                           differences(source, *copied) + ")");
   }
   return source;
 }

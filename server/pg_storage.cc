@@ -112,7 +112,9 @@ constexpr Oid kInt4Oid = 23;
 class PgError : public std::runtime_error {
  public:
   PgError(const std::string& what, std::string sqlstate, bool connection_lost)
-      : std::runtime_error(what), sqlstate_(std::move(sqlstate)), connection_lost_(connection_lost) {}
+      : std::runtime_error(what),
+        sqlstate_(std::move(sqlstate)),
+        connection_lost_(connection_lost) {}
   const std::string& sqlstate() const { return sqlstate_; }
   bool connection_lost() const { return connection_lost_; }
   // PostgreSQL aborted the transaction to keep it serializable: running it again is the fix.
@@ -215,7 +217,8 @@ class Connection {
       throw PgError("cannot connect to PostgreSQL: " + why, "", true);
     }
     // Notices ("schema already exists, skipping") are not the log's business.
-    PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        c_, [](void*, const char*) {}, nullptr);
     exec("SET client_encoding TO 'UTF8'");
     exec("SET application_name TO 'cairn-server'");
     if (!schema.empty()) exec("SET search_path TO " + quote_identifier(schema));
@@ -406,8 +409,8 @@ class PgTxn final : public StorageTxn {
     return read_pool(s, 0);
   }
   std::optional<PoolRow> pool_for_update(const std::string& id) override {
-    auto s = c_.query("SELECT " POOL_COLUMNS " FROM pools WHERE id = $1 FOR UPDATE",
-                      Params().add(id));
+    auto s =
+        c_.query("SELECT " POOL_COLUMNS " FROM pools WHERE id = $1 FOR UPDATE", Params().add(id));
     if (s.empty()) return std::nullopt;
     return read_pool(s, 0);
   }
@@ -424,9 +427,9 @@ class PgTxn final : public StorageTxn {
   }
   std::optional<PoolRow> pool_by_name(const std::string& name) override {
     lock("pool-name", name);
-    auto s = c_.query("SELECT " POOL_COLUMNS
-                      " FROM pools WHERE name = $1 ORDER BY created, id LIMIT 1",
-                      Params().add(name));
+    auto s =
+        c_.query("SELECT " POOL_COLUMNS " FROM pools WHERE name = $1 ORDER BY created, id LIMIT 1",
+                 Params().add(name));
     if (s.empty()) return std::nullopt;
     return read_pool(s, 0);
   }
@@ -595,9 +598,9 @@ class PgTxn final : public StorageTxn {
   std::optional<DatasetRow> dataset(const std::string& identity_id,
                                     const std::string& name) override {
     lock("dataset", identity_id, name);
-    auto s = c_.query("SELECT " DATASET_COLUMNS
-                      " FROM datasets WHERE identity_id = $1 AND name = $2",
-                      Params().add(identity_id).add(name));
+    auto s =
+        c_.query("SELECT " DATASET_COLUMNS " FROM datasets WHERE identity_id = $1 AND name = $2",
+                 Params().add(identity_id).add(name));
     if (s.empty()) return std::nullopt;
     return read_dataset(s, 0);
   }
@@ -785,10 +788,14 @@ class PgTxn final : public StorageTxn {
     lock("dataset", from_identity, from_name);
     lock("dataset", to.identity_id, to.name);
     Params p = Params().add(to.identity_id).add(to.name).add(from_identity).add(from_name);
-    c_.query("UPDATE records SET identity_id = $1, dataset = $2 "
-             "WHERE identity_id = $3 AND dataset = $4", p);
-    c_.query("UPDATE subscriptions SET identity_id = $1, dataset = $2 "
-             "WHERE identity_id = $3 AND dataset = $4", p);
+    c_.query(
+        "UPDATE records SET identity_id = $1, dataset = $2 "
+        "WHERE identity_id = $3 AND dataset = $4",
+        p);
+    c_.query(
+        "UPDATE subscriptions SET identity_id = $1, dataset = $2 "
+        "WHERE identity_id = $3 AND dataset = $4",
+        p);
     delete_dataset_row(from_identity, from_name);
     put_dataset(to);
   }
@@ -811,7 +818,8 @@ class PgTxn final : public StorageTxn {
   std::vector<DeviceRow> subscribers_of(const std::string& identity_id,
                                         const std::string& dataset) override {
     auto s = c_.query(
-        "SELECT d.id, d.identity_id, d.pool_id, d.platform, d.token, d.created FROM subscriptions s "
+        "SELECT d.id, d.identity_id, d.pool_id, d.platform, d.token, d.created FROM subscriptions "
+        "s "
         "JOIN devices d ON d.id = s.device_id WHERE s.identity_id = $1 AND s.dataset = $2 "
         "ORDER BY d.id",
         Params().add(identity_id).add(dataset));
@@ -827,21 +835,28 @@ class PgTxn final : public StorageTxn {
   void put_device(const DeviceRow& r) override {
     // As SQLite's INSERT OR REPLACE: a row holding the same (identity, platform, token) under
     // another id gives way.
-    c_.query("DELETE FROM devices WHERE identity_id = $1 AND platform = $2 AND token = $3 "
-             "AND id <> $4",
-             Params().add(r.identity_id).add(r.platform).add(r.token).add(r.id));
+    c_.query(
+        "DELETE FROM devices WHERE identity_id = $1 AND platform = $2 AND token = $3 "
+        "AND id <> $4",
+        Params().add(r.identity_id).add(r.platform).add(r.token).add(r.id));
     c_.query("INSERT INTO devices(" DEVICE_COLUMNS
              ") VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(id) DO UPDATE SET "
              "identity_id = EXCLUDED.identity_id, pool_id = EXCLUDED.pool_id, "
              "platform = EXCLUDED.platform, token = EXCLUDED.token, created = EXCLUDED.created",
-             Params().add(r.id).add(r.identity_id).add(r.pool_id).add(r.platform).add(r.token).add(
-                 r.created));
+             Params()
+                 .add(r.id)
+                 .add(r.identity_id)
+                 .add(r.pool_id)
+                 .add(r.platform)
+                 .add(r.token)
+                 .add(r.created));
   }
   void put_subscription(const std::string& device_id, const std::string& identity_id,
                         const std::string& dataset) override {
-    c_.query("INSERT INTO subscriptions(device_id, identity_id, dataset) VALUES($1, $2, $3) "
-             "ON CONFLICT(device_id, dataset) DO UPDATE SET identity_id = EXCLUDED.identity_id",
-             Params().add(device_id).add(identity_id).add(dataset));
+    c_.query(
+        "INSERT INTO subscriptions(device_id, identity_id, dataset) VALUES($1, $2, $3) "
+        "ON CONFLICT(device_id, dataset) DO UPDATE SET identity_id = EXCLUDED.identity_id",
+        Params().add(device_id).add(identity_id).add(dataset));
   }
   void delete_subscription(const std::string& device_id, const std::string& dataset) override {
     c_.query("DELETE FROM subscriptions WHERE device_id = $1 AND dataset = $2",
@@ -849,9 +864,10 @@ class PgTxn final : public StorageTxn {
   }
   std::vector<std::pair<std::string, std::string>> subscriptions_of_device(
       const std::string& device_id) override {
-    auto s = c_.query("SELECT identity_id, dataset FROM subscriptions WHERE device_id = $1 "
-                      "ORDER BY dataset",
-                      Params().add(device_id));
+    auto s = c_.query(
+        "SELECT identity_id, dataset FROM subscriptions WHERE device_id = $1 "
+        "ORDER BY dataset",
+        Params().add(device_id));
     return all_rows<std::pair<std::string, std::string>>(
         s, [](const Rows& r, int i) { return std::make_pair(r.text(i, 0), r.text(i, 1)); });
   }
@@ -1083,9 +1099,9 @@ class PgStorage final : public Storage {
           continue;
         }
         if (e.retryable()) {
-          return Status(ErrorCode::kTooManyRequests,
-                        "storage: too much contention on this data; retry (" +
-                            std::string(e.what()) + ")");
+          return Status(
+              ErrorCode::kTooManyRequests,
+              "storage: too much contention on this data; retry (" + std::string(e.what()) + ")");
         }
         return Status(ErrorCode::kInternalError, std::string("storage: ") + e.what());
       } catch (const std::exception& e) {
@@ -1115,9 +1131,9 @@ class PgStorage final : public Storage {
   std::unique_ptr<Connection> acquire() {
     std::unique_lock<std::mutex> l(mu_);
     if (!cv_.wait_for(l, kAcquireTimeout, [&] { return !idle_.empty() || open_ < pool_size_; })) {
-      throw PgError("no PostgreSQL connection free after 30 s (pool size " +
-                        std::to_string(pool_size_) + ")",
-                    "", false);
+      throw PgError(
+          "no PostgreSQL connection free after 30 s (pool size " + std::to_string(pool_size_) + ")",
+          "", false);
     }
     if (!idle_.empty()) {
       auto c = std::move(idle_.back());

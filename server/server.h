@@ -18,9 +18,9 @@
 namespace cairn::server {
 
 struct ServerConfig {
-  std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
+  std::string listen = "127.0.0.1:8080";            // HOST:PORT; port 0 picks a free one
   std::string db = "sqlite:./cairn-data/cairn.db";  // or postgresql://... (storage.h)
-  int db_pool_size = 16;  // PostgreSQL connections at most
+  int db_pool_size = 16;                            // PostgreSQL connections at most
   std::vector<std::string> bootstrap_pools;
   ServerOptions options;
   // Each open connection holds a worker, idle keep-alive ones for up to 2 s: size this to the

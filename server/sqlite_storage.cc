@@ -63,11 +63,12 @@ const char* const kMigrations[] = {
 };
 
 // The tables and their row counts' queries, for table_rows() (statements are cached by address).
-#define CAIRN_COUNT(table) {table, "SELECT COUNT(*) FROM " table}
+#define CAIRN_COUNT(table) \
+  { table, "SELECT COUNT(*) FROM " table }
 const std::pair<const char*, const char*> kTableCounts[] = {
-    CAIRN_COUNT("meta"),     CAIRN_COUNT("pools"),   CAIRN_COUNT("identities"),
-    CAIRN_COUNT("logins"),   CAIRN_COUNT("credentials"), CAIRN_COUNT("datasets"),
-    CAIRN_COUNT("records"),  CAIRN_COUNT("devices"), CAIRN_COUNT("subscriptions")};
+    CAIRN_COUNT("meta"),    CAIRN_COUNT("pools"),       CAIRN_COUNT("identities"),
+    CAIRN_COUNT("logins"),  CAIRN_COUNT("credentials"), CAIRN_COUNT("datasets"),
+    CAIRN_COUNT("records"), CAIRN_COUNT("devices"),     CAIRN_COUNT("subscriptions")};
 #undef CAIRN_COUNT
 
 using sqlite::Stmt;
@@ -569,7 +570,8 @@ class SqliteTxn final : public StorageTxn {
   std::vector<DeviceRow> subscribers_of(const std::string& identity_id,
                                         const std::string& dataset) override {
     auto s = c_.prepare(
-        "SELECT d.id, d.identity_id, d.pool_id, d.platform, d.token, d.created FROM subscriptions s "
+        "SELECT d.id, d.identity_id, d.pool_id, d.platform, d.token, d.created FROM subscriptions "
+        "s "
         "JOIN devices d ON d.id = s.device_id WHERE s.identity_id = ? AND s.dataset = ? "
         "ORDER BY d.id");
     s.bind(identity_id).bind(dataset);
@@ -786,9 +788,9 @@ Result<std::unique_ptr<Storage>> open_storage(const std::string& url, StorageOpt
     return open_postgres_storage(url, options);
   }
   if (url.rfind("sqlite:", 0) != 0) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "unsupported --db '" + url +
-                      "': use sqlite:PATH or postgresql://USER@HOST:PORT/DATABASE");
+    return Status(
+        ErrorCode::kInvalidArgument,
+        "unsupported --db '" + url + "': use sqlite:PATH or postgresql://USER@HOST:PORT/DATABASE");
   }
   std::string path = url.substr(7);
   if (path.empty()) return Status(ErrorCode::kInvalidArgument, "--db sqlite: needs a path");

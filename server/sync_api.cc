@@ -219,9 +219,9 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
     if (!st.ok()) return st;
     auto existing = txn.dataset(r.identity_id, r.dataset_name);
     if (required_count && (existing ? existing->sync_count : 0) != *required_count) {
-      return Status(ErrorCode::kResourceConflict,
-                    "Dataset '" + r.dataset_name +
-                        "' changed while its sync trigger ran; synchronize again");
+      return Status(
+          ErrorCode::kResourceConflict,
+          "Dataset '" + r.dataset_name + "' changed while its sync trigger ran; synchronize again");
     }
     bool creating = !existing || existing->deleted;
     if (creating && txn.count_live_datasets(r.identity_id) >= options_.max_datasets_per_identity) {
@@ -305,8 +305,9 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
   if (!s.ok()) return s;
   if (!written.empty()) {
     // Notifications and the stream record, off this request's path.
-    DatasetChange change{r.identity_pool_id, r.identity_id, r.dataset_name, "replace",
-                         r.device_id, written.front().sync_count, c.now, written};
+    DatasetChange change{
+        r.identity_pool_id,         r.identity_id, r.dataset_name, "replace", r.device_id,
+        written.front().sync_count, c.now,         written};
     events_->changed(std::move(change));
   }
   Writer w;
@@ -364,8 +365,14 @@ Reply Api::delete_dataset(Call& c, const sync::DeleteDatasetRequest& r) {
     return Status::OK();
   });
   if (!s.ok()) return s;
-  events_->changed({r.identity_pool_id, r.identity_id, r.dataset_name, "remove", std::nullopt,
-                    deleted.sync_count, c.now, {}});
+  events_->changed({r.identity_pool_id,
+                    r.identity_id,
+                    r.dataset_name,
+                    "remove",
+                    std::nullopt,
+                    deleted.sync_count,
+                    c.now,
+                    {}});
   Writer w;
   w.begin_object();
   w.key("Dataset");

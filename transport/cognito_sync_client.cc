@@ -117,7 +117,8 @@ Result<sync::PollNotificationsResponse> CognitoSyncClient::poll_notifications(
       rapidjson::StringBuffer buf;
       rapidjson::Writer<rapidjson::StringBuffer> w(buf);
       n["Payload"].Accept(w);
-      out->notifications.push_back({n["Seq"].GetInt64(), std::string(buf.GetString(), buf.GetSize())});
+      out->notifications.push_back(
+          {n["Seq"].GetInt64(), std::string(buf.GetString(), buf.GetSize())});
     }
     return Status::OK();
   };

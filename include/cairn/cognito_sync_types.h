@@ -259,7 +259,7 @@ struct PollNotificationsRequest {
   std::string identity_pool_id;
   std::string identity_id;
   std::string device_id;
-  int64_t after = 0;         // the Next of the previous answer; 0 at first
+  int64_t after = 0;          // the Next of the previous answer; 0 at first
   int32_t wait_seconds = 25;  // how long the server holds the poll when it has nothing (0 to 50)
 };
 struct Notification {

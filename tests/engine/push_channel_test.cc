@@ -62,9 +62,10 @@ TEST_F(PushChannel, DeviceBHasDeviceAsChangeWithinASecondOfItsSyncWithoutSyncing
   }
   double worst = *std::max_element(ms.begin(), ms.end());
   std::sort(ms.begin(), ms.end());
-  std::printf("\npush channel: B had A's change %.1f ms (median) and %.1f ms (worst of 5) after "
-              "A's sync returned\n",
-              ms[2], worst);
+  std::printf(
+      "\npush channel: B had A's change %.1f ms (median) and %.1f ms (worst of 5) after "
+      "A's sync returned\n",
+      ms[2], worst);
   EXPECT_LT(worst, 1000.0);
   // What B sent: its channel polls and the syncs the notifications started, one per change.
   EXPECT_EQ(b.wire->count("ListRecords"), 5u);

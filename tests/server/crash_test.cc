@@ -20,8 +20,8 @@
 
 #include "cairn/cognito_identity.h"
 #include "cairn/cognito_sync.h"
-#include "tests/temp_dir.h"
 #include "tests/fixtures/server_process.h"
+#include "tests/temp_dir.h"
 #include "tests/test_db.h"
 
 namespace cairn {
@@ -34,10 +34,10 @@ constexpr int kRecords = 60;  // a batch: 60 records of 2 KB, so a write takes a
 using testing::ServerProcess;
 
 ServerProcess start_server(const std::string& db) {
-  return ServerProcess::start(CAIRN_SERVER, {"--listen", "127.0.0.1:0", "--db", db,
-                                             "--bootstrap-pool", "game", "--admin-access-key-id",
-                                             kAdminKey, "--admin-secret-access-key", kAdminSecret,
-                                             "--log-level", "off"});
+  return ServerProcess::start(
+      CAIRN_SERVER,
+      {"--listen", "127.0.0.1:0", "--db", db, "--bootstrap-pool", "game", "--admin-access-key-id",
+       kAdminKey, "--admin-secret-access-key", kAdminSecret, "--log-level", "off"});
 }
 
 ClientConfig admin_config(const std::string& url) {

@@ -5,14 +5,14 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
+#include <rapidjson/document.h>
 #include "fixtures/hook_server.h"
 #include "server_fixture.h"
-#include <rapidjson/document.h>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -66,8 +66,8 @@ Result<sync::UpdateRecordsResponse> push_from(CognitoSyncClient& c, const std::s
                                               std::vector<sync::RecordPatch> patches) {
   auto lr = c.list_records({pool, id, dataset, 0, std::nullopt, 1, std::nullopt});
   if (!lr.ok()) return lr.status();
-  return c.update_records({pool, id, dataset, device, std::move(patches),
-                           *lr->sync_session_token, std::nullopt});
+  return c.update_records(
+      {pool, id, dataset, device, std::move(patches), *lr->sync_session_token, std::nullopt});
 }
 
 // --- push notifications --------------------------------------------------------------------------
@@ -157,8 +157,8 @@ TEST(Push, TheWebhookGetsEachNotificationWithPlatformAndTokenAndIsRetriedUntilIt
   std::string writer_id = register_and_subscribe(writer, ts.pool(), "w-token", "save");
   auto reg = other->register_device({ts.pool(), writer.identity_id, "GCM", "fcm-token-123"});
   ASSERT_TRUE(reg.ok());
-  ASSERT_TRUE(other->subscribe_to_dataset({ts.pool(), writer.identity_id, "save", *reg->device_id})
-                  .ok());
+  ASSERT_TRUE(
+      other->subscribe_to_dataset({ts.pool(), writer.identity_id, "save", *reg->device_id}).ok());
   ASSERT_TRUE(push_from(*writer.sync, ts.pool(), writer.identity_id, "save", writer_id,
                         {testing::put("k", "v", 0)})
                   .ok());
@@ -233,7 +233,8 @@ struct TriggerFixture : ::testing::Test {
 
   void SetUp() override {
     ts = std::make_unique<TestServer>(options);
-    ASSERT_TRUE(ts->admin_sync()->set_cognito_events({ts->pool(), {{"SyncTrigger", hook.url()}}}).ok());
+    ASSERT_TRUE(
+        ts->admin_sync()->set_cognito_events({ts->pool(), {{"SyncTrigger", hook.url()}}}).ok());
     device = ts->new_device();
     ClientConfig c = ts->config(device.provider);
     c.retry.max_retries = 0;  // the throttle test wants the first answer
@@ -323,7 +324,8 @@ TEST_F(TriggerFixture, AHookThatAnswersBadlyOrSlowlyOrThrottlesWritesNothing) {
   });
   auto bad = attempt();
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidLambdaFunctionOutput) << bad.status().ToString();
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidLambdaFunctionOutput)
+      << bad.status().ToString();
   EXPECT_EQ(bad.status().http_status(), 400);
 
   hook.set_handler([](const std::string&, size_t, httplib::Response& res) {
@@ -333,7 +335,8 @@ TEST_F(TriggerFixture, AHookThatAnswersBadlyOrSlowlyOrThrottlesWritesNothing) {
 
   hook.set_handler([](const std::string&, size_t, httplib::Response& res) { res.status = 429; });
   auto throttled = attempt();
-  EXPECT_EQ(throttled.status().code(), ErrorCode::kLambdaThrottled) << throttled.status().ToString();
+  EXPECT_EQ(throttled.status().code(), ErrorCode::kLambdaThrottled)
+      << throttled.status().ToString();
   EXPECT_EQ(throttled.status().http_status(), 429);
 
   hook.set_handler([](const std::string&, size_t, httplib::Response&) {
@@ -373,7 +376,8 @@ TEST(Streams, EverySyncIsOneNdjsonRecordInTheCognitoStreamsFormat) {
   ASSERT_TRUE(testing::push(*d.sync, ts.pool(), d.identity_id, "save",
                             {testing::put("a", "1", 0), testing::put("b", "2", 0)})
                   .ok());
-  ASSERT_TRUE(testing::push(*d.sync, ts.pool(), d.identity_id, "save", {testing::del("a", 1)}).ok());
+  ASSERT_TRUE(
+      testing::push(*d.sync, ts.pool(), d.identity_id, "save", {testing::del("a", 1)}).ok());
   ASSERT_TRUE(d.sync->delete_dataset({ts.pool(), d.identity_id, "save"}).ok());
   std::string file = ts.dir() + "/streams/game-events.ndjson";
   ASSERT_TRUE(eventually([&] { return lines_of(file).size() == 3; })) << lines_of(file).size();
@@ -434,8 +438,8 @@ TEST(Streams, AnHttpSinkGetsEachRecordWithItsStreamName) {
   TestServer ts(options);
   enable_stream(ts, "to-http");
   auto d = ts.new_device();
-  ASSERT_TRUE(testing::push(*d.sync, ts.pool(), d.identity_id, "save", {testing::put("k", "v", 0)})
-                  .ok());
+  ASSERT_TRUE(
+      testing::push(*d.sync, ts.pool(), d.identity_id, "save", {testing::put("k", "v", 0)}).ok());
   ASSERT_EQ(sink.wait_for(1), 1u);
   auto body = parse(sink.received()[0].body);
   EXPECT_STREQ(body["streamName"].GetString(), "to-http");
@@ -451,7 +455,8 @@ TEST(BulkPublish, ALargePoolGoesToTheSinkDatasetByDatasetThenSucceeds) {
     char id[64];
     std::snprintf(id, sizeof id, "us-east-1:00000000-0000-0000-0000-%012d", i);
     std::vector<sync::RecordPatch> patches;
-    for (int k = 0; k < kRecords; ++k) patches.push_back(testing::put("k" + std::to_string(k), "v", 0));
+    for (int k = 0; k < kRecords; ++k)
+      patches.push_back(testing::put("k" + std::to_string(k), "v", 0));
     ASSERT_TRUE(testing::push(*admin, ts.pool(), id, "save", patches).ok());
   }
   enable_stream(ts, "bulk");  // after the pushes: the file then holds the bulk publish alone

@@ -45,7 +45,8 @@ ClientConfig client(const std::string& url, CredentialsProviderPtr creds = nullp
   ClientConfig c;
   c.endpoint = url;
   c.region = "us-east-1";
-  c.credentials = creds ? creds : std::make_shared<StaticCredentialsProvider>(kAdminKey, kAdminSecret);
+  c.credentials =
+      creds ? creds : std::make_shared<StaticCredentialsProvider>(kAdminKey, kAdminSecret);
   c.retry.max_retries = 0;
   return c;
 }
@@ -78,10 +79,15 @@ TEST(Migrate, ASqliteServerMovesToPostgresqlAndDevicesCarryOn) {
     pool = srv->pools()[0].second;
     auto admin_sync = std::move(CognitoSyncClient::create(client(srv->url()))).value();
     auto admin_identity = std::move(CognitoIdentityClient::create(client(srv->url()))).value();
-    ASSERT_TRUE(admin_sync->set_cognito_events(
-        {pool, {{"SyncTrigger", "arn:aws:lambda:us-east-1:123456789012:function:check"}}}).ok());
-    ASSERT_TRUE(admin_sync->set_identity_pool_configuration(
-        {pool, std::nullopt, sync::CognitoStreams{"stream", "arn:aws:iam::1:role/r", "ENABLED"}})
+    ASSERT_TRUE(
+        admin_sync
+            ->set_cognito_events(
+                {pool, {{"SyncTrigger", "arn:aws:lambda:us-east-1:123456789012:function:check"}}})
+            .ok());
+    ASSERT_TRUE(admin_sync
+                    ->set_identity_pool_configuration(
+                        {pool, std::nullopt,
+                         sync::CognitoStreams{"stream", "arn:aws:iam::1:role/r", "ENABLED"}})
                     .ok());
     identity::CreateIdentityPoolRequest other;
     other.identity_pool_name = "other";
@@ -97,15 +103,17 @@ TEST(Migrate, ASqliteServerMovesToPostgresqlAndDevicesCarryOn) {
     auto got = admin_identity->get_credentials_for_identity({*id->identity_id, {}, std::nullopt});
     ASSERT_TRUE(got.ok());
     creds = *got->credentials;
-    auto device = std::move(CognitoSyncClient::create(client(
-                                srv->url(), std::make_shared<StaticCredentialsProvider>(
-                                                *creds.access_key_id, *creds.secret_key,
-                                                *creds.session_token))))
-                      .value();
+    auto device =
+        std::move(
+            CognitoSyncClient::create(client(
+                srv->url(), std::make_shared<StaticCredentialsProvider>(
+                                *creds.access_key_id, *creds.secret_key, *creds.session_token))))
+            .value();
     identity = *id->identity_id;
-    ASSERT_TRUE(testing::push(*device, pool, identity, "save",
-                              {testing::put("level", "7", 0), testing::put("nul", std::string("a\0b", 3), 0),
-                               testing::put("gone", "x", 0)})
+    ASSERT_TRUE(testing::push(
+                    *device, pool, identity, "save",
+                    {testing::put("level", "7", 0), testing::put("nul", std::string("a\0b", 3), 0),
+                     testing::put("gone", "x", 0)})
                     .ok());
     ASSERT_TRUE(testing::push(*device, pool, identity, "save",
                               {testing::del("gone", 1), testing::put("level", "8", 1)})
@@ -144,19 +152,24 @@ TEST(Migrate, ASqliteServerMovesToPostgresqlAndDevicesCarryOn) {
   ASSERT_TRUE(srv);
   EXPECT_EQ(srv->pools()[0].second, pool) << "bootstrap finds the copied pool";
   auto device = std::move(CognitoSyncClient::create(client(
-                              srv->url(), std::make_shared<StaticCredentialsProvider>(
-                                              *creds.access_key_id, *creds.secret_key,
-                                              *creds.session_token))))
+                              srv->url(),
+                              std::make_shared<StaticCredentialsProvider>(
+                                  *creds.access_key_id, *creds.secret_key, *creds.session_token))))
                     .value();
   // The device's records, counts, removals and deleted dataset, exactly as before.
   EXPECT_EQ(view(*device, pool, identity, "save"), save_before);
   EXPECT_EQ(view(*device, pool, identity, "old"), gone_before);
-  auto old = device->list_records({pool, identity, "old", 1, std::nullopt, std::nullopt, std::nullopt});
+  auto old =
+      device->list_records({pool, identity, "old", 1, std::nullopt, std::nullopt, std::nullopt});
   ASSERT_TRUE(old.ok()) << old.status().ToString();
   EXPECT_TRUE(old->dataset_deleted_after_requested_sync_count.value_or(false));
   // The session the SQLite server opened pushes on PostgreSQL: the signing key came along.
-  auto pushed = device->update_records({pool, identity, "save", device_id,
-                                        {testing::put("level", "9", 2)}, session_token,
+  auto pushed = device->update_records({pool,
+                                        identity,
+                                        "save",
+                                        device_id,
+                                        {testing::put("level", "9", 2)},
+                                        session_token,
                                         std::nullopt});
   EXPECT_TRUE(pushed.ok()) << pushed.status().ToString();
   // The subscription came along too: subscribing again is the same row, not a second one.
@@ -173,15 +186,16 @@ TEST(Migrate, ASqliteServerMovesToPostgresqlAndDevicesCarryOn) {
   auto usage = admin_sync->describe_identity_pool_usage({pool});
   ASSERT_TRUE(usage.ok());
   EXPECT_GE(usage->identity_pool_usage->sync_sessions_count.value_or(-1), sessions_before);
-  auto dev = std::move(CognitoIdentityClient::create(client(srv->url()))).value()
-                 ->lookup_developer_identity({pool, std::nullopt, "player-7", std::nullopt,
-                                              std::nullopt});
+  auto dev =
+      std::move(CognitoIdentityClient::create(client(srv->url())))
+          .value()
+          ->lookup_developer_identity({pool, std::nullopt, "player-7", std::nullopt, std::nullopt});
   EXPECT_TRUE(dev.ok()) << dev.status().ToString();
 }
 
 TEST(Migrate, ASourceThatIsNotThereIsAnErrorNotAnEmptyCopy) {
-  auto [code, out] =
-      run("migrate --from sqlite:/nonexistent/cairn.db --to '" + testing::fresh_postgres_db() + "'");
+  auto [code, out] = run("migrate --from sqlite:/nonexistent/cairn.db --to '" +
+                         testing::fresh_postgres_db() + "'");
   EXPECT_EQ(code, 2) << out;
   EXPECT_NE(out.find("does not exist"), std::string::npos) << out;
   EXPECT_FALSE(std::filesystem::exists("/nonexistent/cairn.db"));
@@ -199,9 +213,8 @@ TEST(Migrate, ACopyBackToSqliteHasTheSameCensus) {
     for (int d = 0; d < 3; ++d) {
       std::vector<sync::RecordPatch> patches;
       for (int k = 0; k < 40; ++k) patches.push_back(testing::put("k" + std::to_string(k), "v", 0));
-      ASSERT_TRUE(testing::push(*admin, srv->pools()[0].second, id, "d" + std::to_string(d),
-                                patches)
-                      .ok());
+      ASSERT_TRUE(
+          testing::push(*admin, srv->pools()[0].second, id, "d" + std::to_string(d), patches).ok());
     }
   }
   auto from = std::move(server::open_storage(pg_db)).value();
@@ -214,7 +227,6 @@ TEST(Migrate, ACopyBackToSqliteHasTheSameCensus) {
   ASSERT_TRUE(source.ok() && copy.ok());
   EXPECT_EQ(source->sha256, copy->sha256);
 }
-
 
 }  // namespace
 }  // namespace cairn

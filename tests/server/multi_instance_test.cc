@@ -54,8 +54,9 @@ ClientConfig config_for(const std::string& url, CredentialsProviderPtr credentia
   ClientConfig c;
   c.endpoint = url;
   c.region = "us-east-1";
-  c.credentials = credentials ? credentials
-                              : std::make_shared<StaticCredentialsProvider>(kAdminKey, kAdminSecret);
+  c.credentials = credentials
+                      ? credentials
+                      : std::make_shared<StaticCredentialsProvider>(kAdminKey, kAdminSecret);
   c.retry.max_retries = 8;
   c.retry.base_delay = std::chrono::milliseconds(2);
   c.retry.throttle_base_delay = std::chrono::milliseconds(2);
@@ -153,9 +154,13 @@ TEST_F(TwoInstances, ConcurrentPushesOfOneSyncCountThroughBothInstancesHaveExact
         ++ready;
         while (ready.load() < kWriters) std::this_thread::yield();
         auto r = clients[static_cast<size_t>(w)]->update_records(
-            {pool, identity, "race", std::nullopt,
+            {pool,
+             identity,
+             "race",
+             std::nullopt,
              {testing::put("k", "writer " + std::to_string(w), round)},
-             sessions[static_cast<size_t>(w)], std::nullopt});
+             sessions[static_cast<size_t>(w)],
+             std::nullopt});
         outcomes[static_cast<size_t>(w)] = r.ok() ? Status::OK() : r.status();
       });
     }
@@ -180,9 +185,10 @@ TEST_F(TwoInstances, ConcurrentPushesOfOneSyncCountThroughBothInstancesHaveExact
   EXPECT_EQ(ds->dataset->num_records, 1);
   auto all = testing::list_all(*sync_client(a.url), pool, identity, "race");
   EXPECT_EQ(all.dataset_sync_count, kRounds);
-  std::printf("\nmulti-instance race: %d rounds x %d writers over 2 instances: %d winners, %d "
-              "conflicts, %d other outcomes\n",
-              kRounds, kWriters, kRounds, conflicts, others);
+  std::printf(
+      "\nmulti-instance race: %d rounds x %d writers over 2 instances: %d winners, %d "
+      "conflicts, %d other outcomes\n",
+      kRounds, kWriters, kRounds, conflicts, others);
 }
 
 int64_t stamp_of(const std::optional<std::string>& v) {
@@ -276,12 +282,13 @@ TEST_F(TwoInstances, DevicesOnEitherInstanceAndOneSwitchingEveryRequestConvergeL
     conflicts += d->stats().conflicts;
     push_retries += d->stats().push_retries;
   }
-  std::printf("\nmulti-instance convergence: %d cycles, 3 devices, %lld writes, %d syncs failed "
-              "and were retried, %lld conflicts resolved, %lld pushes retried after a 409; the "
-              "switching device sent %llu requests to a and %llu to b\n",
-              kCycles, static_cast<long long>(stamp), failed, static_cast<long long>(conflicts),
-              static_cast<long long>(push_retries), static_cast<unsigned long long>(spread[0]),
-              static_cast<unsigned long long>(spread[1]));
+  std::printf(
+      "\nmulti-instance convergence: %d cycles, 3 devices, %lld writes, %d syncs failed "
+      "and were retried, %lld conflicts resolved, %lld pushes retried after a 409; the "
+      "switching device sent %llu requests to a and %llu to b\n",
+      kCycles, static_cast<long long>(stamp), failed, static_cast<long long>(conflicts),
+      static_cast<long long>(push_retries), static_cast<unsigned long long>(spread[0]),
+      static_cast<unsigned long long>(spread[1]));
 }
 
 TEST_F(TwoInstances, SyncSessionCountsAreExactAcrossInstances) {
@@ -345,13 +352,14 @@ TEST_F(TwoInstances, DeletingAnIdentityOnOneInstanceEndsItsCredentialsOnTheOther
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-                  .count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   ASSERT_TRUE(refused) << "b still accepts a deleted identity's credentials after 5 s";
   EXPECT_EQ(last.http_status(), 403) << last.ToString();
-  std::printf("\nmulti-instance revocation: b refused the deleted identity's credentials %.1f ms "
-              "after a committed the deletion\n",
-              ms);
+  std::printf(
+      "\nmulti-instance revocation: b refused the deleted identity's credentials %.1f ms "
+      "after a committed the deletion\n",
+      ms);
 }
 
 TEST_F(TwoInstances, ADeviceListeningOnOneInstanceHearsAChangeWrittenThroughTheOther) {
@@ -376,8 +384,13 @@ TEST_F(TwoInstances, ADeviceListeningOnOneInstanceHearsAChangeWrittenThroughTheO
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   auto session = on_a->list_records({pool, *id, "save", 0, std::nullopt, 1, std::nullopt});
   ASSERT_TRUE(session.ok());
-  auto pushed = on_a->update_records({pool, *id, "save", std::nullopt, {testing::put("k", "v", 0)},
-                                      *session->sync_session_token, std::nullopt});
+  auto pushed = on_a->update_records({pool,
+                                      *id,
+                                      "save",
+                                      std::nullopt,
+                                      {testing::put("k", "v", 0)},
+                                      *session->sync_session_token,
+                                      std::nullopt});
   auto pushed_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(pushed.ok()) << pushed.status().ToString();
   listener.join();
@@ -390,8 +403,13 @@ TEST_F(TwoInstances, ADeviceListeningOnOneInstanceHearsAChangeWrittenThroughTheO
   std::printf("\nmulti-instance notification: heard on b %.1f ms after a answered the push\n", ms);
 
   // Moving back to a with b's `after` loses nothing written since: the numbers compare.
-  ASSERT_TRUE(on_a->update_records({pool, *id, "save", std::nullopt, {testing::put("k", "w", 1)},
-                                    *session->sync_session_token, std::nullopt})
+  ASSERT_TRUE(on_a->update_records({pool,
+                                    *id,
+                                    "save",
+                                    std::nullopt,
+                                    {testing::put("k", "w", 1)},
+                                    *session->sync_session_token,
+                                    std::nullopt})
                   .ok());
   auto next = on_a->poll_notifications({pool, *id, *reg->device_id, heard->next, 5});
   ASSERT_TRUE(next.ok()) << next.status().ToString();
@@ -418,14 +436,22 @@ TEST(MultiInstance, ASigningKeyFileMakesTokensValidWhereverTheFileIs) {
   ASSERT_TRUE(session.ok());
   // c holds the same key, so a's token verifies there, and the push goes on to find that c's
   // database has no such pool; d's key differs, so d refuses the token itself.
-  auto on_c = sync_client(c.url)->update_records(
-      {a.pool, identity, "save", std::nullopt, {testing::put("k", "v", 0)},
-       *session->sync_session_token, std::nullopt});
+  auto on_c = sync_client(c.url)->update_records({a.pool,
+                                                  identity,
+                                                  "save",
+                                                  std::nullopt,
+                                                  {testing::put("k", "v", 0)},
+                                                  *session->sync_session_token,
+                                                  std::nullopt});
   ASSERT_FALSE(on_c.ok());
   EXPECT_EQ(on_c.status().code(), ErrorCode::kResourceNotFound) << on_c.status().ToString();
-  auto on_d = sync_client(d.url)->update_records(
-      {a.pool, identity, "save", std::nullopt, {testing::put("k", "v", 0)},
-       *session->sync_session_token, std::nullopt});
+  auto on_d = sync_client(d.url)->update_records({a.pool,
+                                                  identity,
+                                                  "save",
+                                                  std::nullopt,
+                                                  {testing::put("k", "v", 0)},
+                                                  *session->sync_session_token,
+                                                  std::nullopt});
   ASSERT_FALSE(on_d.ok());
   EXPECT_EQ(on_d.status().code(), ErrorCode::kInvalidParameter) << on_d.status().ToString();
 
@@ -434,9 +460,13 @@ TEST(MultiInstance, ASigningKeyFileMakesTokensValidWhereverTheFileIs) {
   auto e = start_instance(cairn::testing::fresh_postgres_db());
   unsetenv("CAIRN_SIGNING_KEY");
   ASSERT_FALSE(e.url.empty());
-  auto on_e = sync_client(e.url)->update_records(
-      {a.pool, identity, "save", std::nullopt, {testing::put("k", "v", 0)},
-       *session->sync_session_token, std::nullopt});
+  auto on_e = sync_client(e.url)->update_records({a.pool,
+                                                  identity,
+                                                  "save",
+                                                  std::nullopt,
+                                                  {testing::put("k", "v", 0)},
+                                                  *session->sync_session_token,
+                                                  std::nullopt});
   ASSERT_FALSE(on_e.ok());
   EXPECT_EQ(on_e.status().code(), ErrorCode::kResourceNotFound) << on_e.status().ToString();
 

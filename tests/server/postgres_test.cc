@@ -60,10 +60,12 @@ TEST(PgStorage, EachSchemaIsADeploymentOfItsOwn) {
   sa.reset();
   auto again = open_ok(a);
   ASSERT_TRUE(again);
-  ASSERT_TRUE(again->read([&](StorageTxn& t) {
-                  in_a = t.count_pools();
-                  return Status::OK();
-                }).ok());
+  ASSERT_TRUE(again
+                  ->read([&](StorageTxn& t) {
+                    in_a = t.count_pools();
+                    return Status::OK();
+                  })
+                  .ok());
   EXPECT_EQ(in_a, 1);
 }
 
@@ -181,10 +183,12 @@ TEST(PgStorage, InstancesOpeningAFreshDatabaseAtOnceMigrateItOnce) {
   // Every table exists once, empty.
   ASSERT_TRUE(opened[0]);
   std::vector<std::pair<std::string, int64_t>> tables;
-  ASSERT_TRUE(opened[0]->read([&](StorageTxn& t) {
-                        tables = t.table_rows();
-                        return Status::OK();
-                      }).ok());
+  ASSERT_TRUE(opened[0]
+                  ->read([&](StorageTxn& t) {
+                    tables = t.table_rows();
+                    return Status::OK();
+                  })
+                  .ok());
   EXPECT_EQ(tables.size(), 9u);
   for (const auto& [table, rows] : tables) EXPECT_EQ(rows, 0) << table;
 }
@@ -245,14 +249,18 @@ TEST(PgStorage, ARevocationCommittedAnywhereReachesEveryWatcherAndARollbackReach
     EXPECT_EQ(events, (std::vector<std::string>{"lost", "revoked"}));
     events.clear();
   }
-  EXPECT_FALSE(other->write([](StorageTxn& t) {
-                      t.announce_revocation();
-                      return Status(ErrorCode::kInvalidParameter, "rolled back");
-                    }).ok());
-  ASSERT_TRUE(other->write([](StorageTxn& t) {
+  EXPECT_FALSE(other
+                   ->write([](StorageTxn& t) {
                      t.announce_revocation();
-                     return Status::OK();
-                   }).ok());
+                     return Status(ErrorCode::kInvalidParameter, "rolled back");
+                   })
+                   .ok());
+  ASSERT_TRUE(other
+                  ->write([](StorageTxn& t) {
+                    t.announce_revocation();
+                    return Status::OK();
+                  })
+                  .ok());
   ASSERT_TRUE(wait_for(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   std::lock_guard<std::mutex> l(mu);
@@ -321,8 +329,8 @@ TEST(PgStorage, AServerRidesOutItsDatabaseGoingAwayAndComingBack) {
     c.retry.max_retries = 0;
     auto sync = std::move(CognitoSyncClient::create(c)).value();
     std::string pool = srv.pools()[0].second;
-    auto listed = sync->list_datasets({pool, "us-east-1:00000000-0000-0000-0000-000000000001",
-                                       std::nullopt, std::nullopt});
+    auto listed = sync->list_datasets(
+        {pool, "us-east-1:00000000-0000-0000-0000-000000000001", std::nullopt, std::nullopt});
     ASSERT_TRUE(listed.ok()) << listed.status().ToString();
 
     ASSERT_EQ(std::system((script + " pause " + state).c_str()), 0);
@@ -330,8 +338,8 @@ TEST(PgStorage, AServerRidesOutItsDatabaseGoingAwayAndComingBack) {
     ASSERT_TRUE(health);
     EXPECT_EQ(health->status, 503);
     EXPECT_NE(health->body.find(R"("status":"unavailable")"), std::string::npos) << health->body;
-    listed = sync->list_datasets({pool, "us-east-1:00000000-0000-0000-0000-000000000001",
-                                  std::nullopt, std::nullopt});
+    listed = sync->list_datasets(
+        {pool, "us-east-1:00000000-0000-0000-0000-000000000001", std::nullopt, std::nullopt});
     ASSERT_FALSE(listed.ok());
     EXPECT_EQ(listed.status().http_status(), 500) << listed.status().ToString();
 
@@ -339,8 +347,8 @@ TEST(PgStorage, AServerRidesOutItsDatabaseGoingAwayAndComingBack) {
     health = http.Get("/health");
     ASSERT_TRUE(health);
     EXPECT_EQ(health->status, 200) << health->body;
-    listed = sync->list_datasets({pool, "us-east-1:00000000-0000-0000-0000-000000000001",
-                                  std::nullopt, std::nullopt});
+    listed = sync->list_datasets(
+        {pool, "us-east-1:00000000-0000-0000-0000-000000000001", std::nullopt, std::nullopt});
     EXPECT_TRUE(listed.ok()) << listed.status().ToString();
   }
   EXPECT_EQ(std::system((script + " stop " + state).c_str()), 0);
