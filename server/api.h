@@ -142,7 +142,7 @@ class Api {
   // The sync trigger of a pool that has an http(s) hook as its SyncTrigger (docs/events.md):
   // hands the dataset and the patches to the hook and turns its answer into the patches to
   // write. `observed_count` is the dataset's count the hook saw, which the write then requires.
-  Result<std::vector<sync::RecordPatch>> run_sync_trigger(const std::string& hook, Call& c,
+  Result<std::vector<sync::RecordPatch>> run_sync_trigger(const std::string& hook,
                                                           const sync::UpdateRecordsRequest& r,
                                                           int64_t* observed_count);
   // The pool's SyncTrigger URL when it is an http(s) hook; read through a one-second cache, since

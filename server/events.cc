@@ -385,8 +385,15 @@ void EventHub::changed(DatasetChange change) {
     std::lock_guard<std::mutex> l(mu_);
     if (stopping_) return;
     queue_.push_back(std::move(change));
+    ++taken_;
   }
   cv_.notify_all();
+}
+
+void EventHub::drain() {
+  std::unique_lock<std::mutex> l(mu_);
+  uint64_t target = taken_;
+  drained_cv_.wait(l, [&] { return processed_ >= target || (stopping_ && queue_.empty()); });
 }
 
 std::optional<std::string> EventHub::webhook_for(const std::string& pool_id) const {
@@ -407,6 +414,11 @@ void EventHub::run() {
       queue_.pop_front();
     }
     process(change);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      ++processed_;
+    }
+    drained_cv_.notify_all();
   }
 }
 

@@ -181,6 +181,9 @@ class EventHub {
   std::optional<std::string> webhook_for(const std::string& pool_id) const;
   // Stops taking changes, wakes the long polls; queued changes are still processed.
   void shutdown();
+  // Returns once every change handed in before the call has been processed (its notifications
+  // posted, its stream record written or queued).
+  void drain();
 
  private:
   void run();
@@ -197,6 +200,8 @@ class EventHub {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<DatasetChange> queue_;
+  uint64_t taken_ = 0, processed_ = 0;  // changes handed in, and done with
+  std::condition_variable drained_cv_;
   bool stopping_ = false;
   std::thread thread_;
 };

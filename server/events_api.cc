@@ -103,7 +103,7 @@ std::optional<std::string> Api::sync_trigger_hook(const std::string& pool_id) {
   return url;
 }
 
-Result<std::vector<sync::RecordPatch>> Api::run_sync_trigger(const std::string& hook, Call& c,
+Result<std::vector<sync::RecordPatch>> Api::run_sync_trigger(const std::string& hook,
                                                              const sync::UpdateRecordsRequest& r,
                                                              int64_t* observed_count) {
   // The dataset as the hook will see it. The write then requires the same count, so nothing
@@ -198,7 +198,6 @@ Result<std::vector<sync::RecordPatch>> Api::run_sync_trigger(const std::string& 
     out.push_back({remove ? sync::kOpRemove : sync::kOpReplace, key, remove ? std::nullopt : value,
                    count, std::nullopt});
   }
-  (void)c;
   return out;
 }
 

@@ -612,17 +612,6 @@ class PgTxn final : public StorageTxn {
                       Params().add(identity_id).add(after_name).add(limit));
     return all_rows<DatasetRow>(s, read_dataset);
   }
-  std::vector<DatasetRow> pool_dataset_rows_after(const std::string& pool_id,
-                                                  const std::string& after_identity,
-                                                  const std::string& after_name,
-                                                  int limit) override {
-    auto s = c_.query("SELECT " DATASET_COLUMNS
-                      " FROM datasets WHERE pool_id = $1 AND "
-                      "(identity_id > $2 OR (identity_id = $2 AND name > $3)) "
-                      "ORDER BY identity_id, name LIMIT $4",
-                      Params().add(pool_id).add(after_identity).add(after_name).add(limit));
-    return all_rows<DatasetRow>(s, read_dataset);
-  }
   int64_t count_live_datasets(const std::string& identity_id) override {
     lock("datasets of", identity_id);
     return c_
@@ -641,12 +630,13 @@ class PgTxn final : public StorageTxn {
   std::vector<DatasetRow> pool_datasets_after(const std::string& pool_id,
                                               const std::string& after_identity,
                                               const std::string& after_name, int limit) override {
-    auto s = c_.query("SELECT " DATASET_COLUMNS
-                      " FROM datasets WHERE pool_id = $1 AND deleted = 0 AND "
-                      "(identity_id > $2 OR (identity_id = $2 AND name > $3)) "
-                      "ORDER BY identity_id, name LIMIT $4",
-                      Params().add(pool_id).add(after_identity).add(after_name).add(limit));
-    return all_rows<DatasetRow>(s, read_dataset);
+    return pool_datasets("deleted = 0 AND ", pool_id, after_identity, after_name, limit);
+  }
+  std::vector<DatasetRow> pool_dataset_rows_after(const std::string& pool_id,
+                                                  const std::string& after_identity,
+                                                  const std::string& after_name,
+                                                  int limit) override {
+    return pool_datasets("", pool_id, after_identity, after_name, limit);
   }
   void put_dataset(const DatasetRow& r) override {
     c_.query("INSERT INTO datasets(" DATASET_COLUMNS
@@ -873,6 +863,17 @@ class PgTxn final : public StorageTxn {
   }
 
  private:
+  // A pool's datasets by (identity, name) after the cursor; `live` filters out deleted ones.
+  std::vector<DatasetRow> pool_datasets(const char* live, const std::string& pool_id,
+                                        const std::string& after_identity,
+                                        const std::string& after_name, int limit) {
+    auto s = c_.query(
+        std::string("SELECT " DATASET_COLUMNS " FROM datasets WHERE pool_id = $1 AND ") + live +
+            "(identity_id > $2 OR (identity_id = $2 AND name > $3)) "
+            "ORDER BY identity_id, name LIMIT $4",
+        Params().add(pool_id).add(after_identity).add(after_name).add(limit));
+    return all_rows<DatasetRow>(s, read_dataset);
+  }
   Usage usage(const char* column, const std::string& id) {
     auto s = c_.query(std::string("SELECT COUNT(*), COALESCE(SUM(data_storage), 0)::BIGINT, "
                                   "COALESCE(MAX(modified), 0) FROM datasets WHERE ") +

@@ -387,27 +387,21 @@ class SqliteTxn final : public StorageTxn {
   std::vector<DatasetRow> pool_datasets_after(const std::string& pool_id,
                                               const std::string& after_identity,
                                               const std::string& after_name, int limit) override {
-    auto s = c_.prepare("SELECT " DATASET_COLUMNS
-                        " FROM datasets WHERE pool_id = ? AND deleted = 0 AND "
-                        "(identity_id > ? OR (identity_id = ? AND name > ?)) "
-                        "ORDER BY identity_id, name LIMIT ?");
-    s.bind(pool_id).bind(after_identity).bind(after_identity).bind(after_name).bind(limit);
-    std::vector<DatasetRow> out;
-    while (s.step()) out.push_back(read_dataset(s));
-    return out;
+    return pool_datasets(
+        c_.prepare("SELECT " DATASET_COLUMNS " FROM datasets WHERE pool_id = ? AND deleted = 0 AND "
+                   "(identity_id > ? OR (identity_id = ? AND name > ?)) "
+                   "ORDER BY identity_id, name LIMIT ?"),
+        pool_id, after_identity, after_name, limit);
   }
   std::vector<DatasetRow> pool_dataset_rows_after(const std::string& pool_id,
                                                   const std::string& after_identity,
                                                   const std::string& after_name,
                                                   int limit) override {
-    auto s = c_.prepare("SELECT " DATASET_COLUMNS
-                        " FROM datasets WHERE pool_id = ? AND "
-                        "(identity_id > ? OR (identity_id = ? AND name > ?)) "
-                        "ORDER BY identity_id, name LIMIT ?");
-    s.bind(pool_id).bind(after_identity).bind(after_identity).bind(after_name).bind(limit);
-    std::vector<DatasetRow> out;
-    while (s.step()) out.push_back(read_dataset(s));
-    return out;
+    return pool_datasets(
+        c_.prepare("SELECT " DATASET_COLUMNS " FROM datasets WHERE pool_id = ? AND "
+                   "(identity_id > ? OR (identity_id = ? AND name > ?)) "
+                   "ORDER BY identity_id, name LIMIT ?"),
+        pool_id, after_identity, after_name, limit);
   }
   void put_dataset(const DatasetRow& r) override {
     c_.prepare("INSERT OR REPLACE INTO datasets(" DATASET_COLUMNS
@@ -615,6 +609,16 @@ class SqliteTxn final : public StorageTxn {
   }
 
  private:
+  // Runs one of the two pool walks above (live datasets, or every row).
+  static std::vector<DatasetRow> pool_datasets(Stmt s, const std::string& pool_id,
+                                               const std::string& after_identity,
+                                               const std::string& after_name, int limit) {
+    s.bind(pool_id).bind(after_identity).bind(after_identity).bind(after_name).bind(limit);
+    std::vector<DatasetRow> out;
+    while (s.step()) out.push_back(read_dataset(s));
+    return out;
+  }
+
   Connection& c_;
 };
 

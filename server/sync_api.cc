@@ -201,7 +201,7 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
   if (c.caller.identity() && !r.record_patches.empty()) {
     if (auto hook = sync_trigger_hook(r.identity_pool_id)) {
       int64_t observed = 0;
-      auto answered = run_sync_trigger(*hook, c, r, &observed);
+      auto answered = run_sync_trigger(*hook, r, &observed);
       if (!answered.ok()) return answered.status();
       hooked = std::move(*answered);
       patches = &hooked;

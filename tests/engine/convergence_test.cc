@@ -8,6 +8,7 @@
 #include <random>
 
 #include "engine/engine_fixture.h"
+#include "fixtures/stamps.h"
 
 namespace cairn::testing {
 namespace {
@@ -17,17 +18,6 @@ using Map = std::map<std::string, std::string>;
 std::vector<uint64_t> seeds() {
   if (const char* s = std::getenv("CAIRN_CONVERGENCE_SEED")) return {std::stoull(s)};
   return {1, 2, 3};
-}
-
-// Values are "<stamp>:<device>", stamps strictly increasing across all writes. The resolver keeps
-// the higher stamp, so the final value of every key must be the highest-stamped value ever written
-// to it: any write the engine lost along the way would show.
-int64_t stamp_of(const std::optional<std::string>& v) {
-  return v ? std::stoll(v->substr(0, v->find(':'))) : -1;
-}
-Resolution highest_stamp(const Conflict& c, const ResolveContext&) {
-  return stamp_of(c.local_value) >= stamp_of(c.remote_value) ? Resolution::local()
-                                                             : Resolution::remote();
 }
 
 class Convergence : public ::testing::TestWithParam<uint64_t> {};

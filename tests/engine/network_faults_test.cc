@@ -13,6 +13,7 @@
 
 #include "engine/engine_fixture.h"
 #include "fixtures/fault_proxy.h"
+#include "fixtures/stamps.h"
 
 namespace cairn::testing {
 namespace {
@@ -20,16 +21,6 @@ namespace {
 int env_int(const char* name, int fallback) {
   const char* v = std::getenv(name);
   return v ? std::atoi(v) : fallback;
-}
-
-// Values are "<stamp>:<device>" with stamps increasing across all writes; the resolver keeps the
-// higher stamp, so the newest write to each key must be what survives.
-int64_t stamp_of(const std::optional<std::string>& v) {
-  return v ? std::stoll(v->substr(0, v->find(':'))) : -1;
-}
-Resolution highest_stamp(const Conflict& c, const ResolveContext&) {
-  return stamp_of(c.local_value) >= stamp_of(c.remote_value) ? Resolution::local()
-                                                             : Resolution::remote();
 }
 
 TEST(NetworkFaults, ThreeDevicesLoseNothingThroughResetsTruncationsDelaysAndErrors) {

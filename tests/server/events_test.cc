@@ -459,7 +459,9 @@ TEST(BulkPublish, ALargePoolGoesToTheSinkDatasetByDatasetThenSucceeds) {
       patches.push_back(testing::put("k" + std::to_string(k), "v", 0));
     ASSERT_TRUE(testing::push(*admin, ts.pool(), id, "save", patches).ok());
   }
-  enable_stream(ts, "bulk");  // after the pushes: the file then holds the bulk publish alone
+  // After the pushes' own events are done: the file then holds the bulk publish alone.
+  ts.server().api().events().drain();
+  enable_stream(ts, "bulk");
   EXPECT_EQ(*admin->get_bulk_publish_details({ts.pool()})->bulk_publish_status, "NOT_STARTED");
   ASSERT_TRUE(admin->bulk_publish({ts.pool()}).ok());
   std::string status;

@@ -19,6 +19,7 @@
 #include "cairn/sync_manager.h"
 #include "fixtures/fault_proxy.h"
 #include "fixtures/server_process.h"
+#include "fixtures/stamps.h"
 #include "server_fixture.h"
 #include "temp_dir.h"
 #include "test_db.h"
@@ -87,13 +88,18 @@ struct TwoInstances : ::testing::Test {
     ASSERT_EQ(a.pool, b.pool) << "both instances bootstrapped the same pool";
     pool = a.pool;
   }
+
+  // A device's credentials: an unauthenticated identity, its credentials issued by a.
+  std::shared_ptr<CognitoIdentityCredentialsProvider> new_device_on_a() {
+    CognitoIdentityProviderOptions o;
+    o.identity_pool_id = pool;
+    return std::make_shared<CognitoIdentityCredentialsProvider>(identity_client(a.url), o);
+  }
 };
 
 TEST_F(TwoInstances, CredentialsSessionTokensAndPageTokensFromOneInstanceWorkOnTheOther) {
   // Credentials from a, used on b.
-  CognitoIdentityProviderOptions o;
-  o.identity_pool_id = pool;
-  auto provider = std::make_shared<CognitoIdentityCredentialsProvider>(identity_client(a.url), o);
+  auto provider = new_device_on_a();
   auto id = provider->identity_id();
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   auto on_a = sync_client(a.url, provider);
@@ -191,14 +197,6 @@ TEST_F(TwoInstances, ConcurrentPushesOfOneSyncCountThroughBothInstancesHaveExact
       kRounds, kWriters, kRounds, conflicts, others);
 }
 
-int64_t stamp_of(const std::optional<std::string>& v) {
-  return v ? std::stoll(v->substr(0, v->find(':'))) : -1;
-}
-Resolution highest_stamp(const Conflict& c, const ResolveContext&) {
-  return stamp_of(c.local_value) >= stamp_of(c.remote_value) ? Resolution::local()
-                                                             : Resolution::remote();
-}
-
 TEST_F(TwoInstances, DevicesOnEitherInstanceAndOneSwitchingEveryRequestConvergeLosingNothing) {
   // The balancer sends each request of device 0 to the next instance: its ListRecords and
   // UpdateRecords of one sync land on different instances.
@@ -217,7 +215,7 @@ TEST_F(TwoInstances, DevicesOnEitherInstanceAndOneSwitchingEveryRequestConvergeL
     o.identity_pool_id = pool;
     o.database_path = dir.path + "/d" + std::to_string(i) + ".db";
     o.logins = logins;
-    o.resolver = highest_stamp;
+    o.resolver = testing::highest_stamp;
     o.retry.base_delay = std::chrono::milliseconds(1);
     o.retry.throttle_base_delay = std::chrono::milliseconds(1);
     auto m = SyncManager::open(std::move(o));
@@ -326,9 +324,7 @@ TEST_F(TwoInstances, SyncSessionCountsAreExactAcrossInstances) {
 }
 
 TEST_F(TwoInstances, DeletingAnIdentityOnOneInstanceEndsItsCredentialsOnTheOther) {
-  CognitoIdentityProviderOptions o;
-  o.identity_pool_id = pool;
-  auto provider = std::make_shared<CognitoIdentityCredentialsProvider>(identity_client(a.url), o);
+  auto provider = new_device_on_a();
   auto id = provider->identity_id();
   ASSERT_TRUE(id.ok());
   ClientConfig no_retry = config_for(b.url, provider);
@@ -363,9 +359,7 @@ TEST_F(TwoInstances, DeletingAnIdentityOnOneInstanceEndsItsCredentialsOnTheOther
 }
 
 TEST_F(TwoInstances, ADeviceListeningOnOneInstanceHearsAChangeWrittenThroughTheOther) {
-  CognitoIdentityProviderOptions o;
-  o.identity_pool_id = pool;
-  auto provider = std::make_shared<CognitoIdentityCredentialsProvider>(identity_client(a.url), o);
+  auto provider = new_device_on_a();
   auto id = provider->identity_id();
   ASSERT_TRUE(id.ok());
   auto on_a = sync_client(a.url, provider);
