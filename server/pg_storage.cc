@@ -26,11 +26,11 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <random>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
 
+#include "common/backoff.h"
 #include "server/storage.h"
 
 namespace cairn::server {
@@ -979,8 +979,7 @@ class PgStorage final : public Storage {
       : url_(std::move(url)),
         pool_size_(options.pool_size < 1 ? 1 : options.pool_size),
         channel_("cairn_revocations" + (url_.schema.empty() ? "" : "_" + url_.schema)),
-        events_channel_("cairn_events" + (url_.schema.empty() ? "" : "_" + url_.schema)),
-        rng_(std::random_device{}()) {
+        events_channel_("cairn_events" + (url_.schema.empty() ? "" : "_" + url_.schema)) {
     auto c = std::make_unique<Connection>(url_.conninfo, url_.schema);
     migrate(*c);
     idle_.push_back(std::move(c));
@@ -1096,7 +1095,7 @@ class PgStorage final : public Storage {
         // connection may run it. One that died later may or may not have committed.
         bool retry = e.retryable() || (lost && !begun);
         if (retry && attempt < attempts + (lost && !begun ? 1 : 0)) {
-          backoff(attempt);
+          std::this_thread::sleep_for(write_backoff_.delay(attempt - 1));
           continue;
         }
         if (e.retryable()) {
@@ -1116,16 +1115,6 @@ class PgStorage final : public Storage {
         return Status(ErrorCode::kInternalError, std::string("storage: ") + e.what());
       }
     }
-  }
-
-  void backoff(int attempt) {
-    int cap_ms = std::min(1 << std::min(attempt, 6), 50);
-    int ms;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      ms = std::uniform_int_distribution<int>(0, cap_ms)(rng_);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   }
 
   // A connection from the pool, opening one if fewer than pool_size are open, or waiting for one.
@@ -1177,8 +1166,7 @@ class PgStorage final : public Storage {
         std::unique_lock<std::mutex> l(listener_mu_);
         if (stopping_) return;
         if (!c && failures > 0) {
-          auto wait = std::chrono::milliseconds(std::min(100 << std::min(failures, 5), 2000));
-          listener_cv_.wait_for(l, wait, [&] { return stopping_; });
+          listener_cv_.wait_for(l, listen_backoff_.delay(failures - 1), [&] { return stopping_; });
           if (stopping_) return;
         }
       }
@@ -1238,7 +1226,13 @@ class PgStorage final : public Storage {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Connection>> idle_;
   int open_ = 0;
-  std::mt19937 rng_;
+  // A write that lost to a deadlock or serialization failure waits 2 ms, doubling up to 50 ms,
+  // with full jitter, before its next attempt.
+  Backoff write_backoff_{BackoffPolicy{std::chrono::milliseconds(2), std::chrono::milliseconds(50),
+                                       1.0}};
+  // The revocation feed reconnects after 200 ms, doubling up to 2 s.
+  Backoff listen_backoff_{BackoffPolicy{std::chrono::milliseconds(200),
+                                        std::chrono::milliseconds(2000), 0.0}};
 
   std::mutex listener_mu_;
   std::condition_variable listener_cv_;

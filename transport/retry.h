@@ -1,14 +1,13 @@
-// Which failures to retry and how long to wait: exponential backoff with full jitter and a cap.
+// Which failures to retry and how long to wait: exponential backoff with full jitter and a cap
+// (common/backoff.h), from a longer base for throttles.
 //
-// Thread safety: a RetryPolicy holds its own random engine behind a mutex; share it freely.
+// Thread safety: share a RetryPolicy freely; its Backoffs guard their own random engines.
 #pragma once
 
 #include <chrono>
-#include <mutex>
-#include <random>
-
 #include "cairn/client_config.h"
 #include "cairn/status.h"
+#include "common/backoff.h"
 
 namespace cairn::transport {
 
@@ -25,8 +24,8 @@ class RetryPolicy {
 
  private:
   RetryOptions options_;
-  std::mutex mu_;
-  std::mt19937_64 rng_;
+  Backoff failures_;   // network errors, 5xx
+  Backoff throttles_;  // throttling and 429
 };
 
 }  // namespace cairn::transport
