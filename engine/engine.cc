@@ -44,7 +44,9 @@ class StoreIdentityIdStore final : public IdentityIdStore {
 }  // namespace
 
 Engine::Engine(SyncManagerOptions options)
-    : options_(std::move(options)), rng_(std::random_device{}()) {}
+    : options_(std::move(options)),
+      auto_backoff_(
+          BackoffPolicy{options_.auto_sync.min_backoff, options_.auto_sync.max_backoff, 0.5}) {}
 
 Engine::~Engine() { close(); }
 
@@ -119,7 +121,7 @@ Status Engine::init() {
     // No region and no endpoint: local data still works; reaching the service reports this.
     service_error_ = sync.status();
   }
-  scheduler_ = std::make_unique<Scheduler>(std::max(1, options_.sync_threads));
+  scheduler_ = std::make_unique<Scheduler>(std::max(1, options_.sync_threads), options_.clock);
 
   // A known identity is adopted at once, so local data is filed under it even offline.
   if (!options_.identity_id.empty()) {
@@ -135,6 +137,10 @@ Status Engine::init() {
 
 void Engine::close() {
   if (closing_.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> l(ask_mu_);  // a waiting ask() sees closing_ once it has this
+  }
+  ask_cv_.notify_all();
   listen_cancel_->store(true);  // a long poll in flight ends within a second
   listen_cv_.notify_all();
   if (listener_.joinable()) listener_.join();
@@ -345,9 +351,9 @@ void Engine::finish(const std::string& name, const SyncResult& result) {
         slot.auto_failures = 0;
         slot.backing_off = false;
       } else {
-        auto delay = auto_backoff(++slot.auto_failures);
+        auto delay = auto_backoff_.delay(slot.auto_failures++);
         slot.backing_off = true;
-        slot.auto_due = std::chrono::steady_clock::now() + delay;
+        slot.auto_due = options_.clock->monotonic_now() + delay;
         if (!slot.auto_timer) {
           slot.auto_timer = true;
           schedule_auto(name, delay);
@@ -426,28 +432,17 @@ bool Engine::network_reachable() const {
   return reachable_;
 }
 
-std::chrono::milliseconds Engine::auto_backoff(int failures) {
-  // Exponential, capped, with jitter in [half, full] so devices that failed together spread out.
-  auto base = options_.auto_sync.min_backoff.count();
-  auto cap = options_.auto_sync.max_backoff.count();
-  long long delay = base;
-  for (int i = 1; i < failures && delay < cap; ++i) delay *= 2;
-  delay = std::min<long long>(delay, cap);
-  std::uniform_int_distribution<long long> jitter(delay / 2, std::max<long long>(delay, 1));
-  return std::chrono::milliseconds(jitter(rng_));
-}
-
 void Engine::note_local_write(const std::string& name) {
   if (!options_.auto_sync.enabled) return;
   std::lock_guard<std::mutex> l(mu_);
   Slot& slot = slots_[name];
-  auto due = std::chrono::steady_clock::now() + options_.auto_sync.debounce;
+  auto now = options_.clock->monotonic_now();
+  auto due = now + options_.auto_sync.debounce;
   // A write never cuts a backoff short.
   slot.auto_due = slot.backing_off ? std::max(slot.auto_due, due) : due;
   if (!slot.auto_timer) {
     slot.auto_timer = true;
-    schedule_auto(name, std::chrono::duration_cast<std::chrono::milliseconds>(
-                            slot.auto_due - std::chrono::steady_clock::now()));
+    schedule_auto(name, std::chrono::duration_cast<std::chrono::milliseconds>(slot.auto_due - now));
   }
 }
 
@@ -459,7 +454,7 @@ void Engine::schedule_auto(const std::string& name, std::chrono::milliseconds de
     {
       std::lock_guard<std::mutex> l(self->mu_);
       Slot& slot = self->slots_[name];
-      auto now = std::chrono::steady_clock::now();
+      auto now = self->options_.clock->monotonic_now();
       if (slot.auto_due > now) {  // written to again since: wait for quiet
         self->schedule_auto(
             name, std::chrono::duration_cast<std::chrono::milliseconds>(slot.auto_due - now));
@@ -728,7 +723,7 @@ void Engine::start_listening() {
 
 void Engine::listen_loop() {
   // Each poll waits on the server up to 25 s (or less, under a shorter read timeout); a failure
-  // waits 0.5 s, doubling to 30 s, with jitter, before the next.
+  // waits listen_backoff_ (0.5 to 0.625 s, doubling to 30 s) before the next.
   int32_t wait = static_cast<int32_t>(std::clamp<int64_t>(
       std::chrono::duration_cast<std::chrono::seconds>(options_.http.read_timeout).count() - 5, 0,
       25));
@@ -737,7 +732,8 @@ void Engine::listen_loop() {
   auto pause = [&](std::chrono::milliseconds d) {
     std::unique_lock<std::mutex> l(listen_mu_);
     uint64_t kicks = listen_kicks_;
-    listen_cv_.wait_for(l, d, [&] { return closing_.load() || listen_kicks_ != kicks; });
+    options_.clock->wait_for(l, listen_cv_, d,
+                             [&] { return closing_.load() || listen_kicks_ != kicks; });
   };
   while (!closing_) {
     auto device = device_id({});
@@ -750,30 +746,21 @@ void Engine::listen_loop() {
         {options_.identity_pool_id, *identity, *device, after, wait});
     if (closing_) break;
     if (!r.ok()) {
-      auto backoff =
-          std::chrono::milliseconds(std::min<int64_t>(30000, 500LL << std::min(failures, 6)));
-      std::uniform_int_distribution<int64_t> jitter(0, backoff.count() / 4);
-      int64_t extra;
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        extra = jitter(rng_);
-      }
-      ++failures;
       if (options_.logger) {
         options_.logger->log(LogLevel::kDebug, "notification channel: " + r.status().ToString());
       }
-      pause(backoff + std::chrono::milliseconds(extra));
+      pause(listen_backoff_.delay(failures++));
       continue;
     }
     failures = 0;
     after = r->next;
     for (const auto& n : r->notifications) {
-      notifications_received_ += 1;
       auto handled = handle_push_json(n.payload_json);
       if (!handled.ok() && options_.logger) {
         options_.logger->log(LogLevel::kWarn,
                              "notification not handled: " + handled.status().ToString());
       }
+      notifications_received_ += 1;  // counted once handled: a sync it started is queued by now
     }
   }
 }

@@ -30,6 +30,7 @@
 #include "cairn/cognito_identity.h"
 #include "cairn/cognito_sync.h"
 #include "cairn/sync_manager.h"
+#include "common/backoff.h"
 #include "engine/scheduler.h"
 #include "localstore/local_store.h"
 
@@ -99,6 +100,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   DatasetStatus status(const std::string& name);
   EngineStats stats() const;
   bool closing() const { return closing_.load(); }
+  // No engine task runs and none is due by the clock's present time (Scheduler::idle). Under a
+  // manual clock, nothing happens until the clock moves or the host calls in.
+  bool idle() const { return scheduler_ && scheduler_->idle(); }
   void count_conflicts(size_t n) { conflicts_ += n; }
   void count_push_retry() { ++push_retries_; }
   void report_progress(const std::string& name, int64_t pages, int64_t records);
@@ -116,7 +120,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   Status set_all_subscriptions(bool subscribed);
   Result<bool> handle_push(const std::map<std::string, std::string>& payload);
   Result<bool> handle_push_json(std::string_view json);
-  // Notifications received on the channel since open (listen_for_notifications).
+  // Notifications received and handled on the channel since open (listen_for_notifications).
   uint64_t notifications_received() const { return notifications_received_.load(); }
 
   Result<std::vector<DatasetMetadata>> refresh_dataset_metadata();
@@ -138,7 +142,6 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void deliver(std::function<void()> callback);
   void complete(Waiter& waiter, const SyncResult& result);
   void schedule_auto(const std::string& name, std::chrono::milliseconds delay);
-  std::chrono::milliseconds auto_backoff(int failures);
 
   SyncManagerOptions options_;
   std::shared_ptr<localstore::LocalStore> store_;
@@ -160,8 +163,13 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::map<std::string, Slot> slots_;
   bool reachable_ = true;
   std::deque<std::function<void()>> pumped_;
-  std::mt19937_64 rng_;
+  // Auto-sync after failed syncs: min_backoff doubling to max_backoff, drawn from the upper half
+  // so devices that failed together spread out.
+  Backoff auto_backoff_;
   std::atomic<bool> closing_{false};
+  // Decision callbacks (ask) wait here for their answer, or for close().
+  std::mutex ask_mu_;
+  std::condition_variable ask_cv_;
 
   // The notification channel's listener (listen_for_notifications): its own client, whose
   // transport `listen_cancel_` stops within a second when the engine closes.
@@ -173,6 +181,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::thread listener_;
   std::shared_ptr<std::atomic<bool>> listen_cancel_ = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<CognitoSyncClient> listen_sync_;
+  // A failed poll waits 0.5 s (up to a quarter more), doubling up to 30 s.
+  Backoff listen_backoff_{
+      BackoffPolicy{std::chrono::milliseconds(625), std::chrono::milliseconds(30000), 0.2}};
   std::atomic<uint64_t> notifications_received_{0};
 
   std::atomic<uint64_t> syncs_succeeded_{0}, syncs_failed_{0}, conflicts_{0}, push_retries_{0};
@@ -181,19 +192,47 @@ class Engine : public std::enable_shared_from_this<Engine> {
 template <typename T>
 std::optional<T> Engine::ask(std::function<T()> question) {
   if (!options_.executor && options_.delivery == CallbackDelivery::kSyncThread) return question();
-  auto answer = std::make_shared<std::promise<T>>();
-  auto future = answer->get_future();
-  deliver([question = std::move(question), answer] {
-    try {
-      answer->set_value(question());
-    } catch (...) {
-      answer->set_exception(std::current_exception());
+  // The answer, or what the callback threw. The question reads the asking sync's locals, so it
+  // runs only while ask() still waits: once ask() gave up (the engine closed), a callback that
+  // the game pumps later does nothing. A question already running is waited for.
+  struct Answer {
+    bool running = false, ready = false, abandoned = false;
+    std::optional<T> value;
+    std::exception_ptr error;
+  };
+  auto answer = std::make_shared<Answer>();
+  std::weak_ptr<Engine> weak = weak_from_this();
+  deliver([question = std::move(question), answer, weak] {
+    auto self = weak.lock();
+    if (!self) return;
+    {
+      std::lock_guard<std::mutex> l(self->ask_mu_);
+      if (answer->abandoned) return;
+      answer->running = true;
     }
+    std::optional<T> value;
+    std::exception_ptr error;
+    try {
+      value.emplace(question());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> l(self->ask_mu_);
+      answer->value = std::move(value);
+      answer->error = error;
+      answer->ready = true;
+    }
+    self->ask_cv_.notify_all();
   });
-  while (future.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
-    if (closing()) return std::nullopt;
+  std::unique_lock<std::mutex> l(ask_mu_);
+  ask_cv_.wait(l, [&] { return answer->ready || (closing() && !answer->running); });
+  if (!answer->ready) {
+    answer->abandoned = true;
+    return std::nullopt;
   }
-  return future.get();  // rethrows what the callback threw; SyncRun turns it into a Status
+  if (answer->error) std::rethrow_exception(answer->error);  // SyncRun turns it into a Status
+  return std::move(answer->value);
 }
 
 }  // namespace cairn::engine

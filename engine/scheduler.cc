@@ -2,7 +2,8 @@
 
 namespace cairn::engine {
 
-Scheduler::Scheduler(int threads) {
+Scheduler::Scheduler(int threads, std::shared_ptr<Clock> clock) {
+  state_->clock = clock ? std::move(clock) : Clock::system();
   if (threads < 1) threads = 1;
   for (int i = 0; i < threads; ++i) threads_.emplace_back([s = state_] { loop(s); });
 }
@@ -17,7 +18,7 @@ void Scheduler::post_after(std::chrono::milliseconds delay, std::function<void()
   {
     std::lock_guard<std::mutex> l(state_->mu);
     if (state_->stopping) return;
-    state_->queue.push({std::chrono::steady_clock::now() + delay, state_->seq++, std::move(task)});
+    state_->queue.push({state_->clock->monotonic_now() + delay, state_->seq++, std::move(task)});
   }
   state_->cv.notify_one();
 }
@@ -47,6 +48,12 @@ void Scheduler::shutdown() {
   }
 }
 
+bool Scheduler::idle() const {
+  std::lock_guard<std::mutex> l(state_->mu);
+  if (state_->running > 0) return false;
+  return state_->queue.empty() || state_->queue.top().due > state_->clock->monotonic_now();
+}
+
 void Scheduler::loop(const std::shared_ptr<State>& state) {
   std::unique_lock<std::mutex> l(state->mu);
   for (;;) {
@@ -56,16 +63,18 @@ void Scheduler::loop(const std::shared_ptr<State>& state) {
       continue;
     }
     auto due = state->queue.top().due;
-    if (due > std::chrono::steady_clock::now()) {
-      state->cv.wait_until(l, due);
+    if (due > state->clock->monotonic_now()) {
+      state->clock->wait_until(l, state->cv, due);
       continue;
     }
     auto task = std::move(const_cast<Item&>(state->queue.top()).task);
     state->queue.pop();
+    ++state->running;
     l.unlock();
     task();
     task = nullptr;  // release what the task owned before taking the lock again
     l.lock();
+    --state->running;
   }
 }
 

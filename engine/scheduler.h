@@ -1,7 +1,8 @@
 // Scheduler: a fixed pool of engine threads running tasks now or after a delay.
 //
 // Syncs, auto-sync timers and device re-registration all run here, so the engine's concurrency is
-// bounded by the pool size whatever the game does. Delays use the steady clock.
+// bounded by the pool size whatever the game does. Delays are measured on the engine's Clock, so a
+// test that installs a manual clock decides when a delayed task comes due.
 //
 // Thread safety: every method may be called from any thread, including a task. Shutting down from
 // a task (the last owner of the engine let go inside a callback) detaches that thread, which exits
@@ -18,11 +19,13 @@
 #include <thread>
 #include <vector>
 
+#include "cairn/clock.h"
+
 namespace cairn::engine {
 
 class Scheduler {
  public:
-  explicit Scheduler(int threads);
+  Scheduler(int threads, std::shared_ptr<Clock> clock);
   // Stops the threads after the running tasks finish; queued tasks are dropped.
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -32,10 +35,13 @@ class Scheduler {
   void post_after(std::chrono::milliseconds delay, std::function<void()> task);
   // Stops taking and running tasks; returns once no task is running.
   void shutdown();
+  // True when no task runs and none is due by the clock's present time: until the clock moves
+  // (or something is posted), nothing will run. Tests wait for this after advancing a clock.
+  bool idle() const;
 
  private:
   struct Item {
-    std::chrono::steady_clock::time_point due;
+    Clock::MonotonicTime due;
     uint64_t seq;  // FIFO among tasks due at the same time
     std::function<void()> task;
   };
@@ -46,10 +52,12 @@ class Scheduler {
   };
 
   struct State {
-    std::mutex mu;
+    std::shared_ptr<Clock> clock;
+    mutable std::mutex mu;
     std::condition_variable cv;
     std::priority_queue<Item, std::vector<Item>, Later> queue;
     uint64_t seq = 0;
+    int running = 0;  // tasks being run now
     bool stopping = false;
   };
   static void loop(const std::shared_ptr<State>& state);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/backoff.h"
 #include "transport/crypto.h"
 #include "transport/json.h"
 
@@ -74,12 +76,20 @@ std::vector<Notifications::Entry> Notifications::wait(const std::string& device_
       }
     }
     if (!out.empty() || stopping_) break;
-    if (cv_.wait_until(l, deadline) == std::cv_status::timeout) break;
+    ++waiting_;
+    auto woke = cv_.wait_until(l, deadline);
+    --waiting_;
+    if (woke == std::cv_status::timeout) break;
   }
   // A device that has never been told anything starts from now: what came before it listened
   // is what its next sync brings anyway.
   *next = out.empty() ? std::max(after, last_seq_) : out.back().seq;
   return out;
+}
+
+size_t Notifications::waiting() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return waiting_;
 }
 
 void Notifications::shutdown() {
@@ -131,7 +141,12 @@ void Outbox::post(const std::string& url, const std::string& json,
 
 Status Outbox::post_now(const std::string& url, const std::string& json) {
   Status last;
-  auto delay = options_.delivery_base_delay;
+  // Each failed attempt waits twice as long as the one before. The cap, base * 2^attempts, is
+  // never reached: it only keeps the doubling from overflowing.
+  Backoff backoff(BackoffPolicy{
+      options_.delivery_base_delay,
+      options_.delivery_base_delay * (int64_t{1} << std::min(options_.delivery_attempts, 20)),
+      0.0});
   for (int attempt = 1; attempt <= options_.delivery_attempts; ++attempt) {
     HttpRequest req{"POST", url, {{"Content-Type", "application/json"}}, json};
     auto r = transport_->send(req);
@@ -146,8 +161,7 @@ Status Outbox::post_now(const std::string& url, const std::string& json) {
     if (attempt == options_.delivery_attempts) break;
     std::unique_lock<std::mutex> l(mu_);
     // A stopping server makes its last attempt at once rather than waiting out the backoff.
-    cv_.wait_for(l, delay, [&] { return stopping_; });
-    delay *= 2;
+    cv_.wait_for(l, backoff.delay(attempt - 1), [&] { return stopping_; });
   }
   std::lock_guard<std::mutex> l(mu_);
   ++dropped_;

@@ -82,15 +82,18 @@ class Notifications {
                           std::chrono::milliseconds wait, int64_t* next);
   // Wakes every waiter, for good (the server is stopping).
   void shutdown();
+  // Long polls waiting in wait() now.
+  size_t waiting() const;
 
  private:
   struct Mailbox {
     std::deque<Entry> entries;
     uint64_t touched = 0;
   };
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Mailbox> boxes_;
+  size_t waiting_ = 0;
   int64_t last_seq_ = 0;
   uint64_t clock_ = 0;
   bool stopping_ = false;
