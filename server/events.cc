@@ -186,6 +186,7 @@ void Outbox::run() {
       if (queue_.empty()) return;  // stopping, and everything queued has had its attempts
       item = std::move(queue_.front());
       queue_.pop_front();
+      delivering_ = true;
     }
     Status s = post_now(item.url, item.json);
     if (!s.ok() && logger_) {
@@ -194,7 +195,14 @@ void Outbox::run() {
                                         " attempts: " + s.ToString());
     }
     if (item.done) item.done(s);
+    std::lock_guard<std::mutex> l(mu_);
+    delivering_ = false;
   }
+}
+
+bool Outbox::idle() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return queue_.empty() && !delivering_;
 }
 
 // --- Streams -------------------------------------------------------------------------------------

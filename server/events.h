@@ -111,6 +111,8 @@ class Outbox {
   Status post_now(const std::string& url, const std::string& json);
   uint64_t delivered() const;
   uint64_t dropped() const;  // given up after every attempt
+  // Nothing queued and nothing being delivered: every post so far has its final outcome.
+  bool idle() const;
 
  private:
   struct Item {
@@ -126,6 +128,7 @@ class Outbox {
   std::condition_variable cv_;
   std::deque<Item> queue_;
   bool stopping_ = false;
+  bool delivering_ = false;  // run() holds an item taken from queue_
   uint64_t delivered_ = 0, dropped_ = 0;
   std::thread thread_;
 };

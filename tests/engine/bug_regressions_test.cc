@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "engine/engine_fixture.h"
+#include "fixtures/manual_clock.h"
 
 namespace cairn::testing {
 namespace {
@@ -18,14 +19,20 @@ void lww(SyncManagerOptions& o) { o.resolver = last_writer_wins(); }
 
 // 1. Android's put never updated last_modified, so "last writer wins" picked the remote record.
 TEST_F(Bugs, Bug01_LastWriterWinsComparesRealWriteTimes) {
-  auto a = device("a", lww);
-  auto b = device("b", lww);
+  // Both devices read one clock, which the test moves on between the writes it orders.
+  auto clock = std::make_shared<StepClock>();
+  auto with_clock = [&](SyncManagerOptions& o) {
+    lww(o);
+    o.clock = clock;
+  };
+  auto a = device("a", with_clock);
+  auto b = device("b", with_clock);
   ASSERT_TRUE(a.open("s")->put("k", "0").ok());
   a.sync_ok("s");
   b.sync_ok("s");
   // The remote write is older: the local one wins.
   ASSERT_TRUE(a.open("s")->put("k", "older").ok());
-  std::this_thread::sleep_for(20ms);
+  clock->step(20ms);
   ASSERT_TRUE(b.open("s")->put("k", "newer").ok());
   a.sync_ok("s");
   b.sync_ok("s");
@@ -33,7 +40,7 @@ TEST_F(Bugs, Bug01_LastWriterWinsComparesRealWriteTimes) {
   // The remote write is newer: it wins.
   a.sync_ok("s");
   ASSERT_TRUE(b.open("s")->put("k", "old-b").ok());
-  std::this_thread::sleep_for(20ms);
+  clock->step(20ms);
   ASSERT_TRUE(a.open("s")->put("k", "new-a").ok());
   a.sync_ok("s");
   b.sync_ok("s");

@@ -15,9 +15,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cairn/sync_manager.h"
+#include "engine/engine.h"
 #include "server/server_fixture.h"
 #include "temp_dir.h"
 
@@ -140,6 +142,20 @@ struct Device {
   std::string db;
   std::shared_ptr<HookTransport> wire;
   std::unique_ptr<SyncManager> manager;
+  std::weak_ptr<engine::Engine> engine;  // behind the manager, for idle()
+
+  // Nothing of the engine's runs or is due now: under a manual clock, nothing will happen until
+  // the test moves the clock. Waits up to a minute for that (a hung test fails, not a slow one).
+  bool settle() {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < until) {
+      auto e = engine.lock();
+      if (!e || e->idle()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ADD_FAILURE() << "the engine never went idle";
+    return false;
+  }
 
   std::shared_ptr<Dataset> open(const std::string& name) {
     auto d = manager->open_or_create_dataset(name);
@@ -188,9 +204,12 @@ inline Device make_device(const TestServer& ts, const TempDir& dir, const std::s
   o.logins = std::move(logins);
   o.transport = d.wire;
   if (tweak) tweak(o);
-  auto m = SyncManager::open(std::move(o));
-  EXPECT_TRUE(m.ok()) << m.status().ToString();
-  if (m.ok()) d.manager = std::move(*m);
+  auto e = engine::Engine::open(std::move(o));
+  EXPECT_TRUE(e.ok()) << e.status().ToString();
+  if (e.ok()) {
+    d.engine = *e;
+    d.manager = std::make_unique<SyncManager>(std::move(*e));
+  }
   return d;
 }
 

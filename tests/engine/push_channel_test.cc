@@ -1,7 +1,7 @@
 // The engine on cairn's notification channel (listen_for_notifications, docs/events.md): device B
 // learns of device A's change and syncs by itself, with no synchronize() from its host and no
-// polling of the data, within a second of A's sync; and its listener survives the server going
-// failing for a while.
+// polling of the data (how soon after A's sync is printed); its listener survives the server
+// failing for a while; and closing the manager cuts its long poll short.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "engine/engine_fixture.h"
 #include "fixtures/fault_proxy.h"
+#include "fixtures/wait.h"
 
 namespace cairn::testing {
 namespace {
@@ -24,22 +25,25 @@ Device listening_device(OnePlayer& p, const std::string& name, const std::string
   return d;
 }
 
-// Waits for B's local copy of "save" to hold `key` = `value`; when it did, or nullopt.
+// Waits for B's local copy of "save" to hold `key` = `value`; when it did, or nullopt if it
+// never did (a hung test).
 std::optional<Clock::time_point> wait_local(Device& d, const std::string& key,
-                                            const std::string& value,
-                                            std::chrono::milliseconds within) {
-  auto deadline = Clock::now() + within;
-  while (Clock::now() < deadline) {
+                                            const std::string& value) {
+  bool seen = eventually([&] {
     auto v = d.open("save")->get(key);
-    if (v.ok() && *v && **v == value) return Clock::now();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return std::nullopt;
+    return v.ok() && *v && **v == value;
+  });
+  return seen ? std::optional<Clock::time_point>(Clock::now()) : std::nullopt;
+}
+
+uint64_t notifications_of(Device& d) {
+  auto e = d.engine.lock();
+  return e ? e->notifications_received() : 0;
 }
 
 struct PushChannel : OnePlayer {};
 
-TEST_F(PushChannel, DeviceBHasDeviceAsChangeWithinASecondOfItsSyncWithoutSyncingItself) {
+TEST_F(PushChannel, DeviceBHasDeviceAsChangeWithoutSyncingItself) {
   auto a = device("a");
   ASSERT_TRUE(a.manager->register_device("GCM", "token-a").ok());
   auto b = listening_device(*this, "b", "token-b");
@@ -47,8 +51,10 @@ TEST_F(PushChannel, DeviceBHasDeviceAsChangeWithinASecondOfItsSyncWithoutSyncing
   ASSERT_TRUE(a.open("save")->put("round", "0").ok());
   a.sync_ok("save");
   b.sync_ok("save");
-  // A's first push notified B too; let the sync that may have started settle before counting.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // A's first push notified B too: wait for B to have handled it, and for the sync it may have
+  // started to end, before counting.
+  ASSERT_TRUE(eventually([&] { return notifications_of(b) >= 1; }));
+  ASSERT_TRUE(b.settle());
   b.wire->clear();
 
   std::vector<double> ms;
@@ -56,18 +62,20 @@ TEST_F(PushChannel, DeviceBHasDeviceAsChangeWithinASecondOfItsSyncWithoutSyncing
     ASSERT_TRUE(a.open("save")->put("round", std::to_string(round)).ok());
     a.sync_ok("save");
     auto synced = Clock::now();
-    auto seen = wait_local(b, "round", std::to_string(round), std::chrono::seconds(5));
+    auto seen = wait_local(b, "round", std::to_string(round));
     ASSERT_TRUE(seen) << "round " << round << ": B never got A's change";
     ms.push_back(std::chrono::duration<double, std::milli>(*seen - synced).count());
   }
   double worst = *std::max_element(ms.begin(), ms.end());
   std::sort(ms.begin(), ms.end());
+  // How soon is a figure, not a verdict (bench/ measures it); what B sent is the verdict.
   std::printf(
       "\npush channel: B had A's change %.1f ms (median) and %.1f ms (worst of 5) after "
       "A's sync returned\n",
       ms[2], worst);
-  EXPECT_LT(worst, 1000.0);
-  // What B sent: its channel polls and the syncs the notifications started, one per change.
+  ASSERT_TRUE(eventually([&] { return notifications_of(b) >= 6; }));
+  ASSERT_TRUE(b.settle());
+  // What B sent: the syncs the notifications started, one per change.
   EXPECT_EQ(b.wire->count("ListRecords"), 5u);
   EXPECT_EQ(b.wire->count("UpdateRecords"), 0u) << "B had nothing of its own to push";
 }
@@ -88,23 +96,26 @@ TEST_F(PushChannel, TheListenerRecoversFromResetsAndErrors) {
   ASSERT_TRUE(a.open("save")->put("k", "1").ok());
   a.sync_ok("save");
   b.sync_ok("save");
-  // Every request fails for a while (500s and resets): the listener backs off and retries.
+  // Every exchange meets a fault for a while (500s, resets, truncations, delays): the listener
+  // backs off and retries. Its polls are the only traffic through the proxy now, so once three
+  // more faults were injected, three of its polls in a row met one.
+  uint64_t before = proxy.total_injected();
   proxy.set_rate(1.0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(eventually([&] { return proxy.total_injected() >= before + 3; }));
   proxy.set_rate(0);
   ASSERT_TRUE(a.open("save")->put("k", "2").ok());
   a.sync_ok("save");
-  EXPECT_TRUE(wait_local(b, "k", "2", std::chrono::seconds(10)))
-      << "the listener did not come back after the faults";
+  EXPECT_TRUE(wait_local(b, "k", "2")) << "the listener did not come back after the faults";
 }
 
 TEST_F(PushChannel, ClosingAManagerDoesNotWaitOutALongPoll) {
   auto b = listening_device(*this, "b", "token-b");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its poll is waiting now
-  auto started = Clock::now();
+  auto& waiting = ts.server().api().events().notifications();
+  ASSERT_TRUE(eventually([&] { return waiting.waiting() == 1; })) << "its poll never waited";
   b.manager.reset();
-  double s = std::chrono::duration<double>(Clock::now() - started).count();
-  EXPECT_LT(s, 3.0) << "close took " << s << " s; the poll waits 25 s";
+  // The poll was cut short by the client, not answered at the end of its 25 s wait: the server
+  // still holds it (it notices the closed connection only when it writes the answer).
+  EXPECT_EQ(waiting.waiting(), 1u) << "close waited for the poll to be answered";
 }
 
 }  // namespace

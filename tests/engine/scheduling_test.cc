@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "engine/engine_fixture.h"
+#include "fixtures/manual_clock.h"
+#include "fixtures/wait.h"
 
 namespace cairn::testing {
 namespace {
@@ -13,16 +15,6 @@ using Map = std::map<std::string, std::string>;
 using namespace std::chrono_literals;
 
 struct Scheduling : OnePlayer {};
-
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
 
 // Holds every request of one operation until released.
 struct Gate {
@@ -99,7 +91,7 @@ TEST_F(Scheduling, SyncOnConnectivityWaitsForTheHostToReportTheNetwork) {
   ASSERT_EQ(now.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(now.get().status.code(), ErrorCode::kNetwork) << "a plain sync fails at once";
   auto later = a.open("s")->synchronize_on_connectivity();
-  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(a.settle());
   EXPECT_EQ(later.wait_for(0s), std::future_status::timeout);
   EXPECT_EQ(a.manager->status("s").state, SyncState::kWaitingForNetwork);
   EXPECT_EQ(a.wire->count("ListRecords"), 0u) << "nothing polled";
@@ -152,21 +144,36 @@ TEST_F(Scheduling, ACustomExecutorReceivesEveryCallback) {
 }
 
 TEST_F(Scheduling, AutoSyncIsDebouncedAfterWrites) {
-  auto a = device("a", [](SyncManagerOptions& o) {
+  auto clock = std::make_shared<ManualClock>();
+  auto a = device("a", [&](SyncManagerOptions& o) {
+    o.clock = clock;
     o.auto_sync.enabled = true;
     o.auto_sync.debounce = 100ms;
   });
   auto s = a.open("s");
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(s->put("k" + std::to_string(i), "v").ok());
-  EXPECT_TRUE(eventually([&] { return server_records(ts, alice.identity_id, "s").size() == 10; }));
-  EXPECT_TRUE(eventually([&] { return a.manager->status("s").state == SyncState::kIdle; }));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(s->put("k" + std::to_string(i), "v").ok());
+    clock->advance(60ms);  // each write comes within the debounce of the one before
+    ASSERT_TRUE(a.settle());
+    EXPECT_EQ(a.wire->count("ListRecords"), 0u) << "a sync while writes still came, at " << i;
+  }
+  clock->advance(39ms);  // 99 ms after the last write
+  ASSERT_TRUE(a.settle());
+  EXPECT_EQ(a.wire->count("ListRecords"), 0u);
+  EXPECT_EQ(a.manager->status("s").pending_changes, 10);
+  clock->advance(1ms);  // quiet for the whole debounce
+  ASSERT_TRUE(a.settle());
+  EXPECT_EQ(server_records(ts, alice.identity_id, "s").size(), 10u);
+  EXPECT_EQ(a.manager->status("s").state, SyncState::kIdle);
   EXPECT_EQ(a.wire->count("UpdateRecords"), 1u) << "ten writes, one push";
   EXPECT_TRUE(a.manager->status("s").last_result->ok());
   EXPECT_EQ(a.manager->status("s").pending_changes, 0);
 }
 
 TEST_F(Scheduling, AutoSyncBacksOffAfterFailuresAndWaitsForTheNetwork) {
-  auto a = device("a", [](SyncManagerOptions& o) {
+  auto clock = std::make_shared<ManualClock>();
+  auto a = device("a", [&](SyncManagerOptions& o) {
+    o.clock = clock;
     o.auto_sync.enabled = true;
     o.auto_sync.debounce = 10ms;
     o.auto_sync.min_backoff = 200ms;
@@ -174,25 +181,49 @@ TEST_F(Scheduling, AutoSyncBacksOffAfterFailuresAndWaitsForTheNetwork) {
     o.retry.max_retries = 0;
   });
   std::atomic<bool> down{true};
+  std::atomic<int> pulls{0};  // attempted, failed or not
   a.wire->set_before(
       [&](const std::string& op, const HttpRequest&) -> std::optional<Result<HttpResponse>> {
+        if (op == "ListRecords") ++pulls;
         if (down && op == "ListRecords")
           return Result<HttpResponse>(Status(ErrorCode::kNetwork, "down"));
         return std::nullopt;
       });
   ASSERT_TRUE(a.open("s")->put("k", "v").ok());
-  EXPECT_TRUE(eventually([&] { return a.manager->status("s").state == SyncState::kBackingOff; }));
+  clock->advance(10ms);
+  ASSERT_TRUE(a.settle());
+  EXPECT_EQ(a.manager->status("s").state, SyncState::kBackingOff);
   EXPECT_FALSE(a.manager->status("s").last_result->ok());
+  EXPECT_EQ(pulls.load(), 1);
+  // The first retry waits between half of min_backoff and all of it: not before 100 ms, and a
+  // write in the meantime, whose own debounce ends sooner, does not cut the backoff short.
+  clock->advance(50ms);
+  ASSERT_TRUE(a.open("s")->put("k2", "v").ok());
+  clock->advance(49ms);
+  ASSERT_TRUE(a.settle());
+  EXPECT_EQ(pulls.load(), 1) << "retried before the backoff";
+  clock->advance(101ms);  // 200 ms since the failure: the retry has run, and failed
+  ASSERT_TRUE(a.settle());
+  EXPECT_EQ(pulls.load(), 2);
+  EXPECT_EQ(a.manager->status("s").state, SyncState::kBackingOff);
+  // The second waits twice as long: 200 to 400 ms.
+  clock->advance(199ms);
+  ASSERT_TRUE(a.settle());
+  EXPECT_EQ(pulls.load(), 2);
   // Unreachable: the retry waits for the host instead of failing again.
   a.manager->set_network_reachable(false);
   down = false;
-  EXPECT_TRUE(
-      eventually([&] { return a.manager->status("s").state == SyncState::kWaitingForNetwork; }));
-  size_t pulls = a.wire->count("ListRecords");
-  std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(a.wire->count("ListRecords"), pulls);
+  clock->advance(201ms);
+  ASSERT_TRUE(a.settle());
+  EXPECT_EQ(a.manager->status("s").state, SyncState::kWaitingForNetwork);
+  clock->advance(std::chrono::minutes(10));
+  ASSERT_TRUE(a.settle());
+  EXPECT_EQ(pulls.load(), 2) << "polled while the host said unreachable";
   a.manager->set_network_reachable(true);
-  EXPECT_TRUE(eventually([&] { return server_records(ts, alice.identity_id, "s").size() == 1; }));
+  ASSERT_TRUE(eventually([&] { return a.manager->status("s").state == SyncState::kIdle; }));
+  ASSERT_TRUE(a.settle());
+  EXPECT_EQ(server_records(ts, alice.identity_id, "s").size(), 2u);
+  EXPECT_TRUE(a.manager->status("s").last_result->ok());
 }
 
 TEST_F(Scheduling, StatusReportsPendingChangesProgressAndTheLastResult) {
@@ -232,7 +263,12 @@ TEST_F(Scheduling, ClosingTheManagerAnswersQueuedCallersWithCancelled) {
   auto queued = a.manager->synchronize("s");
   auto parked_elsewhere = a.manager->synchronize("t");
   std::thread closer([&] { a.manager.reset(); });
-  std::this_thread::sleep_for(50ms);
+  // The pull is still held: release it once the manager is closing, so that the queued sync
+  // can only be cancelled.
+  ASSERT_TRUE(eventually([&] {
+    auto e = a.engine.lock();
+    return !e || e->closing();
+  }));
   gate->release();
   closer.join();
   ASSERT_EQ(queued.wait_for(5s), std::future_status::ready);

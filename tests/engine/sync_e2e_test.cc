@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "engine/engine_fixture.h"
+#include "fixtures/manual_clock.h"
 #include "transport/fakes.h"
 
 namespace cairn::testing {
@@ -145,7 +146,11 @@ class Resolvers : public Sync, public ::testing::WithParamInterface<ResolverCase
 
 TEST_P(Resolvers, DecideAConflictTheSameWayOnEveryDevice) {
   const auto& c = GetParam();
-  auto tweak = [&](SyncManagerOptions& o) { o.resolver = c.resolver(); };
+  auto clock = std::make_shared<StepClock>();  // one clock, moved on between the two writes
+  auto tweak = [&](SyncManagerOptions& o) {
+    o.resolver = c.resolver();
+    o.clock = clock;
+  };
   auto a = device("a", tweak);
   auto b = device("b", tweak);
   ASSERT_TRUE(a.open("s")->put("hero", R"({"hp":10,"xp":0,"name":"x"})").ok());
@@ -153,7 +158,7 @@ TEST_P(Resolvers, DecideAConflictTheSameWayOnEveryDevice) {
   b.sync_ok("s");
   // Both edit offline; b writes later than a.
   ASSERT_TRUE(a.open("s")->put("hero", c.a_value).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  clock->step(std::chrono::milliseconds(20));
   ASSERT_TRUE(b.open("s")->put("hero", c.b_value).ok());
   a.sync_ok("s");
   b.sync_ok("s");  // the conflict is met here
@@ -203,13 +208,18 @@ TEST_F(Sync, OnConflictCanChooseAValueAndSeesBothSides) {
 }
 
 TEST_F(Sync, RemoveAgainstPutIsAConflictTheResolverDecides) {
-  auto a = device("a", [](SyncManagerOptions& o) { o.resolver = last_writer_wins(); });
-  auto b = device("b", [](SyncManagerOptions& o) { o.resolver = last_writer_wins(); });
+  auto clock = std::make_shared<StepClock>();  // one clock, moved on between ordered writes
+  auto lww = [&](SyncManagerOptions& o) {
+    o.resolver = last_writer_wins();
+    o.clock = clock;
+  };
+  auto a = device("a", lww);
+  auto b = device("b", lww);
   ASSERT_TRUE(a.open("s")->put("k", "1").ok());
   a.sync_ok("s");
   b.sync_ok("s");
   ASSERT_TRUE(a.open("s")->remove("k").ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  clock->step(std::chrono::milliseconds(20));
   ASSERT_TRUE(b.open("s")->put("k", "2").ok());  // later: it wins
   a.sync_ok("s");
   EXPECT_EQ(on_server("s"), Map{}) << "a's remove landed first";
@@ -220,7 +230,7 @@ TEST_F(Sync, RemoveAgainstPutIsAConflictTheResolverDecides) {
 
   // And the other way round: a put that loses to a later remove.
   ASSERT_TRUE(a.open("s")->put("k", "3").ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  clock->step(std::chrono::milliseconds(20));
   ASSERT_TRUE(b.open("s")->remove("k").ok());
   a.sync_ok("s");
   b.sync_ok("s");
@@ -550,8 +560,7 @@ TEST_F(Sync, AnIdentityChangeRenewsTheDeviceRegistration) {
   ASSERT_TRUE(first.ok());
   ASSERT_TRUE(d.manager->switch_identity(bob.logins).ok());
   // Renewal runs on an engine thread.
-  for (int i = 0; i < 200 && !d.manager->device_id(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(d.settle());
   auto second = d.manager->device_id();
   ASSERT_TRUE(second.has_value());
   EXPECT_NE(*second, *first) << "bob's own registration";
@@ -575,11 +584,8 @@ TEST_F(Sync, HandlePushSyncsOnlyWhenBehind) {
   auto started = b.manager->handle_push(push);
   ASSERT_TRUE(started.ok());
   EXPECT_TRUE(*started);
-  for (int i = 0; i < 500 && b.open("s")->get("k").value() != "2"; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(b.settle());  // the sync the push started has ended
   EXPECT_EQ(b.open("s")->get("k").value(), "2");
-  for (int i = 0; i < 200 && b.manager->status("s").state != SyncState::kIdle; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 
   EXPECT_FALSE(*b.manager->handle_push(push)) << "already at 2";
   push["identityId"] = "us-east-1:00000000-0000-0000-0000-000000000000";

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "fixtures/scripted_server.h"
+#include "fixtures/wait.h"
 #include "server_fixture.h"
 #include "tests/transport/fakes.h"
 #include "transport/service_client.h"
@@ -428,10 +429,10 @@ TEST(Administration, EventsConfigurationAndTheBulkPublishStateMachine) {
   EXPECT_EQ(admin->bulk_publish({ts.pool()}).status().code(), ErrorCode::kDuplicateRequest);
   EXPECT_EQ(*admin->get_bulk_publish_details({ts.pool()})->bulk_publish_status, "IN_PROGRESS");
   std::string status;
-  for (int i = 0; i < 100 && status != "SUCCEEDED"; ++i) {
-    std::this_thread::sleep_for(50ms);
+  testing::eventually([&] {
     status = *admin->get_bulk_publish_details({ts.pool()})->bulk_publish_status;
-  }
+    return status == "SUCCEEDED";
+  });
   ASSERT_EQ(status, "SUCCEEDED");
   auto details = admin->get_bulk_publish_details({ts.pool()});
   EXPECT_TRUE(details->bulk_publish_start_time && details->bulk_publish_complete_time);

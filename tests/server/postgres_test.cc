@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "fixtures/wait.h"
 #include "server/server.h"
 #include "server/storage.h"
 #include "server_fixture.h"
@@ -233,14 +234,10 @@ TEST(PgStorage, ARevocationCommittedAnywhereReachesEveryWatcherAndARollbackReach
         events.push_back("lost");
       });
   auto wait_for = [&](size_t n) {
-    for (int i = 0; i < 500; ++i) {
-      {
-        std::lock_guard<std::mutex> l(mu);
-        if (events.size() >= n) return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
+    return testing::eventually([&] {
+      std::lock_guard<std::mutex> l(mu);
+      return events.size() >= n;
+    });
   };
   // Until it listens, the watcher is told the feed is down; once listening, "revoked" restores it.
   ASSERT_TRUE(wait_for(2));
@@ -262,9 +259,18 @@ TEST(PgStorage, ARevocationCommittedAnywhereReachesEveryWatcherAndARollbackReach
                   })
                   .ok());
   ASSERT_TRUE(wait_for(1));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // A second commit: notifications arrive in commit order, so once its own is here, anything the
+  // rollback or the first commit sent would be here too.
+  ASSERT_TRUE(other
+                  ->write([](StorageTxn& t) {
+                    t.announce_revocation();
+                    return Status::OK();
+                  })
+                  .ok());
+  ASSERT_TRUE(wait_for(2));
   std::lock_guard<std::mutex> l(mu);
-  EXPECT_EQ(events, (std::vector<std::string>{"revoked"})) << "one commit, one notification";
+  EXPECT_EQ(events, (std::vector<std::string>{"revoked", "revoked"}))
+      << "one notification per commit, none for the rollback";
 }
 
 TEST(PgStorage, UrlsAreCheckedAndLogsNeverShowThePassword) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cairn/cognito_sync.h"
+#include "fixtures/wait.h"
 #include "test_db.h"
 
 namespace {
@@ -126,7 +127,8 @@ TEST(ServerProcess, InFlightRequestsFinishBeforeTheServerExits) {
         ++broken;
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Stopped while requests are being answered.
+  ASSERT_TRUE(cairn::testing::eventually([&] { return answered.load() > 0; }));
   EXPECT_EQ(p.stop(SIGTERM), 0);
   done = true;
   load.join();

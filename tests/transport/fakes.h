@@ -9,37 +9,9 @@
 
 #include "cairn/clock.h"
 #include "cairn/http.h"
+#include "fixtures/manual_clock.h"
 
 namespace cairn::testing {
-
-class ManualClock final : public Clock {
- public:
-  explicit ManualClock(
-      std::chrono::system_clock::time_point start = std::chrono::system_clock::now())
-      : now_(start) {}
-  std::chrono::system_clock::time_point now() override {
-    std::lock_guard<std::mutex> l(mu_);
-    return now_;
-  }
-  void sleep_for(std::chrono::milliseconds d) override {
-    std::lock_guard<std::mutex> l(mu_);
-    sleeps_.push_back(d);
-    now_ += d;
-  }
-  void advance(std::chrono::milliseconds d) {
-    std::lock_guard<std::mutex> l(mu_);
-    now_ += d;
-  }
-  std::vector<std::chrono::milliseconds> sleeps() {
-    std::lock_guard<std::mutex> l(mu_);
-    return sleeps_;
-  }
-
- private:
-  std::mutex mu_;
-  std::chrono::system_clock::time_point now_;
-  std::vector<std::chrono::milliseconds> sleeps_;
-};
 
 // Answers each send() with the next scripted result and records every request it was given.
 class ScriptedTransport final : public HttpTransport {

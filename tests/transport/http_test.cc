@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -13,11 +15,14 @@
 #include "fixtures/raw_proxy.h"
 #include "fixtures/scripted_server.h"
 #include "fixtures/self_signed.h"
+#include "fixtures/wait.h"
 #include "transport/sigv4.h"
 
 namespace cairn {
 namespace {
 
+using testing::Hold;
+using testing::kHungTest;
 using testing::ScriptedServer;
 using namespace std::chrono_literals;
 
@@ -145,32 +150,45 @@ TEST(HttpConnections, ConcurrentCallsShareThePoolSafely) {
 
 TEST(HttpTimeouts, ASilentServerHitsTheReadTimeout) {
   ScriptedServer server;
-  server.set_handler([](const httplib::Request&, httplib::Response& res) {
-    std::this_thread::sleep_for(2500ms);
+  auto hold = std::make_shared<Hold>();
+  server.set_handler([hold](const httplib::Request&, httplib::Response& res) {
+    hold->wait();  // silent until the test is done
     res.set_content("{}", "application/json");
   });
   ClientConfig c = config_for(server.url());
   c.http.read_timeout = 500ms;
   c.retry.max_retries = 0;
-  auto start = std::chrono::steady_clock::now();
   auto r = sync_client(c)->list_records(list_request());
-  auto elapsed = std::chrono::steady_clock::now() - start;
+  // Without the read timeout the call would have waited for the answer, and had it.
   EXPECT_EQ(r.status().code(), ErrorCode::kTimeout) << r.status().ToString();
   EXPECT_TRUE(r.status().is_transient());
-  EXPECT_LT(elapsed, 2400ms) << "libcurl checks about once a second, before the server answers";
+  hold->release();
 }
 
 TEST(HttpTimeouts, TheTotalTimeoutBoundsTheWholeExchange) {
+  // The server keeps sending, a byte every 20 ms, so no read timeout ever fires: only the bound
+  // on the whole exchange can end it before the server does.
   ScriptedServer server;
-  server.set_handler([](const httplib::Request&, httplib::Response& res) {
-    std::this_thread::sleep_for(1500ms);
-    res.set_content("{}", "application/json");
+  auto hold = std::make_shared<Hold>();
+  server.set_handler([hold](const httplib::Request&, httplib::Response& res) {
+    auto until = std::chrono::steady_clock::now() + kHungTest;
+    res.set_chunked_content_provider(
+        "application/json", [hold, until](size_t, httplib::DataSink& sink) {
+          if (hold->wait(20ms) || std::chrono::steady_clock::now() >= until) {
+            sink.write("{}", 2);
+            sink.done();
+            return true;
+          }
+          return sink.write(" ", 1);  // false once the client has gone
+        });
   });
   ClientConfig c = config_for(server.url());
   c.http.total_timeout = 300ms;
+  c.http.read_timeout = 200ms;  // shorter than the exchange, yet never reached: bytes keep coming
   c.retry.max_retries = 0;
   auto r = sync_client(c)->list_records(list_request());
-  EXPECT_EQ(r.status().code(), ErrorCode::kTimeout);
+  EXPECT_EQ(r.status().code(), ErrorCode::kTimeout) << r.status().ToString();
+  hold->release();
 }
 
 TEST(HttpFailures, ARefusedConnectionIsATransientNetworkErrorAndIsRetried) {
