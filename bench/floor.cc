@@ -43,7 +43,7 @@ bool FloorServer::start(int workers) {
   http_->Get(".*", answer);
   http_->Post(".*", answer);
   http_->Delete(".*", answer);
-  auto listen_socket = server::record_listen_socket(*http_);
+  auto listen_socket = server::record_listen_socket(*http_, /*reuse_port=*/false);
   port_ = http_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0) return false;
   server::raise_listen_backlog(listen_socket);  // as cairn-server does

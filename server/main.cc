@@ -112,6 +112,10 @@ int main(int argc, char** argv) {
                  "Records per second a bulk publish may emit (0: unpaced)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_flag("--reuse-port", config.reuse_port,
+               "Let other processes listen on the same port (SO_REUSEPORT); the kernel spreads "
+               "connections among them. Only for instances that share one database: without it, "
+               "a port in use stops the start");
   app.add_option("--workers", config.worker_threads,
                  "HTTP worker threads: one per connection open at once (keep-alive included)")
       ->capture_default_str()
@@ -144,6 +148,11 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text (TIME LEVEL message) or json (one object a line, for log pipelines)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
   std::string migrate_from, migrate_to;
   CLI::App* migrate = app.add_subcommand(
       "migrate",
@@ -188,11 +197,10 @@ int main(int argc, char** argv) {
     for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if (name == log_level) level = l;
   }
+  config.options.log_format =
+      log_format == "json" ? cairn::server::LogFormat::kJson : cairn::server::LogFormat::kText;
   config.options.logger = std::make_shared<cairn::Logger>(
-      [](cairn::LogLevel l, std::string_view line) {
-        std::cerr << cairn::log_level_name(l) << " " << line << "\n";
-      },
-      level);
+      cairn::server::make_log_sink(config.options.log_format, std::cerr), level);
 
   // SIGINT and SIGTERM are taken by one waiting thread, not by whichever thread they hit.
   sigset_t signals;

@@ -1,6 +1,8 @@
 #include "server/server.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 
 #include "server/listen_backlog.h"
@@ -89,9 +91,9 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
   // Errors httplib raises itself (an oversized body, a malformed request line) get the same
   // shape as the API's own.
   size_t cap = config.options.max_body_bytes;
-  http->set_error_handler([cap, a](const httplib::Request&, httplib::Response& res) {
+  http->set_error_handler([cap, a](const httplib::Request& req, httplib::Response& res) {
     if (!res.has_header("x-amzn-RequestId")) a->stamp(res);
-    if (!res.body.empty()) return;
+    if (!res.body.empty()) return;  // the API's own error, logged by Api::handle
     std::string code = res.status == 413 ? "RequestEntityTooLargeException" : "BadRequestException";
     std::string message =
         res.status == 413 ? "Request body exceeds the limit of " + std::to_string(cap) + " bytes"
@@ -99,13 +101,21 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
     res.set_header("x-amzn-ErrorType", code);
     res.set_content(R"({"__type":")" + code + R"(","message":")" + message + "\"}",
                     "application/json");
+    a->log_refused(req, res, code, message);
   });
 
-  auto listen_socket = record_listen_socket(*http);
+  auto listen_socket = record_listen_socket(*http, config.reuse_port);
+  errno = 0;
   int bound =
       port == 0 ? http->bind_to_any_port(host) : (http->bind_to_port(host, port) ? port : -1);
   if (bound < 0) {
-    return Status(ErrorCode::kInvalidArgument, "cannot listen on " + config.listen);
+    int err = errno;
+    std::string why = err == EADDRINUSE
+                          ? "the port is in use by another process (--reuse-port shares it on "
+                            "purpose, between instances of one database)"
+                      : err != 0 ? std::string(std::strerror(err))
+                                 : "the address cannot be bound";
+    return Status(ErrorCode::kInvalidArgument, "cannot listen on " + config.listen + ": " + why);
   }
   raise_listen_backlog(listen_socket);
   server->host_ = host;

@@ -19,6 +19,10 @@ namespace cairn::server {
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";            // HOST:PORT; port 0 picks a free one
+  // A port in use is a start-up error. With reuse_port, several servers on this host may listen
+  // on one port (SO_REUSEPORT) and the kernel spreads connections among them: only for instances
+  // that share one database.
+  bool reuse_port = false;
   std::string db = "sqlite:./cairn-data/cairn.db";  // or postgresql://... (storage.h)
   int db_pool_size = 16;                            // PostgreSQL connections at most
   std::vector<std::string> bootstrap_pools;
