@@ -288,6 +288,7 @@ void Api::handle(const httplib::Request& request, httplib::Response& response) {
 
   std::string rid = stamp(response);
   const char* content_type = identity_protocol ? "application/x-amz-json-1.1" : "application/json";
+  RequestRecord record;
   if (reply.ok()) {
     response.status = 200;
     response.set_content(*reply, content_type);
@@ -302,6 +303,8 @@ void Api::handle(const httplib::Request& request, httplib::Response& response) {
     w.str("message", s.message());
     w.end_object();
     response.set_content(w.take(), content_type);
+    record.error_type = code;
+    record.reason = s.message();
   }
   uint64_t handler_ns = elapsed_ns(started);
   {
@@ -313,13 +316,31 @@ void Api::handle(const httplib::Request& request, httplib::Response& response) {
     total.parse_ns += t_phases.parse_ns;
     total.storage_ns += t_phases.storage_ns;
   }
-  if (options_.logger && options_.logger->enabled(LogLevel::kInfo)) {
-    auto micros = handler_ns / 1000;
-    char line[256];
-    std::snprintf(line, sizeof line, "%s %d %.3fms %s", operation.c_str(), response.status,
-                  static_cast<double>(micros) / 1000.0, rid.c_str());
-    options_.logger->log(LogLevel::kInfo, line);
+  LogLevel level = request_level(response.status);
+  if (options_.logger && options_.logger->enabled(level)) {
+    record.operation = operation;
+    record.method = request.method;
+    record.path = request.path;
+    record.status = response.status;
+    record.latency = std::chrono::nanoseconds(handler_ns);
+    record.request_id = rid;
+    options_.logger->log(level, format_request(record, options_.log_format));
   }
+}
+
+void Api::log_refused(const httplib::Request& request, const httplib::Response& response,
+                      const std::string& error_type, const std::string& reason) const {
+  LogLevel level = request_level(response.status);
+  if (!options_.logger || !options_.logger->enabled(level)) return;
+  RequestRecord record;
+  record.operation = "Unknown";
+  record.method = request.method;
+  record.path = request.path;
+  record.status = response.status;
+  record.error_type = error_type;
+  record.reason = reason;
+  record.request_id = response.get_header_value("x-amzn-RequestId");
+  options_.logger->log(level, format_request(record, options_.log_format));
 }
 
 // --- Cognito Sync routing ------------------------------------------------------------------------

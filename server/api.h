@@ -24,6 +24,7 @@
 #include "cairn/logging.h"
 #include "server/auth.h"
 #include "server/events.h"
+#include "server/request_log.h"
 #include "server/storage.h"
 #include "server/tokens.h"
 
@@ -56,6 +57,7 @@ struct ServerOptions {
   EventsOptions events;
   std::shared_ptr<Clock> clock;
   LoggerPtr logger;
+  LogFormat log_format = LogFormat::kText;  // of the request lines (server/request_log.h)
 };
 
 // Where the server's time goes, summed per operation since start: for benchmarks and for operators
@@ -93,6 +95,10 @@ class Api {
 
   // Adds x-amzn-RequestId and Date, as every response carries them.
   std::string stamp(httplib::Response& response) const;
+  // Logs the request line of a request refused before it reached handle() (a body over the
+  // limit, a malformed request).
+  void log_refused(const httplib::Request& request, const httplib::Response& response,
+                   const std::string& error_type, const std::string& reason) const;
 
   Storage& storage() { return *storage_; }
   // Operation name -> totals since start.

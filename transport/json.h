@@ -107,6 +107,10 @@ class Writer {
     w_.Key(k);
     w_.Int64(v);
   }
+  void f64(const char* k, double v) {
+    w_.Key(k);
+    w_.Double(v);
+  }
   void i64(const char* k, const std::optional<int64_t>& v) {
     if (v) i64(k, *v);
   }

@@ -1,5 +1,6 @@
 // cairn-server as an operator runs it: flags, the ready lines, restarts on the same database,
 // and a clean exit on SIGTERM and SIGINT.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -13,6 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include <httplib.h>
+#include <rapidjson/document.h>
+
 #include "cairn/cognito_sync.h"
 #include "fixtures/wait.h"
 #include "test_db.h"
@@ -24,8 +28,9 @@ struct Process {
   FILE* out = nullptr;
   std::vector<std::string> lines;
 
-  // Starts cairn-server with args and reads stdout until the listening line.
-  static Process start(const std::vector<std::string>& args) {
+  // Starts cairn-server with args and reads stdout until the listening line; stderr goes to
+  // `stderr_path` when one is given.
+  static Process start(const std::vector<std::string>& args, const std::string& stderr_path = "") {
     int fds[2];
     EXPECT_EQ(pipe(fds), 0);
     Process p;
@@ -33,6 +38,10 @@ struct Process {
     if (p.pid == 0) {
       dup2(fds[1], 1);
       close(fds[0]);
+      if (!stderr_path.empty()) {
+        int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(err, 2);
+      }
       std::vector<char*> argv{const_cast<char*>(CAIRN_SERVER)};
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
@@ -151,6 +160,149 @@ TEST(ServerProcess, BadFlagsExitNonZeroWithAMessage) {
   while (std::fgets(buf, sizeof buf, g)) out += buf;
   EXPECT_NE(WEXITSTATUS(pclose(g)), 0);
   EXPECT_NE(out.find("HOST:PORT"), std::string::npos) << out;
+}
+
+// Runs cairn-server to its exit; its exit code and what it printed (stdout and stderr).
+std::pair<int, std::string> run_to_exit(const std::string& args) {
+  FILE* f = popen((std::string(CAIRN_SERVER) + " " + args + " 2>&1").c_str(), "r");
+  char buf[512];
+  std::string out;
+  while (std::fgets(buf, sizeof buf, f)) out += buf;
+  int status = pclose(f);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+
+std::string port_of(const std::string& url) { return url.substr(url.rfind(':') + 1); }
+
+TEST(ServerProcess, APortInUseStopsTheStartWithAMessageNamingIt) {
+  std::string dir = temp_dir();
+  auto first = Process::start(
+      {"--listen", "127.0.0.1:0", "--db", cairn::testing::test_db_url(dir + "/first")});
+  ASSERT_FALSE(first.url().empty());
+  std::string listen = "127.0.0.1:" + port_of(first.url());
+  // A second server, on its own database, asked for the same port: it must not start and take
+  // half of the first one's connections.
+  auto [code, out] =
+      run_to_exit("--listen " + listen + " --db " + cairn::testing::test_db_url(dir + "/second"));
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("cannot listen on " + listen), std::string::npos) << out;
+  EXPECT_NE(out.find("in use"), std::string::npos) << out;
+  EXPECT_EQ(out.find("listening"), std::string::npos) << out;
+  EXPECT_EQ(first.stop(SIGTERM), 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ServerProcess, ReusePortLetsInstancesOfOneDatabaseShareAPort) {
+  std::string dir = temp_dir();
+  // (Each on a database of its own here: the port is what is tested. Sharing one is the operator's
+  // side of the bargain.)
+  auto first = Process::start({"--listen", "127.0.0.1:0", "--db",
+                               cairn::testing::test_db_url(dir + "/first"), "--reuse-port"});
+  ASSERT_FALSE(first.url().empty());
+  std::string listen = "127.0.0.1:" + port_of(first.url());
+  auto second = Process::start(
+      {"--listen", listen, "--db", cairn::testing::test_db_url(dir + "/second"), "--reuse-port"});
+  EXPECT_EQ(second.url(), first.url()) << "both listen on one port";
+  // Without the flag on the newcomer, the port stays refused.
+  auto [code, out] =
+      run_to_exit("--listen " + listen + " --db " + cairn::testing::test_db_url(dir + "/other"));
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_EQ(second.stop(SIGTERM), 0);
+  EXPECT_EQ(first.stop(SIGTERM), 0);
+  std::filesystem::remove_all(dir);
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::vector<std::string> out;
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, f)) {
+    std::string line(buf);
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    out.push_back(line);
+  }
+  std::fclose(f);
+  return out;
+}
+
+// An operator's view: every request line has a timestamp, the operation, the status, the error
+// type and reason, the latency and the request id; unknown routes and refused bodies are logged
+// with their method and path. As JSON, each line parses.
+TEST(ServerProcess, RequestLinesGiveAnOperatorEverythingAsTextOrJson) {
+  for (std::string format : {"text", "json"}) {
+    SCOPED_TRACE(format);
+    std::string dir = temp_dir();
+    std::string log = dir + "/stderr.log";
+    auto p = Process::start({"--listen", "127.0.0.1:0", "--db",
+                             cairn::testing::test_db_url(dir + "/data"), "--log-format", format},
+                            log);
+    ASSERT_FALSE(p.url().empty());
+    cairn::ClientConfig c;
+    c.endpoint = p.url();
+    c.region = "us-east-1";
+    c.retry.max_retries = 0;
+    c.credentials = std::make_shared<cairn::StaticCredentialsProvider>("AKIDNOBODY", "secret");
+    auto sync = std::move(cairn::CognitoSyncClient::create(c)).value();
+    auto denied = sync->list_datasets({"us-east-1:00000000-0000-0000-0000-000000000001",
+                                       "us-east-1:00000000-0000-0000-0000-000000000002",
+                                       std::nullopt, std::nullopt});
+    ASSERT_FALSE(denied.ok());
+    httplib::Client http(p.url());
+    auto unknown = http.Get("/nowhere?secret=1");
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->status, 404);
+    // Over the 4 MiB limit: refused from its Content-Length (the client may see the refusal or
+    // a closed connection, as the server stops reading).
+    http.Post("/identitypools/p/identities/i/datasets/d", std::string(5 << 20, 'x'),
+              "application/json");
+    EXPECT_EQ(p.stop(SIGTERM), 0);
+
+    std::string denied_line, unknown_line, refused_line;
+    for (const auto& line : lines_of(log)) {
+      if (line.find("ListDatasets") != std::string::npos) denied_line = line;
+      if (line.find("/nowhere") != std::string::npos) unknown_line = line;
+      if (line.find("413") != std::string::npos) refused_line = line;
+    }
+    ASSERT_FALSE(denied_line.empty());
+    ASSERT_FALSE(unknown_line.empty());
+    ASSERT_FALSE(refused_line.empty());
+    EXPECT_EQ(unknown_line.find("secret"), std::string::npos) << "no query string";
+    if (format == "text") {
+      // 2026-12-05T05:44:37.123Z INFO ListDatasets 403 0.098ms rid=... error=... reason="..."
+      EXPECT_EQ(denied_line.size() > 24 && denied_line[10] == 'T' && denied_line[23] == 'Z', true)
+          << denied_line;
+      EXPECT_NE(denied_line.find(" INFO ListDatasets 403 "), std::string::npos) << denied_line;
+      EXPECT_NE(denied_line.find("ms rid="), std::string::npos) << denied_line;
+      EXPECT_NE(denied_line.find(" error=UnrecognizedClientException reason=\""), std::string::npos)
+          << denied_line;
+      EXPECT_NE(unknown_line.find("Unknown GET /nowhere 404 "), std::string::npos) << unknown_line;
+      EXPECT_NE(refused_line.find("Unknown POST /identitypools/p/identities/i/datasets/d 413 "),
+                std::string::npos)
+          << refused_line;
+      EXPECT_NE(refused_line.find("error=RequestEntityTooLargeException"), std::string::npos);
+    } else {
+      for (const auto* line : {&denied_line, &unknown_line, &refused_line}) {
+        rapidjson::Document d;
+        d.Parse(line->c_str());
+        ASSERT_FALSE(d.HasParseError()) << *line;
+        EXPECT_TRUE(d.HasMember("time") && d["time"].IsString()) << *line;
+        EXPECT_STREQ(d["level"].GetString(), "info") << *line;
+        EXPECT_TRUE(d.HasMember("ms") && d["ms"].IsNumber()) << *line;
+        EXPECT_TRUE(d.HasMember("request_id") && d["request_id"].IsString()) << *line;
+        EXPECT_TRUE(d.HasMember("error") && d.HasMember("reason")) << *line;
+      }
+      rapidjson::Document denied_doc, refused_doc;
+      denied_doc.Parse(denied_line.c_str());
+      refused_doc.Parse(refused_line.c_str());
+      EXPECT_STREQ(denied_doc["op"].GetString(), "ListDatasets");
+      EXPECT_EQ(denied_doc["status"].GetInt(), 403);
+      EXPECT_STREQ(denied_doc["error"].GetString(), "UnrecognizedClientException");
+      EXPECT_STREQ(refused_doc["method"].GetString(), "POST");
+      EXPECT_EQ(refused_doc["status"].GetInt(), 413);
+    }
+    std::filesystem::remove_all(dir);
+  }
 }
 
 }  // namespace
