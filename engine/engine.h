@@ -56,7 +56,7 @@ struct Slot {
   int64_t pulled_pages = 0;
   int64_t pulled_records = 0;
   // Auto-sync.
-  std::chrono::steady_clock::time_point auto_due;
+  Clock::MonotonicTime auto_due;  // on the engine's clock
   bool auto_timer = false;
   int auto_failures = 0;
   bool backing_off = false;

@@ -246,31 +246,23 @@ TEST(PgStorage, ARevocationCommittedAnywhereReachesEveryWatcherAndARollbackReach
     EXPECT_EQ(events, (std::vector<std::string>{"lost", "revoked"}));
     events.clear();
   }
-  EXPECT_FALSE(other
-                   ->write([](StorageTxn& t) {
-                     t.announce_revocation();
-                     return Status(ErrorCode::kInvalidParameter, "rolled back");
-                   })
-                   .ok());
-  ASSERT_TRUE(other
-                  ->write([](StorageTxn& t) {
-                    t.announce_revocation();
-                    return Status::OK();
-                  })
-                  .ok());
+  // A transaction that announces a revocation, then commits (OK) or rolls back (an error).
+  auto announce = [&](Status outcome) {
+    return other->write([&](StorageTxn& t) {
+      t.announce_revocation();
+      return outcome;
+    });
+  };
+  EXPECT_FALSE(announce(Status(ErrorCode::kInvalidParameter, "rolled back")).ok());
+  ASSERT_TRUE(announce(Status::OK()).ok());
   ASSERT_TRUE(wait_for(1));
-  // A second commit: notifications arrive in commit order, so once its own is here, anything the
-  // rollback or the first commit sent would be here too.
-  ASSERT_TRUE(other
-                  ->write([](StorageTxn& t) {
-                    t.announce_revocation();
-                    return Status::OK();
-                  })
-                  .ok());
+  // A second commit: notifications arrive in commit order, so once its own is here, whatever the
+  // first commit sent is here too.
+  ASSERT_TRUE(announce(Status::OK()).ok());
   ASSERT_TRUE(wait_for(2));
   std::lock_guard<std::mutex> l(mu);
   EXPECT_EQ(events, (std::vector<std::string>{"revoked", "revoked"}))
-      << "one notification per commit, none for the rollback";
+      << "one revocation for each commit";
 }
 
 TEST(PgStorage, UrlsAreCheckedAndLogsNeverShowThePassword) {
