@@ -80,6 +80,17 @@ std::string temp_dir() {
   return mkdtemp(tmpl);
 }
 
+// A Cognito Sync client of the server at `url`, signing with these keys, that never retries.
+std::unique_ptr<cairn::CognitoSyncClient> client_of(const std::string& url, const char* key,
+                                                    const char* secret) {
+  cairn::ClientConfig c;
+  c.endpoint = url;
+  c.region = "us-east-1";
+  c.retry.max_retries = 0;
+  c.credentials = std::make_shared<cairn::StaticCredentialsProvider>(key, secret);
+  return std::move(cairn::CognitoSyncClient::create(c)).value();
+}
+
 TEST(ServerProcess, PrintsPoolsThenListeningAndReusesPoolsAcrossRestarts) {
   std::string dir = temp_dir();
   std::vector<std::string> args = {"--listen",
@@ -115,14 +126,9 @@ TEST(ServerProcess, InFlightRequestsFinishBeforeTheServerExits) {
                               "--bootstrap-pool", "game", "--log-level", "off"});
   ASSERT_EQ(p.lines.size(), 2u);
   std::string pool = p.lines[0].substr(p.lines[0].rfind(' ') + 1);
-  cairn::ClientConfig c;
-  c.endpoint = p.url();
-  c.region = "us-east-1";
-  c.retry.max_retries = 0;
-  c.credentials = std::make_shared<cairn::StaticCredentialsProvider>("AKID", "SECRET");
   // A stream of requests races the SIGTERM: each either completes properly or is refused at
   // connect; none is cut off halfway.
-  auto client = std::move(cairn::CognitoSyncClient::create(c)).value();
+  auto client = client_of(p.url(), "AKID", "SECRET");
   std::atomic<bool> done{false};
   std::atomic<int> answered{0}, refused{0}, broken{0};
   std::thread load([&] {
@@ -238,12 +244,7 @@ TEST(ServerProcess, RequestLinesGiveAnOperatorEverythingAsTextOrJson) {
                              cairn::testing::test_db_url(dir + "/data"), "--log-format", format},
                             log);
     ASSERT_FALSE(p.url().empty());
-    cairn::ClientConfig c;
-    c.endpoint = p.url();
-    c.region = "us-east-1";
-    c.retry.max_retries = 0;
-    c.credentials = std::make_shared<cairn::StaticCredentialsProvider>("AKIDNOBODY", "secret");
-    auto sync = std::move(cairn::CognitoSyncClient::create(c)).value();
+    auto sync = client_of(p.url(), "AKIDNOBODY", "secret");
     auto denied = sync->list_datasets({"us-east-1:00000000-0000-0000-0000-000000000001",
                                        "us-east-1:00000000-0000-0000-0000-000000000002",
                                        std::nullopt, std::nullopt});
