@@ -56,7 +56,7 @@ TEST_F(Scheduling, RequestsDuringASyncCoalesceIntoOneFollowUpAndEveryCallerHears
   for (int i = 0; i < 4; ++i) futures.push_back(a.manager->synchronize("s", cb));
   gate->release();
   for (auto& f : futures) {
-    ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
+    ASSERT_EQ(f.wait_for(kHungTest), std::future_status::ready);
     EXPECT_TRUE(f.get().status.ok()) << f.get().status.ToString();
   }
   EXPECT_EQ(successes.load(), 5);
@@ -88,7 +88,7 @@ TEST_F(Scheduling, SyncOnConnectivityWaitsForTheHostToReportTheNetwork) {
   ASSERT_TRUE(a.open("s")->put("k", "v").ok());
   a.manager->set_network_reachable(false);
   auto now = a.open("s")->synchronize();
-  ASSERT_EQ(now.wait_for(5s), std::future_status::ready);
+  ASSERT_EQ(now.wait_for(kHungTest), std::future_status::ready);
   EXPECT_EQ(now.get().status.code(), ErrorCode::kNetwork) << "a plain sync fails at once";
   auto later = a.open("s")->synchronize_on_connectivity();
   ASSERT_TRUE(a.settle());
@@ -96,7 +96,7 @@ TEST_F(Scheduling, SyncOnConnectivityWaitsForTheHostToReportTheNetwork) {
   EXPECT_EQ(a.manager->status("s").state, SyncState::kWaitingForNetwork);
   EXPECT_EQ(a.wire->count("ListRecords"), 0u) << "nothing polled";
   a.manager->set_network_reachable(true);
-  ASSERT_EQ(later.wait_for(30s), std::future_status::ready);
+  ASSERT_EQ(later.wait_for(kHungTest), std::future_status::ready);
   EXPECT_TRUE(later.get().status.ok());
   EXPECT_EQ(server_records(ts, alice.identity_id, "s"), (Map{{"k", "v"}}));
 }
@@ -271,11 +271,11 @@ TEST_F(Scheduling, ClosingTheManagerAnswersQueuedCallersWithCancelled) {
   }));
   gate->release();
   closer.join();
-  ASSERT_EQ(queued.wait_for(5s), std::future_status::ready);
+  ASSERT_EQ(queued.wait_for(kHungTest), std::future_status::ready);
   EXPECT_EQ(queued.get().status.code(), ErrorCode::kCancelled);
-  ASSERT_EQ(running.wait_for(5s), std::future_status::ready);
+  ASSERT_EQ(running.wait_for(kHungTest), std::future_status::ready);
   EXPECT_EQ(running.get().status.code(), ErrorCode::kCancelled);
-  ASSERT_EQ(parked_elsewhere.wait_for(5s), std::future_status::ready);
+  ASSERT_EQ(parked_elsewhere.wait_for(kHungTest), std::future_status::ready);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "cairn/cognito_identity.h"
 #include "cairn/cognito_sync.h"
 #include "tests/fixtures/server_process.h"
+#include "tests/fixtures/wait.h"
 #include "tests/temp_dir.h"
 #include "tests/test_db.h"
 
@@ -137,7 +138,7 @@ TEST(ServerCrash, UpdateRecordsKilledMidWriteIsWholeOrAbsentAfterEveryRestart) {
     });
     // Let a few pushes land (the first trial waits for one), then kill within twice a push's time
     // of an UpdateRecords going out: while the server reads, checks or writes it.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    auto deadline = std::chrono::steady_clock::now() + testing::kHungTest;
     while (trial == 0 && pushes_timed == 0 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     uint64_t span = static_cast<uint64_t>(push_micros());

@@ -340,7 +340,7 @@ TEST_F(TwoInstances, DeletingAnIdentityOnOneInstanceEndsItsCredentialsOnTheOther
   auto started = std::chrono::steady_clock::now();
   Status last;
   bool refused = false;
-  while (std::chrono::steady_clock::now() - started < std::chrono::seconds(5)) {
+  while (std::chrono::steady_clock::now() - started < testing::kHungTest) {
     auto r = device_on_b->list_datasets({pool, *id, std::nullopt, std::nullopt});
     if (!r.ok()) {
       last = r.status();
@@ -351,7 +351,7 @@ TEST_F(TwoInstances, DeletingAnIdentityOnOneInstanceEndsItsCredentialsOnTheOther
   }
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  ASSERT_TRUE(refused) << "b still accepts a deleted identity's credentials after 5 s";
+  ASSERT_TRUE(refused) << "b still accepts a deleted identity's credentials";
   EXPECT_EQ(last.http_status(), 403) << last.ToString();
   std::printf(
       "\nmulti-instance revocation: b refused the deleted identity's credentials %.1f ms "
