@@ -41,7 +41,7 @@ for ((i = 0; i < load; i++)); do
 done
 echo "flake-hunt: $runs runs of the default suite beside $load busy loops" >&2
 
-declare -A failed_in
+declare -A failed_in=()
 failed_runs=0
 start=$SECONDS
 for ((run = 1; run <= runs; run++)); do
