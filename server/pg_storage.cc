@@ -1228,11 +1228,11 @@ class PgStorage final : public Storage {
   int open_ = 0;
   // A write that lost to a deadlock or serialization failure waits 2 ms, doubling up to 50 ms,
   // with full jitter, before its next attempt.
-  Backoff write_backoff_{BackoffPolicy{std::chrono::milliseconds(2), std::chrono::milliseconds(50),
-                                       1.0}};
+  Backoff write_backoff_{
+      BackoffPolicy{std::chrono::milliseconds(2), std::chrono::milliseconds(50), 1.0}};
   // The revocation feed reconnects after 200 ms, doubling up to 2 s.
-  Backoff listen_backoff_{BackoffPolicy{std::chrono::milliseconds(200),
-                                        std::chrono::milliseconds(2000), 0.0}};
+  Backoff listen_backoff_{
+      BackoffPolicy{std::chrono::milliseconds(200), std::chrono::milliseconds(2000), 0.0}};
 
   std::mutex listener_mu_;
   std::condition_variable listener_cv_;

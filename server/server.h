@@ -18,7 +18,7 @@
 namespace cairn::server {
 
 struct ServerConfig {
-  std::string listen = "127.0.0.1:8080";            // HOST:PORT; port 0 picks a free one
+  std::string listen = "127.0.0.1:8080";  // HOST:PORT; port 0 picks a free one
   // A port in use is a start-up error. With reuse_port, several servers on this host may listen
   // on one port (SO_REUSEPORT) and the kernel spreads connections among them: only for instances
   // that share one database.
