@@ -142,6 +142,9 @@ void Engine::close() {
   }
   ask_cv_.notify_all();
   listen_cancel_->store(true);  // a long poll in flight ends within a second
+  {
+    std::lock_guard<std::mutex> l(listen_mu_);  // a pausing listener sees closing_ once it has this
+  }
   listen_cv_.notify_all();
   if (listener_.joinable()) listener_.join();
   if (scheduler_) scheduler_->shutdown();
