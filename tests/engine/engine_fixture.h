@@ -20,6 +20,7 @@
 
 #include "cairn/sync_manager.h"
 #include "engine/engine.h"
+#include "fixtures/wait.h"
 #include "server/server_fixture.h"
 #include "temp_dir.h"
 
@@ -145,16 +146,14 @@ struct Device {
   std::weak_ptr<engine::Engine> engine;  // behind the manager, for idle()
 
   // Nothing of the engine's runs or is due now: under a manual clock, nothing will happen until
-  // the test moves the clock. Waits up to a minute for that (a hung test fails, not a slow one).
+  // the test moves the clock. Waits for that up to kHungTest (a hung test fails, not a slow one).
   bool settle() {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < until) {
+    bool idle = eventually([&] {
       auto e = engine.lock();
-      if (!e || e->idle()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    ADD_FAILURE() << "the engine never went idle";
-    return false;
+      return !e || e->idle();
+    });
+    if (!idle) ADD_FAILURE() << "the engine never went idle";
+    return idle;
   }
 
   std::shared_ptr<Dataset> open(const std::string& name) {
