@@ -12,9 +12,26 @@
 #include <fstream>
 #include <sstream>
 
-#include "server/listen_backlog.h"
+#include <sys/socket.h>
 
 namespace cairn::bench {
+
+namespace {
+
+// cpp-httplib (0.11, as Debian builds it) sets SO_REUSEPORT on its listening socket and listens
+// with a backlog of 5; the floor listens as cairn-server does: SO_REUSEADDR only, and a backlog
+// raised once bound (Linux takes a second listen() as a new backlog).
+std::shared_ptr<int> record_listen_socket(httplib::Server& http) {
+  auto fd = std::make_shared<int>(-1);
+  http.set_socket_options([fd](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    *fd = static_cast<int>(sock);
+  });
+  return fd;
+}
+
+}  // namespace
 
 // --- FloorServer -----------------------------------------------------------------------------
 
@@ -43,10 +60,10 @@ bool FloorServer::start(int workers) {
   http_->Get(".*", answer);
   http_->Post(".*", answer);
   http_->Delete(".*", answer);
-  auto listen_socket = server::record_listen_socket(*http_, /*reuse_port=*/false);
+  auto listen_socket = record_listen_socket(*http_);
   port_ = http_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0) return false;
-  server::raise_listen_backlog(listen_socket);  // as cairn-server does
+  if (*listen_socket >= 0) ::listen(*listen_socket, SOMAXCONN);
   httplib::Server* raw = http_.get();
   thread_ = std::thread([raw] { raw->listen_after_bind(); });
   while (!raw->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));

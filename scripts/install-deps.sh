@@ -11,8 +11,9 @@ PACKAGES=(
   libsqlite3-dev libcurl4-openssl-dev libssl-dev rapidjson-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  # server and tools
-  libcpp-httplib-dev libcli11-dev
+  # server and tools: Boost.Beast/Asio carries the server's connections; cpp-httplib serves the
+  # tests' scripted servers and the benchmarks' reference floor
+  libboost-dev libcpp-httplib-dev libcli11-dev
   # the server's PostgreSQL backend, and the throwaway PostgreSQL its tests start
   libpq-dev postgresql
   # interop tests: botocore is the reference serializer and signer; boto3, the AWS CLI and

@@ -166,7 +166,7 @@ Api::~Api() {
 
 void Api::begin_shutdown() { events_->shutdown(); }
 
-void Api::health(httplib::Response& response) {
+void Api::health(ServerResponse& response) {
   stamp(response);
   Status s = storage_->ping();
   std::string scheme = storage_->describe().substr(0, storage_->describe().find(':'));
@@ -254,7 +254,7 @@ int Api::identity_status(const Status& s) {
   return s.code() == ErrorCode::kInternalError ? 500 : 400;
 }
 
-std::string Api::stamp(httplib::Response& response) const {
+std::string Api::stamp(ServerResponse& response) const {
   std::string rid = request_id();
   response.set_header("x-amzn-RequestId", rid);
   response.set_header("Date", http_date(now()));
@@ -266,10 +266,10 @@ std::map<std::string, PhaseTotals> Api::phase_totals() const {
   return phases_;
 }
 
-void Api::handle(const httplib::Request& request, httplib::Response& response) {
+void Api::handle(const ServerRequest& request, Respond respond) {
   auto started = std::chrono::steady_clock::now();
   t_phases = PhaseTotals{};
-  Call call{&request, Caller{}, now()};
+  Call call{&request, Caller{}, now(), {}};
   std::string operation = "Unknown";
   bool identity_protocol = request.method == "POST" && request.has_header("X-Amz-Target");
   Reply reply = std::string();
@@ -285,13 +285,49 @@ void Api::handle(const httplib::Request& request, httplib::Response& response) {
   } else {
     reply = route_sync(call, operation);
   }
+  if (!call.park || !reply.ok()) {
+    respond(
+        this->respond(request, operation, identity_protocol, std::move(reply), started, t_phases));
+    return;
+  }
+  // What the log line needs outlives `request`.
+  ServerRequest line;
+  line.method = request.method;
+  line.path = request.path;
+  call.park([this, line = std::move(line), operation, identity_protocol, started, phases = t_phases,
+             respond = std::move(respond)](Reply later) {
+    respond(this->respond(line, operation, identity_protocol, std::move(later), started, phases));
+  });
+}
 
+ServerResponse Api::handle(const ServerRequest& request) {
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<ServerResponse> response;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  handle(request, [outcome](ServerResponse response) {
+    std::lock_guard<std::mutex> l(outcome->mu);
+    outcome->response = std::move(response);
+    outcome->cv.notify_all();
+  });
+  std::unique_lock<std::mutex> l(outcome->mu);
+  outcome->cv.wait(l, [&] { return outcome->response.has_value(); });
+  return std::move(*outcome->response);
+}
+
+ServerResponse Api::respond(const ServerRequest& request, const std::string& operation,
+                            bool identity_protocol, Reply reply,
+                            std::chrono::steady_clock::time_point started,
+                            const PhaseTotals& phases) {
+  ServerResponse response;
   std::string rid = stamp(response);
   const char* content_type = identity_protocol ? "application/x-amz-json-1.1" : "application/json";
   RequestRecord record;
   if (reply.ok()) {
     response.status = 200;
-    response.set_content(*reply, content_type);
+    response.set_content(std::move(*reply), content_type);
   } else {
     Status s = to_wire(reply.status());
     response.status = identity_protocol ? identity_status(s) : sync_status(s);
@@ -312,9 +348,9 @@ void Api::handle(const httplib::Request& request, httplib::Response& response) {
     PhaseTotals& total = phases_[operation];
     total.requests += 1;
     total.handler_ns += handler_ns;
-    total.auth_ns += t_phases.auth_ns;
-    total.parse_ns += t_phases.parse_ns;
-    total.storage_ns += t_phases.storage_ns;
+    total.auth_ns += phases.auth_ns;
+    total.parse_ns += phases.parse_ns;
+    total.storage_ns += phases.storage_ns;
   }
   LogLevel level = request_level(response.status);
   if (options_.logger && options_.logger->enabled(level)) {
@@ -326,9 +362,10 @@ void Api::handle(const httplib::Request& request, httplib::Response& response) {
     record.request_id = rid;
     options_.logger->log(level, format_request(record, options_.log_format));
   }
+  return response;
 }
 
-void Api::log_refused(const httplib::Request& request, const httplib::Response& response,
+void Api::log_refused(const ServerRequest& request, const ServerResponse& response,
                       const std::string& error_type, const std::string& reason) const {
   LogLevel level = request_level(response.status);
   if (!options_.logger || !options_.logger->enabled(level)) return;
@@ -346,7 +383,7 @@ void Api::log_refused(const httplib::Request& request, const httplib::Response& 
 // --- Cognito Sync routing ------------------------------------------------------------------------
 
 Reply Api::route_sync(Call& call, std::string& operation) {
-  const httplib::Request& req = *call.http;
+  const ServerRequest& req = *call.http;
   size_t q = req.target.find('?');
   std::string raw_path = req.target.substr(0, q);
   std::string raw_query = q == std::string::npos ? "" : req.target.substr(q + 1);
@@ -565,7 +602,7 @@ Reply Api::route_sync(Call& call, std::string& operation) {
 // --- Cognito Identity routing --------------------------------------------------------------------
 
 Reply Api::route_identity(Call& call, const std::string& operation) {
-  const httplib::Request& req = *call.http;
+  const ServerRequest& req = *call.http;
   static const char* const kUnsigned[] = {"GetId", "GetCredentialsForIdentity", "GetOpenIdToken"};
   bool unsigned_op = false;
   for (const char* op : kUnsigned) unsigned_op |= operation == op;

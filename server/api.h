@@ -4,13 +4,14 @@
 // and writes the reply with the wire's conventions (x-amzn-ErrorType plus {"__type","message"},
 // epoch-second numbers, x-amzn-RequestId, Date).
 //
-// Thread safety: handle() runs concurrently on the HTTP server's worker threads.
+// Thread safety: handle() runs concurrently on the HTTP server's worker threads. It answers before
+// it returns, except a notification poll that has nothing to say yet: that one parks a watcher
+// (no thread) and answers when a notification comes, at its deadline, or at shutdown.
 #pragma once
-
-#include <httplib.h>
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,7 @@
 #include "server/auth.h"
 #include "server/events.h"
 #include "server/request_log.h"
+#include "server/server_message.h"
 #include "server/storage.h"
 #include "server/tokens.h"
 
@@ -79,7 +81,12 @@ class Api {
                                              ServerOptions options);
   ~Api();
 
-  void handle(const httplib::Request& request, httplib::Response& response);
+  using Respond = std::function<void(ServerResponse)>;
+  // Answers `request` through `respond`, once, on this thread or (a parked poll) on the thread
+  // that wakes it. `request` need not outlive the call.
+  void handle(const ServerRequest& request, Respond respond);
+  // handle(), waiting on this thread for the answer.
+  ServerResponse handle(const ServerRequest& request);
 
   // Makes sure a pool named `name` exists (unauthenticated identities allowed, developer provider
   // login.cairn) and returns its id; the first pool of that name is reused across restarts.
@@ -91,13 +98,13 @@ class Api {
   EventHub& events() { return *events_; }
 
   // GET /health for load balancers: 200 {"status":"ready"} when storage answers, 503 otherwise.
-  void health(httplib::Response& response);
+  void health(ServerResponse& response);
 
   // Adds x-amzn-RequestId and Date, as every response carries them.
-  std::string stamp(httplib::Response& response) const;
+  std::string stamp(ServerResponse& response) const;
   // Logs the request line of a request refused before it reached handle() (a body over the
   // limit, a malformed request).
-  void log_refused(const httplib::Request& request, const httplib::Response& response,
+  void log_refused(const ServerRequest& request, const ServerResponse& response,
                    const std::string& error_type, const std::string& reason) const;
 
   Storage& storage() { return *storage_; }
@@ -114,10 +121,16 @@ class Api {
   Api(std::unique_ptr<Storage> storage, TokenSigner tokens, ServerOptions options);
 
   struct Call {
-    const httplib::Request* http;
+    const ServerRequest* http;
     Caller caller;
     Millis now;
+    // Set by an operation that answers later: called with the function that takes its reply.
+    std::function<void(std::function<void(Reply)>)> park;
   };
+  // The response for an operation's reply, logged and added to the phase totals.
+  ServerResponse respond(const ServerRequest& request, const std::string& operation,
+                         bool identity_protocol, Reply reply,
+                         std::chrono::steady_clock::time_point started, const PhaseTotals& phases);
 
   Reply route_sync(Call& call, std::string& operation);
   Reply route_identity(Call& call, const std::string& operation);

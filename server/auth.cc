@@ -74,7 +74,7 @@ std::optional<ParsedAuthorization> parse_authorization(const std::string& header
   return p;
 }
 
-std::string header_values(const httplib::Request& r, const std::string& name) {
+std::string header_values(const ServerRequest& r, const std::string& name) {
   std::string joined;
   auto range = r.headers.equal_range(name);
   for (auto it = range.first; it != range.second; ++it) {
@@ -86,7 +86,7 @@ std::string header_values(const httplib::Request& r, const std::string& name) {
 
 }  // namespace
 
-Result<Caller> authenticate(const httplib::Request& request, const std::string& service,
+Result<Caller> authenticate(const ServerRequest& request, const std::string& service,
                             const AdminCredentials& admin, Storage& storage,
                             CredentialsCache& cache, Millis now) {
   if (!request.has_header("Authorization")) {

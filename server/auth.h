@@ -6,7 +6,7 @@
 // credentials need their X-Amz-Security-Token. Failures are 403 with the conventional AWS codes.
 #pragma once
 
-#include <httplib.h>
+#include "server/server_message.h"
 
 #include <optional>
 #include <string>
@@ -43,7 +43,7 @@ constexpr Millis kExpiredCredentialsKept = 24LL * 3600 * 1000;
 
 // Verifies the request's signature for `service` ("cognito-sync" or "cognito-identity").
 // Temporary credentials are looked up in `cache` first, then in storage (and cached).
-Result<Caller> authenticate(const httplib::Request& request, const std::string& service,
+Result<Caller> authenticate(const ServerRequest& request, const std::string& service,
                             const AdminCredentials& admin, Storage& storage,
                             CredentialsCache& cache, Millis now);
 

@@ -35,7 +35,53 @@ std::string push_payload_json(const std::string& pool_id, const std::string& ide
 
 // --- Notifications -------------------------------------------------------------------------------
 
+Notifications::Notifications() : timer_([this] { expire(); }) {}
+
+Notifications::~Notifications() {
+  shutdown();
+  timer_.join();
+}
+
+std::vector<Notifications::Entry> Notifications::entries_after(const std::string& device_id,
+                                                               int64_t after) {
+  std::vector<Entry> out;
+  auto it = boxes_.find(device_id);
+  if (it == boxes_.end()) return out;
+  it->second.touched = ++clock_;
+  for (const auto& e : it->second.entries) {
+    if (e.seq > after) out.push_back(e);
+  }
+  return out;
+}
+
+int64_t Notifications::next_after(const std::vector<Entry>& entries, int64_t after) const {
+  // A device that has never been told anything starts from now: what came before it listened
+  // is what its next sync brings anyway.
+  return entries.empty() ? std::max(after, last_seq_) : entries.back().seq;
+}
+
+std::optional<Notifications::Watcher> Notifications::take(uint64_t id) {
+  auto w = watchers_.find(id);
+  if (w == watchers_.end()) return std::nullopt;
+  auto erase_id = [id](auto& index, const auto& key) {
+    auto range = index.equal_range(key);
+    for (auto it = range.first; it != range.second; ++it) {
+      if (it->second == id) {
+        index.erase(it);
+        return;
+      }
+    }
+  };
+  erase_id(by_device_, w->second.device_id);
+  erase_id(by_deadline_, w->second.deadline);
+  Watcher out = std::move(w->second);
+  watchers_.erase(w);
+  return out;
+}
+
 void Notifications::post(const std::string& device_id, const std::string& payload_json) {
+  std::vector<std::pair<Fire, std::vector<Entry>>> due;
+  int64_t next = 0;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (boxes_.size() >= kDevices && boxes_.find(device_id) == boxes_.end()) {
@@ -57,39 +103,100 @@ void Notifications::post(const std::string& device_id, const std::string& payloa
     box.entries.push_back({last_seq_, payload_json});
     if (box.entries.size() > kPerDevice) box.entries.pop_front();
     box.touched = ++clock_;
+    next = last_seq_;
+    std::vector<uint64_t> ids;
+    auto range = by_device_.equal_range(device_id);
+    for (auto it = range.first; it != range.second; ++it) {
+      if (watchers_.at(it->second).after < last_seq_) ids.push_back(it->second);
+    }
+    for (uint64_t id : ids) {
+      auto w = take(id);
+      due.emplace_back(std::move(w->fire), entries_after(device_id, w->after));
+    }
   }
-  cv_.notify_all();
+  for (auto& [fire, entries] : due) fire(std::move(entries), next);
+}
+
+uint64_t Notifications::watch(const std::string& device_id, int64_t after, Deadline deadline,
+                              Fire fire) {
+  std::vector<Entry> entries;
+  int64_t next = 0;
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    id = ++next_id_;
+    entries = entries_after(device_id, after);
+    if (entries.empty() && !stopping_) {
+      bool earliest = by_deadline_.empty() || deadline < by_deadline_.begin()->first;
+      watchers_.emplace(id, Watcher{device_id, after, deadline, std::move(fire)});
+      by_device_.emplace(device_id, id);
+      by_deadline_.emplace(deadline, id);
+      if (earliest) cv_.notify_all();
+      return id;
+    }
+    next = next_after(entries, after);
+  }
+  fire(std::move(entries), next);
+  return id;
+}
+
+bool Notifications::cancel(uint64_t id) {
+  std::lock_guard<std::mutex> l(mu_);
+  return take(id).has_value();
+}
+
+void Notifications::expire() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    std::vector<std::pair<Fire, int64_t>> due;
+    auto now = std::chrono::steady_clock::now();
+    while (!by_deadline_.empty() && (stopping_ || by_deadline_.begin()->first <= now)) {
+      auto w = take(by_deadline_.begin()->second);
+      due.emplace_back(std::move(w->fire), next_after({}, w->after));
+    }
+    if (!due.empty()) {
+      l.unlock();
+      for (auto& [fire, next] : due) fire({}, next);
+      l.lock();
+      continue;
+    }
+    if (stopping_) return;
+    if (by_deadline_.empty()) {
+      cv_.wait(l);
+    } else {
+      cv_.wait_until(l, by_deadline_.begin()->first);
+    }
+  }
 }
 
 std::vector<Notifications::Entry> Notifications::wait(const std::string& device_id, int64_t after,
                                                       std::chrono::milliseconds wait,
                                                       int64_t* next) {
-  std::unique_lock<std::mutex> l(mu_);
-  auto deadline = std::chrono::steady_clock::now() + wait;
-  std::vector<Entry> out;
-  for (;;) {
-    auto it = boxes_.find(device_id);
-    if (it != boxes_.end()) {
-      it->second.touched = ++clock_;
-      for (const auto& e : it->second.entries) {
-        if (e.seq > after) out.push_back(e);
-      }
-    }
-    if (!out.empty() || stopping_) break;
-    ++waiting_;
-    auto woke = cv_.wait_until(l, deadline);
-    --waiting_;
-    if (woke == std::cv_status::timeout) break;
-  }
-  // A device that has never been told anything starts from now: what came before it listened
-  // is what its next sync brings anyway.
-  *next = out.empty() ? std::max(after, last_seq_) : out.back().seq;
-  return out;
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::vector<Entry> entries;
+    int64_t next = 0;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  watch(device_id, after, std::chrono::steady_clock::now() + wait,
+        [outcome](std::vector<Entry> entries, int64_t n) {
+          std::lock_guard<std::mutex> l(outcome->mu);
+          outcome->entries = std::move(entries);
+          outcome->next = n;
+          outcome->done = true;
+          outcome->cv.notify_all();
+        });
+  std::unique_lock<std::mutex> l(outcome->mu);
+  outcome->cv.wait(l, [&] { return outcome->done; });
+  *next = outcome->next;
+  return std::move(outcome->entries);
 }
 
 size_t Notifications::waiting() const {
   std::lock_guard<std::mutex> l(mu_);
-  return waiting_;
+  return watchers_.size();
 }
 
 void Notifications::shutdown() {

@@ -15,6 +15,7 @@
 // Thread safety: every public method may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -65,7 +66,8 @@ std::string push_payload_json(const std::string& pool_id, const std::string& ide
                               const std::string& dataset, int64_t sync_count);
 
 // The notification channel: a mailbox per device of its recent notifications, numbered, and the
-// long polls waiting on them.
+// watchers waiting on them. A watcher is a callback, not a thread: a long poll or a WebSocket
+// parks one and holds nothing else while it waits.
 class Notifications {
  public:
   struct Entry {
@@ -74,15 +76,27 @@ class Notifications {
   };
   static constexpr size_t kPerDevice = 64;    // notifications kept per device
   static constexpr size_t kDevices = 100000;  // mailboxes kept at most (oldest go first)
+  // The entries after a watcher's `after` (none at its deadline or at shutdown), and what to pass
+  // as `after` next time.
+  using Fire = std::function<void(std::vector<Entry> entries, int64_t next)>;
+  using Deadline = std::chrono::steady_clock::time_point;
+
+  Notifications();
+  ~Notifications();
 
   void post(const std::string& device_id, const std::string& payload_json);
-  // Entries after `after`; when there are none, waits for one until `wait` has passed or
-  // shutdown(). `next` is what to pass as `after` next time.
+  // Calls `fire` once: with the entries after `after` as soon as there are some (on this thread,
+  // before returning, when there are some already), or with none when `deadline` passes or at
+  // shutdown(). Returns an id for cancel().
+  uint64_t watch(const std::string& device_id, int64_t after, Deadline deadline, Fire fire);
+  // Forgets a watcher that has not fired; false when it has fired or is firing.
+  bool cancel(uint64_t id);
+  // watch(), waiting on this thread.
   std::vector<Entry> wait(const std::string& device_id, int64_t after,
                           std::chrono::milliseconds wait, int64_t* next);
-  // Wakes every waiter, for good (the server is stopping).
+  // Fires every watcher with nothing, and each later one at once (the server is stopping).
   void shutdown();
-  // Long polls waiting in wait() now.
+  // Watchers parked now.
   size_t waiting() const;
 
  private:
@@ -90,14 +104,34 @@ class Notifications {
     std::deque<Entry> entries;
     uint64_t touched = 0;
   };
+  struct Watcher {
+    std::string device_id;
+    int64_t after = 0;
+    Deadline deadline;
+    Fire fire;
+  };
+  // Removes a watcher from every index, under mu_.
+  std::optional<Watcher> take(uint64_t id);
+  // Entries of `device_id` after `after`, under mu_.
+  std::vector<Entry> entries_after(const std::string& device_id, int64_t after);
+  int64_t next_after(const std::vector<Entry>& entries, int64_t after) const;
+  void expire();  // the timer thread: fires watchers whose deadline has passed
+
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;  // the timer thread waits on it
   std::map<std::string, Mailbox> boxes_;
-  size_t waiting_ = 0;
+  std::map<uint64_t, Watcher> watchers_;
+  std::multimap<std::string, uint64_t> by_device_;
+  std::multimap<Deadline, uint64_t> by_deadline_;
+  uint64_t next_id_ = 0;
   int64_t last_seq_ = 0;
   uint64_t clock_ = 0;
   bool stopping_ = false;
+  std::thread timer_;
 };
+
+// A poll's answer: {"Notifications":[{"Seq":N,"Payload":{...}},...],"Next":N}.
+std::string notifications_json(const std::vector<Notifications::Entry>& entries, int64_t next);
 
 // HTTP POSTs delivered in the background, at least once, with bounded retries.
 class Outbox {

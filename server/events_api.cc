@@ -219,9 +219,18 @@ Reply Api::poll_notifications(Call& c, const std::string& pool, const std::strin
     return Status::OK();
   });
   if (!s.ok()) return s;
-  int64_t next = after;
-  auto entries =
-      events_->notifications().wait(device_id, after, std::chrono::seconds(wait_seconds), &next);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
+  c.park = [this, device_id, after, deadline](std::function<void(Reply)> answer) {
+    events_->notifications().watch(
+        device_id, after, deadline,
+        [answer = std::move(answer)](std::vector<Notifications::Entry> entries, int64_t next) {
+          answer(notifications_json(entries, next));
+        });
+  };
+  return std::string();
+}
+
+std::string notifications_json(const std::vector<Notifications::Entry>& entries, int64_t next) {
   std::string out = "{\"Notifications\":[";
   for (size_t i = 0; i < entries.size(); ++i) {
     if (i) out += ",";

@@ -117,9 +117,23 @@ int main(int argc, char** argv) {
                "connections among them. Only for instances that share one database: without it, "
                "a port in use stops the start");
   app.add_option("--workers", config.worker_threads,
-                 "HTTP worker threads: one per connection open at once (keep-alive included)")
+                 "Threads that run requests (they touch storage); 0: from the cores and the "
+                 "storage. Connections hold no thread")
       ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--io-threads", config.io_threads,
+                 "Threads that read and write connections; 0: one per two cores")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
+  app.add_option("--max-connections", config.max_connections,
+                 "Connections open at once at most; the next is answered 503 and closed. The "
+                 "open-file limit is raised to match")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--keep-alive", config.keep_alive_seconds,
+                 "Seconds an idle keep-alive connection is kept for its next request")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   app.add_option("--read-timeout", config.read_timeout_seconds,
                  "Seconds a client may stall in the middle of a request (or of reading an answer) "
                  "before its connection is closed")

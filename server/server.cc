@@ -1,11 +1,9 @@
 #include "server/server.h"
 
-#include <cerrno>
+#include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
-
-#include "server/listen_backlog.h"
+#include <thread>
 
 namespace cairn::server {
 
@@ -53,89 +51,77 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
     server->pools_.emplace_back(name, *id);
   }
 
-  std::unique_ptr<httplib::Server> http;
-  if (tls) {
-    auto https = std::make_unique<httplib::SSLServer>(config.tls_cert_file.c_str(),
-                                                      config.tls_key_file.c_str());
-    if (!https->is_valid()) {
-      return Status(ErrorCode::kInvalidArgument,
-                    "cannot load the TLS certificate '" + config.tls_cert_file + "' with key '" +
-                        config.tls_key_file + "' (PEM files that belong together?)");
-    }
-    http = std::move(https);
-  } else {
-    http = std::make_unique<httplib::Server>();
-  }
-  http->set_tcp_nodelay(true);
-  http->set_keep_alive_max_count(100000);
-  // An idle keep-alive connection holds a worker until this timeout, even after stop(): keep it
-  // short so a stop takes at most this long, yet long enough for a sync's ListRecords and
-  // UpdateRecords to share one connection.
-  http->set_keep_alive_timeout(2);
-  http->set_payload_max_length(config.options.max_body_bytes);
-  http->set_read_timeout(config.read_timeout_seconds, 0);
-  http->set_write_timeout(config.read_timeout_seconds, 0);
-  int workers = config.worker_threads;
-  http->new_task_queue = [workers] {
-    return new httplib::ThreadPool(static_cast<size_t>(workers));
-  };
-  Api* a = server->api_.get();
-  auto handler = [a](const httplib::Request& req, httplib::Response& res) { a->handle(req, res); };
-  // Health first: cpp-httplib takes the first pattern that matches.
-  http->Get("/health", [a](const httplib::Request&, httplib::Response& res) { a->health(res); });
-  http->Get(".*", handler);
-  http->Post(".*", handler);
-  http->Delete(".*", handler);
-  http->Put(".*", handler);
-  http->Patch(".*", handler);
-  // Errors httplib raises itself (an oversized body, a malformed request line) get the same
-  // shape as the API's own.
-  size_t cap = config.options.max_body_bytes;
-  http->set_error_handler([cap, a](const httplib::Request& req, httplib::Response& res) {
-    if (!res.has_header("x-amzn-RequestId")) a->stamp(res);
-    if (!res.body.empty()) return;  // the API's own error, logged by Api::handle
-    std::string code = res.status == 413 ? "RequestEntityTooLargeException" : "BadRequestException";
-    std::string message =
-        res.status == 413 ? "Request body exceeds the limit of " + std::to_string(cap) + " bytes"
-                          : "Malformed HTTP request";
-    res.set_header("x-amzn-ErrorType", code);
-    res.set_content(R"({"__type":")" + code + R"(","message":")" + message + "\"}",
-                    "application/json");
-    a->log_refused(req, res, code, message);
-  });
+  FrontOptions front;
+  front.host = host;
+  front.port = port;
+  front.reuse_port = config.reuse_port;
+  front.max_body_bytes = config.options.max_body_bytes;
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  bool postgres = config.db.rfind("postgres", 0) == 0;
+  front.workers = config.worker_threads > 0 ? config.worker_threads
+                  : postgres                ? std::max(4, config.db_pool_size)
+                                            : static_cast<int>(std::max(8u, 4 * cores));
+  front.io_threads =
+      config.io_threads > 0 ? config.io_threads : static_cast<int>(std::max(1u, cores / 2));
+  front.keep_alive_idle = std::chrono::seconds(config.keep_alive_seconds);
+  front.read_timeout = std::chrono::seconds(config.read_timeout_seconds);
+  front.max_connections = config.max_connections;
+  front.tls_cert_file = config.tls_cert_file;
+  front.tls_key_file = config.tls_key_file;
 
-  auto listen_socket = record_listen_socket(*http, config.reuse_port);
-  errno = 0;
-  int bound =
-      port == 0 ? http->bind_to_any_port(host) : (http->bind_to_port(host, port) ? port : -1);
-  if (bound < 0) {
-    int err = errno;
-    std::string why = err == EADDRINUSE
-                          ? "the port is in use by another process (--reuse-port shares it on "
-                            "purpose, between instances of one database)"
-                      : err != 0 ? std::string(std::strerror(err))
-                                 : "the address cannot be bound";
-    return Status(ErrorCode::kInvalidArgument, "cannot listen on " + config.listen + ": " + why);
+  size_t allowed = raise_open_file_limit(config.max_connections);
+  if (allowed < config.max_connections && config.options.logger) {
+    config.options.logger->log(
+        LogLevel::kWarn,
+        "the open-file limit allows about " + std::to_string(allowed) +
+            " connections, fewer than --max-connections " + std::to_string(config.max_connections) +
+            ": raise it (ulimit -n, or LimitNOFILE= in a systemd unit) to hold that many");
   }
-  raise_listen_backlog(listen_socket);
+
+  Api* a = server->api_.get();
+  auto handler = [a](ServerRequest request, HttpFront::Respond respond) {
+    if (request.method == "GET" && request.path == "/health") {
+      ServerResponse response;
+      a->health(response);
+      return respond(std::move(response));
+    }
+    a->handle(request, std::move(respond));
+  };
+  // Requests refused before they reach the API get the same shape as the API's own errors.
+  size_t cap = config.options.max_body_bytes;
+  size_t max_connections = config.max_connections;
+  auto refusal = [a, cap, max_connections](const ServerRequest& request, int status) {
+    ServerResponse response;
+    response.status = status;
+    a->stamp(response);
+    std::string code = status == 413   ? "RequestEntityTooLargeException"
+                       : status == 503 ? "ServiceUnavailableException"
+                                       : "BadRequestException";
+    std::string message =
+        status == 413   ? "Request body exceeds the limit of " + std::to_string(cap) + " bytes"
+        : status == 503 ? "The server holds its most connections (" +
+                              std::to_string(max_connections) + "); retry shortly"
+                        : "Malformed HTTP request";
+    response.set_header("x-amzn-ErrorType", code);
+    response.set_content(R"({"__type":")" + code + R"(","message":")" + message + "\"}",
+                         "application/json");
+    a->log_refused(request, response, code, message);
+    return response;
+  };
+  auto started = HttpFront::start(std::move(front), std::move(handler), std::move(refusal));
+  if (!started.ok()) return started.status();
+  server->front_ = std::move(*started);
   server->host_ = host;
-  server->port_ = bound;
-  server->tls_ = tls;
-  server->http_ = std::move(http);
-  httplib::Server* raw = server->http_.get();
-  server->thread_ = std::thread([raw] { raw->listen_after_bind(); });
-  while (!raw->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  server->port_ = server->front_->port();
+  server->tls_ = server->front_->tls();
   return server;
 }
 
 void Server::stop() {
   std::unique_lock<std::mutex> l(mu_);
   if (stopped_) return;
-  if (api_) api_->begin_shutdown();  // long polls answer now, not at their deadline
-  // httplib's stop() closes the listening socket; the listen thread then drains its worker pool,
-  // so every request already accepted gets its answer before the join returns.
-  if (http_) http_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (api_) api_->begin_shutdown();  // waiting polls answer now, not at their deadline
+  if (front_) front_->stop();
   stopped_ = true;
   stopped_cv_.notify_all();
 }

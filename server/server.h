@@ -1,9 +1,7 @@
 // Server: cairn-server as a library. It opens storage, bootstraps pools, binds the listening
-// socket and serves on a worker pool until stop(). The cairn-server binary and in-process tests
-// (and the demo's embedded server) all run it this way.
+// socket and serves (server/http_front.h) until stop(). The cairn-server binary and in-process
+// tests (and the demo's embedded server) all run it this way.
 #pragma once
-
-#include <httplib.h>
 
 #include <condition_variable>
 #include <memory>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "server/api.h"
+#include "server/http_front.h"
 
 namespace cairn::server {
 
@@ -27,12 +26,20 @@ struct ServerConfig {
   int db_pool_size = 16;                            // PostgreSQL connections at most
   std::vector<std::string> bootstrap_pools;
   ServerOptions options;
-  // Each open connection holds a worker, idle keep-alive ones for up to 2 s: size this to the
-  // devices connected at once, not to the cores. Idle workers cost a stack and nothing else.
-  int worker_threads = 256;
+  // Threads that run requests (the ones that touch storage); 0 picks a number from the cores
+  // and the storage: SQLite's writers group their commits, so a few per core keep its groups
+  // full; PostgreSQL gets one per pooled connection. Connections hold no thread.
+  int worker_threads = 0;
+  // Threads that read and write connections; 0: one per two cores.
+  int io_threads = 0;
   // How long a connection may take to send the rest of a request once it has started one (and,
-  // likewise, to take an answer): a client that stalls is cut off then and its worker freed.
+  // likewise, to take an answer): a client that stalls is cut off then.
   int read_timeout_seconds = 5;
+  // How long an idle keep-alive connection is kept for its next request.
+  int keep_alive_seconds = 60;
+  // Connections open at once at most; the next one is answered 503 and closed. The server
+  // raises its open-file limit to match, and says at start when the system does not allow it.
+  size_t max_connections = 50000;
   // HTTPS through OpenSSL when both are set: PEM files of the certificate (chain) and its key.
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -52,8 +59,11 @@ class Server {
   // (name, pool id) for each --bootstrap-pool, in order.
   const std::vector<std::pair<std::string, std::string>>& pools() const { return pools_; }
   Api& api() { return *api_; }
+  // Connections open now, parked polls among them, and connections turned away.
+  FrontCounts connections() const { return front_->counts(); }
 
-  // Stops accepting, lets in-flight requests finish, then returns. Safe to call twice.
+  // Stops accepting, answers the waiting polls, lets in-flight requests finish, closes idle
+  // connections, then returns. Safe to call twice.
   void stop();
   // Blocks until the server stops.
   void wait();
@@ -62,8 +72,7 @@ class Server {
   Server() = default;
 
   std::unique_ptr<Api> api_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread thread_;
+  std::unique_ptr<HttpFront> front_;
   std::mutex mu_;
   std::condition_variable stopped_cv_;
   bool stopped_ = false;

@@ -63,10 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t space = request_line.find(' ');
   if (space == std::string::npos) return 0;
 
-  httplib::Request req;
-  req.method = request_line.substr(0, space);
-  req.target = request_line.substr(space + 1);
-  req.path = req.target.substr(0, req.target.find('?'));
+  cairn::server::ServerRequest req;
+  req.set_target(request_line.substr(0, space), request_line.substr(space + 1));
   size_t pos = line_end + 1;
   cairn::transport::SigV4Request sig;
   sig.method = req.method;
@@ -98,8 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& [name, value] : sig.headers) req.headers.emplace(name, value);
   req.body = body;
 
-  httplib::Response res;
-  api().handle(req, res);
+  cairn::server::ServerResponse res = api().handle(req);
   if (res.status < 200 || res.status > 599) std::abort();
   if (res.status >= 300 && !res.has_header("x-amzn-ErrorType")) std::abort();
   rapidjson::Document doc;

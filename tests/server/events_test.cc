@@ -2,6 +2,7 @@
 // webhook, the sync trigger's http(s) hook, stream records in NDJSON files or over HTTP, and bulk
 // publish into the sink. Hooks and sinks are real HTTP servers on 127.0.0.1.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <condition_variable>

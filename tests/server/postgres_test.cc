@@ -3,6 +3,7 @@
 // connection pool, the revocation feed, URLs and their errors, and a database that goes away and
 // comes back.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <chrono>

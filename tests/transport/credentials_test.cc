@@ -1,6 +1,7 @@
 // Credentials: the standard sources, the chain, the Cognito Identity flow against a loopback
 // identity service, and a byte-for-byte cross-check of cairn's signed requests with botocore's.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <cstdlib>

@@ -2,6 +2,7 @@
 // timeouts, refused connections, error bodies, an HTTP proxy, TLS verification with a generated
 // self-signed certificate, and wire traces with secrets redacted.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <chrono>
 #include <condition_variable>

@@ -1,0 +1,63 @@
+// ServerRequest and ServerResponse: what the protocol layer (Api) reads and writes, apart from the
+// connection library that carries them (server/http_front.h). Header names compare without
+// regard to case, as HTTP has them.
+#pragma once
+
+#include <strings.h>
+#include <map>
+#include <string>
+
+namespace cairn::server {
+
+struct HeaderNameLess {
+  bool operator()(const std::string& a, const std::string& b) const {
+    return ::strcasecmp(a.c_str(), b.c_str()) < 0;
+  }
+};
+// A name may repeat; its values keep the order they came in.
+using HttpHeaders = std::multimap<std::string, std::string, HeaderNameLess>;
+
+struct ServerRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as sent: the path and the query string, percent-encoded
+  std::string path;    // target up to the '?'
+  HttpHeaders headers;
+  std::string body;
+  std::string remote_addr;  // the peer's address, for logs
+
+  bool has_header(const std::string& name) const { return headers.count(name) != 0; }
+  // The first value of `name`, or "".
+  std::string get_header_value(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+  // Sets method, target and path from a request line's parts.
+  void set_target(std::string m, std::string t) {
+    method = std::move(m);
+    target = std::move(t);
+    path = target.substr(0, target.find('?'));
+  }
+};
+
+struct ServerResponse {
+  int status = 200;
+  HttpHeaders headers;
+  std::string body;
+
+  bool has_header(const std::string& name) const { return headers.count(name) != 0; }
+  std::string get_header_value(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+  // Replaces any earlier value.
+  void set_header(const std::string& name, std::string value) {
+    headers.erase(name);
+    headers.emplace(name, std::move(value));
+  }
+  void set_content(std::string content, const std::string& content_type) {
+    body = std::move(content);
+    set_header("Content-Type", content_type);
+  }
+};
+
+}  // namespace cairn::server
