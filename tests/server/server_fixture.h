@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -21,7 +22,8 @@ inline const char* kAdminSecret = "cairn-admin-secret-for-tests";
 class TestServer {
  public:
   explicit TestServer(server::ServerOptions options = {}, bool with_admin = true,
-                      int read_timeout_seconds = 5) {
+                      int read_timeout_seconds = 5,
+                      const std::function<void(server::ServerConfig&)>& configure = {}) {
     char tmpl[] = "/tmp/cairn-server-test-XXXXXX";
     dir_ = mkdtemp(tmpl);
     server::ServerConfig config;
@@ -37,6 +39,7 @@ class TestServer {
     }
     config.worker_threads = 16;
     config.read_timeout_seconds = read_timeout_seconds;
+    if (configure) configure(config);
     auto started = server::Server::start(config);
     if (!started.ok()) throw std::runtime_error(started.status().ToString());
     server_ = std::move(*started);
