@@ -269,7 +269,7 @@ std::map<std::string, PhaseTotals> Api::phase_totals() const {
 void Api::handle(const ServerRequest& request, Respond respond) {
   auto started = std::chrono::steady_clock::now();
   t_phases = PhaseTotals{};
-  Call call{&request, Caller{}, now(), {}};
+  Call call{&request, Caller{}, now(), {}, false, nullptr};
   std::string operation = "Unknown";
   bool identity_protocol = request.method == "POST" && request.has_header("X-Amz-Target");
   Reply reply = std::string();
@@ -300,6 +300,22 @@ void Api::handle(const ServerRequest& request, Respond respond) {
   });
 }
 
+std::variant<ServerResponse, std::shared_ptr<Channel>> Api::upgrade(const ServerRequest& request) {
+  auto started = std::chrono::steady_clock::now();
+  t_phases = PhaseTotals{};
+  Call call{&request, Caller{}, now(), {}, /*upgrade=*/true, nullptr};
+  std::string operation = "Unknown";
+  Reply reply = route_sync(call, operation);
+  if (reply.ok() && !call.channel) {
+    reply = Status::FromService("BadRequestException",
+                                "Only the notification channel upgrades to WebSocket", 400);
+  }
+  ServerResponse response = respond(request, operation, false, std::move(reply), started, t_phases,
+                                    call.channel != nullptr);
+  if (call.channel) return call.channel;
+  return response;
+}
+
 ServerResponse Api::handle(const ServerRequest& request) {
   struct Outcome {
     std::mutex mu;
@@ -320,13 +336,13 @@ ServerResponse Api::handle(const ServerRequest& request) {
 ServerResponse Api::respond(const ServerRequest& request, const std::string& operation,
                             bool identity_protocol, Reply reply,
                             std::chrono::steady_clock::time_point started,
-                            const PhaseTotals& phases) {
+                            const PhaseTotals& phases, bool upgraded) {
   ServerResponse response;
   std::string rid = stamp(response);
   const char* content_type = identity_protocol ? "application/x-amz-json-1.1" : "application/json";
   RequestRecord record;
   if (reply.ok()) {
-    response.status = 200;
+    response.status = upgraded ? 101 : 200;
     response.set_content(std::move(*reply), content_type);
   } else {
     Status s = to_wire(reply.status());

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "cairn/clock.h"
@@ -85,6 +86,9 @@ class Api {
   // Answers `request` through `respond`, once, on this thread or (a parked poll) on the thread
   // that wakes it. `request` need not outlive the call.
   void handle(const ServerRequest& request, Respond respond);
+  // A WebSocket upgrade of the notification channel's path, authenticated and authorised as its
+  // poll is: the channel that carries the device's notifications, or the error answer.
+  std::variant<ServerResponse, std::shared_ptr<Channel>> upgrade(const ServerRequest& request);
   // handle(), waiting on this thread for the answer.
   ServerResponse handle(const ServerRequest& request);
 
@@ -126,11 +130,15 @@ class Api {
     Millis now;
     // Set by an operation that answers later: called with the function that takes its reply.
     std::function<void(std::function<void(Reply)>)> park;
+    // A WebSocket upgrade: the operation (the notification channel) answers with a channel.
+    bool upgrade = false;
+    std::shared_ptr<Channel> channel;
   };
   // The response for an operation's reply, logged and added to the phase totals.
   ServerResponse respond(const ServerRequest& request, const std::string& operation,
                          bool identity_protocol, Reply reply,
-                         std::chrono::steady_clock::time_point started, const PhaseTotals& phases);
+                         std::chrono::steady_clock::time_point started, const PhaseTotals& phases,
+                         bool upgraded = false);
 
   Reply route_sync(Call& call, std::string& operation);
   Reply route_identity(Call& call, const std::string& operation);

@@ -30,6 +30,7 @@
 
 #include "cairn/http.h"
 #include "cairn/logging.h"
+#include "server/server_message.h"
 #include "server/storage.h"
 
 namespace cairn::server {
@@ -128,6 +129,33 @@ class Notifications {
   uint64_t clock_ = 0;
   bool stopping_ = false;
   std::thread timer_;
+};
+
+class EventHub;
+
+// The notification channel over WebSocket: sends each batch of a device's notifications as a
+// poll's answer would carry it, and takes the client's acknowledgements, {"after": N}.
+class NotificationChannel : public Channel,
+                            public std::enable_shared_from_this<NotificationChannel> {
+ public:
+  NotificationChannel(EventHub* events, std::string device_id, int64_t after);
+  void open(Send send) override;
+  void sent() override;
+  Status received(const std::string& text) override;
+  void closed() override;
+  // The client's place, as it last acknowledged it.
+  int64_t acked() const;
+
+ private:
+  void watch();
+  EventHub* events_;
+  std::string device_id_;
+  mutable std::mutex mu_;
+  Send send_;
+  int64_t next_ = 0;
+  int64_t acked_ = 0;
+  uint64_t watch_id_ = 0;
+  bool closed_ = false;
 };
 
 // A poll's answer: {"Notifications":[{"Seq":N,"Payload":{...}},...],"Next":N}.

@@ -1,5 +1,7 @@
 // The operations behind server-side events (docs/events.md): cairn's notification channel (a long
 // poll, a cairn extension of the protocol) and the sync trigger's call to an http(s) hook.
+#include <rapidjson/document.h>
+
 #include "server/api.h"
 #include "server/api_internal.h"
 
@@ -219,6 +221,10 @@ Reply Api::poll_notifications(Call& c, const std::string& pool, const std::strin
     return Status::OK();
   });
   if (!s.ok()) return s;
+  if (c.upgrade) {
+    c.channel = std::make_shared<NotificationChannel>(events_.get(), device_id, after);
+    return std::string();
+  }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
   c.park = [this, device_id, after, deadline](std::function<void(Reply)> answer) {
     events_->notifications().watch(
@@ -228,6 +234,82 @@ Reply Api::poll_notifications(Call& c, const std::string& pool, const std::strin
         });
   };
   return std::string();
+}
+
+// --- the WebSocket channel
+// ------------------------------------------------------------------------
+
+NotificationChannel::NotificationChannel(EventHub* events, std::string device_id, int64_t after)
+    : events_(events), device_id_(std::move(device_id)), next_(after) {}
+
+void NotificationChannel::open(Send send) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    send_ = std::move(send);
+  }
+  watch();
+}
+
+void NotificationChannel::watch() {
+  int64_t after = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return;
+    after = next_;
+  }
+  std::weak_ptr<NotificationChannel> weak = shared_from_this();
+  // No deadline: the connection's pings keep it honest. An empty fire is the server stopping.
+  // The watcher may fire on this thread, before watch() returns.
+  uint64_t id = events_->notifications().watch(
+      device_id_, after, Notifications::Deadline::max(),
+      [weak](std::vector<Notifications::Entry> entries, int64_t next) {
+        auto self = weak.lock();
+        if (!self || entries.empty()) return;
+        Send send;
+        {
+          std::lock_guard<std::mutex> l(self->mu_);
+          if (self->closed_) return;
+          self->next_ = next;
+          send = self->send_;
+        }
+        send(notifications_json(entries, next));
+      });
+  bool closed = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    watch_id_ = id;
+    closed = closed_;
+  }
+  if (closed) events_->notifications().cancel(id);  // closed() ran while it was being set up
+}
+
+void NotificationChannel::sent() { watch(); }
+
+Status NotificationChannel::received(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.data(), text.size());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("after") || !d["after"].IsInt64()) {
+    return Status(ErrorCode::kInvalidArgument, "expected {\"after\": N}");
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  acked_ = d["after"].GetInt64();
+  return Status::OK();
+}
+
+void NotificationChannel::closed() {
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    closed_ = true;
+    send_ = nullptr;
+    id = watch_id_;
+  }
+  events_->notifications().cancel(id);
+}
+
+int64_t NotificationChannel::acked() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return acked_;
 }
 
 std::string notifications_json(const std::vector<Notifications::Entry>& entries, int64_t next) {

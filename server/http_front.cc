@@ -8,6 +8,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -21,6 +23,7 @@ namespace cairn::server {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -66,10 +69,11 @@ class Connection {
 
 class HttpFront::Impl {
  public:
-  Impl(FrontOptions options, Handler handler, Refusal refusal)
+  Impl(FrontOptions options, Handler handler, Refusal refusal, Upgrade upgrade)
       : options_(std::move(options)),
         handler_(std::move(handler)),
         refusal_(std::move(refusal)),
+        upgrade_(std::move(upgrade)),
         acceptor_(ioc_),
         accept_retry_(ioc_),
         workers_(static_cast<size_t>(std::max(1, options_.workers))) {}
@@ -81,6 +85,12 @@ class HttpFront::Impl {
   // Connection bookkeeping, for the sessions.
   void opened(Connection* c, std::weak_ptr<Connection> weak) {
     std::lock_guard<std::mutex> l(mu_);
+    connections_.emplace(c, std::move(weak));
+  }
+  // A connection that takes over from another (an upgrade), counted apart from it.
+  void adopted(Connection* c, std::weak_ptr<Connection> weak) {
+    std::lock_guard<std::mutex> l(mu_);
+    ++open_;
     connections_.emplace(c, std::move(weak));
   }
   void closed(Connection* c) {
@@ -99,8 +109,21 @@ class HttpFront::Impl {
   ServerResponse refuse(const ServerRequest& request, int status) {
     return refusal_(request, status);
   }
+  // Runs the upgrade handler on a worker; `on_answer` runs on `executor`.
+  template <class Executor, class OnAnswer>
+  void upgrade(ServerRequest request, Executor executor, OnAnswer on_answer) {
+    asio::post(workers_, [this, request = std::move(request), executor,
+                          on_answer = std::move(on_answer)]() mutable {
+      auto answer = upgrade_(request);
+      asio::post(executor,
+                 [on_answer = std::move(on_answer), answer = std::move(answer)]() mutable {
+                   on_answer(std::move(answer));
+                 });
+    });
+  }
 
   std::atomic<size_t> parked_{0};
+  std::atomic<size_t> websockets_{0};
   std::atomic<size_t> refused_{0};
   int port_ = 0;
   bool tls_ = false;
@@ -112,6 +135,7 @@ class HttpFront::Impl {
   FrontOptions options_;
   Handler handler_;
   Refusal refusal_;
+  Upgrade upgrade_;
   // Declared before ioc_: handlers that io_context's destructor drops may end sessions, and those
   // report here.
   std::mutex mu_;
@@ -132,6 +156,109 @@ class HttpFront::Impl {
 };
 
 namespace {
+
+// A WebSocket connection: text messages between the client and a Channel. One send is in flight
+// at a time (the channel waits for sent()), so a client that stops reading holds one message.
+template <class Stream>
+class WsSession : public Connection, public std::enable_shared_from_this<WsSession<Stream>> {
+ public:
+  WsSession(HttpFront::Impl& front, Stream stream, std::shared_ptr<Channel> channel)
+      : front_(front),
+        ws_(std::move(stream)),
+        channel_(std::move(channel)),
+        stall_(ws_.get_executor()) {
+    ++front_.websockets_;
+  }
+  ~WsSession() override {
+    --front_.websockets_;
+    front_.closed(this);
+  }
+
+  void start(http::request<http::string_body> upgrade) {
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket keeps its own time
+    websocket::stream_base::timeout timeout;
+    timeout.handshake_timeout = front_.options().read_timeout;
+    timeout.idle_timeout = front_.options().ws_idle;
+    timeout.keep_alive_pings = true;
+    ws_.set_option(timeout);
+    ws_.read_message_max(front_.options().ws_max_message);
+    ws_.async_accept(upgrade, [self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) return self->finish();
+      self->open_ = true;
+      std::weak_ptr<WsSession> weak = self;
+      auto executor = self->ws_.get_executor();
+      self->channel_->open([weak, executor](std::string text) {
+        asio::post(executor, [weak, text = std::move(text)]() mutable {
+          if (auto s = weak.lock()) s->send(std::move(text));
+        });
+      });
+      self->read();
+      if (self->front_.stopping()) self->close_now();
+    });
+  }
+
+  void close_if_idle() override {
+    asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->close_now(); });
+  }
+
+ private:
+  void read() {
+    ws_.async_read(in_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->finish();  // closed, timed out, too large, unmasked, ...
+      std::string text = beast::buffers_to_string(self->in_.data());
+      self->in_.consume(self->in_.size());
+      Status s = self->channel_->received(text);
+      if (!s.ok()) {
+        return self->close_with(websocket::close_reason(websocket::close_code::policy_error,
+                                                        s.message().substr(0, 120)));
+      }
+      self->read();
+    });
+  }
+
+  void send(std::string text) {
+    if (!open_ || closing_) return;
+    out_ = std::move(text);
+    ws_.text(true);
+    stall_.expires_after(front_.options().ws_stall);
+    stall_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // the write finished first
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);  // a client that never reads
+    });
+    ws_.async_write(asio::buffer(out_),
+                    [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                      self->stall_.cancel();
+                      if (ec) return self->finish();
+                      self->channel_->sent();
+                    });
+  }
+
+  void close_now() {
+    close_with(websocket::close_reason(websocket::close_code::going_away, "server stopping"));
+  }
+  void close_with(websocket::close_reason reason) {
+    if (!open_ || closing_) return;
+    closing_ = true;
+    ws_.async_close(reason,
+                    [self = this->shared_from_this()](beast::error_code) { self->finish(); });
+  }
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    channel_->closed();
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+  }
+
+  HttpFront::Impl& front_;
+  websocket::stream<Stream> ws_;
+  std::shared_ptr<Channel> channel_;
+  asio::steady_timer stall_;
+  beast::flat_buffer in_;
+  std::string out_;
+  bool open_ = false, closing_ = false, finished_ = false;
+};
 
 template <class Stream>
 class Session : public Connection, public std::enable_shared_from_this<Session<Stream>> {
@@ -260,21 +387,47 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
     state_ = State::kWorking;
     auto message = parser_->release();
     parser_.reset();
+    if (websocket::is_upgrade(message)) return upgrade(std::move(message));
     keep_alive_ = message.keep_alive();
     version_ = message.version();
+    ServerRequest request = to_request(message);
+    request.body = std::move(message.body());
+    front_.dispatch(std::move(request), stream_.get_executor(),
+                    [self = this->shared_from_this()](ServerResponse response) {
+                      self->write(std::move(response));
+                    });
+  }
+
+  // Asks the upgrade handler; on yes, the stream moves to a WsSession and this session ends.
+  void upgrade(http::request<http::string_body> message) {
+    ServerRequest request = to_request(message);
+    version_ = message.version();
+    keep_alive_ = false;
+    front_.upgrade(std::move(request), stream_.get_executor(),
+                   [self = this->shared_from_this(), message = std::move(message)](
+                       std::variant<ServerResponse, std::shared_ptr<Channel>> answer) mutable {
+                     if (auto* refused = std::get_if<ServerResponse>(&answer)) {
+                       return self->write(std::move(*refused));
+                     }
+                     auto ws = std::make_shared<WsSession<Stream>>(
+                         self->front_, std::move(self->stream_),
+                         std::move(std::get<std::shared_ptr<Channel>>(answer)));
+                     self->state_ = State::kClosed;  // its stream is the WebSocket's now
+                     self->front_.adopted(ws.get(), ws);
+                     ws->start(std::move(message));
+                   });
+  }
+
+  ServerRequest to_request(http::request<http::string_body>& message) {
     ServerRequest request;
     request.set_target(std::string(message.method_string()), std::string(message.target()));
     for (const auto& field : message) {
       request.headers.emplace(std::string(field.name_string()), std::string(field.value()));
     }
-    request.body = std::move(message.body());
     beast::error_code ec;
     auto peer = lowest().socket().remote_endpoint(ec);
     if (!ec) request.remote_addr = peer.address().to_string();
-    front_.dispatch(std::move(request), stream_.get_executor(),
-                    [self = this->shared_from_this()](ServerResponse response) {
-                      self->write(std::move(response));
-                    });
+    return request;
   }
 
   void write(ServerResponse response) {
@@ -466,8 +619,9 @@ void HttpFront::Impl::stop() {
 }
 
 Result<std::unique_ptr<HttpFront>> HttpFront::start(FrontOptions options, Handler handler,
-                                                    Refusal refusal) {
-  auto impl = std::make_unique<Impl>(std::move(options), std::move(handler), std::move(refusal));
+                                                    Refusal refusal, Upgrade upgrade) {
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(handler), std::move(refusal),
+                                     std::move(upgrade));
   Status s = impl->open();
   if (!s.ok()) return s;
   impl->run();
@@ -487,6 +641,7 @@ FrontCounts HttpFront::counts() const {
     c.open = impl_->open_;
   }
   c.parked = impl_->parked_.load();
+  c.websockets = impl_->websockets_.load();
   c.refused = impl_->refused_.load();
   return c;
 }

@@ -12,6 +12,10 @@
 //  - stop() stops accepting, lets every request in flight be answered, closes idle connections
 //    and returns once every connection is gone.
 //
+//  - A request that asks to upgrade to WebSocket goes to the Upgrade handler; once accepted, the
+//    connection carries text messages to and from a Channel (server/server_message.h), with
+//    pings, close frames and a bound on message size. stop() sends WebSockets a close frame.
+//
 // Thread safety: start(), stop() and the accessors may be called from any thread.
 #pragma once
 
@@ -21,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <variant>
 
 #include "cairn/status.h"
 #include "server/server_message.h"
@@ -37,6 +42,12 @@ struct FrontOptions {
   std::chrono::seconds keep_alive_idle{60};
   std::chrono::seconds read_timeout{5};
   size_t max_connections = 50000;
+  // WebSocket: a connection with nothing to say for this long is pinged, and closed if the
+  // client has said nothing either by twice this; a send the client has not taken within
+  // stall_timeout closes it.
+  std::chrono::seconds ws_idle{30};
+  std::chrono::seconds ws_stall{30};
+  size_t ws_max_message = 4096;  // a client message larger than this closes the connection
   // HTTPS when both are set: PEM files of the certificate (chain) and its key.
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -44,8 +55,9 @@ struct FrontOptions {
 
 // Connections open now, by what they are doing.
 struct FrontCounts {
-  size_t open = 0;     // every connection
-  size_t parked = 0;   // a request parked by its handler (a long poll)
+  size_t open = 0;    // every connection
+  size_t parked = 0;  // a request parked by its handler (a long poll)
+  size_t websockets = 0;
   size_t refused = 0;  // connections answered 503 since start: over max_connections
 };
 
@@ -57,9 +69,13 @@ class HttpFront {
   // The answer to a request refused before it reached the handler: status 400 (malformed), 413
   // (body over the limit) or 503 (too many connections). `request` holds what was read of it.
   using Refusal = std::function<ServerResponse(const ServerRequest& request, int status)>;
+  // A WebSocket upgrade request, on a worker: the channel to talk to, or the answer that refuses
+  // it (the connection closes after it).
+  using Upgrade =
+      std::function<std::variant<ServerResponse, std::shared_ptr<Channel>>(const ServerRequest&)>;
 
   static Result<std::unique_ptr<HttpFront>> start(FrontOptions options, Handler handler,
-                                                  Refusal refusal);
+                                                  Refusal refusal, Upgrade upgrade);
   ~HttpFront();
 
   int port() const;

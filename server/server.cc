@@ -108,7 +108,9 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
     a->log_refused(request, response, code, message);
     return response;
   };
-  auto started = HttpFront::start(std::move(front), std::move(handler), std::move(refusal));
+  auto upgrade = [a](const ServerRequest& request) { return a->upgrade(request); };
+  auto started = HttpFront::start(std::move(front), std::move(handler), std::move(refusal),
+                                  std::move(upgrade));
   if (!started.ok()) return started.status();
   server->front_ = std::move(*started);
   server->host_ = host;

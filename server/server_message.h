@@ -4,8 +4,12 @@
 #pragma once
 
 #include <strings.h>
+
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
+#include "cairn/status.h"
 
 namespace cairn::server {
 
@@ -58,6 +62,22 @@ struct ServerResponse {
     body = std::move(content);
     set_header("Content-Type", content_type);
   }
+};
+
+// What an upgraded (WebSocket) connection talks to: the messages it sends and the ones it gets.
+// The connection calls open() once, then received() for each client message and sent() after
+// each send() has been written, and closed() once at the end. send() may be called from any
+// thread, one message at a time: the next only after sent() (so a client that stops reading
+// holds one message, not a queue).
+class Channel {
+ public:
+  virtual ~Channel() = default;
+  using Send = std::function<void(std::string text)>;
+  virtual void open(Send send) = 0;
+  virtual void sent() = 0;
+  // A client's text message; a non-OK status closes the connection (policy violation).
+  virtual Status received(const std::string& text) = 0;
+  virtual void closed() = 0;
 };
 
 }  // namespace cairn::server
