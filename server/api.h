@@ -56,6 +56,9 @@ struct ServerOptions {
   // must agree without reading it from the database (or rotate it) set it from a file or the
   // environment; at least 32 characters.
   std::string signing_key;
+  // Connections one identity may hold listening at once (long polls and WebSockets): a player's
+  // devices, with room for reconnections that overlap the old connection's end.
+  int max_listeners_per_identity = 8;
   // Push notifications, streams and sync-trigger hooks (docs/events.md).
   EventsOptions events;
   std::shared_ptr<Clock> clock;
@@ -172,6 +175,9 @@ class Api {
   Result<std::vector<sync::RecordPatch>> run_sync_trigger(const std::string& hook,
                                                           const sync::UpdateRecordsRequest& r,
                                                           int64_t* observed_count);
+  // A listening connection's place under its identity's cap (max_listeners_per_identity),
+  // given back when the last copy goes; null when the identity is at its cap.
+  std::shared_ptr<void> take_listener_slot(const std::string& identity);
   // The pool's SyncTrigger URL when it is an http(s) hook; read through a one-second cache, since
   // every UpdateRecords asks.
   std::optional<std::string> sync_trigger_hook(const std::string& pool_id);
@@ -242,6 +248,8 @@ class Api {
   std::map<std::string, int64_t> pending_sessions_;  // pool id -> sessions not yet written
   bool usage_stopping_ = false;
   std::thread usage_thread_;
+  std::mutex listeners_mu_;
+  std::map<std::string, int> listeners_;  // identity -> connections listening now
   mutable std::mutex phases_mu_;
   std::map<std::string, PhaseTotals> phases_;
 };

@@ -138,7 +138,9 @@ class EventHub;
 class NotificationChannel : public Channel,
                             public std::enable_shared_from_this<NotificationChannel> {
  public:
-  NotificationChannel(EventHub* events, std::string device_id, int64_t after);
+  // `slot` is the connection's place under its identity's cap, held until closed().
+  NotificationChannel(EventHub* events, std::string device_id, int64_t after,
+                      std::shared_ptr<void> slot);
   void open(Send send) override;
   void sent() override;
   Status received(const std::string& text) override;
@@ -151,6 +153,7 @@ class NotificationChannel : public Channel,
   EventHub* events_;
   std::string device_id_;
   mutable std::mutex mu_;
+  std::shared_ptr<void> slot_;
   Send send_;
   int64_t next_ = 0;
   int64_t acked_ = 0;

@@ -221,26 +221,61 @@ Reply Api::poll_notifications(Call& c, const std::string& pool, const std::strin
     return Status::OK();
   });
   if (!s.ok()) return s;
+  std::shared_ptr<void> slot;
+  if (c.upgrade || wait_seconds > 0) {
+    slot = take_listener_slot(identity);
+    if (!slot) {
+      return Status::FromService("LimitExceededException",
+                                 "This identity has " +
+                                     std::to_string(options_.max_listeners_per_identity) +
+                                     " connections listening already, the most it may",
+                                 400);
+    }
+  }
   if (c.upgrade) {
-    c.channel = std::make_shared<NotificationChannel>(events_.get(), device_id, after);
+    c.channel =
+        std::make_shared<NotificationChannel>(events_.get(), device_id, after, std::move(slot));
     return std::string();
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
-  c.park = [this, device_id, after, deadline](std::function<void(Reply)> answer) {
+  c.park = [this, device_id, after, deadline, slot](std::function<void(Reply)> answer) {
     events_->notifications().watch(
         device_id, after, deadline,
-        [answer = std::move(answer)](std::vector<Notifications::Entry> entries, int64_t next) {
+        [answer = std::move(answer), slot](std::vector<Notifications::Entry> entries,
+                                           int64_t next) mutable {
+          slot.reset();  // before the answer: the device may listen again at once
           answer(notifications_json(entries, next));
         });
   };
   return std::string();
 }
 
+std::shared_ptr<void> Api::take_listener_slot(const std::string& identity) {
+  std::lock_guard<std::mutex> l(listeners_mu_);
+  int& count = listeners_[identity];
+  if (count >= options_.max_listeners_per_identity) {
+    if (count == 0) listeners_.erase(identity);
+    return nullptr;
+  }
+  ++count;
+  struct Slot {
+    Api* api;
+    std::string identity;
+    ~Slot() {
+      std::lock_guard<std::mutex> l(api->listeners_mu_);
+      auto it = api->listeners_.find(identity);
+      if (it != api->listeners_.end() && --it->second <= 0) api->listeners_.erase(it);
+    }
+  };
+  return std::shared_ptr<Slot>(new Slot{this, identity});
+}
+
 // --- the WebSocket channel
 // ------------------------------------------------------------------------
 
-NotificationChannel::NotificationChannel(EventHub* events, std::string device_id, int64_t after)
-    : events_(events), device_id_(std::move(device_id)), next_(after) {}
+NotificationChannel::NotificationChannel(EventHub* events, std::string device_id, int64_t after,
+                                         std::shared_ptr<void> slot)
+    : events_(events), device_id_(std::move(device_id)), slot_(std::move(slot)), next_(after) {}
 
 void NotificationChannel::open(Send send) {
   {
@@ -302,6 +337,7 @@ void NotificationChannel::closed() {
     std::lock_guard<std::mutex> l(mu_);
     closed_ = true;
     send_ = nullptr;
+    slot_.reset();
     id = watch_id_;
   }
   events_->notifications().cancel(id);

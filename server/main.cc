@@ -130,6 +130,11 @@ int main(int argc, char** argv) {
                  "open-file limit is raised to match")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000000));
+  app.add_option("--max-listeners-per-identity", config.options.max_listeners_per_identity,
+                 "Notification connections (long polls, WebSockets) one identity may hold at "
+                 "once; the next is refused with LimitExceededException")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   app.add_option("--keep-alive", config.keep_alive_seconds,
                  "Seconds an idle keep-alive connection is kept for its next request")
       ->capture_default_str()

@@ -330,6 +330,41 @@ TEST(WebSocket, AnUnsignedExpiredOrOtherIdentityUpgradeIsRefused) {
   EXPECT_EQ(ts.server().connections().websockets, 0u);
 }
 
+TEST(WebSocket, AnIdentityListensOnAtMostItsCapOfConnections) {
+  server::ServerOptions options;
+  options.max_listeners_per_identity = 2;
+  TestServer ts(options);
+  Player p = listening_player(ts);
+  boost::asio::io_context ioc;
+  auto creds = p.device.provider->credentials();
+  ASSERT_TRUE(creds.ok());
+  int port = ts.server().port();
+  Upgrade first = upgrade(ioc, port, ts.pool(), p.device.identity_id, p.device_id, *creds);
+  Upgrade second = upgrade(ioc, port, ts.pool(), p.device.identity_id, p.device_id, *creds);
+  ASSERT_FALSE(first.ec);
+  ASSERT_FALSE(second.ec);
+  Upgrade third = upgrade(ioc, port, ts.pool(), p.device.identity_id, p.device_id, *creds);
+  EXPECT_TRUE(third.ec);
+  EXPECT_EQ(third.status, 400);
+  auto poll =
+      p.device.sync->poll_notifications({ts.pool(), p.device.identity_id, p.device_id, 0, 10});
+  ASSERT_FALSE(poll.ok());
+  EXPECT_EQ(poll.status().service_code(), "LimitExceededException");
+  // Another player is not held back by this one.
+  Player other = listening_player(ts);
+  auto other_creds = other.device.provider->credentials();
+  ASSERT_TRUE(other_creds.ok());
+  EXPECT_FALSE(
+      upgrade(ioc, port, ts.pool(), other.device.identity_id, other.device_id, *other_creds).ec);
+
+  // A connection that goes gives its place back.
+  first.ws->close(websocket::close_code::normal);
+  EXPECT_TRUE(eventually([&] {
+    Upgrade again = upgrade(ioc, port, ts.pool(), p.device.identity_id, p.device_id, *creds);
+    return !again.ec;
+  }));
+}
+
 TEST(WebSocket, AMessageTooLargeOrUnmaskedClosesTheConnection) {
   TestServer ts;
   Player p = listening_player(ts);
