@@ -14,6 +14,8 @@ PACKAGES=(
   # server and tools: Boost.Beast/Asio carries the server's connections; cpp-httplib serves the
   # tests' scripted servers and the benchmarks' reference floor
   libboost-dev libcpp-httplib-dev libcli11-dev
+  # GET /metrics: Prometheus's C++ client, its core library alone
+  prometheus-cpp-dev
   # the server's PostgreSQL backend, and the throwaway PostgreSQL its tests start
   libpq-dev postgresql
   # interop tests: botocore is the reference serializer and signer; boto3, the AWS CLI and

@@ -70,31 +70,38 @@ uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
 // Adds the time spent in each transaction to the current request's storage phase.
 class TimedStorage final : public Storage {
  public:
-  explicit TimedStorage(std::unique_ptr<Storage> inner) : inner_(std::move(inner)) {}
+  TimedStorage(std::unique_ptr<Storage> inner, Metrics* metrics)
+      : inner_(std::move(inner)), metrics_(metrics) {}
   Status read(const std::function<Status(StorageTxn&)>& fn) override {
-    auto started = std::chrono::steady_clock::now();
-    Status s = inner_->read(fn);
-    t_phases.storage_ns += elapsed_ns(started);
-    return s;
+    return timed(false, [&] { return inner_->read(fn); });
   }
   Status write(const std::function<Status(StorageTxn&)>& fn) override {
-    auto started = std::chrono::steady_clock::now();
-    Status s = inner_->write(fn);
-    t_phases.storage_ns += elapsed_ns(started);
-    return s;
+    return timed(true, [&] { return inner_->write(fn); });
   }
   std::string describe() const override { return inner_->describe(); }
   void watch_revocations(std::function<void()> revoked, std::function<void()> feed_lost) override {
     inner_->watch_revocations(std::move(revoked), std::move(feed_lost));
   }
   Status ping() override { return inner_->ping(); }
+  Stats stats() const override { return inner_->stats(); }
   Status broadcast(const std::string& message) override { return inner_->broadcast(message); }
   void watch_broadcasts(std::function<void(const std::string&)> on_message) override {
     inner_->watch_broadcasts(std::move(on_message));
   }
 
  private:
+  template <typename Run>
+  Status timed(bool write, Run run) {
+    auto started = std::chrono::steady_clock::now();
+    Status s = run();
+    uint64_t ns = elapsed_ns(started);
+    t_phases.storage_ns += ns;
+    metrics_->transaction(write, static_cast<double>(ns) / 1e9);
+    return s;
+  }
+
   std::unique_ptr<Storage> inner_;
+  Metrics* metrics_;
 };
 
 }  // namespace
@@ -129,7 +136,7 @@ Result<std::unique_ptr<Api>> Api::create(std::unique_ptr<Storage> storage, Serve
 }
 
 Api::Api(std::unique_ptr<Storage> storage, TokenSigner tokens, ServerOptions options)
-    : storage_(std::make_unique<TimedStorage>(std::move(storage))),
+    : storage_(std::make_unique<TimedStorage>(std::move(storage), &metrics_)),
       tokens_(std::move(tokens)),
       options_(std::move(options)),
       clock_(options_.clock ? options_.clock : Clock::system()) {
@@ -359,6 +366,7 @@ ServerResponse Api::respond(const ServerRequest& request, const std::string& ope
     record.reason = s.message();
   }
   uint64_t handler_ns = elapsed_ns(started);
+  metrics_.request(operation, response.status, static_cast<double>(handler_ns) / 1e9);
   {
     std::lock_guard<std::mutex> l(phases_mu_);
     PhaseTotals& total = phases_[operation];
@@ -382,7 +390,8 @@ ServerResponse Api::respond(const ServerRequest& request, const std::string& ope
 }
 
 void Api::log_refused(const ServerRequest& request, const ServerResponse& response,
-                      const std::string& error_type, const std::string& reason) const {
+                      const std::string& error_type, const std::string& reason) {
+  metrics_.request("Unknown", response.status, 0);
   LogLevel level = request_level(response.status);
   if (!options_.logger || !options_.logger->enabled(level)) return;
   RequestRecord record;

@@ -26,6 +26,7 @@
 #include "cairn/logging.h"
 #include "server/auth.h"
 #include "server/events.h"
+#include "server/metrics.h"
 #include "server/request_log.h"
 #include "server/server_message.h"
 #include "server/storage.h"
@@ -111,8 +112,10 @@ class Api {
   std::string stamp(ServerResponse& response) const;
   // Logs the request line of a request refused before it reached handle() (a body over the
   // limit, a malformed request).
+  // Counted in the metrics as well.
   void log_refused(const ServerRequest& request, const ServerResponse& response,
-                   const std::string& error_type, const std::string& reason) const;
+                   const std::string& error_type, const std::string& reason);
+  Metrics& metrics() { return metrics_; }
 
   Storage& storage() { return *storage_; }
   // Operation name -> totals since start.
@@ -224,6 +227,7 @@ class Api {
   void bulk_publish_worker();
   Status run_bulk_publish(const std::string& pool_id, int64_t* published);
 
+  Metrics metrics_;  // before storage_, which reports its transactions to it
   // Declared before storage_, so it outlives the storage's revocation feed, which calls it.
   CredentialsCache credentials_cache_;  // revoked after every write that deletes identities
   std::unique_ptr<Storage> storage_;    // timed: every transaction adds to the request's storage_ns

@@ -54,6 +54,26 @@ std::vector<Notifications::Entry> Notifications::entries_after(const std::string
   return out;
 }
 
+void Notifications::delivered(const std::string& device_id, const std::vector<Entry>& entries) {
+  if (entries.empty()) return;
+  delivered_ += entries.size();
+  auto it = boxes_.find(device_id);
+  if (it != boxes_.end()) {
+    it->second.delivered_upto = std::max(it->second.delivered_upto, entries.back().seq);
+  }
+}
+
+size_t Notifications::undelivered(const Mailbox& box) {
+  size_t n = 0;
+  for (const auto& e : box.entries) n += e.seq > box.delivered_upto;
+  return n;
+}
+
+Notifications::Counts Notifications::counts() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return {posted_, delivered_, dropped_};
+}
+
 int64_t Notifications::next_after(const std::vector<Entry>& entries, int64_t after) const {
   // A device that has never been told anything starts from now: what came before it listened
   // is what its next sync brings anyway.
@@ -90,6 +110,7 @@ void Notifications::post(const std::string& device_id, const std::string& payloa
       for (auto it = boxes_.begin(); it != boxes_.end(); ++it) {
         if (it->second.touched < oldest->second.touched) oldest = it;
       }
+      dropped_ += undelivered(oldest->second);
       boxes_.erase(oldest);
     }
     Mailbox& box = boxes_[device_id];
@@ -101,7 +122,11 @@ void Notifications::post(const std::string& device_id, const std::string& payloa
                          .count();
     last_seq_ = std::max(last_seq_ + 1, now_us);
     box.entries.push_back({last_seq_, payload_json});
-    if (box.entries.size() > kPerDevice) box.entries.pop_front();
+    ++posted_;
+    if (box.entries.size() > kPerDevice) {
+      if (box.entries.front().seq > box.delivered_upto) ++dropped_;  // never heard
+      box.entries.pop_front();
+    }
     box.touched = ++clock_;
     next = last_seq_;
     std::vector<uint64_t> ids;
@@ -112,6 +137,7 @@ void Notifications::post(const std::string& device_id, const std::string& payloa
     for (uint64_t id : ids) {
       auto w = take(id);
       due.emplace_back(std::move(w->fire), entries_after(device_id, w->after));
+      delivered(device_id, due.back().second);
     }
   }
   for (auto& [fire, entries] : due) fire(std::move(entries), next);
@@ -135,6 +161,7 @@ uint64_t Notifications::watch(const std::string& device_id, int64_t after, Deadl
       return id;
     }
     next = next_after(entries, after);
+    delivered(device_id, entries);
   }
   fire(std::move(entries), next);
   return id;

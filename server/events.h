@@ -99,11 +99,18 @@ class Notifications {
   void shutdown();
   // Watchers parked now.
   size_t waiting() const;
+  struct Counts {
+    uint64_t posted = 0;     // into a device's mailbox
+    uint64_t delivered = 0;  // handed to a waiting poll or WebSocket
+    uint64_t dropped = 0;    // pushed out of a full mailbox (or with it) before anyone heard it
+  };
+  Counts counts() const;
 
  private:
   struct Mailbox {
     std::deque<Entry> entries;
     uint64_t touched = 0;
+    int64_t delivered_upto = 0;  // the highest seq handed to a listener
   };
   struct Watcher {
     std::string device_id;
@@ -111,6 +118,9 @@ class Notifications {
     Deadline deadline;
     Fire fire;
   };
+  // Counts `entries` of `device_id` as delivered, under mu_.
+  void delivered(const std::string& device_id, const std::vector<Entry>& entries);
+  static size_t undelivered(const Mailbox& box);
   // Removes a watcher from every index, under mu_.
   std::optional<Watcher> take(uint64_t id);
   // Entries of `device_id` after `after`, under mu_.
@@ -125,6 +135,7 @@ class Notifications {
   std::multimap<std::string, uint64_t> by_device_;
   std::multimap<Deadline, uint64_t> by_deadline_;
   uint64_t next_id_ = 0;
+  uint64_t posted_ = 0, delivered_ = 0, dropped_ = 0;
   int64_t last_seq_ = 0;
   uint64_t clock_ = 0;
   bool stopping_ = false;

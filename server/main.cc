@@ -112,6 +112,9 @@ int main(int argc, char** argv) {
                  "Records per second a bulk publish may emit (0: unpaced)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--admin-listen", config.admin_listen,
+                 "HOST:PORT for GET /metrics and /health alone, kept off the public address "
+                 "(without it, /metrics is served on --listen)");
   app.add_flag("--reuse-port", config.reuse_port,
                "Let other processes listen on the same port (SO_REUSEPORT); the kernel spreads "
                "connections among them. Only for instances that share one database: without it, "

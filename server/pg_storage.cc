@@ -1002,6 +1002,15 @@ class PgStorage final : public Storage {
     return run(fn, "BEGIN ISOLATION LEVEL READ COMMITTED", /*writing=*/true);
   }
   std::string describe() const override { return url_.redacted; }
+  Stats stats() const override {
+    Stats out;
+    out.retries = retries_.load();
+    out.pool_size = pool_size_;
+    std::lock_guard<std::mutex> l(mu_);
+    out.pool_open = open_;
+    out.pool_in_use = open_ - static_cast<int>(idle_.size());
+    return out;
+  }
   Status ping() override {
     return read([](StorageTxn& txn) {
       (void)txn.count_pools();
@@ -1095,6 +1104,7 @@ class PgStorage final : public Storage {
         // connection may run it. One that died later may or may not have committed.
         bool retry = e.retryable() || (lost && !begun);
         if (retry && attempt < attempts + (lost && !begun ? 1 : 0)) {
+          ++retries_;
           std::this_thread::sleep_for(write_backoff_.delay(attempt - 1));
           continue;
         }
@@ -1216,13 +1226,14 @@ class PgStorage final : public Storage {
     }
   }
 
+  std::atomic<uint64_t> retries_{0};
   PgUrl url_;
   int pool_size_;
   std::string channel_;
   std::string events_channel_;
   std::mutex broadcast_mu_;
   std::function<void(const std::string&)> on_broadcast_;  // under broadcast_mu_
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Connection>> idle_;
   int open_ = 0;

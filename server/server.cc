@@ -3,25 +3,72 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
+#include <variant>
 
 namespace cairn::server {
 
-Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
-  size_t colon = config.listen.rfind(':');
+namespace {
+
+// HOST:PORT of a --listen style flag.
+Status parse_listen(const std::string& flag, const std::string& value, std::string* host,
+                    int* port) {
+  size_t colon = value.rfind(':');
   if (colon == std::string::npos || colon == 0) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "--listen takes HOST:PORT, got '" + config.listen + "'");
+    return Status(ErrorCode::kInvalidArgument, flag + " takes HOST:PORT, got '" + value + "'");
   }
-  std::string host = config.listen.substr(0, colon);
-  int port = 0;
+  *host = value.substr(0, colon);
   try {
     size_t used = 0;
-    port = std::stoi(config.listen.substr(colon + 1), &used);
-    if (used != config.listen.size() - colon - 1 || port < 0 || port > 65535)
-      throw std::out_of_range("");
+    *port = std::stoi(value.substr(colon + 1), &used);
+    if (used != value.size() - colon - 1 || *port < 0 || *port > 65535) throw std::out_of_range("");
   } catch (...) {
-    return Status(ErrorCode::kInvalidArgument, "--listen has a bad port: '" + config.listen + "'");
+    return Status(ErrorCode::kInvalidArgument, flag + " has a bad port: '" + value + "'");
+  }
+  return Status::OK();
+}
+
+ServerResponse text_response(int status, std::string body, const std::string& type) {
+  ServerResponse response;
+  response.status = status;
+  response.set_content(std::move(body), type);
+  return response;
+}
+
+}  // namespace
+
+std::string Server::metrics_text() {
+  MetricsSnapshot now;
+  FrontCounts c = front_->counts();
+  now.long_poll = c.parked;
+  now.websocket = c.websockets;
+  now.http = c.open - c.parked - c.websockets;
+  now.refused = c.refused;
+  auto n = api_->events().notifications().counts();
+  now.posted = n.posted;
+  now.delivered = n.delivered;
+  now.dropped = n.dropped;
+  now.webhook_delivered = api_->events().outbox().delivered();
+  now.webhook_dropped = api_->events().outbox().dropped();
+  Storage::Stats st = api_->storage().stats();
+  now.storage_retries = st.retries;
+  now.pool_max = st.pool_size;
+  now.pool_open = st.pool_open;
+  now.pool_in_use = st.pool_in_use;
+  return api_->metrics().render(now);
+}
+
+Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
+  std::string host;
+  int port = 0;
+  Status parsed = parse_listen("--listen", config.listen, &host, &port);
+  if (!parsed.ok()) return parsed;
+  std::string admin_host;
+  int admin_port = 0;
+  if (!config.admin_listen.empty()) {
+    parsed = parse_listen("--admin-listen", config.admin_listen, &admin_host, &admin_port);
+    if (!parsed.ok()) return parsed;
   }
 
   if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
@@ -79,12 +126,24 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
   }
 
   Api* a = server->api_.get();
-  auto handler = [a](ServerRequest request, HttpFront::Respond respond) {
-    if (request.method == "GET" && request.path == "/health") {
+  Server* self = server.get();
+  // GET /health and GET /metrics; /metrics only on the admin address when there is one.
+  auto admin_route = [a, self](const ServerRequest& request,
+                               bool metrics) -> std::optional<ServerResponse> {
+    if (request.method != "GET") return std::nullopt;
+    if (request.path == "/health") {
       ServerResponse response;
       a->health(response);
-      return respond(std::move(response));
+      return response;
     }
+    if (metrics && request.path == "/metrics") {
+      return text_response(200, self->metrics_text(), "text/plain; version=0.0.4");
+    }
+    return std::nullopt;
+  };
+  bool metrics_here = config.admin_listen.empty();
+  auto handler = [a, admin_route, metrics_here](ServerRequest request, HttpFront::Respond respond) {
+    if (auto answer = admin_route(request, metrics_here)) return respond(std::move(*answer));
     a->handle(request, std::move(respond));
   };
   // Requests refused before they reach the API get the same shape as the API's own errors.
@@ -109,10 +168,32 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
     return response;
   };
   auto upgrade = [a](const ServerRequest& request) { return a->upgrade(request); };
-  auto started = HttpFront::start(std::move(front), std::move(handler), std::move(refusal),
-                                  std::move(upgrade));
+  auto started =
+      HttpFront::start(std::move(front), std::move(handler), refusal, std::move(upgrade));
   if (!started.ok()) return started.status();
   server->front_ = std::move(*started);
+  if (!config.admin_listen.empty()) {
+    FrontOptions admin;
+    admin.host = admin_host;
+    admin.port = admin_port;
+    admin.workers = 1;
+    admin.io_threads = 1;
+    admin.max_connections = 64;
+    admin.read_timeout = std::chrono::seconds(config.read_timeout_seconds);
+    auto admin_handler = [admin_route](ServerRequest request, HttpFront::Respond respond) {
+      if (auto answer = admin_route(request, true)) return respond(std::move(*answer));
+      respond(text_response(404, R"({"message":"The admin address serves /health and /metrics"})",
+                            "application/json"));
+    };
+    auto no_upgrade =
+        [](const ServerRequest&) -> std::variant<ServerResponse, std::shared_ptr<Channel>> {
+      return text_response(400, R"({"message":"No WebSocket here"})", "application/json");
+    };
+    auto admin_front = HttpFront::start(std::move(admin), std::move(admin_handler), refusal,
+                                        std::move(no_upgrade));
+    if (!admin_front.ok()) return admin_front.status();
+    server->admin_ = std::move(*admin_front);
+  }
   server->host_ = host;
   server->port_ = server->front_->port();
   server->tls_ = server->front_->tls();
@@ -124,6 +205,7 @@ void Server::stop() {
   if (stopped_) return;
   if (api_) api_->begin_shutdown();  // waiting polls answer now, not at their deadline
   if (front_) front_->stop();
+  if (admin_) admin_->stop();
   stopped_ = true;
   stopped_cv_.notify_all();
 }

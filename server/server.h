@@ -22,6 +22,9 @@ struct ServerConfig {
   // on one port (SO_REUSEPORT) and the kernel spreads connections among them: only for instances
   // that share one database.
   bool reuse_port = false;
+  // Where GET /metrics and GET /health are also served, HOST:PORT; empty: /metrics on `listen`.
+  // An operator keeps metrics off the public address this way.
+  std::string admin_listen;
   std::string db = "sqlite:./cairn-data/cairn.db";  // or postgresql://... (storage.h)
   int db_pool_size = 16;                            // PostgreSQL connections at most
   std::vector<std::string> bootstrap_pools;
@@ -61,6 +64,10 @@ class Server {
   Api& api() { return *api_; }
   // Connections open now, parked polls among them, and connections turned away.
   FrontCounts connections() const { return front_->counts(); }
+  // The port of --admin-listen (0 when the server has none).
+  int admin_port() const { return admin_ ? admin_->port() : 0; }
+  // GET /metrics: the Prometheus text exposition (server/metrics.h).
+  std::string metrics_text();
 
   // Stops accepting, answers the waiting polls, lets in-flight requests finish, closes idle
   // connections, then returns. Safe to call twice.
@@ -73,6 +80,7 @@ class Server {
 
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpFront> front_;
+  std::unique_ptr<HttpFront> admin_;  // --admin-listen
   std::mutex mu_;
   std::condition_variable stopped_cv_;
   bool stopped_ = false;

@@ -283,6 +283,14 @@ class Storage {
 
   // Whether the storage answers now (GET /health): a trivial round trip.
   virtual Status ping() = 0;
+  // Counters for /metrics; a backend without a pool or retries leaves those at zero.
+  struct Stats {
+    uint64_t retries = 0;  // write transactions run again after a conflict or a lost connection
+    int pool_size = 0;     // connections the pool may open
+    int pool_open = 0;     // connections open now
+    int pool_in_use = 0;   // connections running a transaction now
+  };
+  virtual Stats stats() const { return {}; }
 };
 
 struct StorageOptions {
