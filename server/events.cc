@@ -83,17 +83,9 @@ int64_t Notifications::next_after(const std::vector<Entry>& entries, int64_t aft
 std::optional<Notifications::Watcher> Notifications::take(uint64_t id) {
   auto w = watchers_.find(id);
   if (w == watchers_.end()) return std::nullopt;
-  auto erase_id = [id](auto& index, const auto& key) {
-    auto range = index.equal_range(key);
-    for (auto it = range.first; it != range.second; ++it) {
-      if (it->second == id) {
-        index.erase(it);
-        return;
-      }
-    }
-  };
-  erase_id(by_device_, w->second.device_id);
-  erase_id(by_deadline_, w->second.deadline);
+  // By the positions kept: many watchers share a deadline (a WebSocket's is "never").
+  by_device_.erase(w->second.device_pos);
+  by_deadline_.erase(w->second.deadline_pos);
   Watcher out = std::move(w->second);
   watchers_.erase(w);
   return out;
@@ -154,9 +146,9 @@ uint64_t Notifications::watch(const std::string& device_id, int64_t after, Deadl
     entries = entries_after(device_id, after);
     if (entries.empty() && !stopping_) {
       bool earliest = by_deadline_.empty() || deadline < by_deadline_.begin()->first;
-      watchers_.emplace(id, Watcher{device_id, after, deadline, std::move(fire)});
-      by_device_.emplace(device_id, id);
-      by_deadline_.emplace(deadline, id);
+      watchers_.emplace(
+          id, Watcher{device_id, after, deadline, std::move(fire),
+                      by_device_.emplace(device_id, id), by_deadline_.emplace(deadline, id)});
       if (earliest) cv_.notify_all();
       return id;
     }

@@ -112,11 +112,15 @@ class Notifications {
     uint64_t touched = 0;
     int64_t delivered_upto = 0;  // the highest seq handed to a listener
   };
+  using DeviceIndex = std::multimap<std::string, uint64_t>;
+  using DeadlineIndex = std::multimap<Deadline, uint64_t>;
   struct Watcher {
     std::string device_id;
     int64_t after = 0;
     Deadline deadline;
     Fire fire;
+    DeviceIndex::iterator device_pos;      // its entry in by_device_
+    DeadlineIndex::iterator deadline_pos;  // and in by_deadline_
   };
   // Counts `entries` of `device_id` as delivered, under mu_.
   void delivered(const std::string& device_id, const std::vector<Entry>& entries);
@@ -132,8 +136,8 @@ class Notifications {
   std::condition_variable cv_;  // the timer thread waits on it
   std::map<std::string, Mailbox> boxes_;
   std::map<uint64_t, Watcher> watchers_;
-  std::multimap<std::string, uint64_t> by_device_;
-  std::multimap<Deadline, uint64_t> by_deadline_;
+  DeviceIndex by_device_;
+  DeadlineIndex by_deadline_;
   uint64_t next_id_ = 0;
   uint64_t posted_ = 0, delivered_ = 0, dropped_ = 0;
   int64_t last_seq_ = 0;
