@@ -30,6 +30,7 @@ BENCHMARKS = [
     ("transport_bench", [], ["--benchmark_min_time=0.01"]),
     ("sync_bench", [], ["--smoke"]),
     ("server_load", [], ["--smoke"]),
+    ("connections_bench", [], ["--smoke"]),
 ]
 
 REQUIRED = ("name", "value", "unit", "floor", "floor_value", "ratio", "target", "met")

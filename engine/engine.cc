@@ -8,6 +8,7 @@
 #include "engine/convert.h"
 #include "engine/counting_transport.h"
 #include "engine/sync_run.h"
+#include "transport/notification_socket.h"
 
 namespace cairn::engine {
 namespace {
@@ -721,6 +722,8 @@ void Engine::start_listening() {
   auto client = CognitoSyncClient::create(config);
   if (!client.ok()) return;
   listen_sync_ = std::move(*client);
+  listen_http_ = config.http;
+  listen_credentials_ = config.credentials;
   listener_ = std::thread([this] { listen_loop(); });
 }
 
@@ -732,11 +735,20 @@ void Engine::listen_loop() {
       25));
   int64_t after = 0;
   int failures = 0;
+  // WebSocket first; a server that declines it is long-polled, and asked again after a while.
+  constexpr std::chrono::minutes kAskAgain{5};
+  auto websocket_from = options_.clock->monotonic_now();
   auto pause = [&](std::chrono::milliseconds d) {
     std::unique_lock<std::mutex> l(listen_mu_);
     uint64_t kicks = listen_kicks_;
     options_.clock->wait_for(l, listen_cv_, d,
                              [&] { return closing_.load() || listen_kicks_ != kicks; });
+  };
+  auto trouble = [&](const Status& s) {
+    if (options_.logger) {
+      options_.logger->log(LogLevel::kDebug, "notification channel: " + s.ToString());
+    }
+    pause(listen_backoff_.delay(failures++));
   };
   while (!closing_) {
     auto device = device_id({});
@@ -745,26 +757,59 @@ void Engine::listen_loop() {
       pause(std::chrono::milliseconds(500));
       continue;
     }
+    if (options_.notifications_over_websocket && !options_.endpoint.empty() &&
+        options_.clock->monotonic_now() >= websocket_from) {
+      auto socket = transport::NotificationSocket::connect(
+          {options_.endpoint, options_.region, options_.identity_pool_id, *identity, *device,
+           after},
+          *listen_credentials_, listen_http_);
+      if (closing_) break;
+      if (!socket.ok()) {
+        trouble(socket.status());
+        continue;
+      }
+      if (*socket) {
+        failures = 0;
+        for (;;) {
+          auto batch = (*socket)->next();
+          if (closing_) break;
+          if (!batch.ok()) {
+            trouble(batch.status());  // the server stopped, or the connection was lost
+            break;
+          }
+          after = batch->next;
+          handle_notifications(*batch);
+          Status acked = (*socket)->acknowledge(after);
+          if (!acked.ok()) {
+            trouble(acked);
+            break;
+          }
+        }
+        continue;
+      }
+      websocket_from = options_.clock->monotonic_now() + kAskAgain;  // declined: the long poll
+    }
     auto r = listen_sync_->poll_notifications(
         {options_.identity_pool_id, *identity, *device, after, wait});
     if (closing_) break;
     if (!r.ok()) {
-      if (options_.logger) {
-        options_.logger->log(LogLevel::kDebug, "notification channel: " + r.status().ToString());
-      }
-      pause(listen_backoff_.delay(failures++));
+      trouble(r.status());
       continue;
     }
     failures = 0;
     after = r->next;
-    for (const auto& n : r->notifications) {
-      auto handled = handle_push_json(n.payload_json);
-      if (!handled.ok() && options_.logger) {
-        options_.logger->log(LogLevel::kWarn,
-                             "notification not handled: " + handled.status().ToString());
-      }
-      notifications_received_ += 1;  // counted once handled: a sync it started is queued by now
+    handle_notifications(*r);
+  }
+}
+
+void Engine::handle_notifications(const sync::PollNotificationsResponse& batch) {
+  for (const auto& n : batch.notifications) {
+    auto handled = handle_push_json(n.payload_json);
+    if (!handled.ok() && options_.logger) {
+      options_.logger->log(LogLevel::kWarn,
+                           "notification not handled: " + handled.status().ToString());
     }
+    notifications_received_ += 1;  // counted once handled: a sync it started is queued by now
   }
 }
 

@@ -175,6 +175,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // transport `listen_cancel_` stops within a second when the engine closes.
   void start_listening();
   void listen_loop();
+  void handle_notifications(const sync::PollNotificationsResponse& batch);
+  HttpOptions listen_http_;  // with listen_cancel_
+  CredentialsProviderPtr listen_credentials_;
   std::mutex listen_mu_;
   std::condition_variable listen_cv_;
   uint64_t listen_kicks_ = 0;  // a device was registered: look again at once

@@ -90,37 +90,10 @@ Result<sync::PollNotificationsResponse> CognitoSyncClient::poll_notifications(
     return Status::OK();
   };
   auto build = [](const sync::PollNotificationsRequest& r) {
-    transport::WireRequest w;
-    w.operation = "PollNotifications";
-    w.method = "GET";
-    w.path = "/identitypools/" + transport::uri_encode(r.identity_pool_id) + "/identities/" +
-             transport::uri_encode(r.identity_id) + "/devices/" +
-             transport::uri_encode(r.device_id) + "/notifications";
-    w.query = "after=" + std::to_string(r.after) + "&wait=" + std::to_string(r.wait_seconds);
-    return w;
+    return transport::sync_wire::build(r);
   };
-  auto parse = [](std::string_view body, sync::PollNotificationsResponse* out) -> Status {
-    transport::json::Document d;
-    Status s = transport::json::parse(body, d);
-    if (!s.ok()) return s;
-    auto bad = [] { return Status(ErrorCode::kParse, "PollNotifications: unexpected answer"); };
-    if (!d.IsObject() || !d.HasMember("Notifications") || !d["Notifications"].IsArray() ||
-        !d.HasMember("Next") || !d["Next"].IsInt64()) {
-      return bad();
-    }
-    out->next = d["Next"].GetInt64();
-    for (const auto& n : d["Notifications"].GetArray()) {
-      if (!n.IsObject() || !n.HasMember("Seq") || !n["Seq"].IsInt64() || !n.HasMember("Payload") ||
-          !n["Payload"].IsObject()) {
-        return bad();
-      }
-      rapidjson::StringBuffer buf;
-      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-      n["Payload"].Accept(w);
-      out->notifications.push_back(
-          {n["Seq"].GetInt64(), std::string(buf.GetString(), buf.GetSize())});
-    }
-    return Status::OK();
+  auto parse = [](std::string_view body, sync::PollNotificationsResponse* out) {
+    return transport::sync_wire::parse(body, out);
   };
   return transport::call<sync::PollNotificationsResponse>(*impl_, request, validate, build, parse);
 }

@@ -440,4 +440,38 @@ Status parse(std::string_view body, sync::UpdateRecordsResponse* out) {
                               [&](ObjectReader& r) { out->records = read_records(r); });
 }
 
+WireRequest build(const sync::PollNotificationsRequest& r) {
+  WireRequest w;
+  w.operation = "PollNotifications";
+  w.method = "GET";
+  w.path = "/identitypools/" + uri_encode(r.identity_pool_id) + "/identities/" +
+           uri_encode(r.identity_id) + "/devices/" + uri_encode(r.device_id) + "/notifications";
+  w.query = "after=" + std::to_string(r.after) + "&wait=" + std::to_string(r.wait_seconds);
+  return w;
+}
+
+Status parse(std::string_view body, sync::PollNotificationsResponse* out) {
+  json::Document d;
+  Status s = json::parse(body, d);
+  if (!s.ok()) return s;
+  auto bad = [] { return Status(ErrorCode::kParse, "PollNotifications: unexpected answer"); };
+  if (!d.IsObject() || !d.HasMember("Notifications") || !d["Notifications"].IsArray() ||
+      !d.HasMember("Next") || !d["Next"].IsInt64()) {
+    return bad();
+  }
+  out->next = d["Next"].GetInt64();
+  for (const auto& n : d["Notifications"].GetArray()) {
+    if (!n.IsObject() || !n.HasMember("Seq") || !n["Seq"].IsInt64() || !n.HasMember("Payload") ||
+        !n["Payload"].IsObject()) {
+      return bad();
+    }
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    n["Payload"].Accept(w);
+    out->notifications.push_back(
+        {n["Seq"].GetInt64(), std::string(buf.GetString(), buf.GetSize())});
+  }
+  return Status::OK();
+}
+
 }  // namespace cairn::transport::sync_wire

@@ -33,4 +33,9 @@ namespace cairn::transport::sync_wire {
 CAIRN_SYNC_OPERATIONS(CAIRN_DECLARE_SYNC_WIRE)
 #undef CAIRN_DECLARE_SYNC_WIRE
 
+// cairn's notification channel (docs/events.md): the poll, whose answer is also what each
+// WebSocket message carries.
+WireRequest build(const sync::PollNotificationsRequest& request);
+Status parse(std::string_view body, sync::PollNotificationsResponse* response);
+
 }  // namespace cairn::transport::sync_wire

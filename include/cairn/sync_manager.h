@@ -183,12 +183,16 @@ struct SyncManagerOptions {
   std::shared_ptr<Clock> clock;              // null: the system clock
 
   // Listen on cairn-server's notification channel (docs/events.md) once a device is registered
-  // (register_device): a long poll, reconnecting with backoff, whose notifications go to
-  // handle_push, so a subscribed dataset syncs as soon as another device changes it. cairn-server
-  // only; against AWS, deliver your push provider's messages to handle_push_json instead. The
-  // listener talks through libcurl with `http` even when `transport` is set, so that closing the
-  // manager can cut its long poll short.
+  // (register_device): a WebSocket, or a long poll where the server or a proxy declines it,
+  // reconnecting with backoff, whose notifications go to handle_push, so a subscribed dataset
+  // syncs as soon as another device changes it. cairn-server only; against AWS, deliver your push
+  // provider's messages to handle_push_json instead. The listener talks through its own
+  // connection with `http` even when `transport` is set, so that closing the manager can cut its
+  // wait short.
   bool listen_for_notifications = false;
+  // Try the WebSocket first (false: always the long poll). With `http.proxy` set the listener
+  // long-polls, through the proxy.
+  bool notifications_over_websocket = true;
 
   // Pull-and-push rounds a sync may make when another device keeps winning (ResourceConflict).
   int max_push_attempts = 4;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -89,6 +90,7 @@ TEST_F(PushChannel, TheListenerRecoversFromResetsAndErrors) {
   auto b = device("b", [&](SyncManagerOptions& o) {
     o.endpoint = proxy.url();
     o.listen_for_notifications = true;
+    o.notifications_over_websocket = false;  // the proxy breaks HTTP exchanges, one at a time
     o.http.read_timeout = std::chrono::seconds(10);
   });
   ASSERT_TRUE(b.manager->register_device("GCM", "token-b").ok());
@@ -108,8 +110,54 @@ TEST_F(PushChannel, TheListenerRecoversFromResetsAndErrors) {
   EXPECT_TRUE(wait_local(b, "k", "2")) << "the listener did not come back after the faults";
 }
 
-TEST_F(PushChannel, ClosingAManagerDoesNotWaitOutALongPoll) {
+TEST_F(PushChannel, TheListenerPrefersWebSocketAndReconnectsAfterTheServerRestarts) {
+  auto a = device("a");
   auto b = listening_device(*this, "b", "token-b");
+  ASSERT_TRUE(eventually([&] { return ts.server().connections().websockets == 1; }))
+      << "the listener did not take the WebSocket";
+  EXPECT_EQ(ts.server().connections().parked, 0u) << "and holds no long poll beside it";
+  ASSERT_TRUE(a.open("save")->put("k", "1").ok());
+  a.sync_ok("save");
+  EXPECT_TRUE(wait_local(b, "k", "1"));
+
+  // The server stops (B's WebSocket gets a close frame) and comes back on the same port.
+  ts.restart();
+  ASSERT_TRUE(eventually([&] { return ts.server().connections().websockets == 1; }))
+      << "the listener did not reconnect";
+  ASSERT_TRUE(a.open("save")->put("k", "2").ok());
+  a.sync_ok("save");
+  EXPECT_TRUE(wait_local(b, "k", "2")) << "B did not hear a change after the restart";
+}
+
+TEST_F(PushChannel, ClosingAManagerDoesNotWaitOutItsWebSocket) {
+  // An hour's read timeout: the socket's own timers run that long, so a close that waited for
+  // them would hang the test.
+  auto b = device("b", [](SyncManagerOptions& o) {
+    o.listen_for_notifications = true;
+    o.http.read_timeout = std::chrono::hours(1);
+  });
+  ASSERT_TRUE(b.manager->register_device("GCM", "token-b").ok());
+  ASSERT_TRUE(b.manager->subscribe("save").ok());
+  ASSERT_TRUE(eventually([&] { return ts.server().connections().websockets == 1; }));
+  std::atomic<bool> closed{false};
+  std::thread closer([&] {
+    b.manager.reset();  // the socket's wait checks the cancel flag four times a second
+    closed = true;
+  });
+  bool returned = eventually([&] { return closed.load(); });
+  closer.join();
+  EXPECT_TRUE(returned) << "closing the manager waited on its WebSocket";
+  EXPECT_TRUE(eventually([&] { return ts.server().connections().websockets == 0; }))
+      << "the client closed its end";
+}
+
+TEST_F(PushChannel, ClosingAManagerDoesNotWaitOutALongPoll) {
+  auto b = device("b", [](SyncManagerOptions& o) {
+    o.listen_for_notifications = true;
+    o.notifications_over_websocket = false;
+  });
+  ASSERT_TRUE(b.manager->register_device("GCM", "token-b").ok());
+  ASSERT_TRUE(b.manager->subscribe("save").ok());
   auto& waiting = ts.server().api().events().notifications();
   ASSERT_TRUE(eventually([&] { return waiting.waiting() == 1; })) << "its poll never waited";
   b.manager.reset();

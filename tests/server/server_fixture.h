@@ -40,10 +40,22 @@ class TestServer {
     config.worker_threads = 16;
     config.read_timeout_seconds = read_timeout_seconds;
     if (configure) configure(config);
+    config_ = config;
     auto started = server::Server::start(config);
     if (!started.ok()) throw std::runtime_error(started.status().ToString());
     server_ = std::move(*started);
     pool_ = server_->pools()[0].second;
+  }
+  // Stops the server, runs `while_down`, and starts it again on the same port and database.
+  void restart(const std::function<void()>& while_down = {}) {
+    int port = server_->port();
+    server_.reset();
+    if (while_down) while_down();
+    server::ServerConfig config = config_;
+    config.listen = "127.0.0.1:" + std::to_string(port);
+    auto started = server::Server::start(config);
+    if (!started.ok()) throw std::runtime_error(started.status().ToString());
+    server_ = std::move(*started);
   }
   ~TestServer() {
     server_.reset();
@@ -94,6 +106,7 @@ class TestServer {
 
  private:
   std::string dir_;
+  server::ServerConfig config_;
   std::unique_ptr<server::Server> server_;
   std::string pool_;
 };
