@@ -11,7 +11,7 @@
 // Then the same mix on PostgreSQL (a throwaway cluster with default, durable settings), with one
 // cairn-server instance and with two behind the devices, reported beside the SQLite figures.
 //
-// Run: build-release/bin/server_load [--smoke] [--out FILE] [--levels 1,8,64,256]
+// Run: build-release/bin/server_load [--smoke] [--out FILE] [--levels 1,8,64,256,1024]
 //      [--seconds S] [--server-prefix "valgrind --tool=callgrind ..."] [--no-postgres]
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -375,17 +375,17 @@ std::vector<std::string> split_words(const std::string& s) {
 // cairn-server on PostgreSQL: `instances` processes on one database (a schema of its own), the
 // devices spread over them evenly, as behind a load balancer.
 std::vector<LevelResult> run_postgres(const std::string& pg_url, int instances,
-                                      const std::vector<int>& levels, double seconds, int workers) {
+                                      const std::vector<int>& levels, double seconds) {
   std::string db =
       pg_url + "?schema=load_" + std::to_string(instances) + "_" + std::to_string(getpid());
   std::vector<std::unique_ptr<Child>> servers;
   std::vector<Target> targets;
   std::string pool;
   for (int i = 0; i < instances; ++i) {
-    servers.push_back(Child::spawn(
-        {self_dir() + "/cairn-server", "--listen", "127.0.0.1:0", "--db", db, "--db-pool-size",
-         "32", "--admin-access-key-id", kAdminKey, "--admin-secret-access-key", kAdminSecret,
-         "--bootstrap-pool", "load", "--workers", std::to_string(workers), "--log-level", "warn"}));
+    servers.push_back(Child::spawn({self_dir() + "/cairn-server", "--listen", "127.0.0.1:0", "--db",
+                                    db, "--db-pool-size", "32", "--admin-access-key-id", kAdminKey,
+                                    "--admin-secret-access-key", kAdminSecret, "--bootstrap-pool",
+                                    "load", "--log-level", "warn"}));
     if (!servers.back()) throw std::runtime_error("cairn-server on PostgreSQL did not start");
     for (const auto& line : servers.back()->lines()) {
       if (line.rfind("identity-pool load ", 0) == 0) pool = line.substr(19);
@@ -452,8 +452,8 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
        {self_dir() + "/cairn-server", std::string("--listen"), std::string("127.0.0.1:0"),
         std::string("--db"), "sqlite:" + dir + "/load.db", std::string("--admin-access-key-id"),
         std::string(kAdminKey), std::string("--admin-secret-access-key"), std::string(kAdminSecret),
-        std::string("--bootstrap-pool"), std::string("load"), std::string("--workers"),
-        std::to_string(workers), std::string("--log-level"), std::string("warn")}) {
+        std::string("--bootstrap-pool"), std::string("load"), std::string("--log-level"),
+        std::string("warn")}) {
     argv.push_back(a);
   }
   auto server = Child::spawn(argv);
@@ -531,8 +531,8 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
   std::vector<LevelResult> pg1, pg2;
   if (with_postgres) {
     PostgresCluster cluster(dir);
-    pg1 = run_postgres(cluster.url(), 1, levels, seconds, workers);
-    pg2 = run_postgres(cluster.url(), 2, levels, seconds, workers);
+    pg1 = run_postgres(cluster.url(), 1, levels, seconds);
+    pg2 = run_postgres(cluster.url(), 2, levels, seconds);
   }
 
   Report report;
@@ -635,15 +635,16 @@ int main(int argc, char** argv) {
   std::string out, server_prefix, list_body, update_body, floor_sqlite;
   std::vector<int> levels;
   double seconds = 3;
-  // Above the largest level: each device's connection holds a worker, and connections of the
-  // set-up may still hold a few for their keep-alive seconds.
-  int workers = 320;
+  // The cpp-httplib floor's threads: above the largest level, since each of its connections holds
+  // one (0: the largest level plus 64). cairn-server sizes its own (--workers 0).
+  int workers = 0;
   app.add_flag("--smoke", smoke, "Levels 1 and 4, a fraction of a second each");
   app.add_option("--out", out, "Write the figures as JSON here");
-  app.add_option("--levels", levels, "Concurrent devices, one run each (default 1,8,64,256)")
+  app.add_option("--levels", levels, "Concurrent devices, one run each (default 1,8,64,256,1024)")
       ->delimiter(',');
   app.add_option("--seconds", seconds, "Measured seconds per level")->capture_default_str();
-  app.add_option("--workers", workers, "HTTP worker threads of both servers")
+  app.add_option("--workers", workers,
+                 "Threads of the cpp-httplib floor servers (0: the largest level plus 64)")
       ->capture_default_str();
   app.add_option("--server-prefix", server_prefix,
                  "Run cairn-server under this command (a profiler)");
@@ -658,7 +659,10 @@ int main(int argc, char** argv) {
   try {
     if (serve_floor)
       return cairn::bench::serve_floor(workers, list_body, update_body, floor_sqlite);
-    if (levels.empty()) levels = smoke ? std::vector<int>{1, 4} : std::vector<int>{1, 8, 64, 256};
+    if (levels.empty()) {
+      levels = smoke ? std::vector<int>{1, 4} : std::vector<int>{1, 8, 64, 256, 1024};
+    }
+    if (workers == 0) workers = *std::max_element(levels.begin(), levels.end()) + 64;
     if (smoke) seconds = std::min(seconds, 0.3);
     return cairn::bench::run(out, levels, seconds, workers, server_prefix, !no_floor, !no_postgres);
   } catch (const std::exception& e) {
