@@ -24,6 +24,7 @@
 #include "server_fixture.h"
 #include "temp_dir.h"
 #include "test_db.h"
+#include "transport/notification_socket.h"
 
 namespace cairn {
 namespace {
@@ -420,6 +421,35 @@ TEST_F(TwoInstances, ADeviceListeningOnOneInstanceHearsAChangeWrittenThroughTheO
   // come along if the instances' clocks disagreed; on one machine they agree.
   EXPECT_NE(next->notifications.back().payload_json.find(R"("syncCount":"2")"), std::string::npos);
   EXPECT_EQ(next->notifications.size(), 1u);
+}
+
+TEST_F(TwoInstances, AWebSocketOnOneInstanceHearsAChangeWrittenThroughTheOther) {
+  auto provider = new_device_on_a();
+  auto id = provider->identity_id();
+  ASSERT_TRUE(id.ok());
+  auto on_a = sync_client(a.url, provider);
+  auto reg = on_a->register_device({pool, *id, "GCM", "websocket-token"});
+  ASSERT_TRUE(reg.ok()) << reg.status().ToString();
+  ASSERT_TRUE(on_a->subscribe_to_dataset({pool, *id, "save", *reg->device_id}).ok());
+
+  // The device's WebSocket is on b (what comes before its watcher is set waits in b's mailbox,
+  // so the order of the two below does not matter); the change goes in through a.
+  auto socket = transport::NotificationSocket::connect(
+      {b.url, "us-east-1", pool, *id, *reg->device_id, 0}, *provider, HttpOptions());
+  ASSERT_TRUE(socket.ok()) << socket.status().ToString();
+  ASSERT_TRUE(*socket) << "b declined the upgrade";
+  ASSERT_TRUE(testing::push(*on_a, pool, *id, "save", {testing::put("k", "v", 0)}).ok());
+  auto batch = (*socket)->next();
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->notifications.size(), 1u);
+  EXPECT_NE(batch->notifications[0].payload_json.find(R"("syncCount":"1")"), std::string::npos)
+      << batch->notifications[0].payload_json;
+  ASSERT_TRUE((*socket)->acknowledge(batch->next).ok());
+  ASSERT_TRUE(testing::push(*on_a, pool, *id, "save", {testing::put("k", "w", 1)}).ok());
+  auto second = (*socket)->next();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_EQ(second->notifications.size(), 1u);
+  EXPECT_NE(second->notifications[0].payload_json.find(R"("syncCount":"2")"), std::string::npos);
 }
 
 // A key file (or CAIRN_SIGNING_KEY) instead of the database's key: instances agree even on
