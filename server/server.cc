@@ -113,6 +113,8 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
   front.keep_alive_idle = std::chrono::seconds(config.keep_alive_seconds);
   front.read_timeout = std::chrono::seconds(config.read_timeout_seconds);
   front.max_connections = config.max_connections;
+  front.ws_stall = std::chrono::seconds(config.websocket_stall_seconds);
+  front.ws_idle = std::chrono::seconds(config.websocket_idle_seconds);
   front.tls_cert_file = config.tls_cert_file;
   front.tls_key_file = config.tls_key_file;
 

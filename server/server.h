@@ -40,6 +40,12 @@ struct ServerConfig {
   int read_timeout_seconds = 5;
   // How long an idle keep-alive connection is kept for its next request.
   int keep_alive_seconds = 60;
+  // A WebSocket whose client has not taken a message for this long is closed (server_message.h:
+  // it holds one message meanwhile, never a queue).
+  int websocket_stall_seconds = 30;
+  // A WebSocket that has said nothing for this long is pinged; one silent for as long again is
+  // closed.
+  int websocket_idle_seconds = 30;
   // Connections open at once at most; the next one is answered 503 and closed. The server
   // raises its open-file limit to match, and says at start when the system does not allow it.
   size_t max_connections = 50000;

@@ -365,6 +365,43 @@ TEST(WebSocket, AnIdentityListensOnAtMostItsCapOfConnections) {
   }));
 }
 
+TEST(WebSocket, AClientThatNeverReadsIsCutOff) {
+  // A client that takes nothing answers no ping either: it is closed once silent past the idle
+  // time (or, if it still sent, once a send stalls past the stall time). Meanwhile the server holds
+  // one message for it, never a queue: what comes meanwhile waits in the device's mailbox.
+  TestServer ts({}, true, 5, [](server::ServerConfig& c) {
+    c.websocket_stall_seconds = 1;
+    c.websocket_idle_seconds = 1;
+  });
+  Player p = listening_player(ts);
+  boost::asio::io_context ioc;
+  auto creds = p.device.provider->credentials();
+  ASSERT_TRUE(creds.ok());
+  Upgrade u =
+      upgrade(ioc, ts.server().port(), ts.pool(), p.device.identity_id, p.device_id, *creds);
+  ASSERT_FALSE(u.ec);
+  ASSERT_TRUE(eventually([&] { return ts.server().connections().websockets == 1; }));
+  auto admin = ts.admin_sync();
+  for (int64_t count = 0; count < 20; ++count) {
+    ASSERT_TRUE(testing::push(*admin, ts.pool(), p.device.identity_id, "save",
+                              {testing::put("k", std::to_string(count), count)})
+                    .ok());
+  }
+  EXPECT_TRUE(eventually([&] { return ts.server().connections().websockets == 0; }))
+      << "a client that never reads was not cut off";
+  EXPECT_EQ(ts.server().api().events().notifications().waiting(), 0u) << "its watcher is gone";
+  // The same device, reading this time, hears what it missed from its mailbox.
+  Upgrade again =
+      upgrade(ioc, ts.server().port(), ts.pool(), p.device.identity_id, p.device_id, *creds);
+  ASSERT_FALSE(again.ec);
+  boost::beast::flat_buffer buffer;
+  again.ws->read(buffer);
+  rapidjson::Document batch;
+  batch.Parse(boost::beast::buffers_to_string(buffer.data()).c_str());
+  ASSERT_TRUE(batch.IsObject());
+  EXPECT_EQ(batch["Notifications"].Size(), 20u);
+}
+
 TEST(WebSocket, AMessageTooLargeOrUnmaskedClosesTheConnection) {
   TestServer ts;
   Player p = listening_player(ts);
