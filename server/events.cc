@@ -180,10 +180,13 @@ void Notifications::expire() {
       continue;
     }
     if (stopping_) return;
-    if (by_deadline_.empty()) {
+    // A copy: the node may be gone (its watcher fired) by the time the wait returns. A WebSocket's
+    // watcher waits "never", which is no deadline at all.
+    Deadline until = by_deadline_.empty() ? Deadline::max() : by_deadline_.begin()->first;
+    if (until == Deadline::max()) {
       cv_.wait(l);
     } else {
-      cv_.wait_until(l, by_deadline_.begin()->first);
+      cv_.wait_until(l, until);
     }
   }
 }
