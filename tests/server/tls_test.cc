@@ -11,6 +11,7 @@
 #include "server/server.h"
 #include "server_fixture.h"
 #include "tests/temp_dir.h"
+#include "transport/notification_socket.h"
 
 namespace cairn {
 namespace {
@@ -79,6 +80,41 @@ TEST_F(TlsServer, PlainHttpToTheHttpsPortIsRefusedNotServed) {
   auto id = get_id(plain);
   EXPECT_FALSE(id.ok());
   EXPECT_NE(id.status().code(), ErrorCode::kOk);
+}
+
+TEST_F(TlsServer, TheNotificationWebSocketRunsOverTlsForAClientThatTrustsTheCa) {
+  const std::string pool = server_->pools()[0].second;
+  auto identity = std::shared_ptr<CognitoIdentityClient>(
+      std::move(CognitoIdentityClient::create(client(cert_.cert_path))).value());
+  CognitoIdentityProviderOptions options;
+  options.identity_pool_id = pool;
+  auto device = std::make_shared<CognitoIdentityCredentialsProvider>(identity, options);
+  auto id = device->identity_id();
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  ClientConfig as_device = client(cert_.cert_path);
+  as_device.credentials = device;
+  auto sync = std::move(CognitoSyncClient::create(as_device)).value();
+  auto reg = sync->register_device({pool, *id, "GCM", "tls-websocket-token"});
+  ASSERT_TRUE(reg.ok()) << reg.status().ToString();
+  ASSERT_TRUE(sync->subscribe_to_dataset({pool, *id, "save", *reg->device_id}).ok());
+
+  HttpOptions trusting;
+  trusting.ca_file = cert_.cert_path;
+  transport::NotificationTarget target{server_->url(), "us-east-1", pool, *id, *reg->device_id, 0};
+  auto socket = transport::NotificationSocket::connect(target, *device, trusting);
+  ASSERT_TRUE(socket.ok()) << socket.status().ToString();
+  ASSERT_TRUE(*socket) << "the server declined the upgrade over TLS";
+  ASSERT_TRUE(testing::push(*sync, pool, *id, "save", {testing::put("level", "7", 0)}).ok());
+  auto batch = (*socket)->next();
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->notifications.size(), 1u);
+  EXPECT_NE(batch->notifications[0].payload_json.find(R"("syncCount":"1")"), std::string::npos)
+      << batch->notifications[0].payload_json;
+  EXPECT_TRUE((*socket)->acknowledge(batch->next).ok());
+
+  // Without the CA the handshake fails, as HTTPS does: a TLS error, not a fall back to plain text.
+  auto untrusted = transport::NotificationSocket::connect(target, *device, HttpOptions());
+  EXPECT_EQ(untrusted.status().code(), ErrorCode::kTls) << untrusted.status().ToString();
 }
 
 TEST(TlsServerConfig, AMissingOrHalfGivenCertificateIsAClearStartupError) {
