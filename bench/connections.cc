@@ -181,13 +181,21 @@ Heard one_write(testing::ListenerCrowd& crowd, Player& owner, const std::string&
   return h;
 }
 
-// Waits until the crowd's listeners all hold a connection (or 60 s pass); how many do.
-size_t wait_connected(testing::ListenerCrowd& crowd, size_t n) {
+// Waits until the crowd's listeners all hold a connection (or 60 s pass); how many do. On the way,
+// `memory` gets the server's RSS in MiB against the listeners connected so far.
+size_t wait_connected(testing::ListenerCrowd& crowd, size_t n, pid_t server, Series::Line* memory) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (crowd.polling() < n && std::chrono::steady_clock::now() < deadline) {
+  size_t next_sample = 0;
+  for (;;) {
+    size_t held = crowd.polling();
+    if (held >= next_sample) {
+      memory->points.emplace_back(static_cast<double>(held),
+                                  static_cast<double>(rss_of(server)) / (1024.0 * 1024.0));
+      next_sample = held + std::max<size_t>(1, n / 20);
+    }
+    if (held >= n || std::chrono::steady_clock::now() > deadline) return held;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return crowd.polling();
 }
 
 int run(size_t listeners, size_t active, double seconds, const std::string& out) {
@@ -237,6 +245,13 @@ int run(size_t listeners, size_t active, double seconds, const std::string& out)
   Sessions alone = run_sessions(players, pool, seconds);
   size_t rss_before = rss_of(server->pid());
 
+  Series memory{"connections_memory",
+                "cairn-server memory as devices connect and listen",
+                "listening devices",
+                "server RSS (MiB)",
+                {}};
+  Series::Line ws_memory{"WebSocket", {}}, lp_memory{"long poll", {}};
+
   // WebSocket.
   Heard ws_heard;
   size_t ws_held = 0, ws_rss = 0;
@@ -244,7 +259,7 @@ int run(size_t listeners, size_t active, double seconds, const std::string& out)
     for (auto& d : devices) d.websocket = true;
     testing::ListenerCrowd crowd("127.0.0.1", port, credentials, 50);
     crowd.start(devices);
-    ws_held = wait_connected(crowd, listeners);
+    ws_held = wait_connected(crowd, listeners, server->pid(), &ws_memory);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // their watchers settle
     ws_rss = rss_of(server->pid());
     ws_heard = one_write(crowd, owner, pool, listeners);
@@ -258,7 +273,7 @@ int run(size_t listeners, size_t active, double seconds, const std::string& out)
     for (auto& d : devices) d.websocket = false;
     testing::ListenerCrowd crowd("127.0.0.1", port, credentials, 50);
     crowd.start(devices);
-    lp_held = wait_connected(crowd, listeners);
+    lp_held = wait_connected(crowd, listeners, server->pid(), &lp_memory);
     // Each first poll answers at once with the WebSocket phase's notification, still in the
     // mailbox; the write below is the one to time.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -313,6 +328,8 @@ int run(size_t listeners, size_t active, double seconds, const std::string& out)
                       "of " + std::to_string(listeners)));
   report.add(
       reported("failed sessions", static_cast<double>(alone.failed + crowded.failed), "sessions"));
+  memory.lines = {ws_memory, lp_memory};
+  report.add(memory);
   report.print(stdout);
   if (!out.empty() && !report.write(out)) return 1;
   return 0;

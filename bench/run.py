@@ -146,13 +146,15 @@ def plot(series, out_dir, latest):
         ax.set_title(s["title"])
         ax.set_xlabel(s["x_label"])
         ax.set_ylabel(s["y_label"])
-        ax.set_xscale("log", base=2 if s["name"].startswith("server") else 10)
-        xs_all = sorted({p[0] for line in s["lines"] for p in line["points"]})
-        ax.set_xticks(xs_all)
-        ax.set_xticklabels([f"{x:g}" for x in xs_all])
-        ax.minorticks_off()
-        if s["name"] != "server_throughput":
-            ax.set_yscale("log")
+        # Memory against connections grows in a line: linear axes. The rest spans decades.
+        if not s["name"].startswith("connections"):
+            ax.set_xscale("log", base=2 if s["name"].startswith("server") else 10)
+            xs_all = sorted({p[0] for line in s["lines"] for p in line["points"]})
+            ax.set_xticks(xs_all)
+            ax.set_xticklabels([f"{x:g}" for x in xs_all])
+            ax.minorticks_off()
+            if s["name"] != "server_throughput":
+                ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
         fig.tight_layout()
