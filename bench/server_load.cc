@@ -1,7 +1,8 @@
 // Server load generator: concurrent devices run sync sessions, one ListRecords (10 records come
 // back) and one UpdateRecords of 10 records each, as fast as the server answers. Each device is
 // an identity with its own temporary credentials, its own keep-alive connection and real SigV4
-// signatures. The same request mix goes to cairn-server (a child process, SQLite) and to the
+// signatures; the devices are asynchronous, on two generator threads, not a thread each. The
+// same request mix goes to cairn-server (a child process, SQLite) and to the
 // minimal servers (other children, canned bodies captured from cairn-server), side by side:
 // - on Boost.Beast in cairn-server's connection model (I/O threads, a worker pool), the library
 //   cairn-server uses: canned bodies alone, and after the raw SQLite a session stores;
@@ -31,6 +32,9 @@
 #include <sstream>
 
 #include <sqlite3.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 #include "bench/beast_floor.h"
 #include "bench/floor.h"
@@ -120,8 +124,162 @@ double percentile(std::vector<double>& v, double p) {
   return v[std::min(i, v.size() - 1)];
 }
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+// What a level's devices measure: each device's session latencies and failures, in its own slot.
+struct LevelTally {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point measure_from, measure_to;
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> latencies;
+  std::vector<uint64_t> failures;
+  std::vector<std::string> errors;
+  std::atomic<size_t> running{0};
+
+  void done(size_t device, Clock::time_point started, const std::string& error) {
+    auto now = Clock::now();
+    if (now < measure_from || now > measure_to) return;
+    if (!error.empty()) {
+      if (failures[device]++ == 0) errors[device] = error;
+      return;
+    }
+    latencies[device].push_back(std::chrono::duration<double, std::milli>(now - started).count());
+  }
+};
+
+// One device's sync sessions on its own keep-alive connection, driven by the generator's
+// io_context: no thread of its own, so a thousand devices cost the machine what their requests
+// cost, not a thousand threads. Each device has one operation in flight at a time.
+class AsyncDevice : public std::enable_shared_from_this<AsyncDevice> {
+ public:
+  AsyncDevice(asio::io_context& ioc, const Target& target, const DeviceIdentity& identity,
+              size_t index, LevelTally& tally)
+      : target_(target), identity_(identity), index_(index), tally_(tally), stream_(ioc) {}
+
+  void start() {
+    ++tally_.running;
+    connect();
+  }
+
+ private:
+  void connect() {
+    size_t colon = target_.host.rfind(':');
+    asio::ip::tcp::endpoint to(
+        asio::ip::make_address(target_.host.substr(0, colon)),
+        static_cast<unsigned short>(std::stoi(target_.host.substr(colon + 1))));
+    stream_.async_connect(to, [self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->fail("connect: " + ec.message());
+      self->stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+      self->list();
+    });
+  }
+
+  void list() {
+    if (tally_.stop) return finish();
+    started_ = LevelTally::Clock::now();
+    sync::ListRecordsRequest request{target_.pool, identity_.identity_id, "load",      0,
+                                     std::nullopt, std::nullopt,          std::nullopt};
+    exchange(transport::sync_wire::build(request), [self = shared_from_this()] {
+      sync::ListRecordsResponse records;
+      if (self->response_.result_int() != 200 ||
+          !transport::sync_wire::parse(self->response_.body(), &records).ok() ||
+          !records.sync_session_token) {
+        return self->failed_session("ListRecords");
+      }
+      self->update(records);
+    });
+  }
+
+  void update(const sync::ListRecordsResponse& records) {
+    std::map<std::string, int64_t> counts;
+    for (const auto& r : records.records) counts[r.key.value_or("")] = r.sync_count.value_or(0);
+    sync::UpdateRecordsRequest request{
+        target_.pool, identity_.identity_id,       "load",      std::nullopt,
+        {},           *records.sync_session_token, std::nullopt};
+    for (int i = 0; i < kRecordsPerSession; ++i) {
+      std::string key = "key-" + std::to_string(i);
+      std::string value = "{\"score\":" + std::to_string(seq_ * 10 + static_cast<uint64_t>(i)) +
+                          ",\"pad\":\"0123456789abcdef0123456789abcdef\"}";
+      request.record_patches.push_back(
+          {sync::kOpReplace, key, value, counts[key], std::chrono::system_clock::now()});
+    }
+    exchange(transport::sync_wire::build(request), [self = shared_from_this()] {
+      sync::UpdateRecordsResponse pushed;
+      if (self->response_.result_int() != 200 ||
+          !transport::sync_wire::parse(self->response_.body(), &pushed).ok() ||
+          pushed.records.size() != static_cast<size_t>(kRecordsPerSession)) {
+        return self->failed_session("UpdateRecords");
+      }
+      ++self->seq_;
+      self->tally_.done(self->index_, self->started_, "");
+      self->list();
+    });
+  }
+
+  // Signs and sends one request, reads its answer into response_, then runs `next`.
+  void exchange(const transport::WireRequest& wire, std::function<void()> next) {
+    transport::SigV4Request signing{wire.method, wire.path, wire.query, wire.headers, wire.body};
+    signing.headers.emplace_back("Host", target_.host);
+    if (!transport::sign_request(signing, identity_.credentials, {"us-east-1", "cognito-sync"},
+                                 std::chrono::system_clock::now())
+             .ok()) {
+      return fail("signing failed");
+    }
+    request_ = {};
+    request_.method_string(wire.method);
+    request_.target(wire.path + (wire.query.empty() ? "" : "?" + wire.query));
+    request_.version(11);
+    for (const auto& [name, value] : signing.headers) request_.set(name, value);
+    request_.body() = wire.body;
+    request_.prepare_payload();
+    next_ = std::move(next);
+    stream_.expires_after(std::chrono::seconds(60));  // a server that stops answering fails it
+    http::async_write(stream_, request_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->fail("send: " + ec.message());
+      self->response_ = {};
+      http::async_read(self->stream_, self->buffer_, self->response_,
+                       [self](beast::error_code rec, size_t) {
+                         if (rec) return self->fail("read: " + rec.message());
+                         self->next_();
+                       });
+    });
+  }
+
+  void failed_session(const char* operation) {
+    tally_.done(index_, started_,
+                std::string(operation) + " " + std::to_string(response_.result_int()) + ": " +
+                    response_.body().substr(0, 200));
+    list();
+  }
+  // The connection failed: counted, then a new one, unless the level is over.
+  void fail(const std::string& why) {
+    tally_.done(index_, started_, why);
+    beast::error_code ec;
+    stream_.socket().close(ec);
+    buffer_.clear();
+    if (tally_.stop) return finish();
+    connect();
+  }
+  void finish() { --tally_.running; }
+
+  const Target& target_;
+  const DeviceIdentity& identity_;
+  size_t index_;
+  LevelTally& tally_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> request_;
+  http::response<http::string_body> response_;
+  std::function<void()> next_;
+  LevelTally::Clock::time_point started_;
+  uint64_t seq_ = 1;
+};
+
 // `n` devices run sessions for a warm-up, then for `seconds`, which are measured. Device i talks
-// to targets[i % targets.size()]; the CPU time is that of every server process together.
+// to targets[i % targets.size()]; the CPU time is that of every server process together. The
+// devices are asynchronous, on two generator threads.
 LevelResult run_level(const std::vector<Target>& targets,
                       const std::vector<DeviceIdentity>& devices, int n, double seconds,
                       const std::vector<const Child*>& servers) {
@@ -130,50 +288,34 @@ LevelResult run_level(const std::vector<Target>& targets,
     for (const Child* c : servers) total += c->cpu_seconds();
     return total;
   };
-  using Clock = std::chrono::steady_clock;
-  std::atomic<bool> stop{false};
-  Clock::time_point measure_from = Clock::now() + std::chrono::milliseconds(500);
-  Clock::time_point measure_to =
-      measure_from + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
-  std::vector<std::vector<double>> latencies(static_cast<size_t>(n));
-  std::vector<uint64_t> failures(static_cast<size_t>(n), 0);
-  std::vector<std::string> errors(static_cast<size_t>(n));
-  std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i) {
-    threads.emplace_back([&, i] {
-      BareCurl curl;
-      std::string list_body, update_body, error;
-      const auto& d = devices[static_cast<size_t>(i)];
-      const Target& t = targets[static_cast<size_t>(i) % targets.size()];
-      for (uint64_t seq = 0; !stop.load(std::memory_order_relaxed); ++seq) {
-        auto started = Clock::now();
-        bool ok = session(curl, t, d, seq, &list_body, &update_body, &error);
-        auto done = Clock::now();
-        if (done < measure_from || done > measure_to) continue;
-        if (!ok) {
-          if (failures[static_cast<size_t>(i)]++ == 0) errors[static_cast<size_t>(i)] = error;
-          continue;
-        }
-        latencies[static_cast<size_t>(i)].push_back(
-            std::chrono::duration<double, std::milli>(done - started).count());
-      }
-    });
+  size_t count = static_cast<size_t>(n);
+  LevelTally tally;
+  tally.measure_from = LevelTally::Clock::now() + std::chrono::milliseconds(500);
+  tally.measure_to =
+      tally.measure_from + std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
+  tally.latencies.resize(count);
+  tally.failures.assign(count, 0);
+  tally.errors.resize(count);
+  asio::io_context ioc;
+  for (size_t i = 0; i < count; ++i) {
+    std::make_shared<AsyncDevice>(ioc, targets[i % targets.size()], devices[i], i, tally)->start();
   }
-  std::this_thread::sleep_until(measure_from);
+  std::vector<std::thread> generator;
+  for (int t = 0; t < 2; ++t) generator.emplace_back([&ioc] { ioc.run(); });
+  std::this_thread::sleep_until(tally.measure_from);
   double cpu_before = cpu();
-  std::this_thread::sleep_until(measure_to);
+  std::this_thread::sleep_until(tally.measure_to);
   double cpu_after = cpu();
-  stop = true;
-  for (auto& th : threads) th.join();
+  tally.stop = true;  // each device stops after its session
+  for (auto& t : generator) t.join();
 
   LevelResult r;
   r.devices = n;
   std::vector<double> all;
-  for (int i = 0; i < n; ++i) {
-    all.insert(all.end(), latencies[static_cast<size_t>(i)].begin(),
-               latencies[static_cast<size_t>(i)].end());
-    r.failures += failures[static_cast<size_t>(i)];
-    if (r.first_error.empty()) r.first_error = errors[static_cast<size_t>(i)];
+  for (size_t i = 0; i < count; ++i) {
+    all.insert(all.end(), tally.latencies[i].begin(), tally.latencies[i].end());
+    r.failures += tally.failures[i];
+    if (r.first_error.empty()) r.first_error = tally.errors[i];
   }
   r.sessions = all.size();
   r.sessions_per_second = static_cast<double>(all.size()) / seconds;
@@ -540,8 +682,11 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
       const auto& r = results.back();
       std::fprintf(stderr,
                    "%-20s %3d devices: %8.0f sessions/s  p50 %7.2f ms  p99 %7.2f ms  %.3f "
-                   "ms CPU/session\n",
-                   label, n, r.sessions_per_second, r.p50_ms, r.p99_ms, r.cpu_ms_per_session);
+                   "ms CPU/session%s\n",
+                   label, n, r.sessions_per_second, r.p50_ms, r.p99_ms, r.cpu_ms_per_session,
+                   r.failures
+                       ? ("  FAILURES " + std::to_string(r.failures) + ": " + r.first_error).c_str()
+                       : "");
     }
     return results;
   };
