@@ -121,6 +121,37 @@ def print_table(figures):
     print(f"\n{sum(1 for f in judged if f['met'])} of {len(judged)} targets met")
 
 
+def number(v):
+    """A figure as the docs show it: four significant digits, thousands separated."""
+    if v is None:
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
+
+
+def markdown_table(latest, pattern):
+    """The figures of a latest.json whose names match `pattern`, as the docs' markdown table."""
+    with open(latest) as f:
+        data = json.load(f)
+    print("| figure | value | floor | floor value | ratio | target | met |")
+    print("|---|---|---|---|---|---|---|")
+    for f in data["figures"]:
+        if not re.search(pattern, f["name"]):
+            continue
+        ratio = "-" if f["ratio"] is None else f"{f['ratio']:.2f}x"
+        target = "-"
+        if f["target"] is not None:
+            target = (">= " if f["target_is"] == "min" else "<= ") + f"{f['target']:g}x"
+        met = "-" if f["met"] is None else ("yes" if f["met"] else "**no**")
+        print(f"| {f['name']} | {number(f['value'])} {f['unit']} | {f['floor'] or '-'} | "
+              f"{number(f['floor_value'])} | {ratio} | {target} | {met} |")
+    m = data["machine"]
+    print(f"\nMachine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores; commit {data['commit']}, "
+          f"{data['build_type']} build, {data['generated']}.")
+    return 0
+
+
 def plot(series, out_dir, latest):
     try:
         import matplotlib
@@ -214,7 +245,13 @@ def main():
     ap.add_argument("--only", action="append", default=[],
                     help="run only this benchmark (repeatable)")
     ap.add_argument("--plot-from", help="only draw the plots of this latest.json")
+    ap.add_argument("--markdown-from", metavar="LATEST_JSON",
+                    help="only print this latest.json's figures as a markdown table (for the docs)")
+    ap.add_argument("--match", default="", help="with --markdown-from: only figures matching this")
     args = ap.parse_args()
+
+    if args.markdown_from:
+        return markdown_table(args.markdown_from, args.match)
 
     if args.plot_from:
         with open(args.plot_from) as f:

@@ -242,7 +242,9 @@ class AsyncDevice : public std::enable_shared_from_this<AsyncDevice> {
       http::async_read(self->stream_, self->buffer_, self->response_,
                        [self](beast::error_code rec, size_t) {
                          if (rec) return self->fail("read: " + rec.message());
-                         self->next_();
+                         // Taken out first: next_ holds this device, which must not hold itself.
+                         auto next = std::move(self->next_);
+                         next();
                        });
     });
   }
@@ -255,6 +257,7 @@ class AsyncDevice : public std::enable_shared_from_this<AsyncDevice> {
   }
   // The connection failed: counted, then a new one, unless the level is over.
   void fail(const std::string& why) {
+    next_ = nullptr;
     tally_.done(index_, started_, why);
     beast::error_code ec;
     stream_.socket().close(ec);
@@ -262,7 +265,12 @@ class AsyncDevice : public std::enable_shared_from_this<AsyncDevice> {
     if (tally_.stop) return finish();
     connect();
   }
-  void finish() { --tally_.running; }
+  void finish() {
+    next_ = nullptr;
+    beast::error_code ec;
+    stream_.socket().close(ec);
+    --tally_.running;
+  }
 
   const Target& target_;
   const DeviceIdentity& identity_;
