@@ -9,7 +9,12 @@ install(TARGETS cairn_c cairn_cpp EXPORT cairnTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS cairn cairn-server RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(CAIRN_BUILD_SAMPLES)
+  install(TARGETS cairn RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
+if(CAIRN_BUILD_SERVER)
+  install(TARGETS cairn-server RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 
 set(cairn_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/cairn)
 install(EXPORT cairnTargets NAMESPACE cairn:: DESTINATION ${cairn_cmake_dir})
@@ -22,7 +27,19 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/cairnConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/cairnConfig.cmake ${PROJECT_BINARY_DIR}/cairnConfigVersion.cmake
   DESTINATION ${cairn_cmake_dir})
 
-# pkg-config: cairn (C) and cairn-cpp (C++). The prefix is the one configured at build time.
+# pkg-config: cairn (C) and cairn-cpp (C++). The prefix is found from the .pc file's own place
+# (${pcfiledir}), so an installed tree works wherever it is put, whatever prefix it was built for.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  # Directories outside the prefix: no relative way there, so they are named as configured.
+  set(PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+  set(PC_LIBDIR "${CMAKE_INSTALL_FULL_LIBDIR}")
+  set(PC_INCLUDEDIR "${CMAKE_INSTALL_FULL_INCLUDEDIR}")
+else()
+  file(RELATIVE_PATH pc_up "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/root")
+  set(PC_PREFIX "\${pcfiledir}/${pc_up}")
+  set(PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+  set(PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
 foreach(pc cairn cairn-cpp)
   if(pc STREQUAL "cairn")
     set(PC_NAME cairn)
