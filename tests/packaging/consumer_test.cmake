@@ -28,6 +28,11 @@ message(STATUS "${last_output}")
 if(NOT last_output MATCHES "libcairn 0.1.0")
   message(FATAL_ERROR "unexpected version: ${last_output}")
 endif()
+run(${WORK_DIR}/build/consumer_unreal)  # built with -fno-exceptions -fno-rtti
+message(STATUS "${last_output}")
+if(NOT last_output MATCHES "level=7")
+  message(FATAL_ERROR "the no-exceptions consumer: ${last_output}")
+endif()
 # pkg-config, from wherever the tree is put: the installed tree moves to another directory, and
 # the .pc files (relative to their own place) still lead a C and a C++ consumer to it.
 set(moved ${WORK_DIR}/moved/elsewhere)
