@@ -1,8 +1,15 @@
 # The client-only build, as a game that embeds libcairn configures it: no server, no samples, no
 # tests, and the server's packages out of sight (Boost, prometheus-cpp, CLI11, and every pkg-config
-# module, libpq and cpp-httplib among them). It must configure, build libcairn and libcairn-cpp, and leave them
-# depending on none of those. Called with -DSOURCE_DIR=... -DWORK_DIR=... -DJOBS=N
+# module, libpq and cpp-httplib among them). It must configure and build libcairn and libcairn-cpp.
+#  - Shared (the default): neither may depend on any of those packages.
+#  - With -DSTATIC=ON (CAIRN_STATIC): static archives, installed, then linked into the packaging
+#    consumer through the CMake package and into a C program through pkg-config; the programs
+#    run, and depend on no libcairn.
+# Called with -DSOURCE_DIR=... -DWORK_DIR=... -DCONSUMER_DIR=... -DJOBS=N [-DSTATIC=ON]
 file(REMOVE_RECURSE ${WORK_DIR})
+if(NOT DEFINED STATIC)
+  set(STATIC OFF)
+endif()
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
@@ -20,10 +27,51 @@ run(${CMAKE_COMMAND} -E env PKG_CONFIG_LIBDIR=${WORK_DIR}/no-pkgconfig PKG_CONFI
     -DCMAKE_DISABLE_FIND_PACKAGE_Boost=ON
     -DCMAKE_DISABLE_FIND_PACKAGE_prometheus-cpp=ON
     -DCMAKE_DISABLE_FIND_PACKAGE_CLI11=ON
-    -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON)
+    -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON
+    -DCAIRN_STATIC=${STATIC}
+    -DCMAKE_INSTALL_PREFIX=${WORK_DIR}/prefix)
 message(STATUS "configured without the server's packages")
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build --target cairn_c cairn_cpp -j ${JOBS})
 find_program(READELF readelf REQUIRED)
+foreach(absent cairn-server cairn cairn-demo)
+  if(EXISTS ${WORK_DIR}/build/bin/${absent})
+    message(FATAL_ERROR "the client-only build made ${absent}")
+  endif()
+endforeach()
+
+if(STATIC)
+  run(${CMAKE_COMMAND} --install ${WORK_DIR}/build)
+  foreach(f lib/libcairn.a lib/libcairn-cpp.a include/cairn/cairn.h lib/pkgconfig/cairn.pc)
+    if(NOT EXISTS ${WORK_DIR}/prefix/${f})
+      message(FATAL_ERROR "not installed: ${f}")
+    endif()
+  endforeach()
+  # Through the CMake package: the C, C++ and no-exceptions consumers.
+  run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/consumer
+    -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+  run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer -j ${JOBS})
+  set(programs ${WORK_DIR}/consumer/consumer_c ${WORK_DIR}/consumer/consumer_cpp
+    ${WORK_DIR}/consumer/consumer_unreal)
+  # Through pkg-config, as a user types it: cc app.c $(pkg-config --cflags --libs cairn)
+  find_program(PKG_CONFIG pkg-config REQUIRED)
+  find_program(CC NAMES cc gcc REQUIRED)
+  run(${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${WORK_DIR}/prefix/lib/pkgconfig
+    ${PKG_CONFIG} --cflags --libs cairn)
+  string(STRIP "${last_output}" flags)
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  run(${CC} ${CONSUMER_DIR}/main.c ${flags} -o ${WORK_DIR}/pkgconfig_c)
+  list(APPEND programs ${WORK_DIR}/pkgconfig_c)
+  foreach(program ${programs})
+    run(${program})
+    message(STATUS "${program}: ${last_output}")
+    run(${READELF} -d ${program})
+    if(last_output MATCHES "libcairn")
+      message(FATAL_ERROR "${program} links a shared libcairn: ${last_output}")
+    endif()
+  endforeach()
+  return()
+endif()
+
 foreach(lib libcairn.so libcairn-cpp.so)
   file(GLOB_RECURSE found ${WORK_DIR}/build/${lib})
   list(LENGTH found n)
@@ -40,10 +88,5 @@ foreach(lib libcairn.so libcairn-cpp.so)
   endforeach()
   if(NOT needed MATCHES "libsqlite3" OR NOT needed MATCHES "libcurl")
     message(FATAL_ERROR "${lib} does not link SQLite and libcurl: ${needed}")
-  endif()
-endforeach()
-foreach(absent cairn-server cairn cairn-demo)
-  if(EXISTS ${WORK_DIR}/build/bin/${absent})
-    message(FATAL_ERROR "the client-only build made ${absent}")
   endif()
 endforeach()
