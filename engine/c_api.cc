@@ -222,6 +222,41 @@ cairn_code cairn_put(cairn_dataset* dataset, const char* key, const char* value,
   });
 }
 
+cairn_code cairn_put_all(cairn_dataset* dataset, const char* const* keys, const char* const* values,
+                         size_t count, char** error) {
+  return guarded(error, [&]() -> cairn_code {
+    if (!dataset || (count > 0 && (!keys || !values))) {
+      return invalid("cairn_put_all: NULL argument", error);
+    }
+    std::map<std::string, std::optional<std::string>> entries;
+    for (size_t i = 0; i < count; ++i) {
+      if (!keys[i]) return invalid("cairn_put_all: a NULL key", error);
+      entries[keys[i]] = values[i] ? std::optional<std::string>(values[i]) : std::nullopt;
+    }
+    return report(dataset->dataset->put_all(entries), error);
+  });
+}
+
+cairn_code cairn_dataset_size_bytes(cairn_dataset* dataset, int64_t* out, char** error) {
+  return guarded(error, [&]() -> cairn_code {
+    if (!dataset || !out) return invalid("cairn_dataset_size_bytes: NULL argument", error);
+    auto size = dataset->dataset->total_size_in_bytes();
+    if (!size.ok()) return report(size.status(), error);
+    *out = *size;
+    return report(cairn::Status::OK(), error);
+  });
+}
+
+cairn_code cairn_is_changed(cairn_dataset* dataset, const char* key, int* changed, char** error) {
+  return guarded(error, [&]() -> cairn_code {
+    if (!dataset || !key || !changed) return invalid("cairn_is_changed: NULL argument", error);
+    auto c = dataset->dataset->is_changed(key);
+    if (!c.ok()) return report(c.status(), error);
+    *changed = *c ? 1 : 0;
+    return report(cairn::Status::OK(), error);
+  });
+}
+
 cairn_code cairn_remove(cairn_dataset* dataset, const char* key, char** error) {
   return guarded(error, [&]() -> cairn_code {
     if (!dataset || !key) return invalid("cairn_remove: NULL argument", error);
@@ -303,6 +338,51 @@ cairn_code cairn_synchronize(cairn_dataset* dataset, cairn_conflict_fn on_confli
     if (!dataset) return invalid("cairn_synchronize: NULL dataset", error);
     cairn::SyncCallbacks cb = callbacks_for(on_conflict, user_data);
     if (done) {
+      cb.on_success = [done, user_data](const std::vector<cairn::Record>& updated) {
+        done(user_data, CAIRN_OK, "", updated.size());
+      };
+      cb.on_failure = [done, user_data](const cairn::Status& s) {
+        done(user_data, static_cast<cairn_code>(s.code()), s.ToString().c_str(), 0);
+      };
+    }
+    dataset->dataset->synchronize(std::move(cb));
+    return report(cairn::Status::OK(), error);
+  });
+}
+
+cairn_code cairn_synchronize_with(cairn_dataset* dataset, const cairn_sync_callbacks* callbacks,
+                                  void* user_data, char** error) {
+  return guarded(error, [&]() -> cairn_code {
+    if (!dataset || !callbacks) return invalid("cairn_synchronize_with: NULL argument", error);
+    cairn::SyncCallbacks cb = callbacks_for(callbacks->on_conflict, user_data);
+    if (auto deleted = callbacks->on_dataset_deleted) {
+      cb.on_dataset_deleted = [deleted, user_data](const std::string& name) {
+        switch (deleted(user_data, name.c_str())) {
+          case CAIRN_DELETED_RECREATE_FROM_LOCAL:
+            return cairn::DatasetDeletedAction::kRecreateFromLocal;
+          case CAIRN_DELETED_CANCEL:
+            return cairn::DatasetDeletedAction::kCancel;
+          default:
+            return cairn::DatasetDeletedAction::kDropLocal;
+        }
+      };
+    }
+    if (auto merged = callbacks->on_datasets_merged) {
+      cb.on_datasets_merged = [merged, user_data](const std::string& name,
+                                                  const std::vector<std::string>& names) {
+        std::vector<const char*> raw;
+        for (const auto& n : names) raw.push_back(n.c_str());
+        switch (merged(user_data, name.c_str(), raw.data(), raw.size())) {
+          case CAIRN_MERGED_IGNORE:
+            return cairn::MergedDatasetsAction::kIgnore;
+          case CAIRN_MERGED_CANCEL:
+            return cairn::MergedDatasetsAction::kCancel;
+          default:
+            return cairn::MergedDatasetsAction::kFold;
+        }
+      };
+    }
+    if (auto done = callbacks->done) {
       cb.on_success = [done, user_data](const std::vector<cairn::Record>& updated) {
         done(user_data, CAIRN_OK, "", updated.size());
       };

@@ -150,6 +150,14 @@ typedef struct cairn_records {
 } cairn_records;
 /* The live records; free the result with cairn_records_free. */
 CAIRN_API cairn_code cairn_get_all(cairn_dataset* dataset, cairn_records** out, char** error);
+/* Writes count records in one transaction: all or none. values[i] NULL removes keys[i]. */
+CAIRN_API cairn_code cairn_put_all(cairn_dataset* dataset, const char* const* keys,
+                                   const char* const* values, size_t count, char** error);
+/* The UTF-8 bytes of the dataset's live keys and values. */
+CAIRN_API cairn_code cairn_dataset_size_bytes(cairn_dataset* dataset, int64_t* out, char** error);
+/* *changed is 1 when the key has a local change not yet pushed. */
+CAIRN_API cairn_code cairn_is_changed(cairn_dataset* dataset, const char* key, int* changed,
+                                      char** error);
 CAIRN_API void cairn_records_free(cairn_records* records);
 /* Deletes the dataset locally; the next sync deletes it on the server. */
 CAIRN_API cairn_code cairn_dataset_delete(cairn_dataset* dataset, char** error);
@@ -198,6 +206,27 @@ typedef int (*cairn_conflict_fn)(void* user_data, const cairn_conflict* conflict
 /* Called exactly once per synchronize: code CAIRN_OK, or why it failed. */
 typedef void (*cairn_sync_done_fn)(void* user_data, cairn_code code, const char* message,
                                    size_t updated_records);
+
+/* What to do when the server says the dataset was deleted (CAIRN_DELETED_*), and with datasets the
+ * server merged into it after two identities were merged (CAIRN_MERGED_*). */
+enum { CAIRN_DELETED_DROP_LOCAL = 0, CAIRN_DELETED_RECREATE_FROM_LOCAL, CAIRN_DELETED_CANCEL };
+enum { CAIRN_MERGED_FOLD = 0, CAIRN_MERGED_IGNORE, CAIRN_MERGED_CANCEL };
+typedef int (*cairn_dataset_deleted_fn)(void* user_data, const char* dataset);
+typedef int (*cairn_datasets_merged_fn)(void* user_data, const char* dataset,
+                                        const char* const* merged, size_t merged_count);
+/* Every callback a sync may call; any may be NULL (then the manager's default decides). */
+typedef struct cairn_sync_callbacks {
+  cairn_conflict_fn on_conflict;
+  cairn_dataset_deleted_fn on_dataset_deleted; /* default: drop, or recreate if unpushed */
+  cairn_datasets_merged_fn on_datasets_merged; /* default: fold */
+  cairn_sync_done_fn done;
+} cairn_sync_callbacks;
+
+/* As cairn_synchronize, with every callback. `callbacks` is copied; user_data must stay valid
+ * until done has been called. */
+CAIRN_API cairn_code cairn_synchronize_with(cairn_dataset* dataset,
+                                            const cairn_sync_callbacks* callbacks, void* user_data,
+                                            char** error);
 
 /* Starts a sync and returns at once. on_conflict NULL: the manager's resolver decides. done may be
  * NULL. Both callbacks and user_data must stay valid until done has been called. */
