@@ -25,6 +25,8 @@ PACKAGES=(
   python3-matplotlib valgrind
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
   clang libclang-rt-14-dev
+  # the Unity (C#) binding's tests: Mono's compiler and runtime, and NUnit
+  mono-devel nunit-console
 )
 
 missing=()

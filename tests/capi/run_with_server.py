@@ -1,6 +1,6 @@
 """Runs a test binary against a throwaway cairn-server on a free loopback port.
 
-usage: run_with_server.py SERVER_BINARY TEST_BINARY
+usage: run_with_server.py SERVER_BINARY TEST_COMMAND [ARGS...]
 The test gets CAIRN_ENDPOINT, CAIRN_POOL, CAIRN_ADMIN_KEY, CAIRN_ADMIN_SECRET and CAIRN_TMPDIR.
 """
 import os
@@ -19,7 +19,7 @@ def main():
             env = dict(os.environ, CAIRN_ENDPOINT=server.url, CAIRN_POOL=server.pool,
                        CAIRN_ADMIN_KEY=ADMIN_KEY, CAIRN_ADMIN_SECRET=ADMIN_SECRET,
                        CAIRN_TMPDIR=tmp)
-            return subprocess.run([sys.argv[2]], env=env, timeout=240).returncode
+            return subprocess.run(sys.argv[2:], env=env, timeout=600).returncode
     finally:
         server.stop()
 
