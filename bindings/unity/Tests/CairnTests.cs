@@ -231,6 +231,76 @@ namespace Cairn.Tests
             }
         }
 
+        // The server's developer side, through boto3 (developer_identity.py beside this file).
+        private static string Developer(params string[] args)
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("python3")
+            {
+                UseShellExecute = false,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            psi.Arguments = "\"" + Path.Combine(Env("CAIRN_BINDING_TESTS"), "developer_identity.py") +
+                            "\" " + string.Join(" ", args);
+            using (var p = System.Diagnostics.Process.Start(psi))
+            {
+                string output = p.StandardOutput.ReadToEnd();
+                string errors = p.StandardError.ReadToEnd();
+                p.WaitForExit();
+                Assert.AreEqual(0, p.ExitCode, errors);
+                return output.Trim();
+            }
+        }
+
+        // A device of the player with this developer login, signed in with the server's token.
+        private static SyncManager DeveloperDevice(string login)
+        {
+            string[] idAndToken = Developer("token", login).Split(' ');
+            var options = new SyncManagerOptions
+            {
+                Endpoint = Env("CAIRN_ENDPOINT"),
+                IdentityPoolId = Env("CAIRN_POOL"),
+                DatabasePath = NewDb(),
+            };
+            options.Logins["cognito-identity.amazonaws.com"] = idAndToken[1];
+            var m = SyncManager.Open(options);
+            Assert.AreEqual(idAndToken[0], m.IdentityId);
+            return m;
+        }
+
+        [Test]
+        public void DatasetsMergedFromAnotherIdentityReachTheCallbackAndAreFolded()
+        {
+            string suffix = Guid.NewGuid().ToString("N").Substring(0, 8);
+            using (var alice = DeveloperDevice("alice-" + suffix))
+            using (var bob = DeveloperDevice("bob-" + suffix))
+            {
+                var onAlice = alice.OpenDataset("save");
+                onAlice.Put("gold", "10");
+                Sync(onAlice);
+                var onBob = bob.OpenDataset("save");
+                onBob.Put("gems", "4");
+                Sync(onBob);
+                string bobId = bob.IdentityId;
+                Developer("merge", "bob-" + suffix, "alice-" + suffix);
+                IList<string> merged = null;
+                string into = null;
+                Sync(onAlice, new SyncCallbacks
+                {
+                    OnDatasetsMerged = (name, names) =>
+                    {
+                        into = name;
+                        merged = names;
+                        return MergedDatasetsAction.Fold;
+                    }
+                });
+                Assert.AreEqual("save", into);
+                CollectionAssert.AreEqual(new[] { "save." + bobId }, merged);
+                Assert.AreEqual("10", onAlice.Get("gold"));
+                Assert.AreEqual("4", onAlice.Get("gems"));
+            }
+        }
+
         [Test]
         public void AnOfflinePutSyncsOnceTheNetworkIsBack()
         {
