@@ -24,8 +24,8 @@
 
 #include "bench/floor.h"
 #include "bench/report.h"
-#include "cairn/cognito_identity.h"
-#include "cairn/cognito_sync.h"
+#include "cairn/cognito/identity.h"
+#include "cairn/cognito/sync.h"
 #include "tests/fixtures/listener_crowd.h"
 #include "tests/temp_dir.h"
 

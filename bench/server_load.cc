@@ -40,7 +40,7 @@
 #include "bench/floor.h"
 #include "bench/raw_tables.h"
 #include "bench/report.h"
-#include "cairn/cognito_identity.h"
+#include "cairn/cognito/identity.h"
 #include "tests/temp_dir.h"
 #include "transport/sigv4.h"
 #include "transport/sync_protocol.h"

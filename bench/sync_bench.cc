@@ -26,7 +26,7 @@
 #include "bench/floor.h"
 #include "bench/raw_tables.h"
 #include "bench/report.h"
-#include "cairn/cognito_identity.h"
+#include "cairn/cognito/identity.h"
 #include "cairn/sync_manager.h"
 #include "server/server.h"
 #include "tests/temp_dir.h"

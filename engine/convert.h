@@ -3,7 +3,7 @@
 
 #include <chrono>
 
-#include "cairn/cognito_sync_types.h"
+#include "cairn/cognito/sync_types.h"
 #include "cairn/conflict.h"
 #include "cairn/sync_manager.h"
 #include "localstore/local_store.h"

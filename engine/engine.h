@@ -27,8 +27,8 @@
 #include <thread>
 #include <vector>
 
-#include "cairn/cognito_identity.h"
-#include "cairn/cognito_sync.h"
+#include "cairn/cognito/identity.h"
+#include "cairn/cognito/sync.h"
 #include "cairn/sync_manager.h"
 #include "common/backoff.h"
 #include "engine/scheduler.h"

@@ -11,7 +11,7 @@
 #include <iostream>
 #include <random>
 
-#include "cairn/cognito_identity.h"
+#include "cairn/cognito/identity.h"
 #include "cairn/sync_manager.h"
 #include "server/server.h"
 

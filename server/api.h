@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "cairn/clock.h"
-#include "cairn/cognito_identity_types.h"
-#include "cairn/cognito_sync_types.h"
+#include "cairn/cognito/identity_types.h"
+#include "cairn/cognito/sync_types.h"
 #include "cairn/logging.h"
 #include "server/auth.h"
 #include "server/events.h"

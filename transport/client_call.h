@@ -5,8 +5,8 @@
 #include <any>
 #include <memory>
 
-#include "cairn/client_config.h"
-#include "cairn/stub.h"
+#include "cairn/cognito/client_config.h"
+#include "cairn/testing/stub.h"
 #include "transport/service_client.h"
 
 namespace cairn::transport {

@@ -1,4 +1,4 @@
-#include "cairn/cognito_identity.h"
+#include "cairn/cognito/identity.h"
 
 #include "transport/client_call.h"
 #include "transport/identity_protocol.h"

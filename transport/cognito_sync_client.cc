@@ -1,4 +1,4 @@
-#include "cairn/cognito_sync.h"
+#include "cairn/cognito/sync.h"
 
 #include "transport/client_call.h"
 #include "transport/json.h"

@@ -2,7 +2,7 @@
 // sync_protocol.h. GetId, GetCredentialsForIdentity and GetOpenIdToken are built unsigned.
 #pragma once
 
-#include "cairn/cognito_identity_types.h"
+#include "cairn/cognito/identity_types.h"
 #include "cairn/status.h"
 #include "transport/wire.h"
 

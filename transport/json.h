@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "cairn/cognito_sync_types.h"
+#include "cairn/cognito/sync_types.h"
 #include "cairn/status.h"
 
 namespace cairn::transport::json {

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "cairn/cognito_sync_types.h"
+#include "cairn/cognito/sync_types.h"
 #include "cairn/credentials.h"
 #include "cairn/http.h"
 #include "cairn/status.h"

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <chrono>
-#include "cairn/client_config.h"
+#include "cairn/cognito/client_config.h"
 #include "cairn/status.h"
 #include "common/backoff.h"
 

@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "cairn/client_config.h"
+#include "cairn/cognito/client_config.h"
 #include "transport/errors.h"
 #include "transport/retry.h"
 #include "transport/wire.h"

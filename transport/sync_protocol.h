@@ -2,7 +2,7 @@
 // Pure functions with no I/O, so tests compare them with the captured botocore requests directly.
 #pragma once
 
-#include "cairn/cognito_sync_types.h"
+#include "cairn/cognito/sync_types.h"
 #include "cairn/status.h"
 #include "transport/wire.h"
 

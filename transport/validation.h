@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "cairn/cognito_identity_types.h"
-#include "cairn/cognito_sync_types.h"
+#include "cairn/cognito/identity_types.h"
+#include "cairn/cognito/sync_types.h"
 #include "cairn/status.h"
 #include "transport/identity_protocol.h"
 #include "transport/sync_protocol.h"

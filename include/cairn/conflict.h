@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "cairn/cognito_sync_types.h"  // Timestamp
+#include "cairn/timestamp.h"
 
 namespace cairn {
 

@@ -32,13 +32,13 @@
 #include <string_view>
 #include <vector>
 
-#include "cairn/client_config.h"
 #include "cairn/clock.h"
-#include "cairn/cognito_identity_types.h"
 #include "cairn/conflict.h"
 #include "cairn/credentials.h"
 #include "cairn/http.h"
 #include "cairn/logging.h"
+#include "cairn/logins.h"
+#include "cairn/retry.h"
 #include "cairn/status.h"
 
 namespace cairn {

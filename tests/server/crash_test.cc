@@ -18,8 +18,8 @@
 #include <random>
 #include <thread>
 
-#include "cairn/cognito_identity.h"
-#include "cairn/cognito_sync.h"
+#include "cairn/cognito/identity.h"
+#include "cairn/cognito/sync.h"
 #include "tests/fixtures/server_process.h"
 #include "tests/fixtures/wait.h"
 #include "tests/temp_dir.h"

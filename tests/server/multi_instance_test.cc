@@ -14,8 +14,8 @@
 #include <random>
 #include <thread>
 
-#include "cairn/cognito_identity.h"
-#include "cairn/cognito_sync.h"
+#include "cairn/cognito/identity.h"
+#include "cairn/cognito/sync.h"
 #include "cairn/sync_manager.h"
 #include "fixtures/fault_proxy.h"
 #include "fixtures/server_process.h"

@@ -17,7 +17,7 @@
 #include <httplib.h>
 #include <rapidjson/document.h>
 
-#include "cairn/cognito_sync.h"
+#include "cairn/cognito/sync.h"
 #include "fixtures/wait.h"
 #include "test_db.h"
 

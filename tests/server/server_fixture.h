@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
-#include "cairn/cognito_identity.h"
-#include "cairn/cognito_sync.h"
+#include "cairn/cognito/identity.h"
+#include "cairn/cognito/sync.h"
 #include "server/server.h"
 #include "test_db.h"
 

@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cairn/cognito_identity.h"
-#include "cairn/cognito_sync.h"
+#include "cairn/cognito/identity.h"
+#include "cairn/cognito/sync.h"
 #include "fixtures/self_signed.h"
 #include "server/server.h"
 #include "server_fixture.h"

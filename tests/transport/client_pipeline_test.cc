@@ -2,9 +2,9 @@
 // what is never retried, clock-skew correction, credential refresh, stub mode and validation.
 #include <gtest/gtest.h>
 
-#include "cairn/cognito_identity.h"
-#include "cairn/cognito_sync.h"
-#include "cairn/stub.h"
+#include "cairn/cognito/identity.h"
+#include "cairn/cognito/sync.h"
+#include "cairn/testing/stub.h"
 #include "fakes.h"
 #include "transport/retry.h"
 #include "transport/sigv4.h"

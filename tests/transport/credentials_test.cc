@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "botocore_reference.h"
-#include "cairn/cognito_identity.h"
-#include "cairn/cognito_sync.h"
+#include "cairn/cognito/identity.h"
+#include "cairn/cognito/sync.h"
 #include "fakes.h"
 #include "fixtures/scripted_server.h"
 #include "transport/identity_protocol.h"

@@ -11,8 +11,8 @@
 #include <set>
 #include <thread>
 
-#include "cairn/cognito_identity.h"
-#include "cairn/cognito_sync.h"
+#include "cairn/cognito/identity.h"
+#include "cairn/cognito/sync.h"
 #include "fixtures/raw_proxy.h"
 #include "fixtures/scripted_server.h"
 #include "fixtures/self_signed.h"

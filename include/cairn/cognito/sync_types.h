@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-namespace cairn {
+#include "cairn/timestamp.h"
 
-using Timestamp = std::chrono::system_clock::time_point;
+namespace cairn {
 
 namespace sync {
 

@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "cairn/cognito_sync_types.h"  // Timestamp
+#include "cairn/logins.h"
+#include "cairn/timestamp.h"
 
 namespace cairn {
 namespace identity {
 
-using Logins = std::map<std::string, std::string>;  // provider name -> token
 
 struct CognitoIdentityProviderInfo {
   std::optional<std::string> provider_name;

@@ -20,9 +20,9 @@
 #include <optional>
 #include <string>
 
-#include "cairn/client_config.h"
-#include "cairn/cognito_identity_types.h"
-#include "cairn/cognito_sync.h"  // ClientStats
+#include "cairn/cognito/client_config.h"
+#include "cairn/cognito/identity_types.h"
+#include "cairn/cognito/sync.h"  // ClientStats
 #include "cairn/credentials.h"
 #include "cairn/status.h"
 

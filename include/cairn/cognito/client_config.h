@@ -8,23 +8,13 @@
 
 #include "cairn/clock.h"
 #include "cairn/credentials.h"
+#include "cairn/retry.h"
 #include "cairn/http.h"
 #include "cairn/logging.h"
 
 namespace cairn {
 
 class Stubber;
-
-// Retries: exponential backoff with full jitter (delay drawn uniformly from
-// [0, min(max_delay, base * 2^retry))). Throttling, HTTP 429, 5xx and network errors are retried;
-// ResourceConflict and every other 4xx are not.
-struct RetryOptions {
-  int max_retries = 3;  // retries after the first attempt (the seed's retry_limit)
-  std::chrono::milliseconds base_delay{100};
-  std::chrono::milliseconds throttle_base_delay{500};  // throttles back off harder
-  std::chrono::milliseconds max_delay{20000};
-  uint64_t jitter_seed = 0;  // 0: seeded from the OS; tests set it for repeatable delays
-};
 
 struct ClientConfig {
   // Region for endpoints and signing. Empty: AWS_REGION, AMAZON_REGION, then AWS_DEFAULT_REGION;

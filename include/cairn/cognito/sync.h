@@ -9,8 +9,8 @@
 #include <chrono>
 #include <memory>
 
-#include "cairn/client_config.h"
-#include "cairn/cognito_sync_types.h"
+#include "cairn/cognito/client_config.h"
+#include "cairn/cognito/sync_types.h"
 #include "cairn/status.h"
 
 namespace cairn {
