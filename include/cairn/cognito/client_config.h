@@ -8,9 +8,9 @@
 
 #include "cairn/clock.h"
 #include "cairn/credentials.h"
-#include "cairn/retry.h"
 #include "cairn/http.h"
 #include "cairn/logging.h"
+#include "cairn/retry.h"
 
 namespace cairn {
 

@@ -16,7 +16,6 @@
 namespace cairn {
 namespace identity {
 
-
 struct CognitoIdentityProviderInfo {
   std::optional<std::string> provider_name;
   std::optional<std::string> client_id;

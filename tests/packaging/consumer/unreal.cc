@@ -1,8 +1,8 @@
 // Compiled as Unreal compiles a game module by default: -fno-exceptions -fno-rtti. It includes
 // every public C++ header and uses the manager, a dataset, a resolver and the logger, so that a
 // header needing either would fail here rather than in a game's build.
-#include <cairn/cognito/client_config.h>
 #include <cairn/clock.h>
+#include <cairn/cognito/client_config.h>
 #include <cairn/cognito/identity.h>
 #include <cairn/cognito/identity_types.h>
 #include <cairn/cognito/sync.h>
