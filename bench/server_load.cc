@@ -75,18 +75,12 @@ long send_signed(BareCurl& curl, const Target& t, const transport::WireRequest& 
   return curl.exchange(wire.method, url, req.headers, wire.body, response);
 }
 
-// One sync session. Returns false (with the reason) when any step fails.
-bool session(BareCurl& curl, const Target& t, const DeviceIdentity& d, uint64_t seq,
-             std::string* list_body, std::string* update_body, std::string* error) {
-  sync::ListRecordsRequest list{t.pool,       d.identity_id, "load",      0,
-                                std::nullopt, std::nullopt,  std::nullopt};
-  long status = send_signed(curl, t, transport::sync_wire::build(list), d.credentials, list_body);
-  sync::ListRecordsResponse records;
-  if (status != 200 || !transport::sync_wire::parse(*list_body, &records).ok() ||
-      !records.sync_session_token) {
-    *error = "ListRecords " + std::to_string(status) + ": " + list_body->substr(0, 200);
-    return false;
-  }
+// A session's ListRecords, and its UpdateRecords of the 10 records after that answer.
+sync::ListRecordsRequest session_list(const Target& t, const DeviceIdentity& d) {
+  return {t.pool, d.identity_id, "load", 0, std::nullopt, std::nullopt, std::nullopt};
+}
+sync::UpdateRecordsRequest session_update(const Target& t, const DeviceIdentity& d,
+                                          const sync::ListRecordsResponse& records, uint64_t seq) {
   std::map<std::string, int64_t> counts;
   for (const auto& r : records.records) counts[r.key.value_or("")] = r.sync_count.value_or(0);
   sync::UpdateRecordsRequest update{
@@ -98,10 +92,32 @@ bool session(BareCurl& curl, const Target& t, const DeviceIdentity& d, uint64_t 
     update.record_patches.push_back(
         {sync::kOpReplace, key, value, counts[key], std::chrono::system_clock::now()});
   }
-  status = send_signed(curl, t, transport::sync_wire::build(update), d.credentials, update_body);
+  return update;
+}
+// Whether an answer is the one each step of a session needs.
+bool listed(long status, const std::string& body, sync::ListRecordsResponse* records) {
+  return status == 200 && transport::sync_wire::parse(body, records).ok() &&
+         records->sync_session_token;
+}
+bool pushed_all(long status, const std::string& body) {
   sync::UpdateRecordsResponse pushed;
-  if (status != 200 || !transport::sync_wire::parse(*update_body, &pushed).ok() ||
-      pushed.records.size() != static_cast<size_t>(kRecordsPerSession)) {
+  return status == 200 && transport::sync_wire::parse(body, &pushed).ok() &&
+         pushed.records.size() == static_cast<size_t>(kRecordsPerSession);
+}
+
+// One sync session. Returns false (with the reason) when any step fails.
+bool session(BareCurl& curl, const Target& t, const DeviceIdentity& d, uint64_t seq,
+             std::string* list_body, std::string* update_body, std::string* error) {
+  long status = send_signed(curl, t, transport::sync_wire::build(session_list(t, d)), d.credentials,
+                            list_body);
+  sync::ListRecordsResponse records;
+  if (!listed(status, *list_body, &records)) {
+    *error = "ListRecords " + std::to_string(status) + ": " + list_body->substr(0, 200);
+    return false;
+  }
+  status = send_signed(curl, t, transport::sync_wire::build(session_update(t, d, records, seq)),
+                       d.credentials, update_body);
+  if (!pushed_all(status, *update_body)) {
     *error = "UpdateRecords " + std::to_string(status) + ": " + update_body->substr(0, 200);
     return false;
   }
@@ -179,43 +195,26 @@ class AsyncDevice : public std::enable_shared_from_this<AsyncDevice> {
   void list() {
     if (tally_.stop) return finish();
     started_ = LevelTally::Clock::now();
-    sync::ListRecordsRequest request{target_.pool, identity_.identity_id, "load",      0,
-                                     std::nullopt, std::nullopt,          std::nullopt};
-    exchange(transport::sync_wire::build(request), [self = shared_from_this()] {
-      sync::ListRecordsResponse records;
-      if (self->response_.result_int() != 200 ||
-          !transport::sync_wire::parse(self->response_.body(), &records).ok() ||
-          !records.sync_session_token) {
-        return self->failed_session("ListRecords");
-      }
-      self->update(records);
-    });
+    exchange(transport::sync_wire::build(session_list(target_, identity_)),
+             [self = shared_from_this()] {
+               sync::ListRecordsResponse records;
+               if (!listed(self->response_.result_int(), self->response_.body(), &records)) {
+                 return self->failed_session("ListRecords");
+               }
+               self->update(records);
+             });
   }
 
   void update(const sync::ListRecordsResponse& records) {
-    std::map<std::string, int64_t> counts;
-    for (const auto& r : records.records) counts[r.key.value_or("")] = r.sync_count.value_or(0);
-    sync::UpdateRecordsRequest request{
-        target_.pool, identity_.identity_id,       "load",      std::nullopt,
-        {},           *records.sync_session_token, std::nullopt};
-    for (int i = 0; i < kRecordsPerSession; ++i) {
-      std::string key = "key-" + std::to_string(i);
-      std::string value = "{\"score\":" + std::to_string(seq_ * 10 + static_cast<uint64_t>(i)) +
-                          ",\"pad\":\"0123456789abcdef0123456789abcdef\"}";
-      request.record_patches.push_back(
-          {sync::kOpReplace, key, value, counts[key], std::chrono::system_clock::now()});
-    }
-    exchange(transport::sync_wire::build(request), [self = shared_from_this()] {
-      sync::UpdateRecordsResponse pushed;
-      if (self->response_.result_int() != 200 ||
-          !transport::sync_wire::parse(self->response_.body(), &pushed).ok() ||
-          pushed.records.size() != static_cast<size_t>(kRecordsPerSession)) {
-        return self->failed_session("UpdateRecords");
-      }
-      ++self->seq_;
-      self->tally_.done(self->index_, self->started_, "");
-      self->list();
-    });
+    exchange(transport::sync_wire::build(session_update(target_, identity_, records, seq_)),
+             [self = shared_from_this()] {
+               if (!pushed_all(self->response_.result_int(), self->response_.body())) {
+                 return self->failed_session("UpdateRecords");
+               }
+               ++self->seq_;
+               self->tally_.done(self->index_, self->started_, "");
+               self->list();
+             });
   }
 
   // Signs and sends one request, reads its answer into response_, then runs `next`.

@@ -334,20 +334,9 @@ cairn_code cairn_dataset_status(cairn_dataset* dataset, cairn_status* out, char*
 
 cairn_code cairn_synchronize(cairn_dataset* dataset, cairn_conflict_fn on_conflict,
                              cairn_sync_done_fn done, void* user_data, char** error) {
-  return guarded(error, [&]() -> cairn_code {
-    if (!dataset) return invalid("cairn_synchronize: NULL dataset", error);
-    cairn::SyncCallbacks cb = callbacks_for(on_conflict, user_data);
-    if (done) {
-      cb.on_success = [done, user_data](const std::vector<cairn::Record>& updated) {
-        done(user_data, CAIRN_OK, "", updated.size());
-      };
-      cb.on_failure = [done, user_data](const cairn::Status& s) {
-        done(user_data, static_cast<cairn_code>(s.code()), s.ToString().c_str(), 0);
-      };
-    }
-    dataset->dataset->synchronize(std::move(cb));
-    return report(cairn::Status::OK(), error);
-  });
+  if (!dataset) return invalid("cairn_synchronize: NULL dataset", error);
+  cairn_sync_callbacks callbacks{on_conflict, nullptr, nullptr, done};
+  return cairn_synchronize_with(dataset, &callbacks, user_data, error);
 }
 
 cairn_code cairn_synchronize_with(cairn_dataset* dataset, const cairn_sync_callbacks* callbacks,
