@@ -166,9 +166,8 @@ void Engine::close() {
 
 // --- handles -------------------------------------------------------------------------------------
 
-Result<std::shared_ptr<Dataset>> Engine::open_dataset(const std::string& name) {
-  if (!localstore::valid_dataset_name(name)) return invalid_name(name);
-  return std::shared_ptr<Dataset>(new Dataset(shared_from_this(), name));
+Status Engine::check_dataset_name(const std::string& name) const {
+  return localstore::valid_dataset_name(name) ? Status::OK() : invalid_name(name);
 }
 
 // --- identity ------------------------------------------------------------------------------------

@@ -70,7 +70,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void close();
 
   // --- handles --------------------------------------------------------------------------------
-  Result<std::shared_ptr<Dataset>> open_dataset(const std::string& name);
+  // InvalidParameter for a name outside [a-zA-Z0-9_.:-]{1,128}.
+  Status check_dataset_name(const std::string& name) const;
   localstore::LocalStore& store() { return *store_; }
   const SyncManagerOptions& options() const { return options_; }
   // Only after ensure_identity() succeeded.
@@ -239,3 +240,19 @@ std::optional<T> Engine::ask(std::function<T()> question) {
 }
 
 }  // namespace cairn::engine
+
+namespace cairn {
+
+// The engine behind the public handles: a SyncManager and each Dataset it opened hold one, so the
+// engine lives while any handle does.
+class Dataset::Core {
+ public:
+  explicit Core(std::shared_ptr<engine::Engine> engine) : engine(std::move(engine)) {}
+  // The public handle over an open engine (tests open engines of their own). Not exported.
+  [[gnu::visibility("hidden")]] static std::unique_ptr<SyncManager> manager(
+      std::shared_ptr<engine::Engine> engine);
+
+  const std::shared_ptr<engine::Engine> engine;
+};
+
+}  // namespace cairn

@@ -12,9 +12,11 @@
 #include <memory>
 #include <mutex>
 
+#include "cairn/export.h"
+
 namespace cairn {
 
-class Clock {
+class CAIRN_CPP_API Clock {
  public:
   using MonotonicTime = std::chrono::steady_clock::time_point;
 

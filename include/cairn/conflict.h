@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "cairn/export.h"
 #include "cairn/timestamp.h"
 
 namespace cairn {
@@ -47,7 +48,7 @@ struct ResolveContext {
   std::chrono::milliseconds clock_skew{0};
 };
 
-struct Resolution {
+struct CAIRN_CPP_API Resolution {
   enum class Kind { kRemote, kLocal, kValue, kUnresolved };
   Kind kind = Kind::kUnresolved;
   std::optional<std::string> value;  // for kValue; nullopt removes the record
@@ -66,20 +67,21 @@ struct Resolution {
 
 using Resolver = std::function<Resolution(const Conflict&, const ResolveContext&)>;
 
-Resolver remote_wins();
-Resolver local_wins();
-Resolver last_writer_wins();
+CAIRN_CPP_API Resolver remote_wins();
+CAIRN_CPP_API Resolver local_wins();
+CAIRN_CPP_API Resolver last_writer_wins();
 
 // What three_way_merge does with a field both sides changed differently, and with values that
 // are not JSON objects.
 enum class MergeFallback { kLastWriterWins, kRemote, kLocal };
-Resolver three_way_merge(MergeFallback fallback = MergeFallback::kLastWriterWins);
+CAIRN_CPP_API Resolver three_way_merge(MergeFallback fallback = MergeFallback::kLastWriterWins);
 
 // Merges three JSON texts (base may be empty: no base). nullopt when local and remote are not both
 // JSON objects, or when a field changed on both sides and `prefer_local` cannot decide it (the
 // caller then falls back). With prefer_local set, both-sides fields take local (true) or remote.
-std::optional<std::string> merge_json_objects(const std::optional<std::string>& base,
-                                              const std::string& local, const std::string& remote,
-                                              std::optional<bool> prefer_local);
+CAIRN_CPP_API std::optional<std::string> merge_json_objects(const std::optional<std::string>& base,
+                                                            const std::string& local,
+                                                            const std::string& remote,
+                                                            std::optional<bool> prefer_local);
 
 }  // namespace cairn

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cairn/export.h"
 #include "cairn/status.h"
 
 namespace cairn {
@@ -28,7 +29,7 @@ struct AwsCredentials {
   bool empty() const { return access_key_id.empty() || secret_access_key.empty(); }
 };
 
-class CredentialsProvider {
+class CAIRN_CPP_API CredentialsProvider {
  public:
   virtual ~CredentialsProvider() = default;
   // Returns usable credentials, refreshing them first when they are close to expiry.
@@ -43,7 +44,7 @@ class CredentialsProvider {
 using CredentialsProviderPtr = std::shared_ptr<CredentialsProvider>;
 
 // Fixed keys given by the host.
-class StaticCredentialsProvider final : public CredentialsProvider {
+class CAIRN_CPP_API StaticCredentialsProvider final : public CredentialsProvider {
  public:
   explicit StaticCredentialsProvider(AwsCredentials credentials);
   StaticCredentialsProvider(std::string access_key_id, std::string secret_access_key,
@@ -56,7 +57,7 @@ class StaticCredentialsProvider final : public CredentialsProvider {
 };
 
 // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, read at every call.
-class EnvironmentCredentialsProvider final : public CredentialsProvider {
+class CAIRN_CPP_API EnvironmentCredentialsProvider final : public CredentialsProvider {
  public:
   Result<AwsCredentials> credentials() override;
   std::string name() const override { return "environment"; }
@@ -66,7 +67,7 @@ class EnvironmentCredentialsProvider final : public CredentialsProvider {
 // else ~/.aws/credentials; profile from the constructor, else AWS_PROFILE, else "default".
 // Keys read: aws_access_key_id, aws_secret_access_key, aws_session_token. The file is read at
 // every call, so an edited file takes effect without a restart.
-class ProfileCredentialsProvider final : public CredentialsProvider {
+class CAIRN_CPP_API ProfileCredentialsProvider final : public CredentialsProvider {
  public:
   explicit ProfileCredentialsProvider(std::string profile = {}, std::string path = {});
   Result<AwsCredentials> credentials() override;
@@ -83,7 +84,7 @@ class ProfileCredentialsProvider final : public CredentialsProvider {
 
 // Tries each provider in order and returns the first credentials found. The default chain is
 // environment, then the shared credentials file.
-class ChainCredentialsProvider final : public CredentialsProvider {
+class CAIRN_CPP_API ChainCredentialsProvider final : public CredentialsProvider {
  public:
   explicit ChainCredentialsProvider(std::vector<CredentialsProviderPtr> providers);
   static std::shared_ptr<ChainCredentialsProvider> default_chain();

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "cairn/export.h"
 #include "cairn/logging.h"
 #include "cairn/status.h"
 
@@ -27,7 +28,7 @@ struct HttpRequest {
   std::string body;
 };
 
-struct HttpResponse {
+struct CAIRN_CPP_API HttpResponse {
   int status = 0;
   HttpHeaders headers;
   std::string body;
@@ -70,7 +71,7 @@ struct HttpOptions {
   bool wire_trace = false;
 };
 
-class HttpTransport {
+class CAIRN_CPP_API HttpTransport {
  public:
   virtual ~HttpTransport() = default;
   // Sends one request. Any HTTP status is a successful exchange; a failure is a network, timeout
@@ -79,6 +80,7 @@ class HttpTransport {
 };
 
 // libcurl with a pool of reusable easy handles (so keep-alive connections are reused).
-std::shared_ptr<HttpTransport> make_curl_transport(HttpOptions options, LoggerPtr logger = nullptr);
+CAIRN_CPP_API std::shared_ptr<HttpTransport> make_curl_transport(HttpOptions options,
+                                                                 LoggerPtr logger = nullptr);
 
 }  // namespace cairn

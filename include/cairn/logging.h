@@ -10,15 +10,17 @@
 #include <string>
 #include <string_view>
 
+#include "cairn/export.h"
+
 namespace cairn {
 
 enum class LogLevel { kTrace = 0, kDebug, kInfo, kWarn, kError, kOff };
 
-std::string_view log_level_name(LogLevel level);
+CAIRN_CPP_API std::string_view log_level_name(LogLevel level);
 
 using LogCallback = std::function<void(LogLevel level, std::string_view message)>;
 
-class Logger {
+class CAIRN_CPP_API Logger {
  public:
   // A logger that drops everything.
   Logger() = default;

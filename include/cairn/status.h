@@ -19,6 +19,8 @@
 #include <utility>
 #include <variant>
 
+#include "cairn/export.h"
+
 namespace cairn {
 
 enum class ErrorCode : int {
@@ -74,12 +76,12 @@ enum class ErrorCode : int {
 };
 
 // The wire name of a code ("ResourceConflictException"); local codes get descriptive names.
-std::string_view error_code_name(ErrorCode code);
+CAIRN_CPP_API std::string_view error_code_name(ErrorCode code);
 
 // Maps a sanitised wire code to the enum; unknown names give kUnknownServiceError.
-ErrorCode error_code_from_name(std::string_view name);
+CAIRN_CPP_API ErrorCode error_code_from_name(std::string_view name);
 
-class [[nodiscard]] Status {
+class [[nodiscard]] CAIRN_CPP_API Status {
  public:
   Status() = default;  // OK
   Status(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}

@@ -35,6 +35,7 @@
 #include "cairn/clock.h"
 #include "cairn/conflict.h"
 #include "cairn/credentials.h"
+#include "cairn/export.h"
 #include "cairn/http.h"
 #include "cairn/logging.h"
 #include "cairn/logins.h"
@@ -114,7 +115,7 @@ enum class SyncState {
   kWaitingForNetwork,  // a synchronize_on_connectivity waits for set_network_reachable(true)
   kBackingOff,         // auto-sync waits before retrying a failed sync
 };
-std::string_view sync_state_name(SyncState state);
+CAIRN_CPP_API std::string_view sync_state_name(SyncState state);
 
 struct DatasetStatus {
   std::string name;
@@ -201,11 +202,9 @@ struct SyncManagerOptions {
   AutoSyncOptions auto_sync;
 };
 
-namespace engine {
-class Engine;
-}
+class SyncManager;
 
-class Dataset {
+class CAIRN_CPP_API Dataset {
  public:
   const std::string& name() const { return name_; }
 
@@ -236,14 +235,17 @@ class Dataset {
   Status subscribe();
   Status unsubscribe();
 
+  // Opaque: what the library keeps behind the handles. A manager and its datasets share one.
+  class Core;
+
  private:
-  friend class engine::Engine;
-  Dataset(std::shared_ptr<engine::Engine> engine, std::string name);
-  std::shared_ptr<engine::Engine> engine_;
+  friend class SyncManager;
+  Dataset(std::shared_ptr<Core> core, std::string name);
+  std::shared_ptr<Core> core_;
   std::string name_;
 };
 
-class SyncManager {
+class CAIRN_CPP_API SyncManager {
  public:
   // Opens the local store and builds the clients. Fails with InvalidArgument for an incomplete
   // configuration, kCorruption or kStorage for a bad database file.
@@ -300,10 +302,11 @@ class SyncManager {
   // Server time minus device time, as measured from the server's Date headers.
   std::chrono::milliseconds clock_skew() const;
 
-  explicit SyncManager(std::shared_ptr<engine::Engine> engine);
-
  private:
-  std::shared_ptr<engine::Engine> engine_;
+  using Core = Dataset::Core;
+  friend Core;
+  explicit SyncManager(std::shared_ptr<Core> core);
+  std::shared_ptr<Core> core_;
 };
 
 }  // namespace cairn

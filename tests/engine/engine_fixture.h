@@ -207,7 +207,7 @@ inline Device make_device(const TestServer& ts, const TempDir& dir, const std::s
   EXPECT_TRUE(e.ok()) << e.status().ToString();
   if (e.ok()) {
     d.engine = *e;
-    d.manager = std::make_unique<SyncManager>(std::move(*e));
+    d.manager = Dataset::Core::manager(std::move(*e));
   }
   return d;
 }

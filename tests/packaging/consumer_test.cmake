@@ -12,6 +12,30 @@ foreach(f include/cairn/cairn.h include/cairn/sync_manager.h lib/cmake/cairn/cai
     message(FATAL_ERROR "not installed: ${f}")
   endif()
 endforeach()
+# What the libraries export: libcairn the C API alone, libcairn-cpp the public C++ headers'
+# classes and functions (CAIRN_CPP_API), none of the engine, local store or transport inside.
+find_program(NM nm REQUIRED)
+run(${NM} -D --defined-only --demangle ${prefix}/lib/libcairn.so)
+string(REGEX MATCHALL "\n[0-9a-f]+ [TDBRVW] [^\n]*" c_exports "\n${last_output}")
+foreach(line ${c_exports})
+  if(NOT line MATCHES " [TDBRVW] cairn_[a-z_]+$")
+    message(FATAL_ERROR "libcairn exports more than the C API:${line}")
+  endif()
+endforeach()
+run(${NM} -D --defined-only --demangle ${prefix}/lib/libcairn-cpp.so)
+set(cpp_exports "${last_output}")
+string(REGEX MATCHALL "[^\n]*cairn::(engine|localstore|sqlite|transport|Dataset::Core)::[^\n]*"
+  internal "${cpp_exports}")
+if(internal)
+  message(FATAL_ERROR "libcairn-cpp exports internal symbols:\n${internal}")
+endif()
+foreach(symbol "cairn::SyncManager::open(" "cairn::Dataset::put(" "cairn::Status::ToString"
+               "cairn::three_way_merge(" "typeinfo for cairn::HttpTransport")
+  string(FIND "${cpp_exports}" "${symbol}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "libcairn-cpp does not export ${symbol}")
+  endif()
+endforeach()
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${prefix}
     -DCMAKE_BUILD_RPATH=${prefix}/lib)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)

@@ -8,6 +8,7 @@
 
 #include "cairn/clock.h"
 #include "cairn/credentials.h"
+#include "cairn/export.h"
 #include "cairn/http.h"
 #include "cairn/logging.h"
 #include "cairn/retry.h"
@@ -46,10 +47,11 @@ struct ClientConfig {
 };
 
 // The region the config resolves to, or InvalidArgument when there is none and no endpoint.
-Result<std::string> resolve_region(const ClientConfig& config);
+CAIRN_CPP_API Result<std::string> resolve_region(const ClientConfig& config);
 
 // "https://cognito-sync.us-east-1.amazonaws.com" or the configured endpoint.
-std::string resolve_endpoint(const ClientConfig& config, const std::string& endpoint_prefix,
-                             const std::string& region);
+CAIRN_CPP_API std::string resolve_endpoint(const ClientConfig& config,
+                                           const std::string& endpoint_prefix,
+                                           const std::string& region);
 
 }  // namespace cairn

@@ -24,11 +24,12 @@
 #include "cairn/cognito/identity_types.h"
 #include "cairn/cognito/sync.h"  // ClientStats
 #include "cairn/credentials.h"
+#include "cairn/export.h"
 #include "cairn/status.h"
 
 namespace cairn {
 
-class CognitoIdentityClient {
+class CAIRN_CPP_API CognitoIdentityClient {
  public:
   static Result<std::unique_ptr<CognitoIdentityClient>> create(ClientConfig config);
   ~CognitoIdentityClient();
@@ -73,7 +74,7 @@ class CognitoIdentityClient {
 };
 
 // Where the provider keeps the identity id between runs. The engine backs it with the local store.
-class IdentityIdStore {
+class CAIRN_CPP_API IdentityIdStore {
  public:
   virtual ~IdentityIdStore() = default;
   virtual std::optional<std::string> load(const std::string& identity_pool_id) = 0;
@@ -81,7 +82,7 @@ class IdentityIdStore {
   virtual void clear(const std::string& identity_pool_id) = 0;
 };
 
-class InMemoryIdentityIdStore final : public IdentityIdStore {
+class CAIRN_CPP_API InMemoryIdentityIdStore final : public IdentityIdStore {
  public:
   std::optional<std::string> load(const std::string& identity_pool_id) override;
   void save(const std::string& identity_pool_id, const std::string& identity_id) override;
@@ -105,7 +106,7 @@ struct CognitoIdentityProviderOptions {
   std::shared_ptr<Clock> clock;  // null: the system clock
 };
 
-class CognitoIdentityCredentialsProvider final : public CredentialsProvider {
+class CAIRN_CPP_API CognitoIdentityCredentialsProvider final : public CredentialsProvider {
  public:
   CognitoIdentityCredentialsProvider(std::shared_ptr<CognitoIdentityClient> client,
                                      CognitoIdentityProviderOptions options);

@@ -11,6 +11,7 @@
 
 #include "cairn/cognito/client_config.h"
 #include "cairn/cognito/sync_types.h"
+#include "cairn/export.h"
 #include "cairn/status.h"
 
 namespace cairn {
@@ -22,7 +23,7 @@ struct ClientStats {
   uint64_t failures = 0;
 };
 
-class CognitoSyncClient {
+class CAIRN_CPP_API CognitoSyncClient {
  public:
   // Fails with InvalidArgument when no region can be resolved or the endpoint is malformed.
   static Result<std::unique_ptr<CognitoSyncClient>> create(ClientConfig config);

@@ -16,11 +16,12 @@
 #include <variant>
 #include <vector>
 
+#include "cairn/export.h"
 #include "cairn/status.h"
 
 namespace cairn {
 
-class Stubber {
+class CAIRN_CPP_API Stubber {
  public:
   struct Call {
     std::string operation;  // "ListRecords"
