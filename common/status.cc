@@ -140,6 +140,12 @@ bool Status::is_clock_skew() const {
   }
 }
 
+BadResultAccess::BadResultAccess(Status status)
+    : status_(std::move(status)),
+      what_("cairn: Result::value() on an error: " + status_.ToString()) {}
+
+void detail::throw_bad_result_access(const Status& status) { throw BadResultAccess(status); }
+
 std::string Status::ToString() const {
   if (ok()) return "OK";
   std::string out = service_code();

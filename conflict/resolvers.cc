@@ -82,6 +82,20 @@ bool merge_value(const Value* base, const Value* local, const Value* remote,
 
 }  // namespace
 
+std::string_view Resolution::name() const {
+  switch (kind) {
+    case Kind::kRemote:
+      return "remote";
+    case Kind::kLocal:
+      return "local";
+    case Kind::kValue:
+      return merged ? "merged" : "value";
+    case Kind::kUnresolved:
+      break;
+  }
+  return "unresolved";
+}
+
 std::optional<std::string> Resolution::resulting_value(const Conflict& c) const {
   switch (kind) {
     case Kind::kRemote:
@@ -160,7 +174,7 @@ Resolver three_way_merge(MergeFallback fallback) {
     std::optional<std::string> base = c.has_base ? c.base_value : std::nullopt;
     auto merged = merge_json_objects(base, *c.local_value, *c.remote_value, prefer);
     if (!merged) return whole();  // not JSON objects
-    return Resolution::with_value(*merged);
+    return Resolution::merge_of_both(std::move(*merged));
   };
 }
 

@@ -160,7 +160,7 @@ void Engine::close() {
       slot.running = false;
     }
   }
-  SyncResult result{Status(ErrorCode::kCancelled, "the sync manager was closed"), {}};
+  auto result = SyncResult::failed(Status(ErrorCode::kCancelled, "the sync manager was closed"));
   for (auto& w : cancelled) complete(w, result);
 }
 
@@ -296,13 +296,13 @@ SyncFuture Engine::synchronize(const std::string& name, SyncCallbacks callbacks,
       start_locked(name, slot);
     }
   }
-  if (refused) complete(w, {*refused, {}});
+  if (refused) complete(w, SyncResult::failed(*refused));
   return future;
 }
 
 void Engine::start_locked(const std::string& name, Slot& slot) {
   slot.running = true;
-  slot.pulled_pages = slot.pulled_records = 0;
+  slot.progress = {};
   std::weak_ptr<Engine> weak = weak_from_this();
   scheduler_->post([weak, name] {
     if (auto self = weak.lock()) self->run(name);
@@ -470,11 +470,9 @@ void Engine::schedule_auto(const std::string& name, std::chrono::milliseconds de
   });
 }
 
-void Engine::report_progress(const std::string& name, int64_t pages, int64_t records) {
+void Engine::report_progress(const std::string& name, const SyncProgress& progress) {
   std::lock_guard<std::mutex> l(mu_);
-  Slot& slot = slots_[name];
-  slot.pulled_pages = pages;
-  slot.pulled_records = records;
+  slots_[name].progress = progress;
 }
 
 DatasetStatus Engine::status(const std::string& name) {
@@ -494,8 +492,11 @@ DatasetStatus Engine::status(const std::string& name) {
       }
       out.last_result = slot.last_result;
       out.last_result_time = slot.last_result_time;
-      out.pulled_pages = slot.pulled_pages;
-      out.pulled_records = slot.pulled_records;
+      out.pulled_pages = slot.progress.pulled_pages;
+      out.pulled_records = slot.progress.pulled_records;
+      out.pulled_bytes = slot.progress.pulled_bytes;
+      out.pushing_records = slot.progress.pushing_records;
+      out.pushing_bytes = slot.progress.pushing_bytes;
     }
   }
   if (auto info = store_->sync_state(name); info.ok() && *info) {

@@ -45,6 +45,15 @@ struct Waiter {
   bool automatic = false;  // started by auto-sync or a push, not by the game
 };
 
+// What a running sync has moved so far (DatasetStatus shows it).
+struct SyncProgress {
+  int64_t pulled_pages = 0;
+  int64_t pulled_records = 0;
+  int64_t pulled_bytes = 0;
+  int64_t pushing_records = 0;  // the UpdateRecords in flight
+  int64_t pushing_bytes = 0;
+};
+
 // The sync bookkeeping of one dataset name.
 struct Slot {
   bool running = false;
@@ -53,8 +62,7 @@ struct Slot {
   std::vector<Waiter> parked;   // waiting for the network
   std::optional<Status> last_result;
   Timestamp last_result_time;
-  int64_t pulled_pages = 0;
-  int64_t pulled_records = 0;
+  SyncProgress progress;  // of the running sync
   // Auto-sync.
   Clock::MonotonicTime auto_due;  // on the engine's clock
   bool auto_timer = false;
@@ -106,7 +114,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   bool idle() const { return scheduler_ && scheduler_->idle(); }
   void count_conflicts(size_t n) { conflicts_ += n; }
   void count_push_retry() { ++push_retries_; }
-  void report_progress(const std::string& name, int64_t pages, int64_t records);
+  void report_progress(const std::string& name, const SyncProgress& progress);
 
   // Runs a decision callback (on_conflict, on_dataset_deleted, on_datasets_merged) through the
   // delivery option and waits for its answer. nullopt when the engine closed while waiting.

@@ -56,7 +56,14 @@ auto SyncRun::guarded(F&& step) -> decltype(step()) {
 
 SyncResult SyncRun::run() {
   auto identity = e_.ensure_identity();
-  if (!identity.ok()) return {identity.status(), {}};
+  if (!identity.ok()) {
+    // Recorded like any other outcome, so that the dataset's status shows how this attempt ended.
+    std::shared_lock<std::shared_mutex> hold(e_.identity_mutex());
+    if (auto info = store_.sync_state(name_); info.ok() && *info) {
+      (void)store_.record_sync_result(name_, identity.status().ToString());
+    }
+    return SyncResult::failed(identity.status());
+  }
   identity_ = *identity;
   generation_ = e_.generation();
 
@@ -76,7 +83,7 @@ SyncResult SyncRun::run() {
     (void)guarded([&] { return store_.record_sync_result(name_, s.ok() ? "ok" : s.ToString()); });
   }
   if (!s.ok()) updated_.clear();
-  return {s, std::move(updated_)};
+  return {s, std::move(updated_), pulled_, pushed_, std::move(conflicts_)};
 }
 
 Status SyncRun::run_locked() {
@@ -221,7 +228,6 @@ Result<SyncRun::Pull> SyncRun::pull(const std::string& dataset, int64_t from,
   Pull p;
   std::optional<std::string> next;
   std::optional<std::string> session;
-  int64_t pages = 0;
   do {
     sync::ListRecordsRequest request{
         e_.options().identity_pool_id, identity_, dataset, from, next, kPageSize, session};
@@ -234,17 +240,18 @@ Result<SyncRun::Pull> SyncRun::pull(const std::string& dataset, int64_t from,
         return Status(ErrorCode::kParse, "ListRecords returned a record without a Key");
       }
       p.records.push_back(to_remote(r));
+      progress_.pulled_bytes += static_cast<int64_t>(r.key->size() + r.value.value_or("").size());
     }
+    pulled_ += static_cast<int64_t>(page->records.size());
+    progress_.pulled_records += static_cast<int64_t>(page->records.size());
+    ++progress_.pulled_pages;
     p.dataset_sync_count = page->dataset_sync_count.value_or(0);
     p.exists = page->dataset_exists.value_or(true);
     p.deleted_after = page->dataset_deleted_after_requested_sync_count.value_or(false);
     p.merged = page->merged_dataset_names;
     if (page->sync_session_token) session = page->sync_session_token;
     next = page->next_token;
-    ++pages;
-    if (report_progress) {
-      e_.report_progress(dataset, pages, static_cast<int64_t>(p.records.size()));
-    }
+    if (report_progress) e_.report_progress(name_, progress_);
   } while (next && !next->empty());
   p.session = session.value_or("");
   return p;
@@ -254,6 +261,7 @@ Result<std::vector<Resolution>> SyncRun::decide(const std::vector<Conflict>& con
   e_.count_conflicts(conflicts.size());
   ResolveContext context{e_.sync_client().clock_skew()};
   std::vector<Resolution> out;
+  // Out of the callback or the resolver, whichever answers.
   if (cb_.on_conflict) {
     auto answer =
         e_.ask<std::vector<Resolution>>([&] { return cb_.on_conflict(conflicts, context); });
@@ -270,6 +278,7 @@ Result<std::vector<Resolution>> SyncRun::decide(const std::vector<Conflict>& con
                         conflicts[i].dataset + "' was left unresolved; nothing was pushed");
     }
   }
+  for (size_t i = 0; i < conflicts.size(); ++i) conflicts_.push_back({conflicts[i].key, out[i]});
   return out;
 }
 
@@ -390,8 +399,14 @@ Result<bool> SyncRun::push(const Pull& pulled, bool last_step) {
     patch.sync_count = item.sync_count;
     patch.device_last_modified_date = to_time(item.device_last_modified) + skew;
     request.record_patches.push_back(std::move(patch));
+    progress_.pushing_bytes +=
+        static_cast<int64_t>(item.key.size() + item.value.value_or("").size());
   }
+  progress_.pushing_records = static_cast<int64_t>(items->size());
+  e_.report_progress(name_, progress_);
   auto response = e_.sync_client().update_records(request);
+  progress_.pushing_records = progress_.pushing_bytes = 0;
+  e_.report_progress(name_, progress_);
   Status live = check_live();
   if (!live.ok()) return live;
   if (!response.ok()) {
@@ -429,6 +444,7 @@ Result<bool> SyncRun::push(const Pull& pulled, bool last_step) {
   if (last_step) outcome = "ok";
   Status s = guarded([&] { return store_.mark_pushed(name_, *items, results, count, outcome); });
   if (!s.ok()) return s;
+  pushed_ += static_cast<int64_t>(results.size());
   result_recorded_ = outcome.has_value();
   return true;
 }

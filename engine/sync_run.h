@@ -64,6 +64,11 @@ class SyncRun {
   bool identity_changed_ = false;
   bool result_recorded_ = false;  // the push recorded the outcome "ok" with it
   std::vector<Record> updated_;
+  // What the run did, for the SyncResult and the progress in DatasetStatus.
+  int64_t pulled_ = 0;
+  int64_t pushed_ = 0;
+  std::vector<ResolvedConflict> conflicts_;
+  SyncProgress progress_;
   std::string last_conflict_;  // the server's message of the last ResourceConflict
 };
 

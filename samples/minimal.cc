@@ -1,4 +1,5 @@
 // The smallest embedding: usage `cairn-minimal ENDPOINT POOL_ID DB_PATH`.
+// Every call that can fail returns a Status or a Result; this program checks each one.
 #include <iostream>
 
 #include "cairn/sync_manager.h"
@@ -12,21 +13,36 @@ int main(int argc, char** argv) {
   options.endpoint = argv[1];  // empty for real AWS, with options.region
   options.identity_pool_id = argv[2];
   options.database_path = argv[3];
-  auto manager = cairn::SyncManager::open(options).value();
-  auto save = manager->open_or_create_dataset("save").value();
+  auto manager = cairn::SyncManager::open(options);
+  if (!manager.ok()) {  // a bad path, an unwritable directory, a file that is not a database
+    std::cerr << "cannot open " << options.database_path << ": " << manager.status().ToString()
+              << "\n";
+    return 2;
+  }
+  auto save = (*manager)->open_or_create_dataset("save");
+  if (!save.ok()) {
+    std::cerr << save.status().ToString() << "\n";
+    return 2;
+  }
 
-  (void)save->put("level", "7");  // local: works offline, returns once written to disk
-  std::cout << "level = " << save->get("level").value().value_or("?") << "\n";
+  // Local: works offline, and returns once the write is committed to the database file.
+  if (cairn::Status s = (*save)->put("level", "7"); !s.ok()) {
+    std::cerr << "put: " << s.ToString() << "\n";
+    return 2;
+  }
+  auto level = (*save)->get("level");
+  if (!level.ok()) {
+    std::cerr << "get: " << level.status().ToString() << "\n";
+    return 2;
+  }
+  std::cout << "level = " << level->value_or("(absent)") << "\n";
 
-  cairn::SyncCallbacks callbacks;
-  callbacks.on_conflict = [](const std::vector<cairn::Conflict>& conflicts,
-                             const cairn::ResolveContext& context) {
-    std::vector<cairn::Resolution> out;
-    for (const auto& c : conflicts) out.push_back(cairn::three_way_merge()(c, context));
-    return out;
-  };
-  callbacks.on_failure = [](const cairn::Status& s) { std::cerr << s.ToString() << "\n"; };
-  cairn::SyncResult result = save->synchronize(callbacks).get();
-  std::cout << (result.status.ok() ? "synced" : "sync failed") << "\n";
-  return result.status.ok() ? 0 : 2;
+  cairn::SyncCallbacks callbacks;  // conflicts: the manager's resolver, three-way merge
+  cairn::SyncResult result = (*save)->synchronize(callbacks).get();
+  if (!result.status.ok()) {
+    std::cerr << "sync failed: " << result.status.ToString() << "\n";
+    return 2;
+  }
+  std::cout << "synced\n";
+  return 0;
 }

@@ -52,17 +52,21 @@ struct CAIRN_CPP_API Resolution {
   enum class Kind { kRemote, kLocal, kValue, kUnresolved };
   Kind kind = Kind::kUnresolved;
   std::optional<std::string> value;  // for kValue; nullopt removes the record
+  bool merged = false;               // kValue made of both sides (three_way_merge)
 
   static Resolution remote() { return {Kind::kRemote, std::nullopt}; }
   static Resolution local() { return {Kind::kLocal, std::nullopt}; }
   static Resolution with_value(std::optional<std::string> v) {
     return {Kind::kValue, std::move(v)};
   }
+  static Resolution merge_of_both(std::string v) { return {Kind::kValue, std::move(v), true}; }
   // Leaves the conflict open: the sync then fails with a clear error naming the key.
   static Resolution unresolved() { return {Kind::kUnresolved, std::nullopt}; }
 
   // The value the record ends up with, given the conflict.
   std::optional<std::string> resulting_value(const Conflict& c) const;
+  // "remote", "local", "merged" (a value made of both), "value" (another value) or "unresolved".
+  std::string_view name() const;
 };
 
 using Resolver = std::function<Resolution(const Conflict&, const ResolveContext&)>;

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -134,6 +135,24 @@ class [[nodiscard]] CAIRN_CPP_API Status {
   std::string request_id_;
 };
 
+// What Result::value() (and * and ->) throws when the result holds an error: that error, whole.
+// A game built without exceptions (-fno-exceptions, as Unreal builds) stops there instead, with
+// the error's code and message in the terminate message. Check ok() first.
+class CAIRN_CPP_API BadResultAccess : public std::exception {
+ public:
+  explicit BadResultAccess(Status status);
+  const Status& status() const noexcept { return status_; }
+  const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  Status status_;
+  std::string what_;
+};
+
+namespace detail {
+[[noreturn]] CAIRN_CPP_API void throw_bad_result_access(const Status& status);
+}  // namespace detail
+
 // Either a T or a non-OK Status.
 template <typename T>
 class [[nodiscard]] Result {
@@ -146,9 +165,19 @@ class [[nodiscard]] Result {
     static const Status kOkStatus;
     return ok() ? kOkStatus : std::get<Status>(v_);
   }
-  T& value() & { return std::get<T>(v_); }
-  const T& value() const& { return std::get<T>(v_); }
-  T&& value() && { return std::get<T>(std::move(v_)); }
+  // The value; BadResultAccess, carrying the error, when there is none.
+  T& value() & {
+    if (!ok()) detail::throw_bad_result_access(std::get<Status>(v_));
+    return std::get<T>(v_);
+  }
+  const T& value() const& {
+    if (!ok()) detail::throw_bad_result_access(std::get<Status>(v_));
+    return std::get<T>(v_);
+  }
+  T&& value() && {
+    if (!ok()) detail::throw_bad_result_access(std::get<Status>(v_));
+    return std::get<T>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }

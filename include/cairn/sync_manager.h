@@ -103,9 +103,25 @@ struct SyncCallbacks {
       on_datasets_merged;
 };
 
+// A conflict of a sync, and how it was resolved.
+struct ResolvedConflict {
+  std::string key;
+  Resolution resolution;
+};
+
 struct SyncResult {
   Status status;
   std::vector<Record> updated;  // on success, as on_success got them
+  // What the sync did, as far as it got (a failed sync too):
+  int64_t pulled = 0;  // records the server sent (ListRecords, every page, every pull)
+  int64_t pushed = 0;  // records the server took (as the UpdateRecords answers list them)
+  std::vector<ResolvedConflict> conflicts;  // in the order they were resolved
+
+  static SyncResult failed(Status status) {
+    SyncResult r;
+    r.status = std::move(status);
+    return r;
+  }
 };
 using SyncFuture = std::shared_future<SyncResult>;
 
@@ -123,9 +139,13 @@ struct DatasetStatus {
   int64_t pending_changes = 0;
   std::optional<Status> last_result;  // nullopt before the first sync in this process
   Timestamp last_result_time;
-  // During a pull: pages and records received so far in this sync.
+  // While a sync runs: what its pulls have received so far (records and their keys' and values'
+  // bytes), and the push it has in flight.
   int64_t pulled_pages = 0;
   int64_t pulled_records = 0;
+  int64_t pulled_bytes = 0;
+  int64_t pushing_records = 0;
+  int64_t pushing_bytes = 0;
 };
 
 struct EngineStats {

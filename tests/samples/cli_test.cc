@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 
 #include "server/server_fixture.h"
 #include "temp_dir.h"
@@ -40,6 +41,11 @@ RunResult run_binary(const std::string& binary, const std::string& args,
     return s;
   };
   return {WEXITSTATUS(status), slurp(out_file), slurp(err_file)};
+}
+
+// The developer credentials of the test server, as an operator or a game's backend holds them.
+std::string admin_env() {
+  return std::string("AWS_ACCESS_KEY_ID=") + kAdminKey + " AWS_SECRET_ACCESS_KEY=" + kAdminSecret;
 }
 
 struct Cli : ::testing::Test {
@@ -138,12 +144,8 @@ TEST_F(Cli, DeleteIsPushedAtTheNextSync) {
 
 TEST_F(Cli, DeveloperCredentialsActOnTheGivenIdentity) {
   auto guest = ts.new_device();
-  std::string env =
-      std::string("AWS_ACCESS_KEY_ID=") + kAdminKey + " AWS_SECRET_ACCESS_KEY=" + kAdminSecret;
-  std::string d = device("dev");
-  RunResult no_id = cli(d + " sync save", env);
-  EXPECT_EQ(no_id.exit_code, 1) << "developer credentials need --identity-id";
-  d += " --identity-id " + guest.identity_id;
+  std::string d = device("dev") + " --identity-id " + guest.identity_id;
+  std::string env = admin_env();
   EXPECT_EQ(cli(d + " identity", env).out, guest.identity_id + "\n");
   ASSERT_EQ(cli(d + " put save from backend", env).exit_code, 0);
   RunResult s = cli(d + " sync save", env);
@@ -193,6 +195,207 @@ TEST_F(Cli, UsageErrorsExitOne) {
                         "identity", "register-device", "subscribe", "unsubscribe"}) {
     EXPECT_NE(help.out.find(c), std::string::npos) << c;
   }
+}
+
+TEST_F(Cli, LoginSignsOnePlayerInOnTwoDevicesWithoutATokenOnEveryCommand) {
+  std::string phone = device("phone", "merge"), tablet = device("tablet", "merge");
+  // A device that played as a guest first keeps what it wrote.
+  ASSERT_EQ(cli(phone + " put save gold 10").exit_code, 0);
+  RunResult in = cli(phone + " login login.cairn ada", admin_env());
+  ASSERT_EQ(in.exit_code, 0) << in.err;
+  EXPECT_EQ(in.out.rfind("signed in as ada (login.cairn): identity us-east-1:", 0), 0u) << in.out;
+  ASSERT_EQ(cli(tablet + " login login.cairn ada", admin_env()).exit_code, 0);
+  // From here on, no credentials and no token on the command line.
+  RunResult ip = cli(phone + " identity"), it = cli(tablet + " identity");
+  ASSERT_EQ(ip.exit_code, 0) << ip.err;
+  EXPECT_EQ(ip.out, it.out) << "one player";
+  EXPECT_NE(in.out.find(ip.out.substr(0, ip.out.size() - 1)), std::string::npos);
+  ASSERT_EQ(cli(phone + " sync save").exit_code, 0);
+  RunResult t = cli(tablet + " sync save");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(cli(tablet + " get save gold").out, "10\n");
+  // Without developer credentials, login says what it needs.
+  RunResult bare = cli(device("other") + " login login.cairn ada");
+  EXPECT_EQ(bare.exit_code, 1);
+  EXPECT_NE(bare.err.find("developer credentials"), std::string::npos) << bare.err;
+  // An expired sign-in names the way back; local commands still work.
+  std::string saved = dir.path + "/phone.db.login";
+  std::string text;
+  {
+    std::ifstream in_file(saved);
+    std::string line;
+    for (int i = 0; std::getline(in_file, line); ++i) text += (i == 1 ? "1" : line) + "\n";
+  }
+  std::ofstream(saved, std::ios::trunc) << text;
+  RunResult expired = cli(phone + " sync save");
+  EXPECT_EQ(expired.exit_code, 2);
+  EXPECT_NE(expired.err.find("run `cairn login login.cairn ada` again"), std::string::npos)
+      << expired.err;
+  EXPECT_EQ(cli(phone + " get save gold").out, "10\n");
+  EXPECT_EQ(cli(phone + " logout").exit_code, 0);
+  EXPECT_EQ(cli(phone + " logout").exit_code, 1) << "nothing left to forget";
+}
+
+TEST_F(Cli, SyncReportsWhatWasPulledPushedAndHowEachConflictEnded) {
+  std::string phone = device("phone", "remote"), tablet = device("tablet", "remote");
+  ASSERT_EQ(cli(phone + " login login.cairn ada", admin_env()).exit_code, 0);
+  ASSERT_EQ(cli(tablet + " login login.cairn ada", admin_env()).exit_code, 0);
+  ASSERT_EQ(cli(phone + " put save hero knight").exit_code, 0);
+  ASSERT_EQ(cli(phone + " put save gold 1").exit_code, 0);
+  RunResult first = cli(phone + " sync save");
+  EXPECT_EQ(first.out, "save: ok, pulled 0, pushed 2, 0 conflicts, sync count 1\n");
+  ASSERT_EQ(cli(tablet + " put save hero mage").exit_code, 0);
+  // The server's value wins: nothing is pushed, and the report says so.
+  RunResult won = cli(tablet + " sync save");
+  ASSERT_EQ(won.exit_code, 0) << won.err;
+  EXPECT_EQ(won.out,
+            "save: ok, pulled 2, pushed 0, 1 conflict, sync count 1\n"
+            "  conflict hero: remote\n");
+  // Merged, as scripts read it.
+  std::string tablet_merge = device("tablet", "merge");
+  ASSERT_EQ(cli(phone + " put save stats '{\"hp\":1,\"xp\":1}'").exit_code, 0);
+  ASSERT_EQ(cli(phone + " sync save").exit_code, 0);
+  ASSERT_EQ(cli(tablet + " sync save").exit_code, 0);
+  ASSERT_EQ(cli(phone + " put save stats '{\"hp\":5,\"xp\":1}'").exit_code, 0);
+  ASSERT_EQ(cli(phone + " sync save").exit_code, 0);
+  ASSERT_EQ(cli(tablet + " put save stats '{\"hp\":1,\"xp\":9}'").exit_code, 0);
+  RunResult js = cli(tablet_merge + " sync --json save");
+  ASSERT_EQ(js.exit_code, 0) << js.err;
+  EXPECT_EQ(js.out,
+            "{\"dataset\":\"save\",\"ok\":true,\"pulled\":1,\"pushed\":1,\"changed_here\":1,"
+            "\"conflicts\":[{\"key\":\"stats\",\"resolution\":\"merged\"}],\"sync_count\":4}\n");
+  EXPECT_EQ(cli(tablet + " get save stats").out, "{\"hp\":5,\"xp\":9}\n");
+  // A failure in JSON, and on stderr for a person.
+  std::string down =
+      "--endpoint http://127.0.0.1:9 --pool " + ts.pool() + " --db " + dir.path + "/tablet.db";
+  ASSERT_EQ(cli(tablet + " put save gold 2").exit_code, 0);
+  RunResult failed = cli(down + " sync --json save");
+  EXPECT_EQ(failed.exit_code, 2);
+  EXPECT_EQ(failed.out.rfind(
+                "{\"dataset\":\"save\",\"ok\":false,\"error\":{\"code\":\"NetworkError\"", 0),
+            0u)
+      << failed.out;
+  // Not on a terminal: no progress lines, only the report.
+  EXPECT_EQ(failed.err.find('\r'), std::string::npos);
+  EXPECT_EQ(cli(tablet + " sync save").err, "");
+}
+
+TEST_F(Cli, TheDefaultResolverIsTheThreeWayMerge) {
+  std::string phone = device("phone", "merge"), tablet = device("tablet", "merge");
+  ASSERT_EQ(cli(phone + " login login.cairn ada", admin_env()).exit_code, 0);
+  ASSERT_EQ(cli(tablet + " login login.cairn ada", admin_env()).exit_code, 0);
+  // No --resolver from here on.
+  std::string p = "--endpoint " + ts.url() + " --pool " + ts.pool() + " --db " + dir.path,
+              a = p + "/phone.db", b = p + "/tablet.db";
+  ASSERT_EQ(cli(a + " put save hero '{\"hp\":1,\"xp\":1}'").exit_code, 0);
+  ASSERT_EQ(cli(a + " sync save").exit_code, 0);
+  ASSERT_EQ(cli(b + " sync save").exit_code, 0);
+  ASSERT_EQ(cli(a + " put save hero '{\"hp\":5,\"xp\":1}'").exit_code, 0);
+  ASSERT_EQ(cli(b + " put save hero '{\"hp\":1,\"xp\":9}'").exit_code, 0);
+  ASSERT_EQ(cli(a + " sync save").exit_code, 0);
+  EXPECT_EQ(cli(b + " sync save").out,
+            "save: ok, pulled 1, pushed 1, 1 conflict, sync count 3\n  conflict hero: merged\n");
+  EXPECT_EQ(cli(b + " get save hero").out, "{\"hp\":5,\"xp\":9}\n");
+  EXPECT_NE(cli("--help").out.find("merge"), std::string::npos);
+}
+
+TEST_F(Cli, IdentityIdWithoutDeveloperCredentialsIsAUsageError) {
+  auto guest = ts.new_device();
+  RunResult r = cli(device("a") + " --identity-id " + guest.identity_id + " sync save");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--identity-id needs developer credentials"), std::string::npos) << r.err;
+  EXPECT_EQ(cli(device("a") + " datasets").out, "") << "nothing written, no identity made";
+}
+
+TEST_F(Cli, ExportedDeveloperKeysLeaveTheIdentityFlowAlone) {
+  std::string a = device("a");
+  ASSERT_EQ(cli(a + " put save k v").exit_code, 0);
+  ASSERT_EQ(cli(a + " sync save").exit_code, 0);  // a guest identity, cached in the db
+  std::string id = cli(a + " identity").out;
+  RunResult r = cli(a + " --trace sync save", admin_env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("[cli] credentials: the identity flow as a guest (no login); "
+                       "AWS_ACCESS_KEY_ID is set but not used"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(cli(a + " identity", admin_env()).out, id);
+  // With --login too.
+  auto token = ts.admin_identity()->get_open_id_token_for_developer_identity(
+      {ts.pool(), std::nullopt, {{"login.cairn", "bo"}}, {}, std::nullopt});
+  ASSERT_TRUE(token.ok());
+  RunResult with_login =
+      cli(device("b") + " --login cognito-identity.amazonaws.com=" + *token->token + " identity",
+          admin_env());
+  EXPECT_EQ(with_login.out, *token->identity_id + "\n") << with_login.err;
+}
+
+TEST_F(Cli, StatusAfterAFailedSyncShowsTheFailureAndThePendingKeys) {
+  std::string a = device("a");
+  ASSERT_EQ(cli(a + " put save k0 v").exit_code, 0);
+  ASSERT_EQ(cli(a + " sync save").exit_code, 0);
+  for (int i = 1; i <= 24; ++i) {
+    ASSERT_EQ(cli(a + " put save k" + std::to_string(i) + " v").exit_code, 0);
+  }
+  ASSERT_EQ(cli(a + " rm save k0").exit_code, 0);
+  std::string down =
+      "--endpoint http://127.0.0.1:9 --pool " + ts.pool() + " --db " + dir.path + "/a.db";
+  ASSERT_EQ(cli(down + " sync save").exit_code, 2);
+  RunResult st = cli(a + " status save");
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  EXPECT_NE(st.out.find("pending changes:  25\n  k0 (removed)\n  k1\n  k10\n"), std::string::npos)
+      << st.out;
+  EXPECT_NE(st.out.find("  ... and 5 more\n"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find(", NetworkError: "), std::string::npos) << "the failure as it was\n"
+                                                                << st.out;
+  EXPECT_EQ(st.out.find(", ok\n"), std::string::npos) << st.out;
+}
+
+TEST_F(Cli, StatusAndDeleteOfAnUnknownDatasetAreUsageErrorsThatWriteNothing) {
+  std::string a = device("a");
+  ASSERT_EQ(cli(a + " put save k v").exit_code, 0);
+  for (const char* command : {"status", "delete"}) {
+    RunResult r = cli(a + " " + command + " nosuch");
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_EQ(r.err, std::string("cairn: ") + command + ": this device has no dataset 'nosuch'\n");
+  }
+  EXPECT_EQ(cli(a + " datasets").out, "save\t0\t1\t1\t2\n");
+}
+
+TEST_F(Cli, ValuesComeFromStdinOrAFileUnderTheSameLimits) {
+  std::string a = device("a");
+  std::string big(500 * 1000, 'x');
+  std::string file = dir.path + "/big.txt";
+  std::ofstream(file) << big;
+  RunResult in = cli(a + " put save piped - < " + file);
+  ASSERT_EQ(in.exit_code, 0) << in.err;
+  EXPECT_EQ(cli(a + " get save piped").out, big + "\n");
+  ASSERT_EQ(cli(a + " put save filed --value-file " + file).exit_code, 0);
+  EXPECT_EQ(cli(a + " get save filed").out, big + "\n");
+  // A third would pass the dataset's 1 MB: refused, and nothing written.
+  RunResult over = cli(a + " put save third --value-file " + file);
+  EXPECT_EQ(over.exit_code, 1);
+  EXPECT_NE(over.err.find("LimitExceeded"), std::string::npos) << over.err;
+  EXPECT_EQ(cli(a + " get save third").exit_code, 3);
+  EXPECT_EQ(cli(a + " put save k").exit_code, 1) << "no value at all";
+  EXPECT_EQ(cli(a + " put save k v --value-file " + file).exit_code, 1) << "two values";
+  EXPECT_EQ(cli(a + " put save k --value-file " + dir.path + "/absent").exit_code, 1);
+}
+
+TEST_F(Cli, MessagesNameTheCommandAndTheFlagToUse) {
+  std::string db = "--db " + dir.path + "/x.db";
+  RunResult unknown = cli(db + " frobnicate");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("unknown command 'frobnicate'; the commands are put, rm, get"),
+            std::string::npos)
+      << unknown.err;
+  RunResult bad = cli(db + " put 'bad name!' k v");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.err.rfind("cairn put: ", 0), 0u) << bad.err;
+  RunResult region =
+      cli(db + " --pool " + ts.pool() + " sync save", "AWS_REGION= AWS_DEFAULT_REGION=");
+  EXPECT_EQ(region.exit_code, 1);
+  EXPECT_NE(region.err.find("--endpoint URL"), std::string::npos) << region.err;
+  EXPECT_NE(region.err.find("--region REGION"), std::string::npos) << region.err;
 }
 
 TEST(Demo, TheGameSaveDemoConvergesAndExitsZero) {
