@@ -33,6 +33,12 @@ struct Device {
 
   // Syncs and narrates; conflicts go through the three-way merge and are told as they happen.
   bool sync() {
+    pending.clear();
+    if (auto all = save->get_all_records(); all.ok()) {
+      for (const auto& r : *all) {
+        if (r.dirty) pending.push_back(r.key);
+      }
+    }
     cairn::SyncCallbacks cb;
     cb.on_conflict = [this](const std::vector<cairn::Conflict>& conflicts,
                             const cairn::ResolveContext& context) {
@@ -54,12 +60,26 @@ struct Device {
       say("  " + name + " sync failed: " + result.status.ToString());
       return false;
     }
-    say("  " + name + " synced: " + std::to_string(result.updated.size()) +
-        " record(s) updated here, sync count " + std::to_string(*save->last_sync_count()));
+    // In the game's terms: which records went up to the server and which came down.
+    std::string received;
+    for (const auto& r : result.updated) received += (received.empty() ? "" : ", ") + r.key;
+    say("  " + name + " sent " + std::to_string(result.pushed) + " record(s)" + sent_keys(result) +
+        " and received " + std::to_string(result.updated.size()) +
+        (received.empty() ? "" : " (" + received + ")") + "; the save is now at version " +
+        std::to_string(*save->last_sync_count()));
     return true;
   }
 
   std::string show(const std::string& key) { return save->get(key)->value_or("(none)"); }
+
+  // The keys a sync sent: those that were pending before it and are not now.
+  std::string sent_keys(const cairn::SyncResult& result) const {
+    if (result.pushed == 0) return "";
+    std::string keys;
+    for (const auto& k : pending) keys += (keys.empty() ? "" : ", ") + k;
+    return keys.empty() ? "" : " (" + keys + ")";
+  }
+  std::vector<std::string> pending;  // the keys changed since the last sync
 };
 
 int run() {
@@ -103,7 +123,7 @@ int run() {
   }
   say("player ayla is identity " + *login->identity_id);
 
-  Device phone{"phone", nullptr, nullptr}, tablet{"tablet", nullptr, nullptr};
+  Device phone{"phone", nullptr, nullptr, {}}, tablet{"tablet", nullptr, nullptr, {}};
   for (Device* d : {&phone, &tablet}) {
     cairn::SyncManagerOptions o;
     o.endpoint = (*server)->url();
@@ -139,7 +159,9 @@ int run() {
   (void)tablet.save->put("achievement.first-boss", "won");
   say("  on the tablet, she beats a boss: level 3 -> 4, a longbow, an achievement");
   auto offline = phone.save->synchronize().get();
-  say("  (a sync while offline fails cleanly: " + offline.status.ToString() + ")");
+  say("  the phone tries to sync with no network: it fails at once (" +
+      std::string(cairn::error_code_name(offline.status.code())) +
+      "), and its changes wait on the phone");
 
   // 5. Back online: the phone pushes first, the tablet meets the conflict and merges.
   say("\nback online, the phone syncs first:");

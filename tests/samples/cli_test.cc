@@ -402,6 +402,14 @@ TEST(Demo, TheGameSaveDemoConvergesAndExitsZero) {
   RunResult r = run_binary(CAIRN_DEMO, "");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("meets a conflict on 'hero'"), std::string::npos) << r.out;
+  // What each device sent and received, in the game's words, not the API's.
+  EXPECT_NE(r.out.find("phone sent 2 record(s) (hero, settings) and received 0"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("tablet sent 0 record(s) and received 2 (hero, settings)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("with no network"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("set_network_reachable"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("converged"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("server stopped"), std::string::npos);
 }
