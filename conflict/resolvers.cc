@@ -1,4 +1,4 @@
-// The built-in conflict resolvers (docs/sync.md has the rules in prose).
+// The built-in conflict resolvers (docs/conflict.md has the rules in prose).
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>

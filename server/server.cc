@@ -118,6 +118,14 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
   front.tls_cert_file = config.tls_cert_file;
   front.tls_key_file = config.tls_key_file;
 
+  if (config.options.admin.access_key_id.empty() && config.options.logger) {
+    config.options.logger->log(
+        LogLevel::kWarn,
+        "no developer credentials (--admin-access-key-id and --admin-secret-access-key): every "
+        "developer operation will be refused (CreateIdentityPool, "
+        "GetOpenIdTokenForDeveloperIdentity, ListIdentities, ...); devices can still sign in as "
+        "guests and sync");
+  }
   size_t allowed = raise_open_file_limit(config.max_connections);
   if (allowed < config.max_connections && config.options.logger) {
     config.options.logger->log(

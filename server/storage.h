@@ -1,6 +1,6 @@
 // The server's storage seam. All the protocol's rules (sync counts, conflicts, limits, merges)
 // live in the handlers; a backend only stores rows and runs transactions. That keeps a second
-// backend (PostgreSQL, issue 9) a matter of implementing StorageTxn, not of rewriting semantics.
+// backend (PostgreSQL) a matter of implementing StorageTxn, not of rewriting semantics.
 //
 // Every mutating request runs inside one write() transaction; reads run inside read(), a
 // consistent snapshot. A backend must serialise the handlers' read-check-write steps: SQLite has

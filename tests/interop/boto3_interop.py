@@ -230,8 +230,12 @@ class AwsCliInterop(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = CairnServer(SERVER_BINARY)
+        # As docs/server.md shows it: the admin pair in the environment, the region on the
+        # command line.
         cls.env = dict(os.environ, AWS_ACCESS_KEY_ID=ADMIN_KEY, AWS_SECRET_ACCESS_KEY=ADMIN_SECRET,
-                       AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
+                       AWS_PAGER="")
+        for var in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            cls.env.pop(var, None)
         cls.env.pop("AWS_PROFILE", None)
 
     @classmethod
@@ -240,7 +244,7 @@ class AwsCliInterop(unittest.TestCase):
 
     def aws(self, *args):
         out = subprocess.run([sys.executable, "-m", "awscli", *args, "--endpoint-url", self.server.url,
-                              "--output", "json"], env=self.env, capture_output=True, text=True, timeout=60)
+                              "--region", "us-east-1", "--output", "json"], env=self.env, capture_output=True, text=True, timeout=60)
         return out.returncode, (json.loads(out.stdout) if out.stdout.strip() else {}), out.stderr
 
     def test_a_few_calls(self):

@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
+#include "fixtures/hook_server.h"
 #include "server/server_fixture.h"
 #include "temp_dir.h"
 
@@ -379,6 +381,30 @@ TEST_F(Cli, ValuesComeFromStdinOrAFileUnderTheSameLimits) {
   EXPECT_EQ(cli(a + " put save k").exit_code, 1) << "no value at all";
   EXPECT_EQ(cli(a + " put save k v --value-file " + file).exit_code, 1) << "two values";
   EXPECT_EQ(cli(a + " put save k --value-file " + dir.path + "/absent").exit_code, 1);
+}
+
+TEST_F(Cli, OnATerminalASlowPushShowsItsProgress) {
+  // A SyncTrigger hook that takes two seconds makes the push take at least that long: over the
+  // half second after which progress shows, however fast the machine.
+  HookServer hook;
+  hook.set_handler([](const std::string& body, size_t, httplib::Response& res) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    res.set_content(body, "application/json");  // the event back, unchanged: write as sent
+  });
+  ASSERT_TRUE(ts.admin_sync()->set_cognito_events({ts.pool(), {{"SyncTrigger", hook.url()}}}).ok());
+  std::string a = device("a");
+  ASSERT_EQ(cli(a + " put save hero knight").exit_code, 0);
+  // `script` gives the command a terminal; what it shows comes back on script's stdout.
+  RunResult tty = run_binary(
+      "script", "-qfec \"" + std::string(CAIRN_CLI) + " " + a + " sync save\" /dev/null");
+  ASSERT_EQ(tty.exit_code, 0) << tty.out << tty.err;
+  EXPECT_NE(tty.out.find("save: pulled 0 records (0 B), pushing 1 records (10 B)"),
+            std::string::npos)
+      << tty.out;
+  EXPECT_NE(tty.out.find("save: ok, pulled 0, pushed 1, 0 conflicts, sync count 1"),
+            std::string::npos)
+      << tty.out;
+  EXPECT_EQ(hook.received().size(), 1u);
 }
 
 TEST_F(Cli, MessagesNameTheCommandAndTheFlagToUse) {

@@ -214,6 +214,24 @@ TEST(HostileInputs, OversizedHeadersAreRefusedAndTheServerCarriesOn) {
   EXPECT_TRUE(push(*d.sync, ts.pool(), d.identity_id, "s", {put("k", "v", 0)}).ok());
 }
 
+TEST(HostileInputs, ABodyAnnouncedOverTheLimitIsRefusedAtOnceNotAfterTheReadTimeout) {
+  // A read timeout far past how long the test waits: only an answer at once passes.
+  TestServer ts({}, true, /*read_timeout_seconds=*/3600);
+  int fd = connect_to(ts.server().port());
+  ASSERT_GE(fd, 0);
+  std::string request =
+      "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\n"
+      "X-Amz-Target: AWSCognitoIdentityService.GetId\r\nContent-Length: 99999999999\r\n\r\n{}";
+  (void)send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  bool closed = false;
+  std::string answer = read_until_closed(fd, 300s, &closed);  // the connection stays open
+  close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 413 ", 0), 0u) << answer.substr(0, 200);
+  EXPECT_NE(answer.find("RequestEntityTooLargeException"), std::string::npos);
+  auto d = ts.new_device();
+  EXPECT_TRUE(push(*d.sync, ts.pool(), d.identity_id, "s", {put("k", "v", 0)}).ok());
+}
+
 TEST(HostileInputs, ClientsThatStallAreCutOffByTheReadTimeoutAndOthersAreServed) {
   server::ServerOptions options;
   TestServer ts(options, true, /*read_timeout_seconds=*/1);

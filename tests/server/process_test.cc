@@ -235,6 +235,33 @@ std::vector<std::string> lines_of(const std::string& path) {
 // An operator's view: every request line has a timestamp, the operation, the status, the error
 // type and reason, the latency and the request id; unknown routes and refused bodies are logged
 // with their method and path. As JSON, each line parses.
+TEST(ServerProcess, WarnsAtStartWhenNoDeveloperCredentialsAreSet) {
+  for (bool admin : {false, true}) {
+    SCOPED_TRACE(admin ? "with admin credentials" : "without");
+    std::string dir = temp_dir();
+    std::string log = dir + "/stderr.log";
+    std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--db",
+                                     cairn::testing::test_db_url(dir + "/data")};
+    if (admin) {
+      args.insert(args.end(), {"--admin-access-key-id", "AKIDADMIN", "--admin-secret-access-key",
+                               "long-random-secret"});
+    }
+    auto p = Process::start(args, log);
+    ASSERT_FALSE(p.url().empty());
+    EXPECT_EQ(p.stop(SIGTERM), 0);
+    bool warned = false;
+    for (const auto& line : lines_of(log)) {
+      if (line.find("WARN no developer credentials (--admin-access-key-id and "
+                    "--admin-secret-access-key): every developer operation will be refused") !=
+          std::string::npos) {
+        warned = true;
+      }
+    }
+    EXPECT_EQ(warned, !admin);
+    std::filesystem::remove_all(dir);
+  }
+}
+
 TEST(ServerProcess, RequestLinesGiveAnOperatorEverythingAsTextOrJson) {
   for (std::string format : {"text", "json"}) {
     SCOPED_TRACE(format);
