@@ -2,6 +2,7 @@
 // synchronous=NORMAL) and an equivalent records table:
 //   put           vs a raw UPSERT, one transaction per write        target >= 0.8x the raw rate
 //   put_all(1000) vs a raw batched transaction of 1000 UPSERTs      target >= 0.8x
+//   put, FULL     vs the same put under NORMAL (a fsync per commit)  reported
 //   get           vs a raw primary-key SELECT                       target >= 1.0x
 //                 (served by the read cache; the cache-off path is printed for reference)
 // Run: build-release/bin/localstore_bench [--out FILE]   (prints the figures at the end)
@@ -34,10 +35,12 @@ std::string temp_file(const char* name) {
   return path;
 }
 
-std::shared_ptr<LocalStore> open_store(const char* name, size_t read_cache_bytes = 8 << 20) {
+std::shared_ptr<LocalStore> open_store(const char* name, size_t read_cache_bytes = 8 << 20,
+                                       bool synchronous_full = false) {
   cairn::localstore::Options o;
   o.path = temp_file(name);
   o.read_cache_bytes = read_cache_bytes;
+  o.synchronous_full = synchronous_full;
   return *LocalStore::open(o);
 }
 
@@ -85,6 +88,15 @@ void BM_Put(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(store->put("save", key_of(i++), kValue));
 }
 BENCHMARK(BM_Put);
+
+// The same put with synchronous=FULL: the WAL synced to disk at every commit. What a device pays
+// for a put that survives a power loss (docs/localstore.md, Durability).
+void BM_PutFull(benchmark::State& state) {
+  auto store = open_store("put-full.db", 8 << 20, /*synchronous_full=*/true);
+  int64_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(store->put("save", key_of(i++), kValue));
+}
+BENCHMARK(BM_PutFull);
 
 void BM_RawUpsert(benchmark::State& state) {
   Raw raw("raw-put.db");
@@ -167,6 +179,8 @@ int main(int argc, char** argv) {
         };
         rate("localstore.put (own transaction)", "BM_Put", "BM_RawUpsert",
              "raw SQLite UPSERT, same pragmas", 0.8);
+        rate("localstore.put, synchronous=FULL vs NORMAL", "BM_PutFull", "BM_Put",
+             "the same put with synchronous=NORMAL", std::nullopt);
         rate("localstore.put_all(1000)", "BM_PutAll1000", "BM_RawBatch1000",
              "raw batched SQLite transaction", 0.8);
         rate("localstore.get", "BM_Get/1", "BM_RawSelect", "raw primary-key SELECT", 1.0);

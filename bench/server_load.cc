@@ -13,6 +13,9 @@
 // at least 0.9x the sessions per second of the Beast floor that stores the same rows in raw
 // SQLite, and at the most devices at least 0.9x what it serves at 64.
 //
+// The same server with --durability normal runs the levels up to 64 devices: what durable
+// commits (FULL, the default) cost, with a target at 64 devices of at least 0.85x of NORMAL.
+//
 // Then the same mix on PostgreSQL (a throwaway cluster with default, durable settings), with one
 // cairn-server instance and with two behind the devices, reported beside the SQLite figures.
 //
@@ -620,21 +623,27 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
   const std::string& dir = tmp.path;
   int max_devices = *std::max_element(levels.begin(), levels.end());
 
-  std::vector<std::string> argv = split_words(server_prefix);
-  for (const std::string& a :
-       {self_dir() + "/cairn-server", std::string("--listen"), std::string("127.0.0.1:0"),
-        std::string("--db"), "sqlite:" + dir + "/load.db", std::string("--admin-access-key-id"),
-        std::string(kAdminKey), std::string("--admin-secret-access-key"), std::string(kAdminSecret),
-        std::string("--bootstrap-pool"), std::string("load"), std::string("--log-level"),
-        std::string("warn")}) {
-    argv.push_back(a);
-  }
-  auto server = Child::spawn(argv);
-  if (!server) throw std::runtime_error("cairn-server did not start");
+  // A cairn-server on a fresh SQLite database, with `durability` (full, the default, or normal).
+  auto start_cairn = [&](const std::string& db, const std::string& durability, std::string* pool) {
+    std::vector<std::string> argv = split_words(server_prefix);
+    for (const std::string& a :
+         {self_dir() + "/cairn-server", std::string("--listen"), std::string("127.0.0.1:0"),
+          std::string("--db"), "sqlite:" + dir + "/" + db, std::string("--durability"), durability,
+          std::string("--admin-access-key-id"), std::string(kAdminKey),
+          std::string("--admin-secret-access-key"), std::string(kAdminSecret),
+          std::string("--bootstrap-pool"), std::string("load"), std::string("--log-level"),
+          std::string("warn")}) {
+      argv.push_back(a);
+    }
+    auto server = Child::spawn(argv);
+    if (!server) throw std::runtime_error("cairn-server did not start");
+    for (const auto& line : server->lines()) {
+      if (line.rfind("identity-pool load ", 0) == 0) *pool = line.substr(19);
+    }
+    return server;
+  };
   std::string pool;
-  for (const auto& line : server->lines()) {
-    if (line.rfind("identity-pool load ", 0) == 0) pool = line.substr(19);
-  }
+  auto server = start_cairn("load.db", "full", &pool);
   Target cairn = target_of(*server, pool);
   auto devices = make_devices(cairn, max_devices);
 
@@ -663,6 +672,29 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
                      : "");
   }
   server.reset();
+
+  // The cost of durable commits: the same levels, up to 64 devices, on a server that syncs only
+  // at checkpoints (--durability normal).
+  std::vector<LevelResult> normal;
+  {
+    std::string normal_pool;
+    auto fast = start_cairn("normal.db", "normal", &normal_pool);
+    Target t = target_of(*fast, normal_pool);
+    auto fast_devices = make_devices(t, max_devices);
+    BareCurl curl;
+    std::string lb, ub;
+    for (const auto& d : fast_devices) {
+      if (!session(curl, t, d, 0, &lb, &ub, &error)) throw std::runtime_error(error);
+    }
+    for (int n : levels) {
+      if (n > 64) continue;
+      normal.push_back(run_level({t}, fast_devices, n, seconds, {fast.get()}));
+      const auto& r = normal.back();
+      std::fprintf(stderr,
+                   "cairn-server --durability normal %3d devices: %8.0f sessions/s  p99 %7.2f ms\n",
+                   n, r.sessions_per_second, r.p99_ms);
+    }
+  }
 
   // The floors: canned bodies alone, then canned bodies after the raw SQLite a session stores;
   // on Beast, then on cpp-httplib.
@@ -792,6 +824,20 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
     t_ours.points.emplace_back(r.devices, r.sessions_per_second);
     p50.points.emplace_back(r.devices, r.p50_ms);
     p99.points.emplace_back(r.devices, r.p99_ms);
+  }
+  // Durable commits (FULL, the default) against NORMAL: one fsync per group commit.
+  for (const auto& n : normal) {
+    failures += n.failures;
+    for (const auto& r : ours) {
+      if (r.devices != n.devices) continue;
+      Figure f =
+          rate_figure("server.sessions_per_s durability full vs normal at " +
+                          std::to_string(r.devices) + " devices",
+                      r.sessions_per_second, "sessions/s",
+                      "the same server with --durability normal", n.sessions_per_second, 0.85);
+      if (r.devices != 64) f.target.reset();  // the target is set at 64 devices
+      report.add(f);
+    }
   }
   report.add(
       reported("server.failed_sessions", static_cast<double>(failures), "sessions", "must be 0"));

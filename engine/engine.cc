@@ -68,6 +68,7 @@ Result<std::shared_ptr<Engine>> Engine::open(SyncManagerOptions options) {
 Status Engine::init() {
   localstore::Options so;
   so.path = options_.database_path;
+  so.synchronous_full = options_.durable_writes;
   so.clock = options_.clock;
   auto store = localstore::LocalStore::open(so);
   if (!store.ok()) return store.status();

@@ -1165,6 +1165,17 @@ Status LocalStore::record_sync_result(const std::string& dataset, const std::str
 
 // --- metadata and locks --------------------------------------------------------------------------
 
+Result<int> LocalStore::synchronous() {
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  try {
+    auto s = impl_->writer->prepare("PRAGMA synchronous");
+    s.step();
+    return static_cast<int>(s.i64(0));
+  } catch (const sqlite::Error& e) {
+    return Status(ErrorCode::kStorage, e.what());
+  }
+}
+
 Result<std::optional<std::string>> LocalStore::meta(const std::string& key) {
   return read_guarded<std::optional<std::string>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare("SELECT value FROM meta WHERE key = ?");

@@ -217,6 +217,8 @@ class LocalStore {
 
   // --- small metadata -------------------------------------------------------------------------
   Result<std::optional<std::string>> meta(const std::string& key);
+  // The writer's SQLite `synchronous` setting as SQLite holds it: 2 FULL, 1 NORMAL.
+  Result<int> synchronous();
   Status set_meta(const std::string& key, const std::string& value);
   Status delete_meta(const std::string& key);
 

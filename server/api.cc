@@ -79,6 +79,7 @@ class TimedStorage final : public Storage {
     return timed(true, [&] { return inner_->write(fn); });
   }
   std::string describe() const override { return inner_->describe(); }
+  std::string durability() const override { return inner_->durability(); }
   void watch_revocations(std::function<void()> revoked, std::function<void()> feed_lost) override {
     inner_->watch_revocations(std::move(revoked), std::move(feed_lost));
   }

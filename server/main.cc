@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "server/migrate.h"
@@ -79,6 +80,16 @@ int main(int argc, char** argv) {
          "Storage: sqlite:PATH, or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?schema=NAME] "
          "for several instances on one database")
       ->capture_default_str();
+  app.add_option("--durability", config.durability,
+                 "SQLite: full (the default) syncs every commit to disk before it is acknowledged; "
+                 "normal syncs only at checkpoints, faster, and a power loss or OS crash may lose "
+                 "the last acknowledged writes (docs/server.md, Durability)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, cairn::server::Durability>{
+              {"full", cairn::server::Durability::kFull},
+              {"normal", cairn::server::Durability::kNormal}},
+          CLI::ignore_case))
+      ->default_str("full");
   app.add_option("--db-pool-size", config.db_pool_size,
                  "PostgreSQL connections this instance opens at most")
       ->capture_default_str()

@@ -1002,6 +1002,9 @@ class PgStorage final : public Storage {
     return run(fn, "BEGIN ISOLATION LEVEL READ COMMITTED", /*writing=*/true);
   }
   std::string describe() const override { return url_.redacted; }
+  std::string durability() const override {
+    return "PostgreSQL's settings: durable unless synchronous_commit=off or fsync=off";
+  }
   Stats stats() const override {
     Stats out;
     out.retries = retries_.load();

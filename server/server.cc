@@ -85,8 +85,13 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
 
   StorageOptions storage_options;
   storage_options.pool_size = config.db_pool_size;
+  storage_options.durability = config.durability;
   auto storage = open_storage(config.db, storage_options);
   if (!storage.ok()) return storage.status();
+  if (config.options.logger) {
+    config.options.logger->log(
+        LogLevel::kInfo, "storage " + (*storage)->describe() + ", " + (*storage)->durability());
+  }
   auto api = Api::create(std::move(*storage), config.options);
   if (!api.ok()) return api.status();
 

@@ -27,6 +27,9 @@ struct ServerConfig {
   std::string admin_listen;
   std::string db = "sqlite:./cairn-data/cairn.db";  // or postgresql://... (storage.h)
   int db_pool_size = 16;                            // PostgreSQL connections at most
+  // SQLite: FULL syncs each group commit to disk before any of its writes is acknowledged;
+  // NORMAL may lose the last acknowledged writes to a power loss (storage.h, Durability).
+  Durability durability = Durability::kFull;
   std::vector<std::string> bootstrap_pools;
   ServerOptions options;
   // Threads that run requests (the ones that touch storage); 0 picks a number from the cores

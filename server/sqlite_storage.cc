@@ -77,12 +77,12 @@ using SqliteError = sqlite::Error;
 // A server connection: WAL, a busy timeout, foreign keys.
 class Connection : public sqlite::Connection {
  public:
-  explicit Connection(const std::string& path)
+  Connection(const std::string& path, Durability durability)
       : sqlite::Connection(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) {
     // Writers of another process queue for up to 10 s rather than failing with SQLITE_BUSY.
     sqlite3_busy_timeout(handle(), 10000);
     exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");  // durable across process crashes in WAL mode
+    exec(durability == Durability::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     exec("PRAGMA foreign_keys=ON");
   }
 };
@@ -624,8 +624,12 @@ class SqliteTxn final : public StorageTxn {
 
 class SqliteStorage final : public Storage {
  public:
-  explicit SqliteStorage(std::string path) : path_(std::move(path)) {
-    auto c = std::make_unique<Connection>(path_);
+  SqliteStorage(std::string path, Durability durability)
+      : path_(std::move(path)), durability_(durability) {
+    auto c = std::make_unique<Connection>(path_, durability_);
+    auto sync = c->prepare("PRAGMA synchronous");  // as SQLite holds it, not as asked
+    sync.step();
+    synchronous_ = sync.i64(0);
     migrate(*c);
     idle_.push_back(std::move(c));
   }
@@ -657,6 +661,17 @@ class SqliteStorage final : public Storage {
     return mine.status;
   }
   std::string describe() const override { return "sqlite:" + path_; }
+  std::string durability() const override {
+    switch (synchronous_) {
+      case 2:
+        return "synchronous=FULL: every commit is on disk before it is acknowledged";
+      case 1:
+        return "synchronous=NORMAL: a power loss or OS crash may lose the last acknowledged "
+               "commits";
+      default:
+        return "synchronous=" + std::to_string(synchronous_);
+    }
+  }
   Status ping() override {
     return read([](StorageTxn& txn) {
       (void)txn.count_pools();
@@ -766,7 +781,7 @@ class SqliteStorage final : public Storage {
         return c;
       }
     }
-    return std::make_unique<Connection>(path_);
+    return std::make_unique<Connection>(path_, durability_);
   }
   void release(std::unique_ptr<Connection> c) {
     std::lock_guard<std::mutex> l(mu_);
@@ -777,6 +792,8 @@ class SqliteStorage final : public Storage {
 
   static constexpr size_t kMaxIdleConnections = 128;
   std::string path_;
+  Durability durability_;
+  int64_t synchronous_ = -1;
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::vector<QueuedWrite*> queue_;
@@ -806,7 +823,7 @@ Result<std::unique_ptr<Storage>> open_storage(const std::string& url, StorageOpt
                   "cannot create directory " + parent.string() + ": " + ec.message());
   }
   try {
-    return std::unique_ptr<Storage>(new SqliteStorage(path));
+    return std::unique_ptr<Storage>(new SqliteStorage(path, options.durability));
   } catch (const std::exception& e) {
     return Status(ErrorCode::kInvalidArgument, e.what());
   }

@@ -257,6 +257,8 @@ class Storage {
   virtual Status write(const std::function<Status(StorageTxn&)>& fn) = 0;
   // A short description for logs ("sqlite:/path"), with no password in it.
   virtual std::string describe() const = 0;
+  // What an acknowledged commit survives, as the database holds it (the server logs it at start).
+  virtual std::string durability() const { return "the database's own settings"; }
 
   // Where several server instances share the storage, each keeps verified credentials in memory
   // and must drop them when another instance revokes some (StorageTxn::announce_revocation).
@@ -293,9 +295,22 @@ class Storage {
   virtual Stats stats() const { return {}; }
 };
 
+// When a SQLite commit is acknowledged, what survives a power loss or an OS crash.
+enum class Durability {
+  // synchronous=FULL: the WAL is synced to disk at every commit (once per group commit), so an
+  // acknowledged write survives a power loss. The default.
+  kFull,
+  // synchronous=NORMAL: the WAL is synced only at checkpoints. Survives the server process
+  // crashing, but a power loss or OS crash may roll back the last commits, which devices have
+  // already been told landed.
+  kNormal,
+};
+
 struct StorageOptions {
   // PostgreSQL: connections open at once, at most (each running transaction holds one).
   int pool_size = 16;
+  // SQLite only; PostgreSQL's own settings decide there (synchronous_commit, fsync).
+  Durability durability = Durability::kFull;
 };
 
 // Opens storage from a URL:

@@ -181,6 +181,11 @@ struct SyncManagerOptions {
   std::string identity_pool_id;
   // The local database file; "" or ":memory:" keeps it in memory (tests).
   std::string database_path;
+  // false (the default): a put returns once committed to the database file. It survives the game
+  // being killed or crashing; a power loss or OS crash may lose the last puts not yet synced.
+  // true: every commit is synced to disk first (SQLite synchronous=FULL), so a put survives a
+  // power loss too, at the cost of an fsync per put (docs/localstore.md, Durability).
+  bool durable_writes = false;
 
   // Default credentials: the Cognito Identity flow (GetId, GetCredentialsForIdentity) for the
   // pool, presenting these logins (empty: an unauthenticated identity). The identity id is kept

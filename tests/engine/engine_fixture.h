@@ -166,7 +166,7 @@ struct Device {
     auto future = manager->synchronize(name, std::move(callbacks));
     if (future.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
       ADD_FAILURE() << "sync of " << name << " did not finish";
-      return {Status(ErrorCode::kTimeout, "test wait"), {}};
+      return SyncResult::failed(Status(ErrorCode::kTimeout, "test wait"));
     }
     return future.get();
   }

@@ -93,6 +93,16 @@ TEST_F(Sync, TheDatasetApiReadsAndWritesLocally) {
   EXPECT_EQ(a.open("s")->get("b").value(), "22");
 }
 
+TEST_F(Sync, DurableWritesSyncEachCommitToDiskAndTheDefaultLeavesItToTheOs) {
+  auto normal = device("normal");
+  auto durable = device("durable", [](SyncManagerOptions& o) { o.durable_writes = true; });
+  EXPECT_EQ(normal.engine.lock()->store().synchronous().value(), 1) << "synchronous=NORMAL";
+  EXPECT_EQ(durable.engine.lock()->store().synchronous().value(), 2) << "synchronous=FULL";
+  ASSERT_TRUE(durable.open("s")->put("k", "v").ok());
+  durable.sync_ok("s");
+  EXPECT_EQ(on_server("s"), (Map{{"k", "v"}}));
+}
+
 TEST_F(Sync, DeveloperCredentialsWithAFixedIdentitySync) {
   SyncManagerOptions o = device_options(ts, dir.path + "/dev.db");
   o.credentials = std::make_shared<StaticCredentialsProvider>(kAdminKey, kAdminSecret);

@@ -235,6 +235,37 @@ std::vector<std::string> lines_of(const std::string& path) {
 // An operator's view: every request line has a timestamp, the operation, the status, the error
 // type and reason, the latency and the request id; unknown routes and refused bodies are logged
 // with their method and path. As JSON, each line parses.
+TEST(ServerProcess, DurabilityIsFullUnlessNormalIsAskedForAndSaysSoAtStart) {
+  for (std::string choice : {"", "normal", "FULL", "sometimes"}) {
+    SCOPED_TRACE(choice);
+    std::string dir = temp_dir();
+    std::string log = dir + "/stderr.log";
+    std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--db", "sqlite:" + dir + "/s.db"};
+    if (!choice.empty()) args.insert(args.end(), {"--durability", choice});
+    auto p = Process::start(args, log);
+    if (choice == "sometimes") {
+      EXPECT_TRUE(p.url().empty());
+      EXPECT_NE(p.stop(SIGTERM), 0);
+      std::string all;
+      for (const auto& line : lines_of(log)) all += line + "\n";
+      EXPECT_NE(all.find("--durability"), std::string::npos) << all;
+      continue;
+    }
+    ASSERT_FALSE(p.url().empty());
+    EXPECT_EQ(p.stop(SIGTERM), 0);
+    std::string expected = choice == "normal" ? "synchronous=NORMAL" : "synchronous=FULL";
+    bool said = false;
+    for (const auto& line : lines_of(log)) {
+      if (line.find("storage sqlite:") != std::string::npos &&
+          line.find(expected) != std::string::npos) {
+        said = true;
+      }
+    }
+    EXPECT_TRUE(said);
+    std::filesystem::remove_all(dir);
+  }
+}
+
 TEST(ServerProcess, WarnsAtStartWhenNoDeveloperCredentialsAreSet) {
   for (bool admin : {false, true}) {
     SCOPED_TRACE(admin ? "with admin credentials" : "without");

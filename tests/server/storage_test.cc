@@ -42,6 +42,18 @@ TEST(SqliteStorage, MigratesCreatesDirectoriesAndKeepsDataAcrossReopens) {
   EXPECT_EQ(v, "v");
 }
 
+TEST(SqliteStorage, CommitsAreSyncedToDiskUnlessNormalIsChosen) {
+  TempDir dir("cairn-durability");
+  auto full = open_storage("sqlite:" + dir.path + "/full.db");  // the default
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  EXPECT_EQ((*full)->durability().rfind("synchronous=FULL:", 0), 0u) << (*full)->durability();
+  StorageOptions normal;
+  normal.durability = Durability::kNormal;
+  auto fast = open_storage("sqlite:" + dir.path + "/normal.db", normal);
+  ASSERT_TRUE(fast.ok());
+  EXPECT_EQ((*fast)->durability().rfind("synchronous=NORMAL:", 0), 0u) << (*fast)->durability();
+}
+
 TEST(SqliteStorage, RefusesASchemaNewerThanItKnows) {
   TempDir dir;
   std::string file = dir.path + "/cairn.db";
