@@ -218,6 +218,10 @@ class Cli {
             "exclude each other: give one");
       }
       auto chain = cairn::ChainCredentialsProvider::default_chain();
+      if (!chain->credentials().ok() && !needs_service) {
+        o.identity_id = g_.identity_id;  // which identity's local data; nothing is signed
+        return 0;
+      }
       if (!chain->credentials().ok()) {
         return usage(
             "--identity-id needs developer credentials (AWS_ACCESS_KEY_ID and "

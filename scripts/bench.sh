@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake --preset release >/dev/null
+scripts/configure.sh release
 cmake --build --preset release -j "$(nproc)"
 python3 bench/run.py --build-dir build-release --out bench/results "$@"

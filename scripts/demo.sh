@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake --preset default >/dev/null
+scripts/configure.sh default
 cmake --build --preset default -j "$(nproc)" --target cairn-demo cairn
 exec build/bin/cairn-demo

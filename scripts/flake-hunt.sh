@@ -20,7 +20,7 @@ fi
 case "$runs" in '' | *[!0-9]*) echo "flake-hunt: N must be a whole number, not '$runs'" >&2; exit 2 ;; esac
 
 scripts/install-deps.sh
-cmake --preset default >/dev/null
+scripts/configure.sh default
 cmake --build --preset default -j "$(nproc)"
 
 logs=build/flake-hunt

@@ -12,7 +12,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then targets=(server_request client_responses push_payload); fi
-cmake --preset fuzz >/dev/null
+scripts/configure.sh fuzz
 cmake --build --preset fuzz -j "$(nproc)"
 # The targets run side by side, as many at once as there are CPUs, each for SECONDS.
 run_target() {

@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   # toolchain
-  cmake g++ pkg-config
+  cmake ninja-build g++ pkg-config
   # core library dependencies
   libsqlite3-dev libcurl4-openssl-dev libssl-dev rapidjson-dev
   # tests and benchmarks

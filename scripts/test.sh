@@ -30,7 +30,7 @@ trap report EXIT
 stage "install dependencies"
 scripts/install-deps.sh
 stage "build (default)"
-cmake --preset default >/dev/null
+scripts/configure.sh default
 cmake --build --preset default -j "$(nproc)"
 stage "tests (default)"
 ctest --preset default
@@ -40,7 +40,7 @@ if [ "${CAIRN_SKIP_SANITIZERS:-0}" = 1 ]; then
 fi
 for preset in asan tsan; do
   stage "build ($preset)"
-  cmake --preset "$preset" >/dev/null
+  scripts/configure.sh "$preset"
   cmake --build --preset "$preset" -j "$(nproc)"
   stage "tests ($preset)"
   ctest --preset "$preset"
