@@ -246,6 +246,64 @@ TEST(PowerLoss, ADeviceByDefaultKeepsAPrefixOfItsPutsWithConsistentDirtyFlags) {
   EXPECT_GT(t.lost, 0u);
 }
 
+// A full disk: the write fails with a typed error and leaves nothing behind; reads go on; once
+// there is room again, writes do too.
+TEST(DiskFull, TheServerRefusesTheWriteWithARetryableErrorAndKeepsServingReads) {
+  auto& vfs = PowerCutVfs::install();
+  TempDir dir("cairn-full-server");
+  auto storage = server::open_storage("sqlite:" + dir.path + "/server.db");
+  ASSERT_TRUE(storage.ok()) << storage.status().ToString();
+  auto write = [&](const std::string& key) {
+    return (*storage)->write([&](server::StorageTxn& txn) {
+      txn.set_meta(key, "v");
+      txn.set_meta(key + "-second", "v");
+      return Status::OK();
+    });
+  };
+  ASSERT_TRUE(write("before").ok());
+  vfs.set_disk_full(true);
+  Status refused = write("during");
+  vfs.set_disk_full(false);
+  // InternalErrorException, HTTP 500: every SDK retries it.
+  EXPECT_EQ(refused.code(), ErrorCode::kInternalError) << refused.ToString();
+  EXPECT_NE(refused.message().find("full"), std::string::npos) << refused.message();
+  vfs.set_disk_full(true);
+  Status read = (*storage)->read([&](server::StorageTxn& txn) {
+    EXPECT_TRUE(txn.meta("before").has_value());
+    EXPECT_FALSE(txn.meta("during").has_value()) << "nothing half-written";
+    EXPECT_FALSE(txn.meta("during-second").has_value());
+    return Status::OK();
+  });
+  vfs.set_disk_full(false);
+  EXPECT_TRUE(read.ok()) << "reads go on while the disk is full: " << read.ToString();
+  EXPECT_TRUE(write("after").ok());
+}
+
+TEST(DiskFull, ADevicePutFailsWithAStorageErrorAndLosesNothing) {
+  auto& vfs = PowerCutVfs::install();
+  TempDir dir("cairn-full-device");
+  localstore::Options options;
+  options.path = dir.path + "/device.db";
+  auto store = localstore::LocalStore::open(options);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->put("save", "gold", "10").ok());
+  vfs.set_disk_full(true);
+  Status refused = (*store)->put("save", "gems", "4");
+  Status batch = (*store)->put_all("save", {{"gold", "11"}, {"xp", "9"}});
+  auto during = (*store)->get("save", "gold");
+  vfs.set_disk_full(false);
+  EXPECT_EQ(refused.code(), ErrorCode::kStorage) << refused.ToString();
+  EXPECT_NE(refused.message().find("full"), std::string::npos) << refused.message();
+  EXPECT_EQ(batch.code(), ErrorCode::kStorage);
+  ASSERT_TRUE(during.ok()) << "reads go on: " << during.status().ToString();
+  EXPECT_EQ(*during, "10");
+  EXPECT_EQ(*(*store)->get("save", "gems"), std::nullopt);
+  EXPECT_EQ(*(*store)->get("save", "gold"), "10") << "the refused batch wrote nothing";
+  EXPECT_EQ(*(*store)->get("save", "xp"), std::nullopt);
+  ASSERT_TRUE((*store)->put("save", "gems", "4").ok());
+  EXPECT_EQ((*store)->sync_state("save").value()->dirty_count, 2);
+}
+
 // The VFS itself: without a sync, a cut takes a write back; after one, it stays.
 TEST(PowerLoss, TheVfsLosesWhatWasNotSyncedAndKeepsWhatWas) {
   auto& power = PowerCutVfs::install();
