@@ -104,6 +104,7 @@ Status SyncRun::run_locked() {
 
   const int max_attempts = std::max(1, e_.options().max_push_attempts);
   bool deletion_handled = false;
+  bool rollback_handled = false;
   std::vector<std::string> folded;  // merged datasets to delete once the push has landed
   for (int attempt = 1;;) {
     info = guarded([&] { return store_.sync_state(name_); });
@@ -113,6 +114,30 @@ Status SyncRun::run_locked() {
     // 2. Pull.
     auto pulled = pull(name_, from, true);
     if (!pulled.ok()) return pulled.status();
+
+    // 2b. The server went back: it holds the dataset at a count below the one this device
+    // synced to, without having deleted it since (a restore from a backup). Records this device
+    // holds clean may be ones the server lost, or holds older, so the device trusts none of its
+    // clean flags: it offers every record again, and the pull from 0 that follows resolves them
+    // against what the server has.
+    if (from > 0 && pulled->exists && !pulled->deleted_after && pulled->dataset_sync_count < from &&
+        !rollback_handled) {
+      rollback_handled = true;
+      if (e_.logger()) {
+        e_.logger()->log(LogLevel::kWarn,
+                         "the server holds '" + name_ + "' at count " +
+                             std::to_string(pulled->dataset_sync_count) +
+                             ", behind this device's " + std::to_string(from) +
+                             " (restored from a backup?): offering every record again");
+      }
+      auto whole = pull(name_, 0, true);
+      if (!whole.ok()) return whole.status();
+      std::set<std::string> on_server;
+      for (const auto& r : whole->records) on_server.insert(r.key);
+      Status s = guarded([&] { return store_.reoffer_after_server_rollback(name_, on_server); });
+      if (!s.ok()) return s;
+      continue;
+    }
 
     // 3a. Datasets merged into this one.
     MergedDatasetsAction merge = MergedDatasetsAction::kIgnore;

@@ -1126,6 +1126,43 @@ Status LocalStore::reset_for_recreate(const std::string& dataset) {
   });
 }
 
+Status LocalStore::reoffer_after_server_rollback(const std::string& dataset,
+                                                 const std::set<std::string>& server_keys) {
+  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::string owner = impl_->current_owner();
+  return impl_->guarded([&] {
+    auto& c = *impl_->writer;
+    sqlite::Transaction t(c, "BEGIN IMMEDIATE");
+    std::vector<std::string> gone;  // removed here, and not on the server either
+    {
+      auto q =
+          c.prepare("SELECT key FROM records WHERE owner = ? AND dataset = ? AND value IS NULL");
+      q.bind(owner).bind(dataset);
+      while (q.step()) {
+        std::string key = q.text(0);
+        if (!server_keys.count(key)) gone.push_back(std::move(key));
+      }
+    }
+    for (const auto& key : gone) {
+      c.prepare("DELETE FROM records WHERE owner = ? AND dataset = ? AND key = ?")
+          .bind(owner)
+          .bind(dataset)
+          .bind(key)
+          .run();
+    }
+    c.prepare(
+         "UPDATE records SET dirty = 1, sync_count = 0, local_version = local_version + 1 "
+         "WHERE owner = ? AND dataset = ?")
+        .bind(owner)
+        .bind(dataset)
+        .run();
+    impl_->set_last_sync_count(owner, dataset, 0);
+    t.commit();
+    impl_->forget_stats(owner, dataset);
+    return Status::OK();
+  });
+}
+
 Status LocalStore::update_dataset_metadata(const std::string& dataset, Millis created,
                                            Millis last_modified,
                                            const std::string& last_modified_by) {

@@ -209,6 +209,13 @@ class LocalStore {
   // transaction, tombstones go, every live record becomes a dirty write of a new key (count 0, no
   // base), and last_sync_count returns to 0, so the next push recreates the dataset.
   Status reset_for_recreate(const std::string& dataset);
+  // The server went back (restored from a backup): its count is behind what this device synced.
+  // In one transaction, every record becomes a change to offer again (dirty, count 0, its base
+  // kept), except tombstones of keys the server does not hold (`server_keys`), which go, and
+  // last_sync_count returns to 0. The next pull from 0 meets each key the server holds as a
+  // conflict, or as agreement when the values match; the push offers the rest.
+  Status reoffer_after_server_rollback(const std::string& dataset,
+                                       const std::set<std::string>& server_keys);
   // Records the server's metadata of a dataset (ListDatasets), creating the local row if there is
   // none, so that list_datasets() shows datasets this device has not synced yet.
   Status update_dataset_metadata(const std::string& dataset, Millis created, Millis last_modified,

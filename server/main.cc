@@ -195,9 +195,40 @@ int main(int argc, char** argv) {
       ->required();
   migrate->add_option("--to", migrate_to, "Target storage, empty: postgresql://... or sqlite:PATH")
       ->required();
+  std::string backup_db, backup_to, restore_from, restore_db;
+  CLI::App* backup = app.add_subcommand(
+      "backup",
+      "Copy a SQLite database, running server or not, into FILE as one consistent snapshot "
+      "(PostgreSQL: `migrate --to sqlite:FILE`)");
+  backup->add_option("--db", backup_db, "The server's storage: sqlite:PATH")->required();
+  backup->add_option("--to", backup_to, "The backup file")->required();
+  CLI::App* restore = app.add_subcommand(
+      "restore", "Put a backup back, replacing the database's contents (stop the server first)");
+  restore->add_option("--from", restore_from, "The backup file")->required();
+  restore->add_option("--db", restore_db, "The server's storage: sqlite:PATH")->required();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
   if (migrate->parsed()) return run_migrate(migrate_from, migrate_to);
+  if (backup->parsed() || restore->parsed()) {
+    const std::string& url = backup->parsed() ? backup_db : restore_db;
+    const char* what = backup->parsed() ? "backup" : "restore";
+    if (url.rfind("sqlite:", 0) != 0) {
+      std::cerr << "cairn-server " << what << ": --db " << url
+                << ": only sqlite:PATH; for PostgreSQL, `cairn-server migrate` copies to and "
+                   "from a SQLite file, or use pg_dump\n";
+      return 2;
+    }
+    cairn::Status s = backup->parsed() ? cairn::server::backup_sqlite(url.substr(7), backup_to)
+                                       : cairn::server::restore_sqlite(restore_from, url.substr(7));
+    if (!s.ok()) {
+      std::cerr << "cairn-server " << what << ": " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << (backup->parsed() ? "backed up " + url + " to " + backup_to
+                                   : "restored " + restore_from + " into " + url)
+              << std::endl;
+    return 0;
+  }
   if (!read_signing_key(signing_key_file, &config.options.signing_key)) return 2;
   for (const auto& hook : webhooks) {
     auto is_url = [](const std::string& u) {

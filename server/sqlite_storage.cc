@@ -804,6 +804,85 @@ class SqliteStorage final : public Storage {
 
 }  // namespace
 
+namespace {
+
+// Copies database `from` into `to` (both open) in one step; SQLITE_BUSY or LOCKED are retried.
+Status copy_database(sqlite3* from, sqlite3* to, const std::string& what) {
+  sqlite3_backup* b = sqlite3_backup_init(to, "main", from, "main");
+  if (b == nullptr) {
+    return Status(ErrorCode::kInternalError, what + ": " + sqlite3_errmsg(to));
+  }
+  int rc;
+  for (int tries = 0;; ++tries) {
+    rc = sqlite3_backup_step(b, -1);
+    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || tries >= 100) break;
+    sqlite3_sleep(100);
+  }
+  sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) {
+    return Status(ErrorCode::kInternalError, what + ": " + sqlite3_errstr(rc));
+  }
+  return Status::OK();
+}
+
+Status check_integrity(sqlite3* db, const std::string& what) {
+  sqlite3_stmt* s = nullptr;
+  std::string verdict = "cannot check";
+  if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, nullptr) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
+    verdict = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+  }
+  sqlite3_finalize(s);
+  if (verdict != "ok") return Status(ErrorCode::kInternalError, what + ": " + verdict);
+  return Status::OK();
+}
+
+struct Db {
+  sqlite3* db = nullptr;
+  ~Db() { sqlite3_close(db); }
+};
+
+Status open_db(const std::string& path, int flags, Db* out, const std::string& what) {
+  if (sqlite3_open_v2(path.c_str(), &out->db, flags, nullptr) != SQLITE_OK) {
+    return Status(ErrorCode::kInvalidArgument,
+                  what + " " + path + ": " + (out->db ? sqlite3_errmsg(out->db) : "cannot open"));
+  }
+  sqlite3_busy_timeout(out->db, 10000);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status backup_sqlite(const std::string& db_path, const std::string& to_file) {
+  if (!std::filesystem::exists(db_path)) {
+    return Status(ErrorCode::kInvalidArgument, "no database at " + db_path);
+  }
+  Db from, to;
+  Status s = open_db(db_path, SQLITE_OPEN_READONLY, &from, "cannot read");
+  if (!s.ok()) return s;
+  std::error_code ec;
+  std::filesystem::remove(to_file, ec);
+  s = open_db(to_file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &to, "cannot write");
+  if (!s.ok()) return s;
+  s = copy_database(from.db, to.db, "backup of " + db_path);
+  if (!s.ok()) return s;
+  return check_integrity(to.db, "the backup " + to_file);
+}
+
+Status restore_sqlite(const std::string& from_file, const std::string& db_path) {
+  if (!std::filesystem::exists(from_file)) {
+    return Status(ErrorCode::kInvalidArgument, "no backup at " + from_file);
+  }
+  Db from, to;
+  Status s = open_db(from_file, SQLITE_OPEN_READONLY, &from, "cannot read");
+  if (!s.ok()) return s;
+  s = check_integrity(from.db, "the backup " + from_file);
+  if (!s.ok()) return s;
+  s = open_db(db_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &to, "cannot write");
+  if (!s.ok()) return s;
+  return copy_database(from.db, to.db, "restore into " + db_path);
+}
+
 Result<std::unique_ptr<Storage>> open_storage(const std::string& url, StorageOptions options) {
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
     return open_postgres_storage(url, options);

@@ -321,6 +321,15 @@ struct StorageOptions {
 // An unknown scheme is an error naming the supported ones.
 Result<std::unique_ptr<Storage>> open_storage(const std::string& url, StorageOptions options = {});
 
+// Backups of the SQLite backend, through SQLite's online backup API.
+// backup_sqlite copies a database, running server or not, into `to_file` as one consistent
+// snapshot (one read transaction: writers carry on meanwhile), replacing the file, and checks the
+// copy's integrity. restore_sqlite puts such a copy back into `db_path`, replacing everything it
+// holds; run it with the server stopped. Devices that synced after the backup offer their records
+// again at their next sync (docs/server.md, Backups).
+Status backup_sqlite(const std::string& db_path, const std::string& to_file);
+Status restore_sqlite(const std::string& from_file, const std::string& db_path);
+
 // The PostgreSQL backend (pg_storage.cc); open_storage() dispatches to it.
 Result<std::unique_ptr<Storage>> open_postgres_storage(const std::string& url,
                                                        StorageOptions options);

@@ -7,6 +7,7 @@
 
 #include "engine/engine_fixture.h"
 #include "fixtures/manual_clock.h"
+#include "server/storage.h"
 #include "transport/fakes.h"
 
 namespace cairn::testing {
@@ -101,6 +102,47 @@ TEST_F(Sync, DurableWritesSyncEachCommitToDiskAndTheDefaultLeavesItToTheOs) {
   ASSERT_TRUE(durable.open("s")->put("k", "v").ok());
   durable.sync_ok("s");
   EXPECT_EQ(on_server("s"), (Map{{"k", "v"}}));
+}
+
+// The server restored from a backup taken before the devices' latest syncs: the devices notice
+// that the server went back, offer their records again, and nothing acknowledged is lost.
+TEST_F(Sync, AfterTheServerIsRestoredFromABackupTheDevicesLoseNothing) {
+  ASSERT_EQ(ts.db_url().rfind("sqlite:", 0), 0u) << "backups are of the SQLite backend";
+  std::string db = ts.db_url().substr(7), backup = dir.path + "/backup.db";
+  auto a = device("a"), b = device("b");
+  ASSERT_TRUE(a.open("save")->put("k1", "one").ok());
+  a.sync_ok("save");
+  b.sync_ok("save");
+  ASSERT_TRUE(server::backup_sqlite(db, backup).ok());  // while the server runs
+  ASSERT_TRUE(a.open("save")->put("k2", "two").ok());
+  a.sync_ok("save");
+  ASSERT_TRUE(b.open("save")->put("k3", "three").ok());
+  ASSERT_TRUE(b.open("save")->remove("k1").ok());
+  b.sync_ok("save");
+  a.sync_ok("save");
+  const Map before{{"k2", "two"}, {"k3", "three"}};
+  ASSERT_EQ(on_server("save"), before);
+
+  ts.restart([&] {
+    Status s = server::restore_sqlite(backup, db);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  });
+  EXPECT_EQ(on_server("save"), (Map{{"k1", "one"}})) << "the server went back";
+  for (int round = 0; round < 2; ++round) {
+    a.sync_ok("save");
+    b.sync_ok("save");
+  }
+  EXPECT_EQ(on_server("save"), before) << "every acknowledged write is on the server again";
+  EXPECT_EQ(a.open("save")->get_all().value(), before);
+  EXPECT_EQ(b.open("save")->get_all().value(), before);
+  EXPECT_EQ(a.open("save")->metadata()->pending_changes, 0);
+  EXPECT_EQ(b.open("save")->metadata()->pending_changes, 0);
+  // Counts move on from the restored state, and a write now reaches the other device.
+  ASSERT_TRUE(a.open("save")->put("k4", "four").ok());
+  a.sync_ok("save");
+  b.sync_ok("save");
+  EXPECT_EQ(b.open("save")->get("k4").value(), "four");
+  EXPECT_GT(a.open("save")->last_sync_count().value(), 1) << "past the restored count";
 }
 
 TEST_F(Sync, DeveloperCredentialsWithAFixedIdentitySync) {

@@ -266,6 +266,52 @@ TEST(ServerProcess, DurabilityIsFullUnlessNormalIsAskedForAndSaysSoAtStart) {
   }
 }
 
+// Runs cairn-server with `args` to its end (a subcommand); returns the exit code and both streams.
+int run_to_end(const std::vector<std::string>& args, std::string* output) {
+  std::string cmd = CAIRN_SERVER;
+  for (const auto& a : args) cmd += " '" + a + "'";
+  cmd += " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[512];
+  while (p && std::fgets(buf, sizeof buf, p)) *output += buf;
+  int status = p ? pclose(p) : -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(ServerProcess, BackupWhileRunningAndRestoreAfterStopping) {
+  std::string dir = temp_dir();
+  std::string url = "sqlite:" + dir + "/s.db", copy = dir + "/copy.db";
+  auto p = Process::start({"--listen", "127.0.0.1:0", "--db", url, "--bootstrap-pool", "first"});
+  ASSERT_EQ(p.lines.size(), 2u);
+  std::string first = p.lines[0];
+  std::string out;
+  EXPECT_EQ(run_to_end({"backup", "--db", url, "--to", copy}, &out), 0) << out;
+  EXPECT_NE(out.find("backed up " + url + " to " + copy), std::string::npos) << out;
+  EXPECT_EQ(p.stop(SIGTERM), 0);
+  // A pool made after the backup is gone once the backup is restored.
+  auto later =
+      Process::start({"--listen", "127.0.0.1:0", "--db", url, "--bootstrap-pool", "second"});
+  ASSERT_EQ(later.lines.size(), 2u);
+  std::string second = later.lines[0];
+  EXPECT_EQ(later.stop(SIGTERM), 0);
+  out.clear();
+  EXPECT_EQ(run_to_end({"restore", "--from", copy, "--db", url}, &out), 0) << out;
+  auto restored = Process::start({"--listen", "127.0.0.1:0", "--db", url, "--bootstrap-pool",
+                                  "first", "--bootstrap-pool", "second"});
+  ASSERT_EQ(restored.lines.size(), 3u);
+  EXPECT_EQ(restored.lines[0], first) << "the pool the backup holds, with its id";
+  EXPECT_NE(restored.lines[1], second) << "made after the backup: gone, and made anew";
+  EXPECT_EQ(restored.stop(SIGTERM), 0);
+  // Clear refusals.
+  out.clear();
+  EXPECT_EQ(run_to_end({"backup", "--db", "postgresql://u@127.0.0.1:1/db", "--to", copy}, &out), 2);
+  EXPECT_NE(out.find("only sqlite:PATH"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(run_to_end({"restore", "--from", dir + "/absent.db", "--db", url}, &out), 1);
+  EXPECT_NE(out.find("no backup at"), std::string::npos) << out;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ServerProcess, WarnsAtStartWhenNoDeveloperCredentialsAreSet) {
   for (bool admin : {false, true}) {
     SCOPED_TRACE(admin ? "with admin credentials" : "without");

@@ -65,6 +65,8 @@ class TestServer {
 
   const std::string& pool() const { return pool_; }
   const std::string& dir() const { return dir_; }
+  // The storage URL it runs on (sqlite:PATH, or postgresql://... in the pg.* copies).
+  const std::string& db_url() const { return config_.db; }
   std::string url() const { return server_->url(); }
   server::Server& server() { return *server_; }
 
