@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -247,16 +248,21 @@ Outbox::~Outbox() {
 }
 
 void Outbox::post(const std::string& url, const std::string& json,
-                  std::function<void(const Status&)> done) {
+                  std::function<void(const Status&)> done, const std::string& id) {
   std::optional<Item> evicted;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (queue_.size() >= options_.max_queued_deliveries && !queue_.empty()) {
-      evicted = std::move(queue_.front());
-      queue_.pop_front();
-      ++dropped_;
+    if (queue_.size() + retries_.size() >= options_.max_queued_deliveries) {
+      if (!queue_.empty()) {
+        evicted = std::move(queue_.front());
+        queue_.pop_front();
+      } else {
+        evicted = std::move(retries_.begin()->second);
+        retries_.erase(retries_.begin());
+      }
+      ++failed_;
     }
-    queue_.push_back({url, json, std::move(done)});
+    queue_.push_back({url, json, std::move(done), id});
   }
   cv_.notify_all();
   if (evicted) {
@@ -268,42 +274,55 @@ void Outbox::post(const std::string& url, const std::string& json,
   }
 }
 
-Status Outbox::post_now(const std::string& url, const std::string& json) {
-  Status last;
+Status Outbox::send_once(const std::string& url, const std::string& json, const std::string& id) {
+  HttpRequest req{"POST", url, {{"Content-Type", "application/json"}}, json};
+  if (!id.empty()) req.headers.emplace_back("X-Cairn-Delivery-Id", id);
+  auto r = transport_->send(req);
+  if (r.ok() && r->status >= 200 && r->status < 300) return Status::OK();
+  return r.ok() ? Status(ErrorCode::kExternalService,
+                         "POST " + url + " answered " + std::to_string(r->status))
+                : r.status();
+}
+
+std::chrono::milliseconds Outbox::retry_delay(int attempt) const {
   // Each failed attempt waits twice as long as the one before. The cap, base * 2^attempts, is
   // never reached: it only keeps the doubling from overflowing.
   Backoff backoff(BackoffPolicy{
       options_.delivery_base_delay,
       options_.delivery_base_delay * (int64_t{1} << std::min(options_.delivery_attempts, 20)),
       0.0});
+  return backoff.delay(attempt - 1);
+}
+
+Status Outbox::post_now(const std::string& url, const std::string& json, const std::string& id) {
+  Status last;
   for (int attempt = 1; attempt <= options_.delivery_attempts; ++attempt) {
-    HttpRequest req{"POST", url, {{"Content-Type", "application/json"}}, json};
-    auto r = transport_->send(req);
-    if (r.ok() && r->status >= 200 && r->status < 300) {
-      std::lock_guard<std::mutex> l(mu_);
-      ++delivered_;
-      return Status::OK();
-    }
-    last = r.ok() ? Status(ErrorCode::kExternalService,
-                           "POST " + url + " answered " + std::to_string(r->status))
-                  : r.status();
-    if (attempt == options_.delivery_attempts) break;
+    last = send_once(url, json, id);
+    if (last.ok() || attempt == options_.delivery_attempts) break;
     std::unique_lock<std::mutex> l(mu_);
     // A stopping server makes its last attempt at once rather than waiting out the backoff.
-    cv_.wait_for(l, backoff.delay(attempt - 1), [&] { return stopping_; });
+    cv_.wait_for(l, retry_delay(attempt), [&] { return stopping_; });
   }
   std::lock_guard<std::mutex> l(mu_);
-  ++dropped_;
+  ++(last.ok() ? delivered_ : failed_);
   return last;
+}
+
+void Outbox::hurry() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
 }
 
 uint64_t Outbox::delivered() const {
   std::lock_guard<std::mutex> l(mu_);
   return delivered_;
 }
-uint64_t Outbox::dropped() const {
+uint64_t Outbox::failed() const {
   std::lock_guard<std::mutex> l(mu_);
-  return dropped_;
+  return failed_;
 }
 
 void Outbox::run() {
@@ -311,17 +330,47 @@ void Outbox::run() {
     Item item;
     {
       std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued has had its attempts
-      item = std::move(queue_.front());
-      queue_.pop_front();
+      for (;;) {
+        // A retry that is due goes first; a new post next. A retry waiting for its time holds
+        // up nothing else, so one dead receiver does not delay the others' deliveries.
+        if (!retries_.empty() &&
+            (stopping_ || retries_.begin()->first <= std::chrono::steady_clock::now())) {
+          item = std::move(retries_.begin()->second);
+          retries_.erase(retries_.begin());
+          break;
+        }
+        if (!queue_.empty()) {
+          item = std::move(queue_.front());
+          queue_.pop_front();
+          break;
+        }
+        if (stopping_) return;  // everything queued has had its attempts
+        if (retries_.empty()) {
+          cv_.wait(l);
+        } else {
+          cv_.wait_until(l, retries_.begin()->first);
+        }
+      }
       delivering_ = true;
     }
-    Status s = post_now(item.url, item.json);
+    ++item.attempt;
+    Status s = send_once(item.url, item.json, item.id);
+    bool final = s.ok() || item.attempt >= options_.delivery_attempts;
+    if (!final) {
+      std::lock_guard<std::mutex> l(mu_);
+      auto due = std::chrono::steady_clock::now() + retry_delay(item.attempt);
+      retries_.emplace(due, std::move(item));
+      delivering_ = false;
+      continue;
+    }
     if (!s.ok() && logger_) {
-      logger_->log(LogLevel::kWarn, "delivery to " + item.url + " given up after " +
+      logger_->log(LogLevel::kWarn, "delivery " + item.id + " to " + item.url + " failed " +
                                         std::to_string(options_.delivery_attempts) +
                                         " attempts: " + s.ToString());
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      ++(s.ok() ? delivered_ : failed_);
     }
     if (item.done) item.done(s);
     std::lock_guard<std::mutex> l(mu_);
@@ -331,7 +380,7 @@ void Outbox::run() {
 
 bool Outbox::idle() const {
   std::lock_guard<std::mutex> l(mu_);
-  return queue_.empty() && !delivering_;
+  return queue_.empty() && retries_.empty() && !delivering_;
 }
 
 // --- Streams -------------------------------------------------------------------------------------
@@ -364,6 +413,17 @@ std::string stream_record_json(const std::string& pool_id, const std::string& id
   w.i64("syncCount", sync_count);
   w.end_object();
   return w.take();
+}
+
+std::string StreamSink::with_delivery_id(const std::string& record_json, const std::string& id) {
+  if (id.empty() || record_json.size() < 2 || record_json[0] != '{') return record_json;
+  Writer w;
+  w.begin_object();
+  w.str("deliveryId", id);
+  w.end_object();
+  std::string head = w.take();
+  head.pop_back();  // '}'
+  return head + (record_json[1] == '}' ? "" : ",") + record_json.substr(1);
 }
 
 namespace {
@@ -419,9 +479,13 @@ class NdjsonSink final : public StreamSink {
     }
     return Status::OK();
   }
-  void write_async(const std::string& stream, const std::string& record_json) override {
-    Status s = write(stream, record_json);
-    if (!s.ok() && logger_) logger_->log(LogLevel::kError, "stream record lost: " + s.ToString());
+  void write_async(const std::string& stream, const std::string& record_json, const std::string& id,
+                   std::function<void(const Status&)> done) override {
+    Status s = write(stream, with_delivery_id(record_json, id));
+    if (!s.ok() && logger_) {
+      logger_->log(LogLevel::kError, "stream record " + id + " not written: " + s.ToString());
+    }
+    done(s);
   }
 
  private:
@@ -437,8 +501,9 @@ class HttpSink final : public StreamSink {
   Status write(const std::string& stream, const std::string& record_json) override {
     return outbox_->post_now(url_, body(stream, record_json));
   }
-  void write_async(const std::string& stream, const std::string& record_json) override {
-    outbox_->post(url_, body(stream, record_json));
+  void write_async(const std::string& stream, const std::string& record_json, const std::string& id,
+                   std::function<void(const Status&)> done) override {
+    outbox_->post(url_, body(stream, with_delivery_id(record_json, id)), std::move(done), id);
   }
 
  private:
@@ -531,20 +596,131 @@ void EventHub::shutdown() {
   notifications_.shutdown();
 }
 
+namespace {
+
+Millis now_millis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool streaming(const std::string& streams_json) {
+  return streams_json.find(R"("StreamingStatus":"ENABLED")") != std::string::npos;
+}
+
+std::string stream_name(const std::string& streams_json) {
+  transport::json::Document d;
+  if (transport::json::parse(streams_json, d).ok() && d.IsObject() && d.HasMember("StreamName") &&
+      d["StreamName"].IsString()) {
+    return d["StreamName"].GetString();
+  }
+  return "stream";
+}
+
+std::set<std::string> split_ids(const std::string& done) {
+  std::set<std::string> out;
+  size_t from = 0;
+  while (from < done.size()) {
+    size_t space = done.find(' ', from);
+    if (space == std::string::npos) space = done.size();
+    if (space > from) out.insert(done.substr(from, space - from));
+    from = space + 1;
+  }
+  return out;
+}
+
+std::string join_ids(const std::set<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "" : " ") + id;
+  return out;
+}
+
+DatasetChange change_of(const OutboxRow& r) {
+  DatasetChange c(r.pool_id, r.identity_id, r.dataset, r.operation, r.device_id, r.sync_count,
+                  r.modified);
+  c.outbox_id = r.id;
+  c.webhook = r.webhook;
+  c.stream = r.stream;
+  c.stream_record = r.stream_record;
+  c.done = split_ids(r.done);
+  c.attempts = r.attempts;
+  return c;
+}
+
+}  // namespace
+
+// One change's deliveries in flight: when the last has its outcome, the row is deleted (all made)
+// or scheduled again (some failed), by the hub's thread.
+struct EventHub::Round {
+  int64_t outbox_id = 0;
+  int64_t attempts = 0;
+  std::mutex mu;
+  int outstanding = 1;  // the deliveries not yet finished, plus one while they are being posted
+  std::set<std::string> done;
+  bool failed = false;
+};
+
+void EventHub::stage(StorageTxn& txn, DatasetChange& c, const std::string& streams_json,
+                     const std::vector<RecordRow>& records, Millis now) const {
+  c.webhook = c.operation == "replace" && webhook_for(c.pool_id).has_value();
+  c.stream.clear();
+  c.stream_record.clear();
+  if (streaming(streams_json)) {
+    c.stream = stream_name(streams_json);
+    c.stream_record = stream_record_json(c.pool_id, c.identity_id, c.dataset, c.operation,
+                                         c.sync_count, c.modified, records);
+  }
+  c.outbox_id = 0;
+  if (!c.webhook && c.stream.empty()) return;
+  OutboxRow row;
+  row.pool_id = c.pool_id;
+  row.identity_id = c.identity_id;
+  row.dataset = c.dataset;
+  row.operation = c.operation;
+  row.device_id = c.device_id;
+  row.sync_count = c.sync_count;
+  row.modified = c.modified;
+  row.webhook = c.webhook;
+  row.stream = c.stream;
+  row.stream_record = c.stream_record;
+  row.created = now;
+  // This process delivers it at once; another takes it over only if this one dies first.
+  row.lease_until = now + options_.outbox_lease.count();
+  c.outbox_id = txn.add_outbox(row);
+}
+
 void EventHub::changed(DatasetChange change) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (stopping_) return;
+    if (change.outbox_id) in_flight_.insert(change.outbox_id);
     queue_.push_back(std::move(change));
     ++taken_;
   }
+  if (change.outbox_id) {
+    std::lock_guard<std::mutex> l(counts_mu_);
+    ++counts_.staged;
+  }
   cv_.notify_all();
+}
+
+OutboxCounts EventHub::outbox_counts() const {
+  std::lock_guard<std::mutex> l(counts_mu_);
+  return counts_;
 }
 
 void EventHub::drain() {
   std::unique_lock<std::mutex> l(mu_);
   uint64_t target = taken_;
   drained_cv_.wait(l, [&] { return processed_ >= target || (stopping_ && queue_.empty()); });
+}
+
+void EventHub::sweep_now() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    sweep_asked_ = true;
+  }
+  cv_.notify_all();
 }
 
 std::optional<std::string> EventHub::webhook_for(const std::string& pool_id) const {
@@ -555,45 +731,191 @@ std::optional<std::string> EventHub::webhook_for(const std::string& pool_id) con
 }
 
 void EventHub::run() {
+  // A storage no other process uses holds, at start, only rows a previous run left: take them
+  // all at once, leased or not.
+  if (!storage_->shared()) {
+    while (housekeep(true, true) == kClaimBatch) {
+    }
+  }
+  auto next_sweep = std::chrono::steady_clock::now() + options_.outbox_sweep;
+  bool hurried = false;
   for (;;) {
-    DatasetChange change;
+    std::optional<DatasetChange> change;
+    bool sweep = false, finish = false, stopping = false;
     {
       std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      change = std::move(queue_.front());
-      queue_.pop_front();
+      // Stopping, the hub waits for the deliveries in flight to end, looking every 10 ms.
+      auto until =
+          stopping_ ? std::chrono::steady_clock::now() + std::chrono::milliseconds(10) : next_sweep;
+      cv_.wait_until(l, until, [&] {
+        return stopping_ || !queue_.empty() || !finished_.empty() || sweep_asked_;
+      });
+      if (!queue_.empty()) {
+        change = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      stopping = stopping_ && queue_.empty() && !change;
+      finish = !finished_.empty();
+      sweep = !stopping_ && (sweep_asked_ || std::chrono::steady_clock::now() >= next_sweep);
+      sweep_asked_ = false;
     }
-    process(change);
+    if (change) {
+      process(*change);
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        ++processed_;
+      }
+      drained_cv_.notify_all();
+    }
+    if (finish || sweep) housekeep(sweep, false);
+    if (sweep) next_sweep = std::chrono::steady_clock::now() + options_.outbox_sweep;
+    if (stopping && !finish) {
+      // Nothing more will be posted: the outbox makes its last attempts without waiting, and
+      // once it is idle every round has reported and been written back.
+      if (!hurried) outbox_.hurry();
+      hurried = true;
+      if (outbox_.idle()) {
+        std::lock_guard<std::mutex> l(mu_);
+        if (finished_.empty()) return;
+      }
+    }
+  }
+}
+
+void EventHub::finished(const std::shared_ptr<Round>& round) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    finished_.push_back(round);
+  }
+  cv_.notify_all();
+}
+
+size_t EventHub::housekeep(bool sweep, bool take_everything) {
+  std::vector<std::shared_ptr<Round>> rounds;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    rounds.swap(finished_);
+  }
+  Millis now = now_millis();
+  std::vector<int64_t> completed;
+  std::vector<std::shared_ptr<Round>> failed;
+  for (const auto& r : rounds) {
+    if (r->failed) {
+      failed.push_back(r);
+    } else {
+      completed.push_back(r->outbox_id);
+    }
+  }
+  std::vector<OutboxRow> claimed;
+  std::pair<int64_t, int64_t> trimmed{0, 0};
+  std::pair<int64_t, Millis> size{0, 0};
+  Status s = storage_->write([&](StorageTxn& txn) {
+    claimed.clear();
+    if (!completed.empty()) txn.delete_outbox(completed);
+    for (const auto& r : failed) {
+      // The next round after a delay that doubles with each failed one, up to an hour.
+      int64_t shift = std::min<int64_t>(r->attempts, 7);
+      Millis delay = std::min<Millis>(options_.outbox_retry_delay.count() << shift, 3600 * 1000);
+      txn.retry_outbox(r->outbox_id, join_ids(r->done), r->attempts + 1, now + delay);
+    }
+    if (sweep) {
+      trimmed = txn.trim_outbox(now - options_.outbox_max_age.count(), options_.outbox_max_rows);
+      claimed = txn.claim_outbox(take_everything ? std::numeric_limits<Millis>::max() : now,
+                                 now + options_.outbox_lease.count(), kClaimBatch);
+      size = txn.outbox_size();
+    }
+    return Status::OK();
+  });
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& r : rounds) in_flight_.erase(r->outbox_id);
+  }
+  if (!s.ok()) {
+    // The rows stay as they were: their leases run out, and a later sweep delivers them again.
+    if (logger_) logger_->log(LogLevel::kError, "outbox: " + s.ToString());
+    return 0;
+  }
+  {
+    std::lock_guard<std::mutex> l(counts_mu_);
+    counts_.completed += completed.size();
+    counts_.retried += failed.size();
+    counts_.expired += static_cast<uint64_t>(trimmed.first);
+    counts_.evicted += static_cast<uint64_t>(trimmed.second);
+    if (sweep) counts_.waiting = size.first;
+  }
+  if (logger_ && (trimmed.first || trimmed.second)) {
+    logger_->log(LogLevel::kWarn,
+                 "outbox: gave up " + std::to_string(trimmed.first) + " changes older than " +
+                     std::to_string(options_.outbox_max_age.count() / 1000) + " s and " +
+                     std::to_string(trimmed.second) + " beyond the newest " +
+                     std::to_string(options_.outbox_max_rows) + "; their deliveries are lost");
+  }
+  for (const auto& row : claimed) {
     {
       std::lock_guard<std::mutex> l(mu_);
-      ++processed_;
+      // A row this process is still delivering (its lease ran out meanwhile) stays with that
+      // round.
+      if (!in_flight_.insert(row.id).second) continue;
     }
-    drained_cv_.notify_all();
+    if (row.attempts == 0) {
+      std::lock_guard<std::mutex> l(counts_mu_);
+      ++counts_.taken_over;
+    }
+    process(change_of(row));
   }
+  return claimed.size();
 }
 
 void EventHub::process(const DatasetChange& c) {
   std::vector<DeviceRow> subscribers;
   std::optional<PoolRow> pool;
+  // A round after a failed one only makes the deliveries still missing: the devices heard the
+  // notifications the first time.
+  bool notify = c.attempts == 0;
   Status s = storage_->read([&](StorageTxn& txn) {
     pool = txn.pool(c.pool_id);
-    if (pool && c.operation == "replace")
+    if (pool && c.operation == "replace" && (notify || c.webhook))
       subscribers = txn.subscribers_of(c.identity_id, c.dataset);
     return Status::OK();
   });
   if (!s.ok()) {
-    if (logger_)
-      logger_->log(LogLevel::kError, "events of " + c.dataset + " lost: " + s.ToString());
+    if (logger_) {
+      logger_->log(LogLevel::kError, "events of " + c.dataset + " delayed: " + s.ToString());
+    }
+    if (c.outbox_id) {
+      // Its lease runs out and a later sweep takes it again.
+      std::lock_guard<std::mutex> l(mu_);
+      in_flight_.erase(c.outbox_id);
+    }
     return;
   }
-  if (!pool) return;  // deleted meanwhile
+  auto round = std::make_shared<Round>();
+  round->outbox_id = c.outbox_id;
+  round->attempts = c.attempts;
+  round->done = c.done;
+  auto settle = [this, round](const std::string& id, const Status& outcome) {
+    bool last = false;
+    {
+      std::lock_guard<std::mutex> l(round->mu);
+      if (outcome.ok() && !id.empty()) round->done.insert(id);
+      if (!outcome.ok()) round->failed = true;
+      last = --round->outstanding == 0;
+    }
+    if (last && round->outbox_id) finished(round);
+  };
+  auto deliver = [&](const std::string& id) {
+    std::lock_guard<std::mutex> l(round->mu);
+    if (round->done.count(id)) return false;
+    ++round->outstanding;
+    return true;
+  };
+  std::string prefix = std::to_string(c.outbox_id) + ".";
 
-  // Notifications: every subscribed device but the one that made the change, here and on the
-  // other instances (the webhook, once, from here).
-  if (!subscribers.empty()) {
+  if (pool) {
+    // Notifications: every subscribed device but the one that made the change, here and on the
+    // other instances; the webhook, once, from here.
     std::string payload = push_payload_json(c.pool_id, c.identity_id, c.dataset, c.sync_count);
-    auto webhook = webhook_for(c.pool_id);
+    auto webhook = c.webhook ? webhook_for(c.pool_id) : std::nullopt;
     Writer others;
     others.begin_object();
     others.begin_array("devices");
@@ -602,43 +924,48 @@ void EventHub::process(const DatasetChange& c) {
     }
     others.end_array();
     others.end_object();
-    std::string message = others.take();
-    message.pop_back();  // '}'
-    message = instance_ + " " + message + ",\"payload\":" + payload + "}";
     for (const auto& d : subscribers) {
       if (c.device_id && *c.device_id == d.id) continue;
-      notifications_.post(d.id, payload);
-      if (webhook) {
+      if (notify) notifications_.post(d.id, payload);
+      std::string id = prefix + d.id;
+      if (webhook && deliver(id)) {
         Writer w;
+        w.begin_object();
+        w.str("deliveryId", id);
+        w.key("payload");
+        w.raw().RawValue(payload.data(), payload.size(), rapidjson::kObjectType);
+        w.key("device");
         w.begin_object();
         w.str("deviceId", d.id);
         w.str("platform", d.platform);
         w.str("token", d.token);
         w.end_object();
-        std::string device = w.take();
-        outbox_.post(*webhook, "{\"payload\":" + payload + ",\"device\":" + device + "}");
+        w.end_object();
+        outbox_.post(
+            *webhook, w.take(), [settle, id](const Status& st) { settle(id, st); }, id);
       }
     }
-    // After the local posts: a device moving here from another instance then finds these numbered
-    // before the copies the others make, so it is not told twice.
-    Status sent = storage_->broadcast(message);
-    if (!sent.ok() && logger_) {
-      logger_->log(LogLevel::kWarn, "notifications of " + c.dataset +
-                                        " not sent to other instances: " + sent.ToString());
+    if (notify && !subscribers.empty()) {
+      // After the local posts: a device moving here from another instance then finds these
+      // numbered before the copies the others make, so it is not told twice.
+      std::string message = others.take();
+      message.pop_back();  // '}'
+      message = instance_ + " " + message + ",\"payload\":" + payload + "}";
+      Status sent = storage_->broadcast(message);
+      if (!sent.ok() && logger_) {
+        logger_->log(LogLevel::kWarn, "notifications of " + c.dataset +
+                                          " not sent to other instances: " + sent.ToString());
+      }
+    }
+    // Streams: one record per sync, as the pool's configuration stood when the change committed.
+    std::string id = prefix + "stream";
+    if (!c.stream.empty() && deliver(id)) {
+      sink_->write_async(c.stream, c.stream_record, id,
+                         [settle, id](const Status& st) { settle(id, st); });
     }
   }
-
-  // Streams: one record per sync, when the pool streams.
-  if (pool->streams_json.find(R"("StreamingStatus":"ENABLED")") != std::string::npos) {
-    transport::json::Document d;
-    std::string stream = "stream";
-    if (transport::json::parse(pool->streams_json, d).ok() && d.IsObject() &&
-        d.HasMember("StreamName") && d["StreamName"].IsString()) {
-      stream = d["StreamName"].GetString();
-    }
-    sink_->write_async(stream, stream_record_json(c.pool_id, c.identity_id, c.dataset, c.operation,
-                                                  c.sync_count, c.modified, c.records));
-  }
+  // A deleted pool's deliveries are dropped with it.
+  settle("", Status::OK());
 }
 
 }  // namespace cairn::server

@@ -7,10 +7,13 @@
 //  - Stream records, in the Cognito Streams format, to the configured sink: NDJSON files under the
 //    data directory, rotated by size, or an HTTP POST (StreamSink).
 //
-// None of it runs on the request's path. UpdateRecords hands an event to the EventHub's queue and
-// answers; the hub's thread reads the subscribers and the pool's stream configuration, then posts.
-// HTTP deliveries are at least once, with bounded retries, while the server runs. A crash drops
-// what was still queued (the device's next sync still brings the change; docs/events.md).
+// None of it runs on the request's path. UpdateRecords writes a row to the outbox table in its own
+// transaction when the change has HTTP deliveries or a stream record to make (EventHub::stage),
+// hands the change to the EventHub's queue and answers; the hub's thread reads the subscribers,
+// then posts. Each delivery carries a stable id; the row is deleted once every delivery has been
+// made, so a crash or a receiver that is down only delays them (at least once, docs/events.md).
+// Notifications to the channel live in memory: a crash loses them, and the devices' next sync
+// brings the change anyway.
 //
 // Thread safety: every public method may be called from any thread.
 #pragma once
@@ -24,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,9 +53,21 @@ struct EventsOptions {
   int delivery_attempts = 5;
   std::chrono::milliseconds delivery_base_delay{200};
   std::chrono::milliseconds delivery_timeout{5000};
-  // Deliveries waiting at most; past that the oldest is dropped, counted and logged, so a dead
-  // webhook cannot grow the server's memory without bound.
+  // Deliveries waiting in memory at most; past that the oldest is dropped from memory, counted and
+  // logged (its outbox row keeps it for a later round), so a dead webhook cannot grow the
+  // server's memory without bound.
   size_t max_queued_deliveries = 100000;
+  // The outbox: a change whose deliveries still fail after `delivery_attempts` is tried again
+  // `outbox_retry_delay` later, doubling to at most an hour. Rows older than `outbox_max_age`, and
+  // the oldest beyond `outbox_max_rows`, are given up: counted and logged.
+  std::chrono::milliseconds outbox_retry_delay{30000};
+  std::chrono::milliseconds outbox_max_age{24LL * 3600 * 1000};
+  int64_t outbox_max_rows = 1000000;
+  // How often the hub looks for outbox rows to take over (another instance's, once their lease
+  // has run out) and trims the outbox. A row is leased for `outbox_lease` by the instance that
+  // wrote or took it: on PostgreSQL, what a crashed instance owed waits that long for another.
+  std::chrono::milliseconds outbox_sweep{1000};
+  std::chrono::milliseconds outbox_lease{60000};
   // How long a sync trigger hook may take (the reference's 5 s).
   std::chrono::milliseconds sync_trigger_timeout{5000};
   // The longest a notification channel poll may be held (a poll asking more is refused).
@@ -179,37 +195,50 @@ class NotificationChannel : public Channel,
 // A poll's answer: {"Notifications":[{"Seq":N,"Payload":{...}},...],"Next":N}.
 std::string notifications_json(const std::vector<Notifications::Entry>& entries, int64_t next);
 
-// HTTP POSTs delivered in the background, at least once, with bounded retries.
+// HTTP POSTs delivered in the background by one thread, with bounded retries: a post that fails
+// waits for its next attempt aside, so other posts go on meanwhile.
 class Outbox {
  public:
   Outbox(std::shared_ptr<HttpTransport> transport, const EventsOptions& options, LoggerPtr logger);
   ~Outbox();
-  // Queues a POST of `json` to `url`. `done`, if given, hears the outcome once it is final.
+  // Queues a POST of `json` to `url`, with the header X-Cairn-Delivery-Id: `id` when an id is
+  // given. `done`, if given, hears the outcome once it is final.
   void post(const std::string& url, const std::string& json,
-            std::function<void(const Status&)> done = {});
+            std::function<void(const Status&)> done = {}, const std::string& id = "");
   // Posts now, on this thread, with the same retries; the final outcome.
-  Status post_now(const std::string& url, const std::string& json);
+  Status post_now(const std::string& url, const std::string& json, const std::string& id = "");
   uint64_t delivered() const;
-  uint64_t dropped() const;  // given up after every attempt
+  // Posts that failed every attempt, or were pushed out of a full queue (the outbox row behind
+  // them is tried again later).
+  uint64_t failed() const;
   // Nothing queued and nothing being delivered: every post so far has its final outcome.
   bool idle() const;
+  // Makes what is queued its attempts without waiting between them (the server is stopping);
+  // nothing may be posted after.
+  void hurry();
 
  private:
   struct Item {
     std::string url, json;
     std::function<void(const Status&)> done;
+    std::string id;
+    int attempt = 0;  // attempts made so far
   };
   void run();
+  Status send_once(const std::string& url, const std::string& json, const std::string& id);
+  // How long after failed attempt number `attempt` (from 1) the next is made.
+  std::chrono::milliseconds retry_delay(int attempt) const;
 
   std::shared_ptr<HttpTransport> transport_;
   EventsOptions options_;
   LoggerPtr logger_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Item> queue_;
+  std::deque<Item> queue_;                                              // posts not yet tried
+  std::multimap<std::chrono::steady_clock::time_point, Item> retries_;  // by when they are due
   bool stopping_ = false;
-  bool delivering_ = false;  // run() holds an item taken from queue_
-  uint64_t delivered_ = 0, dropped_ = 0;
+  bool delivering_ = false;  // run() holds an item taken from queue_ or retries_
+  uint64_t delivered_ = 0, failed_ = 0;
   std::thread thread_;
 };
 
@@ -226,11 +255,14 @@ class StreamSink {
   virtual ~StreamSink() = default;
   // Writes one record of `stream`. Synchronous: the write is done (or has failed) on return.
   virtual Status write(const std::string& stream, const std::string& record_json) = 0;
-  // For live syncs: need not be done on return; failures are logged.
-  virtual void write_async(const std::string& stream, const std::string& record_json) {
-    Status s = write(stream, record_json);
-    (void)s;
+  // For live syncs: the record carries `id`, its delivery's id, and `done` hears the outcome
+  // once it is final, which need not be on return.
+  virtual void write_async(const std::string& stream, const std::string& record_json,
+                           const std::string& id, std::function<void(const Status&)> done) {
+    done(write(stream, with_delivery_id(record_json, id)));
   }
+  // The record with "deliveryId" as its first field.
+  static std::string with_delivery_id(const std::string& record_json, const std::string& id);
 };
 
 // NDJSON files under `dir`, one per stream (STREAM.ndjson), rotated by size to
@@ -243,12 +275,41 @@ std::unique_ptr<StreamSink> make_http_sink(std::string url, Outbox* outbox);
 
 // A committed change to a dataset, as UpdateRecords and DeleteDataset report it.
 struct DatasetChange {
+  DatasetChange() = default;
+  DatasetChange(std::string pool, std::string identity, std::string name, std::string op,
+                std::optional<std::string> device, int64_t count, Millis when)
+      : pool_id(std::move(pool)),
+        identity_id(std::move(identity)),
+        dataset(std::move(name)),
+        operation(std::move(op)),
+        device_id(std::move(device)),
+        sync_count(count),
+        modified(when) {}
+
   std::string pool_id, identity_id, dataset;
   std::string operation;  // "replace" (records written) or "remove" (dataset deleted)
   std::optional<std::string> device_id;  // the device that made it, if it said
   int64_t sync_count = 0;
   Millis modified = 0;
-  std::vector<RecordRow> records;  // the records the change wrote
+  // Its outbox row (EventHub::stage), 0 when it has nothing to deliver but notifications; the
+  // row's deliveries: a webhook post per subscribed device, a stream record; those made already,
+  // and the failed rounds so far.
+  int64_t outbox_id = 0;
+  bool webhook = false;
+  std::string stream, stream_record;
+  std::set<std::string> done;
+  int64_t attempts = 0;
+};
+
+// What the outbox has seen since the server started (metrics).
+struct OutboxCounts {
+  uint64_t staged = 0;      // rows written with a change
+  uint64_t completed = 0;   // rows whose every delivery was made
+  uint64_t retried = 0;     // rounds that left a delivery failing, to be tried again
+  uint64_t taken_over = 0;  // rows taken from a crashed process or another instance
+  uint64_t expired = 0;     // rows given up past outbox_max_age
+  uint64_t evicted = 0;     // rows given up past outbox_max_rows
+  int64_t waiting = 0;      // rows in the table at the last sweep
 };
 
 // Takes committed changes and sets off their notifications and stream records in order.
@@ -258,7 +319,14 @@ class EventHub {
            std::shared_ptr<HttpTransport> transport);
   ~EventHub();
 
+  // Inside the change's write transaction, before changed(): writes its outbox row when it has
+  // deliveries to make (the pool has a webhook, or streams: `streams_json` is its configuration),
+  // and fills in the change's deliveries. `records` are what the change wrote.
+  void stage(StorageTxn& txn, DatasetChange& change, const std::string& streams_json,
+             const std::vector<RecordRow>& records, Millis now) const;
+  // After the commit: queues the change's notifications and deliveries.
   void changed(DatasetChange change);
+  OutboxCounts outbox_counts() const;
   Notifications& notifications() { return notifications_; }
   Outbox& outbox() { return outbox_; }
   StreamSink& sink() { return *sink_; }
@@ -270,10 +338,19 @@ class EventHub {
   // Returns once every change handed in before the call has been processed (its notifications
   // posted, its stream record written or queued).
   void drain();
+  // Runs a sweep of the outbox now (tests: rather than waiting for the next).
+  void sweep_now();
 
  private:
+  struct Round;  // one change's deliveries in flight
   void run();
   void process(const DatasetChange& change);
+  void finished(const std::shared_ptr<Round>& round);
+  // Deletes the rows whose rounds are done, schedules those that failed, and when due, trims the
+  // outbox and takes over up to kClaimBatch rows whose lease ran out (every row, when
+  // `take_everything`); how many it took. On the hub's thread.
+  static constexpr int kClaimBatch = 100;
+  size_t housekeep(bool sweep, bool take_everything);
   void received(const std::string& message);  // another instance's notifications
 
   Storage* storage_;
@@ -289,6 +366,11 @@ class EventHub {
   uint64_t taken_ = 0, processed_ = 0;  // changes handed in, and done with
   std::condition_variable drained_cv_;
   bool stopping_ = false;
+  bool sweep_asked_ = false;
+  std::vector<std::shared_ptr<Round>> finished_;  // rounds done, rows not yet updated
+  std::set<int64_t> in_flight_;                   // outbox rows this process is delivering
+  mutable std::mutex counts_mu_;
+  OutboxCounts counts_;
   std::thread thread_;
 };
 

@@ -178,6 +178,23 @@ int main(int argc, char** argv) {
                  "started")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  int64_t outbox_max_age_hours = 24;
+  app.add_option("--outbox-max-age", outbox_max_age_hours,
+                 "Hours a change's webhook posts and stream record are tried before they are "
+                 "given up (a receiver down that long)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 24 * 365));
+  app.add_option("--outbox-max-rows", config.options.events.outbox_max_rows,
+                 "Changes with deliveries still to make, at most; past that the oldest are given "
+                 "up")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1000}, int64_t{1} << 40));
+  int64_t outbox_lease_seconds = 60;
+  app.add_option("--outbox-lease", outbox_lease_seconds,
+                 "Seconds an instance holds a change's deliveries before another instance on the "
+                 "same PostgreSQL database may take them over (after a crash)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -229,6 +246,8 @@ int main(int argc, char** argv) {
               << std::endl;
     return 0;
   }
+  config.options.events.outbox_max_age = std::chrono::hours(outbox_max_age_hours);
+  config.options.events.outbox_lease = std::chrono::seconds(outbox_lease_seconds);
   if (!read_signing_key(signing_key_file, &config.options.signing_key)) return 2;
   for (const auto& hook : webhooks) {
     auto is_url = [](const std::string& u) {

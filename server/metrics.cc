@@ -56,8 +56,23 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Register(*registry_);
   webhooks_ = &prometheus::BuildCounter()
                    .Name("cairn_webhook_deliveries_total")
-                   .Help("Push webhook and HTTP stream deliveries, delivered or given up")
+                   .Help(
+                       "Push webhook and HTTP stream posts, delivered or failed after every "
+                       "attempt of a round (the outbox tries a failed one again later)")
                    .Register(*registry_);
+  outbox_ = &prometheus::BuildCounter()
+                 .Name("cairn_outbox_changes_total")
+                 .Help(
+                     "Changes with deliveries to make: staged with their commit, completed, "
+                     "retried after a failed round, taken over from a crashed process or "
+                     "another instance, given up as too old (expired) or past the outbox's "
+                     "size (evicted)")
+                 .Register(*registry_);
+  outbox_waiting_ = &prometheus::BuildGauge()
+                         .Name("cairn_outbox_waiting")
+                         .Help("Changes in the outbox whose deliveries are not all made yet")
+                         .Register(*registry_)
+                         .Add({});
   retries_ = &prometheus::BuildCounter()
                   .Name("cairn_storage_retries_total")
                   .Help("Write transactions run again after a conflict or a lost connection")
@@ -90,7 +105,14 @@ std::string Metrics::render(const MetricsSnapshot& now) {
   advance(notifications_->Add({{"outcome", "delivered"}}), now.delivered);
   advance(notifications_->Add({{"outcome", "dropped"}}), now.dropped);
   advance(webhooks_->Add({{"outcome", "delivered"}}), now.webhook_delivered);
-  advance(webhooks_->Add({{"outcome", "dropped"}}), now.webhook_dropped);
+  advance(webhooks_->Add({{"outcome", "failed"}}), now.webhook_failed);
+  advance(outbox_->Add({{"outcome", "staged"}}), now.outbox_staged);
+  advance(outbox_->Add({{"outcome", "completed"}}), now.outbox_completed);
+  advance(outbox_->Add({{"outcome", "retried"}}), now.outbox_retried);
+  advance(outbox_->Add({{"outcome", "taken_over"}}), now.outbox_taken_over);
+  advance(outbox_->Add({{"outcome", "expired"}}), now.outbox_expired);
+  advance(outbox_->Add({{"outcome", "evicted"}}), now.outbox_evicted);
+  outbox_waiting_->Set(static_cast<double>(now.outbox_waiting));
   advance(*retries_, now.storage_retries);
   pool_->Add({{"state", "max"}}).Set(now.pool_max);
   pool_->Add({{"state", "open"}}).Set(now.pool_open);

@@ -5,7 +5,10 @@
 //  cairn_connections{kind="http|long_poll|websocket"} connections open now
 //  cairn_connections_refused_total                    turned away past --max-connections
 //  cairn_notifications_total{outcome="posted|delivered|dropped"}
-//  cairn_webhook_deliveries_total{outcome="delivered|dropped"}
+//  cairn_webhook_deliveries_total{outcome="delivered|failed"}  HTTP posts (webhooks, the stream
+//                                                     sink); a failed one is tried again later
+//  cairn_outbox_changes_total{outcome="staged|completed|retried|taken_over|expired|evicted"}
+//  cairn_outbox_waiting                               changes whose deliveries are not all made
 //  cairn_storage_transaction_seconds{kind="read|write"}  as a histogram
 //  cairn_storage_retries_total                        writes run again (PostgreSQL)
 //  cairn_storage_pool_connections{state="max|open|in_use"}  PostgreSQL's pool
@@ -37,7 +40,10 @@ struct MetricsSnapshot {
   size_t http = 0, long_poll = 0, websocket = 0;    // connections open now, by kind
   size_t refused = 0;                               // connections turned away since start
   uint64_t posted = 0, delivered = 0, dropped = 0;  // notifications, since start
-  uint64_t webhook_delivered = 0, webhook_dropped = 0;
+  uint64_t webhook_delivered = 0, webhook_failed = 0;
+  uint64_t outbox_staged = 0, outbox_completed = 0, outbox_retried = 0, outbox_taken_over = 0,
+           outbox_expired = 0, outbox_evicted = 0;
+  int64_t outbox_waiting = 0;
   uint64_t storage_retries = 0;
   int pool_max = 0, pool_open = 0, pool_in_use = 0;
 };
@@ -62,6 +68,8 @@ class Metrics {
   prometheus::Counter* refused_;
   prometheus::Family<prometheus::Counter>* notifications_;
   prometheus::Family<prometheus::Counter>* webhooks_;
+  prometheus::Family<prometheus::Counter>* outbox_;
+  prometheus::Gauge* outbox_waiting_;
   prometheus::Counter* retries_;
   prometheus::Family<prometheus::Gauge>* pool_;
   std::mutex render_mu_;

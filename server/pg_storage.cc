@@ -89,6 +89,18 @@ const char* const kMigrations[] = {
       dataset TEXT COLLATE "C" NOT NULL, PRIMARY KEY(device_id, dataset));
     CREATE INDEX subscriptions_by_dataset ON subscriptions(identity_id, dataset);
     )sql",
+    // 2: the outbox of deliveries.
+    R"sql(
+    CREATE TABLE outbox(
+      id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, pool_id TEXT COLLATE "C" NOT NULL,
+      identity_id TEXT COLLATE "C" NOT NULL, dataset TEXT COLLATE "C" NOT NULL,
+      operation TEXT NOT NULL, device_id TEXT COLLATE "C", sync_count BIGINT NOT NULL,
+      modified BIGINT NOT NULL, webhook BIGINT NOT NULL, stream TEXT NOT NULL,
+      stream_record TEXT NOT NULL, done TEXT NOT NULL, attempts BIGINT NOT NULL,
+      created BIGINT NOT NULL, lease_until BIGINT NOT NULL);
+    CREATE INDEX outbox_by_lease ON outbox(lease_until, id);
+    CREATE INDEX outbox_by_created ON outbox(created, id);
+    )sql",
 };
 
 // Any transaction of this database takes this advisory lock to migrate ("cairn" in ASCII).
@@ -353,6 +365,29 @@ RecordRow read_record(const Rows& s, int i) {
   return r;
 }
 
+OutboxRow read_outbox(const Rows& s, int i) {
+  OutboxRow r;
+  r.id = s.i64(i, 0);
+  r.pool_id = s.text(i, 1);
+  r.identity_id = s.text(i, 2);
+  r.dataset = s.text(i, 3);
+  r.operation = s.text(i, 4);
+  r.device_id = s.opt_text(i, 5);
+  r.sync_count = s.i64(i, 6);
+  r.modified = s.i64(i, 7);
+  r.webhook = s.i64(i, 8) != 0;
+  r.stream = s.text(i, 9);
+  r.stream_record = s.text(i, 10);
+  r.done = s.text(i, 11);
+  r.attempts = s.i64(i, 12);
+  r.created = s.i64(i, 13);
+  r.lease_until = s.i64(i, 14);
+  return r;
+}
+#define OUTBOX_COLUMNS                                                                       \
+  "id, pool_id, identity_id, dataset, operation, device_id, sync_count, modified, webhook, " \
+  "stream, stream_record, done, attempts, created, lease_until"
+
 DeviceRow read_device(const Rows& s, int i) {
   return {s.text(i, 0), s.text(i, 1), s.text(i, 2), s.text(i, 3), s.text(i, 4), s.i64(i, 5)};
 }
@@ -386,6 +421,78 @@ class PgTxn final : public StorageTxn {
         "ON CONFLICT(key) DO UPDATE SET value = EXCLUDED.value",
         Params().add(key).add(value));
   }
+  std::optional<std::string> pool_streams(const std::string& pool_id) override {
+    lock_shared("pool", pool_id);
+    auto s = c_.query("SELECT streams_json FROM pools WHERE id = $1", Params().add(pool_id));
+    if (s.empty()) return std::nullopt;
+    return s.text(0, 0);
+  }
+  int64_t add_outbox(const OutboxRow& r) override {
+    auto s = c_.query(
+        "INSERT INTO outbox(pool_id, identity_id, dataset, operation, device_id, sync_count, "
+        "modified, webhook, stream, stream_record, done, attempts, created, lease_until) "
+        "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+        Params()
+            .add(r.pool_id)
+            .add(r.identity_id)
+            .add(r.dataset)
+            .add(r.operation)
+            .add(r.device_id)
+            .add(r.sync_count)
+            .add(r.modified)
+            .add(r.webhook)
+            .add(r.stream)
+            .add(r.stream_record)
+            .add(r.done)
+            .add(r.attempts)
+            .add(r.created)
+            .add(r.lease_until));
+    return s.i64(0, 0);
+  }
+  std::vector<OutboxRow> claim_outbox(Millis now, Millis lease_until, int limit) override {
+    // SKIP LOCKED: instances sweeping at once each take different rows, and none waits.
+    auto s = c_.query(
+        "UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT id FROM outbox "
+        "WHERE lease_until < $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+        "RETURNING " OUTBOX_COLUMNS,
+        Params().add(lease_until).add(now).add(limit));
+    auto rows = all_rows<OutboxRow>(s, read_outbox);
+    std::sort(rows.begin(), rows.end(),
+              [](const OutboxRow& a, const OutboxRow& b) { return a.id < b.id; });
+    return rows;
+  }
+  void retry_outbox(int64_t id, const std::string& done, int64_t attempts,
+                    Millis lease_until) override {
+    c_.query("UPDATE outbox SET done = $1, attempts = $2, lease_until = $3 WHERE id = $4",
+             Params().add(done).add(attempts).add(lease_until).add(id));
+  }
+  void delete_outbox(const std::vector<int64_t>& ids) override {
+    for (size_t from = 0; from < ids.size(); from += kBatchRows) {
+      std::string sql = "DELETE FROM outbox WHERE id IN (";
+      Params p;
+      for (size_t i = from; i < ids.size() && i < from + kBatchRows; ++i) {
+        p.add(ids[i]);
+        sql += (i == from ? "$" : ", $") + std::to_string(p.size());
+      }
+      c_.query_once(sql + ")", p);
+    }
+  }
+  std::pair<int64_t, Millis> outbox_size() override {
+    auto s = c_.query("SELECT COUNT(*), COALESCE(MIN(created), 0)::BIGINT FROM outbox");
+    return {s.i64(0, 0), s.i64(0, 1)};
+  }
+  std::pair<int64_t, int64_t> trim_outbox(Millis before, int64_t keep) override {
+    auto expired = c_.query(
+        "WITH d AS (DELETE FROM outbox WHERE created < $1 RETURNING 1) "
+        "SELECT COUNT(*) FROM d",
+        Params().add(before));
+    auto evicted = c_.query(
+        "WITH d AS (DELETE FROM outbox WHERE id <= (SELECT id FROM outbox ORDER BY id DESC "
+        "LIMIT 1 OFFSET $1) RETURNING 1) SELECT COUNT(*) FROM d",
+        Params().add(keep));
+    return {expired.i64(0, 0), evicted.i64(0, 0)};
+  }
+
   std::vector<std::string> meta_keys() override {
     auto s = c_.query("SELECT key FROM meta ORDER BY key");
     return all_rows<std::string>(s, [](const Rows& r, int i) { return r.text(i, 0); });
@@ -1002,6 +1109,7 @@ class PgStorage final : public Storage {
     return run(fn, "BEGIN ISOLATION LEVEL READ COMMITTED", /*writing=*/true);
   }
   std::string describe() const override { return url_.redacted; }
+  bool shared() const override { return true; }
   std::string durability() const override {
     return "PostgreSQL's settings: durable unless synchronous_commit=off or fsync=off";
   }

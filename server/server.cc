@@ -50,7 +50,15 @@ std::string Server::metrics_text() {
   now.delivered = n.delivered;
   now.dropped = n.dropped;
   now.webhook_delivered = api_->events().outbox().delivered();
-  now.webhook_dropped = api_->events().outbox().dropped();
+  now.webhook_failed = api_->events().outbox().failed();
+  OutboxCounts o = api_->events().outbox_counts();
+  now.outbox_staged = o.staged;
+  now.outbox_completed = o.completed;
+  now.outbox_retried = o.retried;
+  now.outbox_taken_over = o.taken_over;
+  now.outbox_expired = o.expired;
+  now.outbox_evicted = o.evicted;
+  now.outbox_waiting = o.waiting;
   Storage::Stats st = api_->storage().stats();
   now.storage_retries = st.retries;
   now.pool_max = st.pool_size;

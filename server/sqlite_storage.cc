@@ -60,6 +60,17 @@ const char* const kMigrations[] = {
       PRIMARY KEY(device_id, dataset));
     CREATE INDEX subscriptions_by_dataset ON subscriptions(identity_id, dataset);
     )sql",
+    // 2: the outbox of deliveries (AUTOINCREMENT: an id is never reused, even after a delete).
+    R"sql(
+    CREATE TABLE outbox(
+      id INTEGER PRIMARY KEY AUTOINCREMENT, pool_id TEXT NOT NULL, identity_id TEXT NOT NULL,
+      dataset TEXT NOT NULL, operation TEXT NOT NULL, device_id TEXT,
+      sync_count INTEGER NOT NULL, modified INTEGER NOT NULL, webhook INTEGER NOT NULL,
+      stream TEXT NOT NULL, stream_record TEXT NOT NULL, done TEXT NOT NULL,
+      attempts INTEGER NOT NULL, created INTEGER NOT NULL, lease_until INTEGER NOT NULL);
+    CREATE INDEX outbox_by_lease ON outbox(lease_until, id);
+    CREATE INDEX outbox_by_created ON outbox(created, id);
+    )sql",
 };
 
 // The tables and their row counts' queries, for table_rows() (statements are cached by address).
@@ -106,6 +117,29 @@ PoolRow read_pool(const Stmt& s) {
   r.modified = s.i64(14);
   return r;
 }
+OutboxRow read_outbox(const Stmt& s) {
+  OutboxRow r;
+  r.id = s.i64(0);
+  r.pool_id = s.text(1);
+  r.identity_id = s.text(2);
+  r.dataset = s.text(3);
+  r.operation = s.text(4);
+  r.device_id = s.opt_text(5);
+  r.sync_count = s.i64(6);
+  r.modified = s.i64(7);
+  r.webhook = s.i64(8) != 0;
+  r.stream = s.text(9);
+  r.stream_record = s.text(10);
+  r.done = s.text(11);
+  r.attempts = s.i64(12);
+  r.created = s.i64(13);
+  r.lease_until = s.i64(14);
+  return r;
+}
+#define OUTBOX_COLUMNS                                                                       \
+  "id, pool_id, identity_id, dataset, operation, device_id, sync_count, modified, webhook, " \
+  "stream, stream_record, done, attempts, created, lease_until"
+
 #define POOL_COLUMNS                                                                        \
   "id, name, allow_unauthenticated, developer_provider_name, settings_json, events_json, "  \
   "push_sync_json, streams_json, bulk_status, bulk_started, bulk_completed, bulk_failure, " \
@@ -592,6 +626,78 @@ class SqliteTxn final : public StorageTxn {
     while (s.step()) out.emplace_back(s.text(0), s.text(1));
     return out;
   }
+  std::optional<std::string> pool_streams(const std::string& pool_id) override {
+    auto s = c_.prepare("SELECT streams_json FROM pools WHERE id = ?");
+    s.bind(pool_id);
+    if (!s.step()) return std::nullopt;
+    return s.text(0);
+  }
+  int64_t add_outbox(const OutboxRow& r) override {
+    c_.prepare(
+          "INSERT INTO outbox(pool_id, identity_id, dataset, operation, device_id, "
+          "sync_count, modified, webhook, stream, stream_record, done, attempts, created, "
+          "lease_until) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(r.pool_id)
+        .bind(r.identity_id)
+        .bind(r.dataset)
+        .bind(r.operation)
+        .bind(r.device_id)
+        .bind(r.sync_count)
+        .bind(r.modified)
+        .bind(r.webhook)
+        .bind(r.stream)
+        .bind(r.stream_record)
+        .bind(r.done)
+        .bind(r.attempts)
+        .bind(r.created)
+        .bind(r.lease_until)
+        .run();
+    return sqlite3_last_insert_rowid(c_.handle());
+  }
+  std::vector<OutboxRow> claim_outbox(Millis now, Millis lease_until, int limit) override {
+    // One writer at a time: nobody else can take these rows between the read and the update.
+    auto s = c_.prepare("SELECT " OUTBOX_COLUMNS
+                        " FROM outbox WHERE lease_until < ? ORDER BY id LIMIT ?");
+    s.bind(now).bind(limit);
+    std::vector<OutboxRow> out;
+    while (s.step()) out.push_back(read_outbox(s));
+    for (auto& r : out) {
+      r.lease_until = lease_until;
+      c_.prepare("UPDATE outbox SET lease_until = ? WHERE id = ?")
+          .bind(lease_until)
+          .bind(r.id)
+          .run();
+    }
+    return out;
+  }
+  void retry_outbox(int64_t id, const std::string& done, int64_t attempts,
+                    Millis lease_until) override {
+    c_.prepare("UPDATE outbox SET done = ?, attempts = ?, lease_until = ? WHERE id = ?")
+        .bind(done)
+        .bind(attempts)
+        .bind(lease_until)
+        .bind(id)
+        .run();
+  }
+  void delete_outbox(const std::vector<int64_t>& ids) override {
+    for (int64_t id : ids) c_.prepare("DELETE FROM outbox WHERE id = ?").bind(id).run();
+  }
+  std::pair<int64_t, Millis> outbox_size() override {
+    auto s = c_.prepare("SELECT COUNT(*), COALESCE(MIN(created), 0) FROM outbox");
+    s.step();
+    return {s.i64(0), s.i64(1)};
+  }
+  std::pair<int64_t, int64_t> trim_outbox(Millis before, int64_t keep) override {
+    c_.prepare("DELETE FROM outbox WHERE created < ?").bind(before).run();
+    int64_t expired = sqlite3_changes(c_.handle());
+    c_.prepare(
+          "DELETE FROM outbox WHERE id <= (SELECT id FROM outbox ORDER BY id DESC "
+          "LIMIT 1 OFFSET ?)")
+        .bind(keep)
+        .run();
+    return {expired, sqlite3_changes(c_.handle())};
+  }
+
   std::vector<std::string> meta_keys() override {
     auto s = c_.prepare("SELECT key FROM meta ORDER BY key");
     std::vector<std::string> out;

@@ -97,6 +97,27 @@ struct RecordRow {
   std::optional<Millis> device_modified;
 };
 
+// A committed change's deliveries that must outlive a crash: its webhook posts and its stream
+// record (docs/events.md, The outbox). Written in the change's own transaction, taken by one
+// instance at a time under a lease, and deleted once every delivery has been made.
+struct OutboxRow {
+  int64_t id = 0;  // assigned by add_outbox, never reused; deliveries' ids are built on it
+  std::string pool_id;
+  std::string identity_id;
+  std::string dataset;
+  std::string operation;                 // "replace" (records written) or "remove"
+  std::optional<std::string> device_id;  // the device that made the change, if it said
+  int64_t sync_count = 0;
+  Millis modified = 0;
+  bool webhook = false;       // the pool had a push webhook: post one per subscribed device
+  std::string stream;         // the stream's name; empty: no stream record
+  std::string stream_record;  // the Cognito Streams record, as JSON
+  std::string done;           // ids of the deliveries already made, space-separated
+  int64_t attempts = 0;       // delivery rounds that ended with a delivery still failing
+  Millis created = 0;
+  Millis lease_until = 0;  // no instance takes the row before this time
+};
+
 struct DeviceRow {
   std::string id;
   std::string identity_id;
@@ -240,6 +261,24 @@ class StorageTxn {
   virtual std::vector<std::pair<std::string, std::string>> subscriptions_of_device(
       const std::string& device_id) = 0;
 
+  // The outbox.
+  // A pool's Cognito Streams configuration (empty: never configured); nullopt: no such pool.
+  virtual std::optional<std::string> pool_streams(const std::string& pool_id) = 0;
+  // Adds a row (its id, created and lease as given, but for the id) and returns its id.
+  virtual int64_t add_outbox(const OutboxRow& row) = 0;
+  // Takes up to `limit` rows whose lease ended before `now`, oldest first, and leases them until
+  // `lease_until`. Concurrent claimers never take the same row.
+  virtual std::vector<OutboxRow> claim_outbox(Millis now, Millis lease_until, int limit) = 0;
+  // Records a delivery round that left some deliveries failing.
+  virtual void retry_outbox(int64_t id, const std::string& done, int64_t attempts,
+                            Millis lease_until) = 0;
+  virtual void delete_outbox(const std::vector<int64_t>& ids) = 0;
+  // Rows waiting, and the creation time of the oldest (0 with none).
+  virtual std::pair<int64_t, Millis> outbox_size() = 0;
+  // Deletes the rows created before `before`, then the oldest beyond the newest `keep`; returns
+  // how many of each it deleted.
+  virtual std::pair<int64_t, int64_t> trim_outbox(Millis before, int64_t keep) = 0;
+
   // Every meta key, in order, and the number of rows in each table, by table name (migrations
   // check that a walk through the pools met every row).
   virtual std::vector<std::string> meta_keys() = 0;
@@ -282,6 +321,10 @@ class Storage {
   virtual void watch_broadcasts(std::function<void(const std::string&)> on_message) {
     (void)on_message;
   }
+
+  // Whether other server instances may use this storage at the same time (PostgreSQL). A
+  // storage only this process uses may take over every outbox row at start, leased or not.
+  virtual bool shared() const { return false; }
 
   // Whether the storage answers now (GET /health): a trivial round trip.
   virtual Status ping() = 0;

@@ -212,10 +212,12 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
                             : c.caller.identity() ? c.caller.identity_id
                                                   : r.identity_id;
   std::vector<RecordRow> written;
+  DatasetChange change;
   s = storage_->write([&](StorageTxn& txn) -> Status {
     written.clear();  // storage may run the transaction again after a serialization failure
-    Status st = require_pool(txn, r.identity_pool_id, nullptr);
-    if (st.ok()) st = check_identity_pool(txn, c.caller, r.identity_pool_id, r.identity_id);
+    auto streams = txn.pool_streams(r.identity_pool_id);
+    if (!streams) return not_found("IdentityPool '" + r.identity_pool_id + "' not found.");
+    Status st = check_identity_pool(txn, c.caller, r.identity_pool_id, r.identity_id);
     if (!st.ok()) return st;
     auto existing = txn.dataset(r.identity_id, r.dataset_name);
     if (required_count && (existing ? existing->sync_count : 0) != *required_count) {
@@ -300,16 +302,18 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
     ds.num_records = live;
     ds.data_storage = bytes;
     if (creating || !patches->empty()) txn.put_dataset(ds);
+    if (!written.empty()) {
+      // Its webhook posts and stream record are staged in this transaction, so they are made
+      // even if the server dies right after the commit.
+      change = DatasetChange{r.identity_pool_id, r.identity_id, r.dataset_name, "replace",
+                             r.device_id,        ds.sync_count, c.now};
+      events_->stage(txn, change, *streams, written, c.now);
+    }
     return Status::OK();
   });
   if (!s.ok()) return s;
-  if (!written.empty()) {
-    // Notifications and the stream record, off this request's path.
-    DatasetChange change{
-        r.identity_pool_id,         r.identity_id, r.dataset_name, "replace", r.device_id,
-        written.front().sync_count, c.now,         written};
-    events_->changed(std::move(change));
-  }
+  // Notifications and deliveries, off this request's path.
+  if (!written.empty()) events_->changed(std::move(change));
   Writer w;
   w.begin_object();
   w.begin_array("Records");
@@ -344,10 +348,11 @@ Reply Api::describe_dataset(Call& c, const sync::DescribeDatasetRequest& r) {
 Reply Api::delete_dataset(Call& c, const sync::DeleteDatasetRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
-  DatasetRow before, deleted;
+  DatasetRow before;
+  DatasetChange change;
   s = storage_->write([&](StorageTxn& txn) -> Status {
-    Status st = require_pool(txn, r.identity_pool_id, nullptr);
-    if (!st.ok()) return st;
+    auto streams = txn.pool_streams(r.identity_pool_id);
+    if (!streams) return not_found("IdentityPool '" + r.identity_pool_id + "' not found.");
     auto ds = txn.dataset(r.identity_id, r.dataset_name);
     if (!ds || ds->deleted) return not_found("Dataset '" + r.dataset_name + "' not found.");
     before = *ds;
@@ -361,18 +366,13 @@ Reply Api::delete_dataset(Call& c, const sync::DeleteDatasetRequest& r) {
     ds->modified = c.now;
     txn.delete_records(r.identity_id, r.dataset_name);
     txn.put_dataset(*ds);
-    deleted = *ds;
+    change = DatasetChange{r.identity_pool_id, r.identity_id,  r.dataset_name, "remove",
+                           std::nullopt,       ds->sync_count, c.now};
+    events_->stage(txn, change, *streams, {}, c.now);
     return Status::OK();
   });
   if (!s.ok()) return s;
-  events_->changed({r.identity_pool_id,
-                    r.identity_id,
-                    r.dataset_name,
-                    "remove",
-                    std::nullopt,
-                    deleted.sync_count,
-                    c.now,
-                    {}});
+  events_->changed(std::move(change));
   Writer w;
   w.begin_object();
   w.key("Dataset");

@@ -15,11 +15,17 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <random>
+#include <set>
 #include <thread>
+
+#include <rapidjson/document.h>
 
 #include "cairn/cognito/identity.h"
 #include "cairn/cognito/sync.h"
+#include "tests/fixtures/hook_server.h"
 #include "tests/fixtures/server_process.h"
 #include "tests/fixtures/wait.h"
 #include "tests/temp_dir.h"
@@ -34,11 +40,21 @@ constexpr int kRecords = 60;  // a batch: 60 records of 2 KB, so a write takes a
 
 using testing::ServerProcess;
 
-ServerProcess start_server(const std::string& db) {
-  return ServerProcess::start(
-      CAIRN_SERVER,
-      {"--listen", "127.0.0.1:0", "--db", db, "--bootstrap-pool", "game", "--admin-access-key-id",
-       kAdminKey, "--admin-secret-access-key", kAdminSecret, "--log-level", "off"});
+ServerProcess start_server(const std::string& db, std::vector<std::string> more = {}) {
+  std::vector<std::string> args{"--listen",
+                                "127.0.0.1:0",
+                                "--db",
+                                db,
+                                "--bootstrap-pool",
+                                "game",
+                                "--admin-access-key-id",
+                                kAdminKey,
+                                "--admin-secret-access-key",
+                                kAdminSecret,
+                                "--log-level",
+                                "off"};
+  args.insert(args.end(), more.begin(), more.end());
+  return ServerProcess::start(CAIRN_SERVER, args);
 }
 
 ClientConfig admin_config(const std::string& url) {
@@ -194,6 +210,149 @@ TEST(ServerCrash, UpdateRecordsKilledMidWriteIsWholeOrAbsentAfterEveryRestart) {
       static_cast<unsigned long long>(torn), static_cast<unsigned long long>(lost),
       static_cast<long long>(final_state.sync_count));
   EXPECT_GT(pushes_cut, 0u) << "no kill landed during a push";
+}
+
+// The outbox under SIGKILL: a writer pushes one change after another to a dataset that another
+// device is subscribed to, in a pool that streams, while the server is killed at random moments and
+// started again. Each committed change owes a webhook post (for the other device) and a stream
+// record. Once the last server has had time, every acknowledged change's two deliveries must have
+// arrived; a delivery that arrived more than once carried the same id and the same body each time.
+// The receiver refuses a quarter of the requests, so retries happen throughout.
+//
+// CAIRN_OUTBOX_CRASH_TRIALS=N changes the number of kills (20 by default); figures are printed.
+TEST(ServerCrash, EveryCommittedChangesDeliveriesArriveDespiteKillsAndDuplicatesKeepTheirIds) {
+  const char* env = std::getenv("CAIRN_OUTBOX_CRASH_TRIALS");
+  const int trials = env ? std::atoi(env) : 20;
+  testing::HookServer hook;
+  std::mutex rng_mu;
+  std::mt19937_64 refusals(7);
+  hook.set_handler([&](const std::string&, size_t, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(rng_mu);
+    if (refusals() % 4 == 0) res.status = 503;
+  });
+  testing::TempDir dir("cairn-outbox-crash");
+  const std::string db = cairn::testing::test_db_url(dir.path);
+  // On PostgreSQL a restarted instance takes over what a killed one owed once its lease ends.
+  const std::vector<std::string> flags{"--push-webhook",    hook.url("/push"), "--stream-sink",
+                                       hook.url("/stream"), "--outbox-lease",  "2"};
+  auto server = start_server(db, flags);
+  ASSERT_FALSE(server.url.empty());
+  std::string identity_id, writer_device, other_device;
+  CredentialsProviderPtr player;  // the identity's own credentials, good for an hour
+  auto player_config = [&] {
+    ClientConfig c = admin_config(server.url);
+    c.credentials = player;
+    return c;
+  };
+  {
+    auto identity = std::move(CognitoIdentityClient::create(admin_config(server.url))).value();
+    auto id = identity->get_id({std::nullopt, server.pool, {}});
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    identity_id = *id->identity_id;
+    auto creds = identity->get_credentials_for_identity({identity_id, {}, std::nullopt});
+    ASSERT_TRUE(creds.ok()) << creds.status().ToString();
+    player = std::make_shared<StaticCredentialsProvider>(*creds->credentials->access_key_id,
+                                                         *creds->credentials->secret_key,
+                                                         *creds->credentials->session_token);
+    auto admin = std::move(CognitoSyncClient::create(admin_config(server.url))).value();
+    ASSERT_TRUE(
+        admin
+            ->set_identity_pool_configuration(
+                {server.pool, std::nullopt,
+                 sync::CognitoStreams{"saves", "arn:aws:iam::123456789012:role/s", "ENABLED"}})
+            .ok());
+    auto sync = std::move(CognitoSyncClient::create(player_config())).value();
+    auto a = sync->register_device({server.pool, identity_id, "GCM", "writer-token"});
+    auto b = sync->register_device({server.pool, identity_id, "GCM", "other-token"});
+    ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString() << b.status().ToString();
+    writer_device = *a->device_id;
+    other_device = *b->device_id;
+    ASSERT_TRUE(sync->subscribe_to_dataset({server.pool, identity_id, "save", other_device}).ok());
+  }
+  std::mt19937_64 rng(2027);
+  std::set<int64_t> acknowledged;  // the sync counts of the pushes the server answered
+  std::mutex acknowledged_mu;
+  for (int trial = 0; trial < trials; ++trial) {
+    std::atomic<bool> stop{false};
+    std::atomic<int> answered{0};
+    std::thread writer([&] {
+      auto sync = std::move(CognitoSyncClient::create(player_config())).value();
+      while (!stop) {
+        auto listed = sync->list_records(
+            {server.pool, identity_id, "save", 0, std::nullopt, std::nullopt, std::nullopt});
+        if (!listed.ok()) return;
+        int64_t count = 0;
+        for (const auto& r : listed->records) count = r.sync_count.value_or(0);
+        sync::UpdateRecordsRequest r{server.pool,   identity_id, "save",
+                                     writer_device, {},          *listed->sync_session_token,
+                                     std::nullopt};
+        r.record_patches.push_back(
+            {sync::kOpReplace, "k", "trial " + std::to_string(trial), count, std::nullopt});
+        auto pushed = sync->update_records(r);
+        if (!pushed.ok()) return;
+        std::lock_guard<std::mutex> l(acknowledged_mu);
+        acknowledged.insert(*pushed->records.at(0).sync_count);
+        ++answered;
+      }
+    });
+    // At least one push lands, then the kill comes at a random moment of the next few.
+    auto deadline = std::chrono::steady_clock::now() + testing::kHungTest;
+    while (answered == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 30000));
+    server.kill9();
+    stop = true;
+    writer.join();
+    server = start_server(db, flags);
+    ASSERT_FALSE(server.url.empty()) << "the server did not come back after trial " << trial;
+  }
+
+  // Every acknowledged change's stream record and webhook post, each by the sync count it carries.
+  auto arrived = [&](std::map<int64_t, std::set<std::string>>* stream_ids,
+                     std::map<int64_t, std::set<std::string>>* push_ids) {
+    stream_ids->clear();
+    push_ids->clear();
+    for (const auto& r : hook.received()) {
+      rapidjson::Document d;
+      d.Parse(r.body.c_str());
+      if (d.HasParseError()) continue;
+      if (r.path == "/stream") {
+        (*stream_ids)[d["record"]["syncCount"].GetInt64()].insert(r.delivery_id);
+      } else {
+        (*push_ids)[std::stoll(d["payload"]["syncCount"].GetString())].insert(r.delivery_id);
+      }
+    }
+    for (int64_t count : acknowledged) {
+      if (!stream_ids->count(count) || !push_ids->count(count)) return false;
+    }
+    return true;
+  };
+  std::map<int64_t, std::set<std::string>> stream_ids, push_ids;
+  bool all = testing::eventually([&] { return arrived(&stream_ids, &push_ids); });
+  server.kill9();
+  for (int64_t count : acknowledged) {
+    EXPECT_TRUE(stream_ids.count(count)) << "the stream record of sync count " << count;
+    EXPECT_TRUE(push_ids.count(count)) << "the webhook post of sync count " << count;
+  }
+  EXPECT_TRUE(all);
+  // Each change has one id per delivery, however often it was sent; each id, one body.
+  for (const auto& [count, ids] : stream_ids) EXPECT_EQ(ids.size(), 1u) << "count " << count;
+  for (const auto& [count, ids] : push_ids) EXPECT_EQ(ids.size(), 1u) << "count " << count;
+  std::map<std::string, std::string> body_of;
+  size_t requests = 0, repeated = 0;
+  for (const auto& r : hook.received()) {
+    ++requests;
+    auto [it, fresh] = body_of.emplace(r.delivery_id, r.body);
+    if (!fresh) {
+      ++repeated;
+      EXPECT_EQ(it->second, r.body) << r.delivery_id;
+    }
+  }
+  std::printf(
+      "\noutbox under SIGKILL: %d kills, %zu acknowledged changes, %zu requests for %zu "
+      "deliveries (%zu repeats: refusals and redeliveries after a kill)\n",
+      trials, acknowledged.size(), requests, body_of.size(), repeated);
+  EXPECT_GE(acknowledged.size(), static_cast<size_t>(trials));
 }
 
 }  // namespace

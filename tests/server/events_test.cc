@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -209,10 +210,177 @@ TEST(Push, DeliveriesWaitingForADeadReceiverAreBounded) {
     ASSERT_TRUE(eventually([&] { return stuck->entered.load() == 1; }));
     for (int i = 1; i < 30; ++i) outbox.post("http://127.0.0.1:1/x", "{}", count_refusals);
     // One is with the stuck receiver; 10 wait; the other 19 were dropped as newer ones came.
-    EXPECT_EQ(outbox.dropped(), 19u);
+    EXPECT_EQ(outbox.failed(), 19u);
     EXPECT_EQ(refused.load(), 19);
   }
   EXPECT_EQ(refused.load(), 19) << "the 11 kept were delivered once the receiver came back";
+}
+
+// --- the outbox ----------------------------------------------------------------------------------
+
+// Two devices of one player, the second subscribed to "save", and a pool that streams: each push
+// from the first has a webhook post (for the second) and a stream record to deliver.
+struct OutboxFixture {
+  explicit OutboxFixture(HookServer& hook, server::ServerOptions options = {}) {
+    options.events.push_webhooks["*"] = hook.url("/push");
+    options.events.stream_sink = hook.url("/stream");
+    options.events.delivery_base_delay = std::chrono::milliseconds(5);
+    ts = std::make_unique<TestServer>(options);
+    auto r = ts->admin_sync()->set_identity_pool_configuration(
+        {ts->pool(), std::nullopt,
+         sync::CognitoStreams{"saves", "arn:aws:iam::123456789012:role/stream", "ENABLED"}});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    writer = ts->new_device();
+    writer_device = register_and_subscribe(writer, ts->pool(), "w-token", "save");
+    auto other = std::move(CognitoSyncClient::create(ts->config(writer.provider))).value();
+    auto reg = other->register_device({ts->pool(), writer.identity_id, "GCM", "o-token"});
+    EXPECT_TRUE(reg.ok());
+    other_device = *reg->device_id;
+    EXPECT_TRUE(
+        other->subscribe_to_dataset({ts->pool(), writer.identity_id, "save", other_device}).ok());
+  }
+  Status push(const std::string& key, int64_t count) {
+    return push_from(*writer.sync, ts->pool(), writer.identity_id, "save", writer_device,
+                     {testing::put(key, "v", count)})
+        .status();
+  }
+  server::OutboxCounts counts() { return ts->server().api().events().outbox_counts(); }
+
+  std::unique_ptr<TestServer> ts;
+  TestServer::Device writer;
+  std::string writer_device, other_device;
+};
+
+// Every request for one delivery id carried the same body, and the id in its header and body.
+void expect_stable_ids(const std::vector<HookServer::Received>& got) {
+  std::map<std::string, std::string> body_of;
+  for (const auto& r : got) {
+    ASSERT_FALSE(r.delivery_id.empty()) << r.body;
+    auto body = parse(r.body);
+    const auto& carried = r.path == "/stream" ? body["record"]["deliveryId"] : body["deliveryId"];
+    EXPECT_EQ(carried.GetString(), r.delivery_id);
+    auto [it, fresh] = body_of.emplace(r.delivery_id, r.body);
+    if (!fresh) {
+      EXPECT_EQ(it->second, r.body) << "a retry of " << r.delivery_id << " changed";
+    }
+  }
+}
+
+TEST(Outbox, ARoundThatFailsIsTriedAgainLaterWithTheSameIdsUntilEachDeliveryIsMade) {
+  HookServer hook;
+  std::atomic<bool> up{false};
+  hook.set_handler([&](const std::string&, size_t, httplib::Response& res) {
+    if (!up) res.status = 503;
+  });
+  server::ServerOptions o;
+  o.events.delivery_attempts = 2;
+  o.events.outbox_retry_delay = std::chrono::milliseconds(20);
+  o.events.outbox_sweep = std::chrono::milliseconds(20);
+  OutboxFixture f(hook, o);
+  ASSERT_TRUE(f.push("k", 0).ok());
+  // Two rounds of two attempts each fail, for both deliveries.
+  ASSERT_TRUE(eventually([&] { return f.counts().retried >= 2; }));
+  EXPECT_EQ(f.counts().completed, 0u);
+  up = true;
+  ASSERT_TRUE(eventually([&] { return f.counts().completed == 1 && f.counts().waiting == 0; }));
+  auto got = hook.received();
+  expect_stable_ids(got);
+  std::set<std::string> made;
+  for (const auto& r : got) made.insert(r.delivery_id);
+  ASSERT_EQ(made.size(), 2u) << "one webhook post for the other device, one stream record";
+  std::string row = made.begin()->substr(0, made.begin()->find('.'));
+  EXPECT_EQ(made, (std::set<std::string>{row + "." + f.other_device, row + ".stream"}));
+  EXPECT_EQ(f.counts().staged, 1u);
+  std::string metrics = f.ts->server().metrics_text();
+  EXPECT_NE(metrics.find(R"(cairn_outbox_changes_total{outcome="retried"})"), std::string::npos);
+  EXPECT_NE(metrics.find("cairn_outbox_waiting 0"), std::string::npos) << metrics;
+}
+
+TEST(Outbox, ARoundThatPartlySucceededMakesOnlyTheMissingDeliveriesNextTime) {
+  HookServer hook;
+  std::atomic<bool> stream_up{false};
+  hook.set_handler([&](const std::string& body, size_t, httplib::Response& res) {
+    bool stream = body.find("\"streamName\"") != std::string::npos;
+    if (stream && !stream_up) res.status = 503;
+  });
+  server::ServerOptions o;
+  o.events.delivery_attempts = 1;
+  o.events.outbox_retry_delay = std::chrono::milliseconds(20);
+  o.events.outbox_sweep = std::chrono::milliseconds(20);
+  OutboxFixture f(hook, o);
+  ASSERT_TRUE(f.push("k", 0).ok());
+  ASSERT_TRUE(eventually([&] { return f.counts().retried >= 2; }));
+  stream_up = true;
+  ASSERT_TRUE(eventually([&] { return f.counts().completed == 1; }));
+  size_t webhook_posts = 0;
+  for (const auto& r : hook.received()) webhook_posts += r.path == "/push";
+  EXPECT_EQ(webhook_posts, 1u) << "the webhook took it the first time; later rounds skip it";
+  expect_stable_ids(hook.received());
+}
+
+TEST(Outbox, DeliveriesOwedWhenTheServerStopsAreMadeOnceItIsBack) {
+  HookServer hook;
+  std::atomic<bool> up{false};
+  hook.set_handler([&](const std::string&, size_t, httplib::Response& res) {
+    if (!up) res.status = 503;
+  });
+  server::ServerOptions o;
+  o.events.delivery_attempts = 1;
+  o.events.outbox_retry_delay = std::chrono::milliseconds(200);
+  OutboxFixture f(hook, o);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(f.push("k" + std::to_string(i), 0).ok());
+  ASSERT_TRUE(eventually([&] { return f.counts().retried >= 3; }));
+  std::set<std::string> before;
+  for (const auto& r : hook.received()) before.insert(r.delivery_id);
+  ASSERT_EQ(before.size(), 6u);
+  f.ts->restart([&] { up = true; });
+  ASSERT_TRUE(eventually([&] { return f.counts().completed == 3; }));
+  std::set<std::string> after;
+  for (const auto& r : hook.received()) after.insert(r.delivery_id);
+  EXPECT_EQ(after, before) << "the same deliveries, under the same ids";
+  expect_stable_ids(hook.received());
+}
+
+TEST(Outbox, IsBoundedByRowsAndByAgeAndCountsWhatItGivesUp) {
+  HookServer hook;
+  hook.set_handler([](const std::string&, size_t, httplib::Response& res) { res.status = 503; });
+  server::ServerOptions o;
+  o.events.delivery_attempts = 1;
+  o.events.outbox_retry_delay = std::chrono::hours(1);
+  o.events.outbox_sweep = std::chrono::hours(1);  // sweeps only when asked
+  o.events.outbox_max_rows = 3;
+  OutboxFixture f(hook, o);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(f.push("k" + std::to_string(i), 0).ok());
+  ASSERT_TRUE(eventually([&] { return f.counts().retried == 5; }));
+  f.ts->server().api().events().sweep_now();
+  ASSERT_TRUE(eventually([&] { return f.counts().evicted == 2; }));
+  EXPECT_EQ(f.counts().waiting, 3);
+  EXPECT_EQ(f.counts().expired, 0u);
+}
+
+TEST(Outbox, ChangesOlderThanTheMaximumAgeAreGivenUp) {
+  HookServer hook;
+  hook.set_handler([](const std::string&, size_t, httplib::Response& res) { res.status = 503; });
+  server::ServerOptions o;
+  o.events.delivery_attempts = 1;
+  o.events.outbox_retry_delay = std::chrono::hours(1);
+  o.events.outbox_sweep = std::chrono::hours(1);
+  o.events.outbox_max_age = std::chrono::milliseconds(1);
+  OutboxFixture f(hook, o);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(f.push("k" + std::to_string(i), 0).ok());
+  ASSERT_TRUE(eventually([&] { return f.counts().retried == 2; }));
+  f.ts->server().api().events().sweep_now();
+  ASSERT_TRUE(eventually([&] { return f.counts().expired == 2; }));
+  EXPECT_EQ(f.counts().waiting, 0);
+}
+
+TEST(Outbox, APoolWithNoWebhookAndNoStreamWritesNoRow) {
+  TestServer ts;
+  auto d = ts.new_device();
+  ASSERT_TRUE(
+      testing::push(*d.sync, ts.pool(), d.identity_id, "save", {testing::put("a", "1", 0)}).ok());
+  ts.server().api().events().drain();
+  EXPECT_EQ(ts.server().api().events().outbox_counts().staged, 0u);
 }
 
 // --- sync trigger --------------------------------------------------------------------------------
