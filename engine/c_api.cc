@@ -156,6 +156,7 @@ cairn_code cairn_manager_open(const cairn_options* options, cairn_manager** out,
     }
     o.delivery = options->delivery == CAIRN_DELIVERY_PUMPED ? cairn::CallbackDelivery::kPumped
                                                             : cairn::CallbackDelivery::kSyncThread;
+    o.durable_writes = options->durable_writes != 0;
     auto m = cairn::SyncManager::open(std::move(o));
     if (!m.ok()) return report(m.status(), error);
     *out = new cairn_manager{std::move(*m)};

@@ -110,6 +110,10 @@ typedef struct cairn_options {
   const char* identity_id;
   int resolver; /* CAIRN_RESOLVER_*: what decides conflicts when a sync has no callback */
   int delivery; /* CAIRN_DELIVERY_* */
+  /* 1: each put reaches the disk before it returns (synchronous=FULL), so it survives a power
+   * cut; 0 (the default): it survives the app crashing, and a power cut may take back the last
+   * puts (docs/localstore.md, Durability). */
+  int durable_writes;
 } cairn_options;
 
 /* Zeroes the options: three-way merge, callbacks on the sync thread. */

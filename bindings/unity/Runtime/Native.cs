@@ -31,6 +31,7 @@ namespace Cairn
             public IntPtr IdentityId;
             public int Resolver;
             public int Delivery;
+            public int DurableWrites;
         }
 
         [StructLayout(LayoutKind.Sequential)]

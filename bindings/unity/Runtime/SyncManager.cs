@@ -34,6 +34,10 @@ namespace Cairn
         // True: sync callbacks run only inside RunPendingCallbacks, on the thread that calls it
         // (Unity's main thread, from Update). False: on cairn's sync thread.
         public bool CallbacksOnRunPendingCallbacks { get; set; }
+        // True: each Put reaches the disk before it returns, so it survives a power cut, at a
+        // cost per Put (docs/localstore.md). False: it survives the game crashing, and a power
+        // cut may take back the last Puts.
+        public bool DurableWrites { get; set; }
     }
 
     public sealed class SyncManager : IDisposable
@@ -71,6 +75,7 @@ namespace Cairn
                 o.IdentityId = A(options.IdentityId);
                 o.Resolver = (int)options.Resolver;
                 o.Delivery = options.CallbacksOnRunPendingCallbacks ? 1 : 0;
+                o.DurableWrites = options.DurableWrites ? 1 : 0;
                 int n = options.Logins.Count;
                 if (n > 0)
                 {

@@ -123,6 +123,29 @@ namespace Cairn.Tests
             }
         }
 
+        // DurableWrites reaches the native options (the power-cut test of its effect is
+        // CApiDurableWrites, in C++): a device opened with it writes, reopens and syncs.
+        [Test]
+        public void ADeviceWithDurableWritesKeepsItsPutsAcrossReopeningAndSyncs()
+        {
+            string db = NewDb();
+            Func<SyncManager> open = () => SyncManager.Open(new SyncManagerOptions
+            {
+                Endpoint = Env("CAIRN_ENDPOINT"),
+                IdentityPoolId = Env("CAIRN_POOL"),
+                DatabasePath = db,
+                DurableWrites = true,
+            });
+            using (var a = open()) a.OpenDataset("save").Put("gems", "4");
+            using (var a = open())
+            {
+                var save = a.OpenDataset("save");
+                Assert.AreEqual("4", save.Get("gems"));
+                Sync(save);
+                Assert.IsFalse(save.IsChanged("gems"));
+            }
+        }
+
         [Test]
         public void AConflictResolvedRemoteKeepsTheServersValueEverywhere()
         {
