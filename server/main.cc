@@ -215,34 +215,39 @@ int main(int argc, char** argv) {
   std::string backup_db, backup_to, restore_from, restore_db;
   CLI::App* backup = app.add_subcommand(
       "backup",
-      "Copy a SQLite database, running server or not, into FILE as one consistent snapshot "
-      "(PostgreSQL: `migrate --to sqlite:FILE`)");
-  backup->add_option("--db", backup_db, "The server's storage: sqlite:PATH")->required();
+      "Copy the server's storage, running or not, into FILE (a SQLite file) as one consistent "
+      "snapshot");
+  backup->add_option("--db", backup_db, "The server's storage: sqlite:PATH or postgresql://...")
+      ->required();
   backup->add_option("--to", backup_to, "The backup file")->required();
   CLI::App* restore = app.add_subcommand(
-      "restore", "Put a backup back, replacing the database's contents (stop the server first)");
+      "restore",
+      "Put a backup back: into sqlite:PATH, replacing its contents (stop the server first); into "
+      "PostgreSQL, only an empty database or schema");
   restore->add_option("--from", restore_from, "The backup file")->required();
-  restore->add_option("--db", restore_db, "The server's storage: sqlite:PATH")->required();
+  restore->add_option("--db", restore_db, "The server's storage: sqlite:PATH or postgresql://...")
+      ->required();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
   if (migrate->parsed()) return run_migrate(migrate_from, migrate_to);
   if (backup->parsed() || restore->parsed()) {
     const std::string& url = backup->parsed() ? backup_db : restore_db;
     const char* what = backup->parsed() ? "backup" : "restore";
-    if (url.rfind("sqlite:", 0) != 0) {
-      std::cerr << "cairn-server " << what << ": --db " << url
-                << ": only sqlite:PATH; for PostgreSQL, `cairn-server migrate` copies to and "
-                   "from a SQLite file, or use pg_dump\n";
-      return 2;
-    }
-    cairn::Status s = backup->parsed() ? cairn::server::backup_sqlite(url.substr(7), backup_to)
-                                       : cairn::server::restore_sqlite(restore_from, url.substr(7));
+    cairn::Status s = backup->parsed() ? cairn::server::backup_storage(url, backup_to)
+                                       : cairn::server::restore_storage(restore_from, url);
     if (!s.ok()) {
       std::cerr << "cairn-server " << what << ": " << s.message() << "\n";
       return 1;
     }
-    std::cout << (backup->parsed() ? "backed up " + url + " to " + backup_to
-                                   : "restored " + restore_from + " into " + url)
+    // The URL as typed, but for a password in it.
+    std::string shown = url;
+    size_t scheme = shown.find("://"), at = shown.find('@');
+    if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+      size_t colon = shown.find(':', scheme + 3);
+      if (colon != std::string::npos && colon < at) shown.replace(colon + 1, at - colon - 1, "***");
+    }
+    std::cout << (backup->parsed() ? "backed up " + shown + " to " + backup_to
+                                   : "restored " + restore_from + " into " + shown)
               << std::endl;
     return 0;
   }

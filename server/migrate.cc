@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 
@@ -322,6 +323,54 @@ Result<StorageCensus> migrate_storage(Storage& from, Storage& to,
                                            differences(source, *copied) + ")");
   }
   return source;
+}
+
+namespace {
+bool is_sqlite(const std::string& url) { return url.rfind("sqlite:", 0) == 0; }
+}  // namespace
+
+Status backup_storage(const std::string& db_url, const std::string& to_file) {
+  if (is_sqlite(db_url)) return backup_sqlite(db_url.substr(7), to_file);
+  auto from = open_storage(db_url);
+  if (!from.ok()) return from.status();
+  std::string partial = to_file + ".partial";
+  std::error_code ec;
+  std::filesystem::remove(partial, ec);
+  {
+    auto to = open_storage("sqlite:" + partial);
+    if (!to.ok()) return to.status();
+    auto copied = migrate_storage(**from, **to);
+    if (!copied.ok()) {
+      to->reset();
+      std::filesystem::remove(partial, ec);
+      return copied.status();
+    }
+  }
+  for (const char* side : {"-wal", "-shm"}) std::filesystem::remove(partial + side, ec);
+  std::filesystem::rename(partial, to_file, ec);
+  if (ec)
+    return Status(ErrorCode::kStorage,
+                  "cannot move the backup to " + to_file + ": " + ec.message());
+  return Status::OK();
+}
+
+Status restore_storage(const std::string& from_file, const std::string& db_url) {
+  if (is_sqlite(db_url)) return restore_sqlite(from_file, db_url.substr(7));
+  if (!std::filesystem::exists(from_file)) {
+    return Status(ErrorCode::kInvalidArgument, "no backup at " + from_file);
+  }
+  auto from = open_storage("sqlite:" + from_file);
+  if (!from.ok()) return from.status();
+  auto to = open_storage(db_url);
+  if (!to.ok()) return to.status();
+  auto copied = migrate_storage(**from, **to);
+  if (!copied.ok() && copied.status().code() == ErrorCode::kInvalidArgument) {
+    return Status(ErrorCode::kInvalidArgument,
+                  copied.status().message() +
+                      ". A PostgreSQL restore never overwrites: restore into a new database or "
+                      "schema (postgresql://...?schema=restored), then point the servers at it");
+  }
+  return copied.status();
 }
 
 }  // namespace cairn::server

@@ -40,4 +40,13 @@ Result<StorageCensus> take_census(Storage& storage);
 Result<StorageCensus> migrate_storage(Storage& from, Storage& to,
                                       const std::function<void(const std::string&)>& progress = {});
 
+// Backups of either backend, as a SQLite file. SQLite copies through its online backup API
+// (backup_sqlite); PostgreSQL through migrate_storage, whose read is one snapshot, into FILE,
+// written aside and renamed into place. Either runs while servers serve.
+Status backup_storage(const std::string& db_url, const std::string& to_file);
+// Puts a backup back. SQLite: replaces the database's contents (restore_sqlite; the server
+// stopped). PostgreSQL: copies into the database or schema `db_url`, which must be empty, so that
+// nothing a server holds is overwritten: restore into a new schema, then point the servers at it.
+Status restore_storage(const std::string& from_file, const std::string& db_url);
+
 }  // namespace cairn::server

@@ -304,11 +304,45 @@ TEST(ServerProcess, BackupWhileRunningAndRestoreAfterStopping) {
   EXPECT_EQ(restored.stop(SIGTERM), 0);
   // Clear refusals.
   out.clear();
-  EXPECT_EQ(run_to_end({"backup", "--db", "postgresql://u@127.0.0.1:1/db", "--to", copy}, &out), 2);
-  EXPECT_NE(out.find("only sqlite:PATH"), std::string::npos) << out;
+  EXPECT_EQ(
+      run_to_end({"backup", "--db", "postgresql://u:hunter2@127.0.0.1:1/db", "--to", copy}, &out),
+      1);
+  EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
   out.clear();
   EXPECT_EQ(run_to_end({"restore", "--from", dir + "/absent.db", "--db", url}, &out), 1);
   EXPECT_NE(out.find("no backup at"), std::string::npos) << out;
+  std::filesystem::remove_all(dir);
+}
+
+// PostgreSQL's backups go through a SQLite file, read in one snapshot while the server runs; a
+// restore goes into an empty schema and never over a server's data.
+TEST(ServerProcess, APostgresqlBackupIsASqliteFileThatRestoresIntoAnEmptySchema) {
+  if (!cairn::testing::testing_postgres()) GTEST_SKIP() << "the PostgreSQL copy runs this";
+  std::string dir = temp_dir();
+  std::string url = cairn::testing::test_db_url(dir), copy = dir + "/copy.db";
+  auto p = Process::start({"--listen", "127.0.0.1:0", "--db", url, "--bootstrap-pool", "first"});
+  ASSERT_EQ(p.lines.size(), 2u);
+  std::string first = p.lines[0];
+  std::string out;
+  EXPECT_EQ(run_to_end({"backup", "--db", url, "--to", copy}, &out), 0) << out;
+  EXPECT_NE(out.find("backed up "), std::string::npos) << out;
+  EXPECT_EQ(p.stop(SIGTERM), 0);
+  // Into the database it came from: refused, nothing touched.
+  out.clear();
+  EXPECT_EQ(run_to_end({"restore", "--from", copy, "--db", url}, &out), 1);
+  EXPECT_NE(out.find("never overwrites"), std::string::npos) << out;
+  // Into a new schema: the same pool, with its id; and the file serves as a SQLite server too.
+  std::string fresh = cairn::testing::test_db_url(dir);
+  out.clear();
+  EXPECT_EQ(run_to_end({"restore", "--from", copy, "--db", fresh}, &out), 0) << out;
+  for (const std::string& db : {fresh, "sqlite:" + copy}) {
+    SCOPED_TRACE(db);
+    auto restored =
+        Process::start({"--listen", "127.0.0.1:0", "--db", db, "--bootstrap-pool", "first"});
+    ASSERT_EQ(restored.lines.size(), 2u);
+    EXPECT_EQ(restored.lines[0], first) << "the pool the backup holds, with its id";
+    EXPECT_EQ(restored.stop(SIGTERM), 0);
+  }
   std::filesystem::remove_all(dir);
 }
 
