@@ -1,6 +1,7 @@
 #include "transport/service_client.h"
 
 #include <curl/curl.h>
+#include <algorithm>
 
 #include <cstdlib>
 
@@ -149,6 +150,7 @@ Result<HttpResponse> ServiceClient::invoke(const WireRequest& wire) {
   bool credentials_refreshed = false;
   for (int attempt = 1;; ++attempt) {
     Status failure;
+    std::chrono::milliseconds asked{0};  // a throttle's Retry-After
     auto http = prepare(wire, attempt);
     if (!http.ok()) {
       failure = http.status();
@@ -161,6 +163,11 @@ Result<HttpResponse> ServiceClient::invoke(const WireRequest& wire) {
         observe_date(*response);
         if (response->status >= 200 && response->status < 300) return std::move(*response);
         failure = parse_error_response(protocol_, *response);
+        const std::string* after = response->header("Retry-After");
+        if (after && failure.is_throttle() && !after->empty() && after->size() < 6 &&
+            after->find_first_not_of("0123456789") == std::string::npos) {
+          asked = std::chrono::seconds(std::stoi(*after));
+        }
       }
     }
 
@@ -181,7 +188,9 @@ Result<HttpResponse> ServiceClient::invoke(const WireRequest& wire) {
       continue;
     }
     if (retry_.should_retry(failure, retries)) {
-      auto delay = retry_.backoff(failure, retries);
+      // A throttle that says when to come back is believed, up to the longest backoff.
+      auto delay =
+          std::max(retry_.backoff(failure, retries), std::min(asked, retry_.options().max_delay));
       ++retries;
       ++retries_;
       log(LogLevel::kInfo, wire.operation + " failed with " + failure.ToString() + "; retry " +
