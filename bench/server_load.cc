@@ -16,6 +16,12 @@
 // The same server with --durability normal runs the levels up to 64 devices: what durable
 // commits (FULL, the default) cost, with a target at 64 devices of at least 0.85x of NORMAL.
 //
+// Fairness: 64 devices on a server with its rate limits on, alone and beside one abusive client
+// sending as fast as it is answered on 8 connections (minting identities, or one identity's
+// ListRecords in a loop). Targets: beside each abuser, at least 0.9x the sessions/s and at
+// most 1.2x the p99 of the same devices alone. The capacity runs above turn the limits off
+// (--identity-reads-per-second 0, ...), since their devices sync as fast as they are answered.
+//
 // Then the same mix on PostgreSQL (a throwaway cluster with default, durable settings), with one
 // cairn-server instance and with two behind the devices, reported beside the SQLite figures.
 //
@@ -31,6 +37,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -558,10 +565,13 @@ std::vector<LevelResult> run_postgres(const std::string& pg_url, int instances,
   std::vector<Target> targets;
   std::string pool;
   for (int i = 0; i < instances; ++i) {
-    servers.push_back(Child::spawn({self_dir() + "/cairn-server", "--listen", "127.0.0.1:0", "--db",
-                                    db, "--db-pool-size", "32", "--admin-access-key-id", kAdminKey,
-                                    "--admin-secret-access-key", kAdminSecret, "--bootstrap-pool",
-                                    "load", "--log-level", "warn"}));
+    servers.push_back(Child::spawn(
+        {self_dir() + "/cairn-server", "--listen", "127.0.0.1:0", "--db", db, "--db-pool-size",
+         "32", "--admin-access-key-id", kAdminKey, "--admin-secret-access-key", kAdminSecret,
+         "--bootstrap-pool", "load", "--log-level", "warn",
+         // a capacity run (see start_cairn in run())
+         "--identity-reads-per-second", "0", "--identity-writes-per-second", "0",
+         "--source-per-second", "0"}));
     if (!servers.back()) throw std::runtime_error("cairn-server on PostgreSQL did not start");
     for (const auto& line : servers.back()->lines()) {
       if (line.rfind("identity-pool load ", 0) == 0) pool = line.substr(19);
@@ -596,6 +606,110 @@ std::vector<LevelResult> run_postgres(const std::string& pg_url, int instances,
   return results;
 }
 
+// An abusive client: kConnections connections, each sending as fast as it is answered, until
+// stopped. It either mints identities (GetId, unsigned, in a loop) or reads one identity's records
+// in a loop (ListRecords with that identity's credentials).
+class Abuser {
+ public:
+  static constexpr int kConnections = 8;
+  Abuser(const Target& t, const DeviceIdentity* victim) : target_(t), victim_(victim) {
+    for (int i = 0; i < kConnections; ++i) threads_.emplace_back([this] { run(); });
+  }
+  ~Abuser() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+  }
+  uint64_t sent() const { return sent_; }
+  uint64_t refused() const { return refused_; }
+
+ private:
+  void run() {
+    BareCurl curl;
+    std::string response;
+    const std::string get_id = R"({"IdentityPoolId":")" + target_.pool + R"("})";
+    while (!stop_) {
+      long status = 0;
+      if (victim_) {
+        status =
+            send_signed(curl, target_, transport::sync_wire::build(session_list(target_, *victim_)),
+                        victim_->credentials, &response);
+      } else {
+        status = curl.exchange("POST", target_.url + "/",
+                               {{"X-Amz-Target", "AWSCognitoIdentityService.GetId"},
+                                {"Content-Type", "application/x-amz-json-1.1"}},
+                               get_id, &response);
+      }
+      ++sent_;
+      if (status != 200) ++refused_;
+    }
+  }
+  const Target& target_;
+  const DeviceIdentity* victim_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> sent_{0}, refused_{0};
+  std::vector<std::thread> threads_;
+};
+
+struct FairnessResult {
+  LevelResult none;                                         // 64 devices alone
+  std::vector<std::pair<std::string, LevelResult>> abused;  // beside each abuser
+  std::map<std::string, double> abuser_rate;                // its requests per second
+};
+
+// 64 devices on a server with its rate limits on, alone and then beside each abuser. The devices
+// sync as fast as they are answered, so their own per-identity limits are raised to 200/s (a
+// player's device does a few requests a second): what is measured is what the abuser takes from
+// them, not their own limits.
+template <typename StartCairn>
+FairnessResult run_fairness(StartCairn& start_cairn, double seconds) {
+  constexpr int kDevices = 64;
+  std::string pool;
+  auto server =
+      start_cairn("fair.db", "full", &pool,
+                  {"--identity-reads-per-second", "200", "--identity-reads-burst", "400",
+                   "--identity-writes-per-second", "200", "--identity-writes-burst", "400"});
+  Target t = target_of(*server, pool);
+  auto devices = make_devices(t, kDevices + 1);  // the last one is the abuser's own identity
+  std::vector<DeviceIdentity> players(devices.begin(), devices.begin() + kDevices);
+  {
+    BareCurl curl;
+    std::string lb, ub, error;
+    for (const auto& d : players) {
+      if (!session(curl, t, d, 0, &lb, &ub, &error)) throw std::runtime_error(error);
+    }
+  }
+  FairnessResult out;
+  // Alone, before and after the abusers: the better of the two is the baseline, so that a machine
+  // slowing down during the run cannot make the abusers look harmless.
+  LevelResult before = run_level({t}, players, kDevices, seconds, {server.get()});
+  const std::vector<std::pair<std::string, const DeviceIdentity*>> abusers = {
+      {"an identity-minting abuser", nullptr}, {"a ListRecords-loop abuser", &devices.back()}};
+  for (const auto& [name, victim] : abusers) {
+    auto abuser = std::make_unique<Abuser>(t, victim);
+    auto started = std::chrono::steady_clock::now();
+    LevelResult with = run_level({t}, players, kDevices, seconds, {server.get()});
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    uint64_t sent = abuser->sent(), refused = abuser->refused();
+    abuser.reset();
+    out.abuser_rate[name] = static_cast<double>(sent) / elapsed;
+    std::fprintf(stderr,
+                 "fairness, 64 devices with %s: %8.0f sessions/s  p99 %7.2f ms; the abuser sent "
+                 "%.0f/s, %llu of %llu refused\n",
+                 name.c_str(), with.sessions_per_second, with.p99_ms, out.abuser_rate[name],
+                 static_cast<unsigned long long>(refused), static_cast<unsigned long long>(sent));
+    out.abused.emplace_back(name, with);
+  }
+  LevelResult after = run_level({t}, players, kDevices, seconds, {server.get()});
+  out.none = before.sessions_per_second >= after.sessions_per_second ? before : after;
+  out.none.p99_ms = std::min(before.p99_ms, after.p99_ms);
+  out.none.failures = before.failures + after.failures;
+  std::fprintf(stderr,
+               "fairness, 64 devices alone: %8.0f and %8.0f sessions/s, p99 %7.2f and %7.2f ms\n",
+               before.sessions_per_second, after.sessions_per_second, before.p99_ms, after.p99_ms);
+  return out;
+}
+
 // A throwaway PostgreSQL with its default (durable) settings, for the run
 // (scripts/pg-test-cluster.sh).
 class PostgresCluster {
@@ -618,13 +732,20 @@ class PostgresCluster {
 };
 
 int run(const std::string& out, std::vector<int> levels, double seconds, int workers,
-        const std::string& server_prefix, bool with_floor, bool with_postgres) {
+        const std::string& server_prefix, bool with_floor, bool with_postgres, bool with_fairness) {
   testing::TempDir tmp("cairn-load");
   const std::string& dir = tmp.path;
   int max_devices = *std::max_element(levels.begin(), levels.end());
 
   // A cairn-server on a fresh SQLite database, with `durability` (full, the default, or normal).
-  auto start_cairn = [&](const std::string& db, const std::string& durability, std::string* pool) {
+  // Capacity runs measure the server, not its limits: devices that sync as fast as they are
+  // answered would meet the per-identity limits, so those runs turn them off. The fairness runs
+  // keep them.
+  const std::vector<std::string> no_limits = {
+      "--identity-reads-per-second", "0", "--identity-writes-per-second", "0",
+      "--source-per-second",         "0", "--pool-requests-per-second",   "0"};
+  auto start_cairn = [&](const std::string& db, const std::string& durability, std::string* pool,
+                         const std::vector<std::string>& extra) {
     std::vector<std::string> argv = split_words(server_prefix);
     for (const std::string& a :
          {self_dir() + "/cairn-server", std::string("--listen"), std::string("127.0.0.1:0"),
@@ -635,6 +756,7 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
           std::string("warn")}) {
       argv.push_back(a);
     }
+    argv.insert(argv.end(), extra.begin(), extra.end());
     auto server = Child::spawn(argv);
     if (!server) throw std::runtime_error("cairn-server did not start");
     for (const auto& line : server->lines()) {
@@ -643,7 +765,7 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
     return server;
   };
   std::string pool;
-  auto server = start_cairn("load.db", "full", &pool);
+  auto server = start_cairn("load.db", "full", &pool, no_limits);
   Target cairn = target_of(*server, pool);
   auto devices = make_devices(cairn, max_devices);
 
@@ -678,7 +800,7 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
   std::vector<LevelResult> normal;
   {
     std::string normal_pool;
-    auto fast = start_cairn("normal.db", "normal", &normal_pool);
+    auto fast = start_cairn("normal.db", "normal", &normal_pool, no_limits);
     Target t = target_of(*fast, normal_pool);
     auto fast_devices = make_devices(t, max_devices);
     BareCurl curl;
@@ -695,6 +817,10 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
                    n, r.sessions_per_second, r.p99_ms);
     }
   }
+
+  // Fairness: 64 devices with no abuser, then beside each abuser, on a server with its limits.
+  FairnessResult fairness;
+  if (with_fairness) fairness = run_fairness(start_cairn, seconds);
 
   // The floors: canned bodies alone, then canned bodies after the raw SQLite a session stores;
   // on Beast, then on cpp-httplib.
@@ -839,6 +965,21 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
       report.add(f);
     }
   }
+  if (with_fairness) {
+    failures += fairness.none.failures;
+    for (const auto& [name, with] : fairness.abused) {
+      failures += with.failures;
+      std::string at = " with " + name + " at 64 devices";
+      report.add(rate_figure("server.fairness.sessions_per_s" + at, with.sessions_per_second,
+                             "sessions/s", "the same 64 devices with no abuser",
+                             fairness.none.sessions_per_second, 0.9));
+      report.add(cost_figure("server.fairness.p99" + at, with.p99_ms, "ms",
+                             "the same 64 devices with no abuser", fairness.none.p99_ms, 1.2));
+      report.add(reported("server.fairness.abuser_requests_per_s" + at,
+                          fairness.abuser_rate.at(name), "requests/s",
+                          "what the abuser sent; all but its burst were refused"));
+    }
+  }
   report.add(
       reported("server.failed_sessions", static_cast<double>(failures), "sessions", "must be 0"));
   throughput.lines = {t_ours};
@@ -882,7 +1023,7 @@ int run(const std::string& out, std::vector<int> levels, double seconds, int wor
 
 int main(int argc, char** argv) {
   CLI::App app{"server_load: cairn-server sync sessions against the HTTP floor", "server_load"};
-  bool smoke = false, no_floor = false, no_postgres = false;
+  bool smoke = false, no_floor = false, no_postgres = false, no_fairness = false;
   std::string out, server_prefix, list_body, update_body, floor_sqlite, serve_floor;
   std::vector<int> levels;
   double seconds = 3;
@@ -902,6 +1043,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-floor", no_floor, "Skip the minimal server");
   app.add_flag("--no-postgres", no_postgres,
                "Skip the runs on PostgreSQL (one and two instances on a throwaway cluster)");
+  app.add_flag("--no-fairness", no_fairness, "Skip the runs beside an abusive client");
   app.add_option("--serve-floor", serve_floor)->group("");  // the floor child: beast or httplib
   app.add_option("--list-body", list_body)->group("");
   app.add_option("--update-body", update_body)->group("");
@@ -915,7 +1057,8 @@ int main(int argc, char** argv) {
     }
     if (workers == 0) workers = *std::max_element(levels.begin(), levels.end()) + 64;
     if (smoke) seconds = std::min(seconds, 0.3);
-    return cairn::bench::run(out, levels, seconds, workers, server_prefix, !no_floor, !no_postgres);
+    return cairn::bench::run(out, levels, seconds, workers, server_prefix, !no_floor, !no_postgres,
+                             !no_fairness && !smoke);
   } catch (const std::exception& e) {
     std::cerr << "server_load: " << e.what() << "\n";
     return 1;

@@ -60,6 +60,8 @@ std::vector<std::string> split_raw(const std::string& path) {
 
 // The phases of the request this thread is handling (one request per thread at a time).
 thread_local PhaseTotals t_phases;
+// A rate limit's answer sets it: the Retry-After of this thread's request, in seconds.
+thread_local int t_retry_after = 0;
 
 uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
   return static_cast<uint64_t>(
@@ -107,6 +109,8 @@ class TimedStorage final : public Storage {
 
 }  // namespace
 
+int& retry_after_of_this_request() { return t_retry_after; }
+
 Result<std::unique_ptr<Api>> Api::create(std::unique_ptr<Storage> storage, ServerOptions options) {
   auto signer = TokenSigner::load_or_create(*storage, options.signing_key);
   if (!signer.ok()) return signer.status();
@@ -133,14 +137,29 @@ Result<std::unique_ptr<Api>> Api::create(std::unique_ptr<Storage> storage, Serve
   });
   if (!s.ok()) return s;
   for (const auto& id : resume) api->bulk_publish_requested(id);
+  Status policy = api->limits_.reload();
+  if (!policy.ok()) return policy;
   return api;
 }
 
 Api::Api(std::unique_ptr<Storage> storage, TokenSigner tokens, ServerOptions options)
-    : storage_(std::make_unique<TimedStorage>(std::move(storage), &metrics_)),
+    : limits_(options.limits, options.clock),
+      storage_(std::make_unique<TimedStorage>(std::move(storage), &metrics_)),
       tokens_(std::move(tokens)),
       options_(std::move(options)),
-      clock_(options_.clock ? options_.clock : Clock::system()) {
+      clock_(options_.clock ? options_.clock : Clock::system()),
+      pool_usage_(
+          [this](const std::string& pool_id) -> Result<PoolUsage::Usage> {
+            PoolUsage::Usage u;
+            Status s = storage_->read([&](StorageTxn& txn) {
+              u.identities = txn.count_identities(pool_id);
+              u.bytes = txn.pool_usage(pool_id).data_storage;
+              return Status::OK();
+            });
+            if (!s.ok()) return s;
+            return u;
+          },
+          clock_) {
   events_ = std::make_unique<EventHub>(storage_.get(), options_.events, options_.logger,
                                        options_.events.transport);
   if (options_.events.transport) {
@@ -223,7 +242,27 @@ void Api::usage_flusher() {
   std::unique_lock<std::mutex> l(usage_mu_);
   while (!usage_stopping_) {
     usage_cv_.wait_for(l, std::chrono::seconds(1));
-    if (usage_stopping_ || pending_sessions_.empty()) continue;
+    if (usage_stopping_) continue;
+    if (options_.expire_unauthenticated_days > 0 && now() - expired_at_ >= 3600 * 1000) {
+      // Hourly (and once at start): identities idle past the expiry, with nothing to keep.
+      expired_at_ = now();
+      l.unlock();
+      auto gone =
+          expire_idle_identities(expired_at_ - options_.expire_unauthenticated_days * 86400 * 1000);
+      if (options_.logger) {
+        if (!gone.ok()) {
+          options_.logger->log(LogLevel::kWarn, "identity expiry: " + gone.status().ToString());
+        } else if (*gone > 0) {
+          options_.logger->log(LogLevel::kInfo,
+                               "identity expiry: deleted " + std::to_string(*gone) +
+                                   " unauthenticated identities with no login and no data, idle " +
+                                   std::to_string(options_.expire_unauthenticated_days) +
+                                   " days or more");
+        }
+      }
+      l.lock();
+    }
+    if (pending_sessions_.empty()) continue;
     l.unlock();
     Status s = flush_sync_sessions();
     if (!s.ok() && options_.logger) {
@@ -277,11 +316,16 @@ std::map<std::string, PhaseTotals> Api::phase_totals() const {
 void Api::handle(const ServerRequest& request, Respond respond) {
   auto started = std::chrono::steady_clock::now();
   t_phases = PhaseTotals{};
-  Call call{&request, Caller{}, now(), {}, false, nullptr};
+  Call call{&request, Caller{}, now(), {}, false, nullptr, {}};
   std::string operation = "Unknown";
   bool identity_protocol = request.method == "POST" && request.has_header("X-Amz-Target");
   Reply reply = std::string();
-  if (identity_protocol) {
+  t_retry_after = 0;
+  call.client =
+      limits_.client_address(request.remote_addr, request.get_header_value("X-Forwarded-For"));
+  if (Status blocked = limits_.admit_source(call.client); !blocked.ok()) {
+    reply = blocked;
+  } else if (identity_protocol) {
     std::string target = request.get_header_value("X-Amz-Target");
     if (target.rfind(kIdentityTargetPrefix, 0) == 0) {
       operation = target.substr(sizeof(kIdentityTargetPrefix) - 1);
@@ -294,8 +338,10 @@ void Api::handle(const ServerRequest& request, Respond respond) {
     reply = route_sync(call, operation);
   }
   if (!call.park || !reply.ok()) {
-    respond(
-        this->respond(request, operation, identity_protocol, std::move(reply), started, t_phases));
+    ServerResponse response =
+        this->respond(request, operation, identity_protocol, std::move(reply), started, t_phases);
+    if (t_retry_after > 0) response.set_header("Retry-After", std::to_string(t_retry_after));
+    respond(std::move(response));
     return;
   }
   // What the log line needs outlives `request`.
@@ -311,15 +357,20 @@ void Api::handle(const ServerRequest& request, Respond respond) {
 std::variant<ServerResponse, std::shared_ptr<Channel>> Api::upgrade(const ServerRequest& request) {
   auto started = std::chrono::steady_clock::now();
   t_phases = PhaseTotals{};
-  Call call{&request, Caller{}, now(), {}, /*upgrade=*/true, nullptr};
+  Call call{&request, Caller{}, now(), {}, /*upgrade=*/true, nullptr, {}};
   std::string operation = "Unknown";
-  Reply reply = route_sync(call, operation);
+  t_retry_after = 0;
+  call.client =
+      limits_.client_address(request.remote_addr, request.get_header_value("X-Forwarded-For"));
+  Status blocked = limits_.admit_source(call.client);
+  Reply reply = blocked.ok() ? route_sync(call, operation) : Reply(blocked);
   if (reply.ok() && !call.channel) {
     reply = Status::FromService("BadRequestException",
                                 "Only the notification channel upgrades to WebSocket", 400);
   }
   ServerResponse response = respond(request, operation, false, std::move(reply), started, t_phases,
                                     call.channel != nullptr);
+  if (t_retry_after > 0) response.set_header("Retry-After", std::to_string(t_retry_after));
   if (call.channel) return call.channel;
   return response;
 }
@@ -478,6 +529,8 @@ Reply Api::route_sync(Call& call, std::string& operation) {
   std::string pool = n > 1 ? seg[1] : "";
   std::string identity = n > 3 ? seg[3] : "";
   std::string dataset = n > 5 ? seg[5] : "";
+  Status admitted = admit_sync(call, operation, pool, identity);
+  if (!admitted.ok()) return admitted;
 
   if (operation == "ListIdentityPoolUsage") {
     sync::ListIdentityPoolUsageRequest r;
@@ -627,12 +680,43 @@ Reply Api::route_sync(Call& call, std::string& operation) {
 
 // --- Cognito Identity routing --------------------------------------------------------------------
 
+Status Api::admit_sync(const Call& call, const std::string& operation, const std::string& pool,
+                       const std::string& identity) {
+  // A caller with an identity's credentials acts as that identity, wherever it points.
+  if (call.caller.identity()) {
+    Status s = limits_.admit_identity(call.caller.identity_id);
+    if (!s.ok()) return s;
+  }
+  static const char* const kWrites[] = {"UpdateRecords", "DeleteDataset", "RegisterDevice",
+                                        "SubscribeToDataset", "UnsubscribeFromDataset"};
+  static const char* const kIdentityReads[] = {"ListRecords", "ListDatasets", "DescribeDataset",
+                                               "DescribeIdentityUsage", "PollNotifications"};
+  bool write = false, per_identity = false;
+  for (const char* op : kWrites) write |= operation == op;
+  per_identity = write;
+  for (const char* op : kIdentityReads) per_identity |= operation == op;
+  // Developer credentials are the game's own backend, which acts for many identities: only the
+  // pool's limit and the blocks apply to it.
+  if (call.caller.developer()) {
+    Status s = limits_.admit_identity(identity);
+    return s.ok() ? limits_.admit_pool(pool, &t_retry_after) : s;
+  }
+  if (per_identity && !identity.empty()) {
+    return limits_.admit_identity_call(pool, identity, write, &t_retry_after);
+  }
+  return limits_.admit_pool(pool, &t_retry_after);
+}
+
 Reply Api::route_identity(Call& call, const std::string& operation) {
   const ServerRequest& req = *call.http;
   static const char* const kUnsigned[] = {"GetId", "GetCredentialsForIdentity", "GetOpenIdToken"};
   bool unsigned_op = false;
   for (const char* op : kUnsigned) unsigned_op |= operation == op;
-  if (!unsigned_op) {
+  if (unsigned_op) {
+    // Anyone may call these, so they are limited by where they come from.
+    Status s = limits_.admit_unauthenticated(call.client, &t_retry_after);
+    if (!s.ok()) return s;
+  } else {
     auto auth_started = std::chrono::steady_clock::now();
     uint64_t storage_before = t_phases.storage_ns;
     auto caller = authenticate(req, "cognito-identity", options_.admin, *storage_,

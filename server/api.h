@@ -26,6 +26,7 @@
 #include "cairn/logging.h"
 #include "server/auth.h"
 #include "server/events.h"
+#include "server/limits.h"
 #include "server/metrics.h"
 #include "server/request_log.h"
 #include "server/server_message.h"
@@ -62,6 +63,11 @@ struct ServerOptions {
   int max_listeners_per_identity = 8;
   // Push notifications, streams and sync-trigger hooks (docs/events.md).
   EventsOptions events;
+  // Rate limits, blocks and quotas (server/limits.h).
+  LimitsOptions limits;
+  // Unauthenticated identities with no login and no data, not active (credentials or a token)
+  // for this many days, are deleted, hourly; 0: never.
+  int64_t expire_unauthenticated_days = 0;
   std::shared_ptr<Clock> clock;
   LoggerPtr logger;
   LogFormat log_format = LogFormat::kText;  // of the request lines (server/request_log.h)
@@ -79,6 +85,10 @@ struct PhaseTotals {
 
 // One operation's outcome before it is written out: a JSON body, or an error.
 using Reply = Result<std::string>;
+
+// The Retry-After, in seconds, that this thread's request answers with (0: none): a rate
+// limit's refusal sets it.
+int& retry_after_of_this_request();
 
 class Api {
  public:
@@ -118,6 +128,11 @@ class Api {
   Metrics& metrics() { return metrics_; }
 
   Storage& storage() { return *storage_; }
+  // Rate limits, blocks and quotas; reload() on SIGHUP.
+  Limits& limits() { return limits_; }
+  // Deletes the identities expiry may delete (ServerOptions::expire_unauthenticated_days) that
+  // were last active before `before`; how many. The server runs it hourly.
+  Result<int64_t> expire_idle_identities(Millis before);
   // Operation name -> totals since start.
   std::map<std::string, PhaseTotals> phase_totals() const;
   const ServerOptions& options() const { return options_; }
@@ -139,6 +154,7 @@ class Api {
     // A WebSocket upgrade: the operation (the notification channel) answers with a channel.
     bool upgrade = false;
     std::shared_ptr<Channel> channel;
+    std::string client;  // the client's address (Limits::client_address)
   };
   // The response for an operation's reply, logged and added to the phase totals.
   ServerResponse respond(const ServerRequest& request, const std::string& operation,
@@ -147,6 +163,10 @@ class Api {
                          bool upgraded = false);
 
   Reply route_sync(Call& call, std::string& operation);
+  // The rate limits and blocks of a Cognito Sync call on `pool` and `identity` (either may be
+  // empty), once its caller is known.
+  Status admit_sync(const Call& call, const std::string& operation, const std::string& pool,
+                    const std::string& identity);
   Reply route_identity(Call& call, const std::string& operation);
 
   // Cognito Sync (sync_api.cc).
@@ -215,6 +235,10 @@ class Api {
   void merge_identity(StorageTxn& txn, const std::string& source_id, const std::string& dest_id,
                       Millis now);
   std::string new_identity_id();
+  // Whether the pool holds its quota of identities already (counted through pool_usage_), and
+  // the refusal to answer when a call would make one more.
+  Status identity_quota(const std::string& pool_id, bool* full);
+  Status identity_quota_refusal(const std::string& pool_id);
 
   // Sync sessions are counted in memory and written once a second, on a usage read and on
   // shutdown, so opening a session (ListRecords) is a read, not a second write per sync.
@@ -228,6 +252,7 @@ class Api {
   Status run_bulk_publish(const std::string& pool_id, int64_t* published);
 
   Metrics metrics_;  // before storage_, which reports its transactions to it
+  Limits limits_;
   // Declared before storage_, so it outlives the storage's revocation feed, which calls it.
   CredentialsCache credentials_cache_;  // revoked after every write that deletes identities
   std::unique_ptr<Storage> storage_;    // timed: every transaction adds to the request's storage_ns
@@ -256,6 +281,8 @@ class Api {
   std::map<std::string, int> listeners_;  // identity -> connections listening now
   mutable std::mutex phases_mu_;
   std::map<std::string, PhaseTotals> phases_;
+  PoolUsage pool_usage_;   // for the quotas; counts through storage_
+  Millis expired_at_ = 0;  // the last expiry run
 };
 
 }  // namespace cairn::server

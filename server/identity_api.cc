@@ -239,9 +239,33 @@ Reply Api::delete_identity_pool(Call&, const identity::DeleteIdentityPoolRequest
 
 // --- identities ----------------------------------------------------------------------------------
 
+Status Api::identity_quota(const std::string& pool_id, bool* full) {
+  *full = false;
+  int64_t max = limits_.max_identities(pool_id);
+  if (max <= 0) return Status::OK();
+  auto usage = pool_usage_.get(pool_id);
+  if (!usage.ok()) return usage.status();
+  *full = usage->identities >= max;
+  return Status::OK();
+}
+
+Status Api::identity_quota_refusal(const std::string& pool_id) {
+  limits_.refused(LimitReason::kMaxIdentities);
+  return Status(ErrorCode::kLimitExceeded, "Identity pool '" + pool_id + "' holds its maximum of " +
+                                               std::to_string(limits_.max_identities(pool_id)) +
+                                               " identities");
+}
+
 Reply Api::get_id(Call& c, const identity::GetIdRequest& r) {
+  Status admitted = limits_.admit_pool(r.identity_pool_id, &retry_after_of_this_request());
+  if (!admitted.ok()) return admitted;
+  bool full = false;
+  Status quota = identity_quota(r.identity_pool_id, &full);
+  if (!quota.ok()) return quota;
   std::string id;
+  bool created = false;
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
+    created = false;
     PoolRow pool;
     Status st = require_pool(txn, r.identity_pool_id, &pool);
     if (!st.ok()) return st;
@@ -254,11 +278,14 @@ Reply Api::get_id(Call& c, const identity::GetIdRequest& r) {
     if (!pool.allow_unauthenticated) {
       return not_authorized("Unauthenticated access is not supported for this identity pool.");
     }
+    if (full) return identity_quota_refusal(pool.id);
     id = new_identity_id();
     txn.put_identity({id, pool.id, c.now, c.now});
+    created = true;
     return Status::OK();
   });
   if (!s.ok()) return s;
+  if (created) pool_usage_.add(r.identity_pool_id, 1, 0);
   return std::string(R"({"IdentityId":")") + id + "\"}";
 }
 
@@ -308,6 +335,8 @@ Result<Resolved> resolve_identity(
 
 Reply Api::get_credentials_for_identity(Call& c,
                                         const identity::GetCredentialsForIdentityRequest& r) {
+  Status admitted = limits_.admit_identity(r.identity_id);
+  if (!admitted.ok()) return admitted;
   CredentialsRow creds;
   std::string session_token;
   bool merged = false;  // then the source identity's credentials are gone
@@ -335,6 +364,7 @@ Reply Api::get_credentials_for_identity(Call& c,
     creds.expires = c.now + options_.credentials_ttl_seconds * 1000;
     txn.delete_expired_credentials(c.now - kExpiredCredentialsKept);
     txn.put_credentials(creds);
+    txn.touch_identity(creds.identity_id, c.now);  // its last activity, for expiry
     return Status::OK();
   });
   if (merged) credentials_cache_.revoke_all();
@@ -354,6 +384,8 @@ Reply Api::get_credentials_for_identity(Call& c,
 }
 
 Reply Api::get_open_id_token(Call& c, const identity::GetOpenIdTokenRequest& r) {
+  Status admitted = limits_.admit_identity(r.identity_id);
+  if (!admitted.ok()) return admitted;
   std::string id, pool_id;
   bool merged = false;  // then the source identity's credentials are gone
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
@@ -370,6 +402,7 @@ Reply Api::get_open_id_token(Call& c, const identity::GetOpenIdTokenRequest& r) 
     if (!resolved.ok()) return resolved.status();
     id = resolved->identity_id;
     pool_id = resolved->pool_id;
+    txn.touch_identity(id, c.now);  // its last activity, for expiry
     return Status::OK();
   });
   if (merged) credentials_cache_.revoke_all();
@@ -384,8 +417,13 @@ Reply Api::get_open_id_token(Call& c, const identity::GetOpenIdTokenRequest& r) 
 
 Reply Api::get_open_id_token_for_developer_identity(
     Call& c, const identity::GetOpenIdTokenForDeveloperIdentityRequest& r) {
+  bool full = false;
+  Status quota = identity_quota(r.identity_pool_id, &full);
+  if (!quota.ok()) return quota;
   std::string id;
+  bool created = false;
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
+    created = false;
     PoolRow pool;
     Status st = require_pool(txn, r.identity_pool_id, &pool);
     if (!st.ok()) return st;
@@ -412,13 +450,16 @@ Reply Api::get_open_id_token_for_developer_identity(
     } else if (linked) {
       id = linked->identity_id;
     } else {
+      if (full) return identity_quota_refusal(pool.id);
       id = new_identity_id();
       txn.put_identity({id, pool.id, c.now, c.now});
+      created = true;
     }
     if (!linked) txn.put_login({pool.id, pool.developer_provider_name, user, id});
     return Status::OK();
   });
   if (!s.ok()) return s;
+  if (created) pool_usage_.add(r.identity_pool_id, 1, 0);
   Writer w;
   w.begin_object();
   w.str("IdentityId", id);
@@ -566,14 +607,39 @@ Reply Api::list_identities(Call&, const identity::ListIdentitiesRequest& r) {
 
 Reply Api::delete_identities(Call&, const identity::DeleteIdentitiesRequest& r) {
   Status s = storage_->write([&](StorageTxn& txn) {
-    // An id that does not exist is already gone: nothing to report.
+    // An id that does not exist is already gone: nothing to report. Its Cognito Sync data goes
+    // with it (StorageTxn::delete_identity).
     for (const auto& id : r.identity_ids_to_delete) txn.delete_identity(id);
     txn.announce_revocation();
     return Status::OK();
   });
   credentials_cache_.revoke_all();
+  pool_usage_.forget();  // counted afresh when next asked
   if (!s.ok()) return s;
   return std::string(R"({"UnprocessedIdentityIds":[]})");
+}
+
+Result<int64_t> Api::expire_idle_identities(Millis before) {
+  int64_t deleted = 0;
+  std::string after;
+  for (;;) {
+    std::vector<std::string> batch;
+    Status s = storage_->write([&](StorageTxn& txn) {
+      // The query's conditions hold in this transaction, so nothing that gained a login or a
+      // dataset meanwhile goes.
+      batch = txn.idle_unauthenticated_identities(before, after, 200);
+      for (const auto& id : batch) txn.delete_identity(id);
+      if (!batch.empty()) txn.announce_revocation();
+      return Status::OK();
+    });
+    if (!s.ok()) return s;
+    if (batch.empty()) break;
+    deleted += static_cast<int64_t>(batch.size());
+    after = batch.back();
+    credentials_cache_.revoke_all();
+  }
+  if (deleted > 0) pool_usage_.forget();
+  return deleted;
 }
 
 }  // namespace cairn::server

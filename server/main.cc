@@ -178,6 +178,49 @@ int main(int argc, char** argv) {
                  "started")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  // Rate limits, blocks and quotas (server/limits.h, docs/server.md).
+  auto& limits = config.options.limits;
+  auto rate_flags = [&](const std::string& name, cairn::server::Rate* rate, const char* what) {
+    app.add_option("--" + name + "-per-second", rate->per_second,
+                   std::string(what) + ": requests a second (0: no limit)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--" + name + "-burst", rate->burst,
+                   std::string(what) + ": requests at once before the rate applies")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+  };
+  rate_flags("identity-reads", &limits.identity_reads,
+             "Per identity, its Cognito Sync reads (ListRecords, ListDatasets, ...)");
+  rate_flags("identity-writes", &limits.identity_writes,
+             "Per identity, its Cognito Sync writes (UpdateRecords, DeleteDataset, ...)");
+  rate_flags("source", &limits.source_unauthenticated,
+             "Per client address, GetId, GetCredentialsForIdentity and GetOpenIdToken together");
+  rate_flags("pool-requests", &limits.pool_requests, "Per identity pool, every call naming it");
+  app.add_option("--max-identities-per-pool", limits.max_identities_per_pool,
+                 "Identities a pool may hold; past that GetId refuses with LimitExceededException "
+                 "(0: no quota)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-storage-per-pool", limits.max_storage_bytes_per_pool,
+                 "Bytes of records (keys and values) a pool may hold; past that UpdateRecords "
+                 "refuses with LimitExceededException (0: no quota)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  std::vector<std::string> trusted_proxies;
+  app.add_option("--trusted-proxy", trusted_proxies,
+                 "CIDR of a load balancer or proxy whose X-Forwarded-For names the client "
+                 "(repeatable); from anyone else the header is ignored")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--policy", limits.policy_file,
+                 "JSON file of blocked sources and identities and per-pool limits, read again "
+                 "on SIGHUP (docs/server.md, Limits)");
+  app.add_option("--expire-unauthenticated", config.options.expire_unauthenticated_days,
+                 "Delete unauthenticated identities with no login and no data, not active for "
+                 "this many days, hourly (0: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 36500));
   int64_t outbox_max_age_hours = 24;
   app.add_option("--outbox-max-age", outbox_max_age_hours,
                  "Hours a change's webhook posts and stream record are tried before they are "
@@ -251,6 +294,14 @@ int main(int argc, char** argv) {
               << std::endl;
     return 0;
   }
+  for (const auto& text : trusted_proxies) {
+    auto range = cairn::server::Cidr::parse(text);
+    if (!range.ok()) {
+      std::cerr << "cairn-server: --trusted-proxy " << range.status().message() << "\n";
+      return 2;
+    }
+    limits.trusted_proxies.add(*range);
+  }
   config.options.events.outbox_max_age = std::chrono::hours(outbox_max_age_hours);
   config.options.events.outbox_lease = std::chrono::seconds(outbox_lease_seconds);
   if (!read_signing_key(signing_key_file, &config.options.signing_key)) return 2;
@@ -290,11 +341,12 @@ int main(int argc, char** argv) {
   config.options.logger = std::make_shared<cairn::Logger>(
       cairn::server::make_log_sink(config.options.log_format, std::cerr), level);
 
-  // SIGINT and SIGTERM are taken by one waiting thread, not by whichever thread they hit.
+  // SIGINT, SIGTERM and SIGHUP are taken by one waiting thread, not by whichever thread they hit.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto server = cairn::server::Server::start(config);
@@ -308,11 +360,28 @@ int main(int argc, char** argv) {
   std::cout << "cairn-server listening on " << (*server)->url() << std::endl;
 
   std::thread signal_waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    config.options.logger->log(cairn::LogLevel::kInfo, std::string("stopping on ") +
-                                                           (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
-    (*server)->stop();
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig == SIGHUP) {
+        // The policy file again; a file with an error leaves the policy in force.
+        cairn::Status s = (*server)->api().limits().reload();
+        if (s.ok()) {
+          config.options.logger->log(cairn::LogLevel::kInfo,
+                                     "SIGHUP: policy reloaded from " + limits.policy_file);
+        } else {
+          config.options.logger->log(
+              cairn::LogLevel::kError,
+              "SIGHUP: policy not reloaded, the old one stays: " + s.message());
+        }
+        continue;
+      }
+      config.options.logger->log(
+          cairn::LogLevel::kInfo,
+          std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+      (*server)->stop();
+      return;
+    }
   });
   (*server)->wait();
   signal_waiter.join();

@@ -68,6 +68,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                      "another instance, given up as too old (expired) or past the outbox's "
                      "size (evicted)")
                  .Register(*registry_);
+  limited_ = &prometheus::BuildCounter()
+                  .Name("cairn_limited_total")
+                  .Help(
+                      "Requests refused by a rate limit (identity_reads, identity_writes, "
+                      "source, pool), a block (blocked_source, blocked_identity) or a quota "
+                      "(max_identities, max_storage)")
+                  .Register(*registry_);
   outbox_waiting_ = &prometheus::BuildGauge()
                          .Name("cairn_outbox_waiting")
                          .Help("Changes in the outbox whose deliveries are not all made yet")
@@ -113,6 +120,10 @@ std::string Metrics::render(const MetricsSnapshot& now) {
   advance(outbox_->Add({{"outcome", "expired"}}), now.outbox_expired);
   advance(outbox_->Add({{"outcome", "evicted"}}), now.outbox_evicted);
   outbox_waiting_->Set(static_cast<double>(now.outbox_waiting));
+  for (int i = 0; i < kLimitReasons; ++i) {
+    advance(limited_->Add({{"reason", limit_reason_name(static_cast<LimitReason>(i))}}),
+            now.limited[static_cast<size_t>(i)]);
+  }
   advance(*retries_, now.storage_retries);
   pool_->Add({{"state", "max"}}).Set(now.pool_max);
   pool_->Add({{"state", "open"}}).Set(now.pool_open);

@@ -9,6 +9,8 @@
 //                                                     sink); a failed one is tried again later
 //  cairn_outbox_changes_total{outcome="staged|completed|retried|taken_over|expired|evicted"}
 //  cairn_outbox_waiting                               changes whose deliveries are not all made
+//  cairn_limited_total{reason}                        requests refused by a rate limit, a block or
+//                                                     a quota (server/limits.h)
 //  cairn_storage_transaction_seconds{kind="read|write"}  as a histogram
 //  cairn_storage_retries_total                        writes run again (PostgreSQL)
 //  cairn_storage_pool_connections{state="max|open|in_use"}  PostgreSQL's pool
@@ -23,6 +25,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+
+#include "server/limits.h"
 
 namespace prometheus {
 class Registry;
@@ -44,6 +48,7 @@ struct MetricsSnapshot {
   uint64_t outbox_staged = 0, outbox_completed = 0, outbox_retried = 0, outbox_taken_over = 0,
            outbox_expired = 0, outbox_evicted = 0;
   int64_t outbox_waiting = 0;
+  std::array<uint64_t, kLimitReasons> limited{};  // by LimitReason
   uint64_t storage_retries = 0;
   int pool_max = 0, pool_open = 0, pool_in_use = 0;
 };
@@ -70,6 +75,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* webhooks_;
   prometheus::Family<prometheus::Counter>* outbox_;
   prometheus::Gauge* outbox_waiting_;
+  prometheus::Family<prometheus::Counter>* limited_;
   prometheus::Counter* retries_;
   prometheus::Family<prometheus::Gauge>* pool_;
   std::mutex render_mu_;

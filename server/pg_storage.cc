@@ -631,7 +631,26 @@ class PgTxn final : public StorageTxn {
     c_.query("DELETE FROM devices WHERE identity_id = $1", p);
     c_.query("DELETE FROM credentials WHERE identity_id = $1", p);
     c_.query("DELETE FROM logins WHERE identity_id = $1", p);
+    c_.query("DELETE FROM outbox WHERE identity_id = $1", p);
     c_.query("DELETE FROM identities WHERE id = $1", p);
+  }
+  void touch_identity(const std::string& id, Millis now) override {
+    c_.query("UPDATE identities SET modified = $1 WHERE id = $2", Params().add(now).add(id));
+  }
+  int64_t count_identities(const std::string& pool_id) override {
+    return c_.query("SELECT COUNT(*) FROM identities WHERE pool_id = $1", Params().add(pool_id))
+        .i64(0, 0);
+  }
+  std::vector<std::string> idle_unauthenticated_identities(Millis before,
+                                                           const std::string& after_id,
+                                                           int limit) override {
+    auto s = c_.query(
+        "SELECT i.id FROM identities i WHERE i.id > $1 AND i.modified < $2 "
+        "AND NOT EXISTS (SELECT 1 FROM logins l WHERE l.identity_id = i.id) "
+        "AND NOT EXISTS (SELECT 1 FROM datasets d WHERE d.identity_id = i.id) "
+        "ORDER BY i.id LIMIT $3",
+        Params().add(after_id).add(before).add(limit));
+    return all_rows<std::string>(s, [](const Rows& r, int i) { return r.text(i, 0); });
   }
 
   std::optional<LoginRow> login(const std::string& pool_id, const std::string& provider,

@@ -59,6 +59,7 @@ std::string Server::metrics_text() {
   now.outbox_expired = o.expired;
   now.outbox_evicted = o.evicted;
   now.outbox_waiting = o.waiting;
+  now.limited = api_->limits().counts();
   Storage::Stats st = api_->storage().stats();
   now.storage_retries = st.retries;
   now.pool_max = st.pool_size;

@@ -309,7 +309,30 @@ class SqliteTxn final : public StorageTxn {
     c_.prepare("DELETE FROM devices WHERE identity_id = ?").bind(id).run();
     c_.prepare("DELETE FROM credentials WHERE identity_id = ?").bind(id).run();
     c_.prepare("DELETE FROM logins WHERE identity_id = ?").bind(id).run();
+    c_.prepare("DELETE FROM outbox WHERE identity_id = ?").bind(id).run();
     c_.prepare("DELETE FROM identities WHERE id = ?").bind(id).run();
+  }
+  void touch_identity(const std::string& id, Millis now) override {
+    c_.prepare("UPDATE identities SET modified = ? WHERE id = ?").bind(now).bind(id).run();
+  }
+  int64_t count_identities(const std::string& pool_id) override {
+    auto s = c_.prepare("SELECT COUNT(*) FROM identities WHERE pool_id = ?");
+    s.bind(pool_id);
+    s.step();
+    return s.i64(0);
+  }
+  std::vector<std::string> idle_unauthenticated_identities(Millis before,
+                                                           const std::string& after_id,
+                                                           int limit) override {
+    auto s = c_.prepare(
+        "SELECT i.id FROM identities i WHERE i.id > ? AND i.modified < ? "
+        "AND NOT EXISTS (SELECT 1 FROM logins l WHERE l.identity_id = i.id) "
+        "AND NOT EXISTS (SELECT 1 FROM datasets d WHERE d.identity_id = i.id) "
+        "ORDER BY i.id LIMIT ?");
+    s.bind(after_id).bind(before).bind(limit);
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    return out;
   }
 
   std::optional<LoginRow> login(const std::string& pool_id, const std::string& provider,

@@ -155,7 +155,17 @@ class StorageTxn {
   virtual std::vector<IdentityRow> identities_after(const std::string& pool_id,
                                                     const std::string& after_id, int limit) = 0;
   virtual void put_identity(const IdentityRow& row) = 0;
-  virtual void delete_identity(const std::string& id) = 0;  // with its logins and credentials
+  // Deletes an identity with everything of it: logins, credentials, datasets, records, devices,
+  // subscriptions, outbox rows.
+  virtual void delete_identity(const std::string& id) = 0;
+  // Sets an identity's modified time (it got credentials or a token: its last activity).
+  virtual void touch_identity(const std::string& id, Millis now) = 0;
+  virtual int64_t count_identities(const std::string& pool_id) = 0;
+  // Up to `limit` identities, by id after `after_id`, last modified before `before`, with no
+  // login and no dataset (unauthenticated, never stored anything): what expiry may delete.
+  virtual std::vector<std::string> idle_unauthenticated_identities(Millis before,
+                                                                   const std::string& after_id,
+                                                                   int limit) = 0;
 
   // Logins.
   virtual std::optional<LoginRow> login(const std::string& pool_id, const std::string& provider,

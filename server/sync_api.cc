@@ -211,10 +211,20 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
   std::string modified_by = r.device_id           ? *r.device_id
                             : c.caller.identity() ? c.caller.identity_id
                                                   : r.identity_id;
+  // The pool's storage quota, against its usage as this process counts it.
+  int64_t max_pool_bytes = limits_.max_storage_bytes(r.identity_pool_id);
+  int64_t pool_bytes = 0;
+  if (max_pool_bytes > 0) {
+    auto usage = pool_usage_.get(r.identity_pool_id);
+    if (!usage.ok()) return usage.status();
+    pool_bytes = usage->bytes;
+  }
   std::vector<RecordRow> written;
   DatasetChange change;
+  int64_t grown = 0;  // bytes the dataset holds now, less those it held
   s = storage_->write([&](StorageTxn& txn) -> Status {
     written.clear();  // storage may run the transaction again after a serialization failure
+    grown = 0;
     auto streams = txn.pool_streams(r.identity_pool_id);
     if (!streams) return not_found("IdentityPool '" + r.identity_pool_id + "' not found.");
     Status st = check_identity_pool(txn, c.caller, r.identity_pool_id, r.identity_id);
@@ -277,6 +287,14 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
                                                    std::to_string(bytes) + " bytes; the limit is " +
                                                    std::to_string(options_.max_dataset_bytes));
     }
+    grown = bytes - ds.data_storage;
+    if (max_pool_bytes > 0 && grown > 0 && pool_bytes + grown > max_pool_bytes) {
+      limits_.refused(LimitReason::kMaxStorage);
+      return Status(ErrorCode::kLimitExceeded,
+                    "Identity pool '" + r.identity_pool_id + "' would hold " +
+                        std::to_string(pool_bytes + grown) + " bytes; its quota is " +
+                        std::to_string(max_pool_bytes));
+    }
     if (!patches->empty()) {
       ds.sync_count += 1;  // one successful call, one count
       ds.modified = c.now;
@@ -312,6 +330,7 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
     return Status::OK();
   });
   if (!s.ok()) return s;
+  if (grown != 0) pool_usage_.add(r.identity_pool_id, 0, grown);
   // Notifications and deliveries, off this request's path.
   if (!written.empty()) events_->changed(std::move(change));
   Writer w;
@@ -372,6 +391,7 @@ Reply Api::delete_dataset(Call& c, const sync::DeleteDatasetRequest& r) {
     return Status::OK();
   });
   if (!s.ok()) return s;
+  pool_usage_.add(r.identity_pool_id, 0, -before.data_storage);
   events_->changed(std::move(change));
   Writer w;
   w.begin_object();

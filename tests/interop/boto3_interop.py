@@ -14,6 +14,7 @@ import time
 import unittest
 
 import boto3
+import botocore.config
 from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -224,6 +225,46 @@ class Boto3Interop(unittest.TestCase):
         with self.assertRaises(ClientError) as e:
             self.identity.describe_identity_pool(IdentityPoolId=pool)
         self.assertEqual(error_code(e.exception), "ResourceNotFoundException")
+
+
+class Boto3Throttling(unittest.TestCase):
+    """A server with tiny limits: boto3 parses each refusal as TooManyRequestsException, and its
+    own retries (which a throttle gets) end in the same error."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = CairnServer(SERVER_BINARY, extra=(
+            "--source-per-second", "0.001", "--source-burst", "3",
+            "--identity-reads-per-second", "0.001", "--identity-reads-burst", "2"))
+        kw = dict(endpoint_url=cls.server.url, region_name="us-east-1")
+        cls.kw = kw
+        no_retry = botocore.config.Config(retries={"max_attempts": 1})
+        cls.identity = boto3.client("cognito-identity", config=no_retry, **kw)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0
+
+    def test_throttles_parse_as_too_many_requests(self):
+        identity_id = self.identity.get_id(IdentityPoolId=self.server.pool)["IdentityId"]
+        c = self.identity.get_credentials_for_identity(IdentityId=identity_id)["Credentials"]
+        self.identity.get_id(IdentityPoolId=self.server.pool)
+        with self.assertRaises(ClientError) as e:
+            self.identity.get_id(IdentityPoolId=self.server.pool)
+        self.assertEqual(error_code(e.exception), "TooManyRequestsException")
+        self.assertEqual(e.exception.response["ResponseMetadata"]["HTTPHeaders"]["retry-after"], "1000")
+        sync = boto3.client("cognito-sync", aws_access_key_id=c["AccessKeyId"],
+                            aws_secret_access_key=c["SecretKey"], aws_session_token=c["SessionToken"],
+                            config=botocore.config.Config(retries={"max_attempts": 2, "mode": "standard"}),
+                            **self.kw)
+        sync.list_datasets(IdentityPoolId=self.server.pool, IdentityId=identity_id)
+        sync.list_datasets(IdentityPoolId=self.server.pool, IdentityId=identity_id)
+        with self.assertRaises(ClientError) as e:
+            sync.list_datasets(IdentityPoolId=self.server.pool, IdentityId=identity_id)
+        self.assertEqual(error_code(e.exception), "TooManyRequestsException")
+        self.assertEqual(e.exception.response["ResponseMetadata"]["HTTPStatusCode"], 429)
+        self.assertGreaterEqual(e.exception.response["ResponseMetadata"]["RetryAttempts"], 1,
+                                "boto3 retries a throttle")
 
 
 class AwsCliInterop(unittest.TestCase):

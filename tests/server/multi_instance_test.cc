@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -98,6 +99,47 @@ struct TwoInstances : ::testing::Test {
     return std::make_shared<CognitoIdentityCredentialsProvider>(identity_client(a.url), o);
   }
 };
+
+// Rate limits hold per instance (docs/server.md, Limits): each keeps its own buckets, so a client
+// spread over N instances gets up to N times each rate. A block, read from the shared policy file
+// by every instance, holds on all of them.
+TEST(MultiInstanceLimits, EachInstanceKeepsItsOwnBucketsAndEveryOneHoldsTheBlocks) {
+  std::string db = cairn::testing::fresh_postgres_db();
+  char tmpl[] = "/tmp/cairn-multi-policy-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string policy = dir + "/policy.json";
+  std::ofstream(policy) << "{}";
+  std::vector<std::string> limits = {
+      "--identity-reads-per-second", "0.001", "--identity-reads-burst", "2", "--policy", policy};
+  ServerProcess a = start_instance(db, limits), b = start_instance(db, limits);
+  ASSERT_FALSE(a.url.empty() || b.url.empty());
+  CognitoIdentityProviderOptions o;
+  o.identity_pool_id = a.pool;
+  auto provider = std::make_shared<CognitoIdentityCredentialsProvider>(identity_client(a.url), o);
+  auto id = provider->identity_id();
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  auto client_of = [&](const std::string& url) {
+    ClientConfig c = config_for(url, provider);
+    c.retry.max_retries = 0;
+    return std::move(CognitoSyncClient::create(c)).value();
+  };
+  auto on_a = client_of(a.url), on_b = client_of(b.url);
+  auto read = [&](CognitoSyncClient& c) {
+    return c.list_datasets({a.pool, *id, std::nullopt, std::nullopt}).status().code();
+  };
+  for (auto* c : {on_a.get(), on_b.get()}) {
+    EXPECT_EQ(read(*c), ErrorCode::kOk);
+    EXPECT_EQ(read(*c), ErrorCode::kOk);
+    EXPECT_EQ(read(*c), ErrorCode::kTooManyRequests) << "this instance's burst is spent";
+  }
+  std::ofstream(policy) << R"({"blocked_identities":[")" + *id + R"("]})";
+  kill(a.pid, SIGHUP);
+  kill(b.pid, SIGHUP);
+  for (auto* c : {on_a.get(), on_b.get()}) {
+    EXPECT_TRUE(cairn::testing::eventually([&] { return read(*c) == ErrorCode::kNotAuthorized; }));
+  }
+  std::filesystem::remove_all(dir);
+}
 
 TEST_F(TwoInstances, CredentialsSessionTokensAndPageTokensFromOneInstanceWorkOnTheOther) {
   // Credentials from a, used on b.

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -343,6 +344,47 @@ TEST(ServerProcess, APostgresqlBackupIsASqliteFileThatRestoresIntoAnEmptySchema)
     EXPECT_EQ(restored.lines[0], first) << "the pool the backup holds, with its id";
     EXPECT_EQ(restored.stop(SIGTERM), 0);
   }
+  std::filesystem::remove_all(dir);
+}
+
+// The policy file is read at start (an error in it stops the start) and again on SIGHUP; a file
+// with an error then leaves the policy in force.
+TEST(ServerProcess, SighupReloadsThePolicyFile) {
+  std::string dir = temp_dir();
+  std::string policy = dir + "/policy.json", log = dir + "/stderr.log";
+  std::ofstream(policy) << R"({"blocked_sources":["127.0.0.0/8", "::1"]})";
+  std::vector<std::string> args = {
+      "--listen",         "127.0.0.1:0", "--db",     cairn::testing::test_db_url(dir + "/data"),
+      "--bootstrap-pool", "game",        "--policy", policy};
+  auto p = Process::start(args, log);
+  ASSERT_FALSE(p.url().empty());
+  std::string pool = p.lines[0].substr(p.lines[0].rfind(' ') + 1);
+  auto get_id = [&] {
+    httplib::Client http(p.url());
+    auto r = http.Post("/", {{"X-Amz-Target", "AWSCognitoIdentityService.GetId"}},
+                       R"({"IdentityPoolId":")" + pool + R"("})", "application/x-amz-json-1.1");
+    return r ? r->get_header_value("x-amzn-ErrorType") + std::to_string(r->status) : "none";
+  };
+  EXPECT_EQ(get_id(), "NotAuthorizedException400") << "loopback is blocked";
+  std::ofstream(policy) << "{}";
+  kill(p.pid, SIGHUP);
+  EXPECT_TRUE(cairn::testing::eventually([&] { return get_id() == "200"; }));
+  std::ofstream(policy) << R"({"blocked_sources": 7})";
+  kill(p.pid, SIGHUP);
+  EXPECT_TRUE(cairn::testing::eventually([&] {
+    for (const auto& line : lines_of(log)) {
+      if (line.find("SIGHUP: policy not reloaded, the old one stays") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }));
+  EXPECT_EQ(get_id(), "200");
+  EXPECT_EQ(p.stop(SIGTERM), 0);
+  std::string out;
+  args[args.size() - 1] = dir + "/absent.json";
+  EXPECT_EQ(run_to_end(args, &out), 2);
+  EXPECT_NE(out.find("cannot read the policy file"), std::string::npos) << out;
   std::filesystem::remove_all(dir);
 }
 

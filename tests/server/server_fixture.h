@@ -19,6 +19,18 @@ namespace cairn::testing {
 inline const char* kAdminKey = "AKIDCAIRNADMIN";
 inline const char* kAdminSecret = "cairn-admin-secret-for-tests";
 
+// Whether a test set any rate limit of its own (else TestServer turns them off).
+inline bool limits_given(const server::LimitsOptions& l) {
+  server::LimitsOptions defaults;
+  auto same = [](const server::Rate& a, const server::Rate& b) {
+    return a.per_second == b.per_second && a.burst == b.burst;
+  };
+  return !same(l.identity_reads, defaults.identity_reads) ||
+         !same(l.identity_writes, defaults.identity_writes) ||
+         !same(l.source_unauthenticated, defaults.source_unauthenticated) ||
+         !same(l.pool_requests, defaults.pool_requests);
+}
+
 class TestServer {
  public:
   explicit TestServer(server::ServerOptions options = {}, bool with_admin = true,
@@ -31,6 +43,14 @@ class TestServer {
     config.db = test_db_url(dir_);
     config.bootstrap_pools = {"game"};
     config.options = std::move(options);
+    // Tests run as fast as the machine allows: the rate limits would make their outcome depend
+    // on its speed. The tests of the limits set their own.
+    if (!limits_given(config.options.limits)) {
+      config.options.limits.identity_reads = {};
+      config.options.limits.identity_writes = {};
+      config.options.limits.source_unauthenticated = {};
+      config.options.limits.pool_requests = {};
+    }
     if (config.options.events.data_dir == server::EventsOptions().data_dir) {
       config.options.events.data_dir = dir_;  // stream files stay in the test's directory
     }
