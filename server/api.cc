@@ -62,6 +62,8 @@ std::vector<std::string> split_raw(const std::string& path) {
 thread_local PhaseTotals t_phases;
 // A rate limit's answer sets it: the Retry-After of this thread's request, in seconds.
 thread_local int t_retry_after = 0;
+// Whether this thread's request was refused by a rate limit or a block.
+thread_local bool t_refused = false;
 
 uint64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
   return static_cast<uint64_t>(
@@ -111,6 +113,11 @@ class TimedStorage final : public Storage {
 
 int& retry_after_of_this_request() { return t_retry_after; }
 
+Status refused_by_limits(Status s) {
+  if (!s.ok()) t_refused = true;
+  return s;
+}
+
 Result<std::unique_ptr<Api>> Api::create(std::unique_ptr<Storage> storage, ServerOptions options) {
   auto signer = TokenSigner::load_or_create(*storage, options.signing_key);
   if (!signer.ok()) return signer.status();
@@ -159,7 +166,8 @@ Api::Api(std::unique_ptr<Storage> storage, TokenSigner tokens, ServerOptions opt
             if (!s.ok()) return s;
             return u;
           },
-          clock_) {
+          clock_),
+      tarpit_(options_.limits.refusal_delay, options_.limits.max_delayed, clock_) {
   events_ = std::make_unique<EventHub>(storage_.get(), options_.events, options_.logger,
                                        options_.events.transport);
   if (options_.events.transport) {
@@ -321,10 +329,11 @@ void Api::handle(const ServerRequest& request, Respond respond) {
   bool identity_protocol = request.method == "POST" && request.has_header("X-Amz-Target");
   Reply reply = std::string();
   t_retry_after = 0;
+  t_refused = false;
   call.client =
       limits_.client_address(request.remote_addr, request.get_header_value("X-Forwarded-For"));
   if (Status blocked = limits_.admit_source(call.client); !blocked.ok()) {
-    reply = blocked;
+    reply = refused_by_limits(blocked);
   } else if (identity_protocol) {
     std::string target = request.get_header_value("X-Amz-Target");
     if (target.rfind(kIdentityTargetPrefix, 0) == 0) {
@@ -341,6 +350,13 @@ void Api::handle(const ServerRequest& request, Respond respond) {
     ServerResponse response =
         this->respond(request, operation, identity_protocol, std::move(reply), started, t_phases);
     if (t_retry_after > 0) response.set_header("Retry-After", std::to_string(t_retry_after));
+    if (t_refused) {
+      // A refused client waits for its answer: one that sends again at once slows down.
+      std::function<void()> answer = [respond, response]() mutable {
+        respond(std::move(response));
+      };
+      if (tarpit_.hold(answer)) return;
+    }
     respond(std::move(response));
     return;
   }
@@ -360,6 +376,7 @@ std::variant<ServerResponse, std::shared_ptr<Channel>> Api::upgrade(const Server
   Call call{&request, Caller{}, now(), {}, /*upgrade=*/true, nullptr, {}};
   std::string operation = "Unknown";
   t_retry_after = 0;
+  t_refused = false;
   call.client =
       limits_.client_address(request.remote_addr, request.get_header_value("X-Forwarded-For"));
   Status blocked = limits_.admit_source(call.client);
@@ -530,7 +547,7 @@ Reply Api::route_sync(Call& call, std::string& operation) {
   std::string identity = n > 3 ? seg[3] : "";
   std::string dataset = n > 5 ? seg[5] : "";
   Status admitted = admit_sync(call, operation, pool, identity);
-  if (!admitted.ok()) return admitted;
+  if (!admitted.ok()) return refused_by_limits(admitted);
 
   if (operation == "ListIdentityPoolUsage") {
     sync::ListIdentityPoolUsageRequest r;
@@ -715,7 +732,7 @@ Reply Api::route_identity(Call& call, const std::string& operation) {
   if (unsigned_op) {
     // Anyone may call these, so they are limited by where they come from.
     Status s = limits_.admit_unauthenticated(call.client, &t_retry_after);
-    if (!s.ok()) return s;
+    if (!s.ok()) return refused_by_limits(s);
   } else {
     auto auth_started = std::chrono::steady_clock::now();
     uint64_t storage_before = t_phases.storage_ns;

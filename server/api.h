@@ -89,6 +89,9 @@ using Reply = Result<std::string>;
 // The Retry-After, in seconds, that this thread's request answers with (0: none): a rate
 // limit's refusal sets it.
 int& retry_after_of_this_request();
+// Marks this thread's request as refused by a rate limit or a block (its answer then waits in
+// the tarpit, LimitsOptions::refusal_delay), and returns `s`.
+Status refused_by_limits(Status s);
 
 class Api {
  public:
@@ -97,7 +100,8 @@ class Api {
   ~Api();
 
   using Respond = std::function<void(ServerResponse)>;
-  // Answers `request` through `respond`, once, on this thread or (a parked poll) on the thread
+  // Answers `request` through `respond`, once, on this thread or (a parked poll, or a refusal the
+  // tarpit holds back) on the thread
   // that wakes it. `request` need not outlive the call.
   void handle(const ServerRequest& request, Respond respond);
   // A WebSocket upgrade of the notification channel's path, authenticated and authorised as its
@@ -130,6 +134,8 @@ class Api {
   Storage& storage() { return *storage_; }
   // Rate limits, blocks and quotas; reload() on SIGHUP.
   Limits& limits() { return limits_; }
+  // Refusals whose answers are held back now.
+  size_t refusals_held() const { return tarpit_.held(); }
   // Deletes the identities expiry may delete (ServerOptions::expire_unauthenticated_days) that
   // were last active before `before`; how many. The server runs it hourly.
   Result<int64_t> expire_idle_identities(Millis before);
@@ -283,6 +289,8 @@ class Api {
   std::map<std::string, PhaseTotals> phases_;
   PoolUsage pool_usage_;   // for the quotas; counts through storage_
   Millis expired_at_ = 0;  // the last expiry run
+  // Last: destroyed first, answering what it holds while everything else is still there.
+  Tarpit tarpit_;
 };
 
 }  // namespace cairn::server

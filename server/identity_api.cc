@@ -258,7 +258,7 @@ Status Api::identity_quota_refusal(const std::string& pool_id) {
 
 Reply Api::get_id(Call& c, const identity::GetIdRequest& r) {
   Status admitted = limits_.admit_pool(r.identity_pool_id, &retry_after_of_this_request());
-  if (!admitted.ok()) return admitted;
+  if (!admitted.ok()) return refused_by_limits(admitted);
   bool full = false;
   Status quota = identity_quota(r.identity_pool_id, &full);
   if (!quota.ok()) return quota;
@@ -336,7 +336,7 @@ Result<Resolved> resolve_identity(
 Reply Api::get_credentials_for_identity(Call& c,
                                         const identity::GetCredentialsForIdentityRequest& r) {
   Status admitted = limits_.admit_identity(r.identity_id);
-  if (!admitted.ok()) return admitted;
+  if (!admitted.ok()) return refused_by_limits(admitted);
   CredentialsRow creds;
   std::string session_token;
   bool merged = false;  // then the source identity's credentials are gone
@@ -385,7 +385,7 @@ Reply Api::get_credentials_for_identity(Call& c,
 
 Reply Api::get_open_id_token(Call& c, const identity::GetOpenIdTokenRequest& r) {
   Status admitted = limits_.admit_identity(r.identity_id);
-  if (!admitted.ok()) return admitted;
+  if (!admitted.ok()) return refused_by_limits(admitted);
   std::string id, pool_id;
   bool merged = false;  // then the source identity's credentials are gone
   Status s = storage_->write([&](StorageTxn& txn) -> Status {

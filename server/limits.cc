@@ -390,6 +390,62 @@ std::array<uint64_t, kLimitReasons> Limits::counts() const {
   return out;
 }
 
+// --- tarpit --------------------------------------------------------------------------------------
+
+Tarpit::Tarpit(std::chrono::milliseconds delay, size_t max, std::shared_ptr<Clock> clock)
+    : delay_(delay), max_(max), clock_(clock ? std::move(clock) : Clock::system()) {
+  if (delay_.count() > 0) thread_ = std::thread([this] { run(); });
+}
+
+Tarpit::~Tarpit() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Tarpit::hold(std::function<void()>& answer) {
+  if (delay_.count() <= 0) return false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopping_ || due_.size() >= max_) return false;
+    due_.emplace(clock_->monotonic_now() + delay_, std::move(answer));
+  }
+  cv_.notify_all();
+  return true;
+}
+
+size_t Tarpit::held() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return due_.size();
+}
+
+void Tarpit::run() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    std::vector<std::function<void()>> now;
+    auto at = clock_->monotonic_now();
+    while (!due_.empty() && (stopping_ || due_.begin()->first <= at)) {
+      now.push_back(std::move(due_.begin()->second));
+      due_.erase(due_.begin());
+    }
+    if (!now.empty()) {
+      l.unlock();
+      for (auto& answer : now) answer();
+      l.lock();
+      continue;
+    }
+    if (stopping_) return;
+    if (due_.empty()) {
+      cv_.wait(l);
+    } else {
+      clock_->wait_until(l, cv_, due_.begin()->first);
+    }
+  }
+}
+
 // --- pool usage ----------------------------------------------------------------------------------
 
 PoolUsage::PoolUsage(Count count, std::shared_ptr<Clock> clock, std::chrono::seconds recount)

@@ -17,6 +17,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -25,6 +26,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -107,6 +109,11 @@ struct LimitsOptions {
   CidrSet trusted_proxies;
   // The policy file, read at start and again by reload(); empty: none.
   std::string policy_file;
+  // A refused request (a rate limit or a block) is answered this late, so that a client that
+  // sends again as soon as it is answered slows to one request per delay and connection (0: at
+  // once). At most `max_delayed` answers wait at once; past that they go at once.
+  std::chrono::milliseconds refusal_delay{1000};
+  size_t max_delayed = 10000;
 };
 
 // Why a request was refused, for cairn_limited_total{reason}.
@@ -186,6 +193,29 @@ class Limits {
   std::shared_ptr<const Policy> policy_;
   TokenBuckets buckets_;
   std::array<std::atomic<uint64_t>, kLimitReasons> counts_{};
+};
+
+// Answers held back for a while, then sent from one timer thread: a held answer costs its
+// connection and a closure, not a thread.
+class Tarpit {
+ public:
+  Tarpit(std::chrono::milliseconds delay, size_t max, std::shared_ptr<Clock> clock);
+  ~Tarpit();  // sends everything still held, at once
+  // Holds `answer` for the delay; false (and `answer` untouched) when the delay is 0 or `max`
+  // answers are held already: the caller answers now.
+  bool hold(std::function<void()>& answer);
+  size_t held() const;
+
+ private:
+  void run();
+  std::chrono::milliseconds delay_;
+  size_t max_;
+  std::shared_ptr<Clock> clock_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::multimap<Clock::MonotonicTime, std::function<void()>> due_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 // A pool's identities and stored bytes, for its quotas: counted from storage when first asked

@@ -213,6 +213,12 @@ int main(int argc, char** argv) {
                  "(repeatable); from anyone else the header is ignored")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  int64_t refusal_delay_ms = limits.refusal_delay.count();
+  app.add_option("--refusal-delay-ms", refusal_delay_ms,
+                 "A request refused by a rate limit or a block is answered this late, so that a "
+                 "client sending again at once slows down (0: at once)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 60000));
   app.add_option("--policy", limits.policy_file,
                  "JSON file of blocked sources and identities and per-pool limits, read again "
                  "on SIGHUP (docs/server.md, Limits)");
@@ -302,6 +308,7 @@ int main(int argc, char** argv) {
     }
     limits.trusted_proxies.add(*range);
   }
+  limits.refusal_delay = std::chrono::milliseconds(refusal_delay_ms);
   config.options.events.outbox_max_age = std::chrono::hours(outbox_max_age_hours);
   config.options.events.outbox_lease = std::chrono::seconds(outbox_lease_seconds);
   if (!read_signing_key(signing_key_file, &config.options.signing_key)) return 2;

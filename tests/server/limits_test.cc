@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <limits>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "cairn/sync_manager.h"
 #include "fixtures/manual_clock.h"
@@ -140,6 +142,38 @@ TEST(Limits, ABucketRefillsWithTime) {
   clock->advance(std::chrono::milliseconds(1));
   EXPECT_TRUE(list_datasets(*c, ts.pool(), d.identity_id).ok());
   EXPECT_EQ(list_datasets(*c, ts.pool(), d.identity_id).code(), ErrorCode::kTooManyRequests);
+}
+
+// A refused client gets its answer only after the refusal delay (here on a manual clock), so one
+// that sends again as soon as it is answered slows down; the tarpit holds only so many.
+TEST(Limits, ARefusalIsAnsweredAfterTheDelayAndTheTarpitIsBounded) {
+  auto clock = std::make_shared<testing::ManualClock>();
+  server::ServerOptions o;
+  o.clock = clock;
+  o.limits.source_unauthenticated = kSlow(1);
+  o.limits.refusal_delay = std::chrono::seconds(2);  // not the default, which TestServer turns off
+  o.limits.max_delayed = 2;
+  TestServer ts(o);
+  ASSERT_EQ(identity_call(ts, "GetId", get_id_body(ts.pool()))->status, 200);
+  std::vector<std::thread> refused;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 2; ++i) {
+    refused.emplace_back([&] {
+      auto r = identity_call(ts, "GetId", get_id_body(ts.pool()));
+      EXPECT_TRUE(r && r->body.find("TooManyRequestsException") != std::string::npos);
+      ++answered;
+    });
+  }
+  ASSERT_TRUE(testing::eventually([&] { return ts.server().api().refusals_held() == 2; }));
+  // The tarpit is full: the next refusal is answered at once.
+  auto third = identity_call(ts, "GetId", get_id_body(ts.pool()));
+  ASSERT_TRUE(third);
+  EXPECT_NE(third->body.find("TooManyRequestsException"), std::string::npos);
+  EXPECT_EQ(answered.load(), 0) << "held until the clock moves";
+  clock->advance(std::chrono::seconds(2));
+  for (auto& t : refused) t.join();
+  EXPECT_EQ(answered.load(), 2);
+  EXPECT_EQ(ts.server().api().refusals_held(), 0u);
 }
 
 TEST(Limits, TheUnauthenticatedOperationsAreLimitedPerSourceAddress) {

@@ -51,6 +51,10 @@ class TestServer {
       config.options.limits.source_unauthenticated = {};
       config.options.limits.pool_requests = {};
     }
+    // Refusals are answered at once unless a test asks for the tarpit.
+    if (config.options.limits.refusal_delay == server::LimitsOptions().refusal_delay) {
+      config.options.limits.refusal_delay = std::chrono::milliseconds(0);
+    }
     if (config.options.events.data_dir == server::EventsOptions().data_dir) {
       config.options.events.data_dir = dir_;  // stream files stay in the test's directory
     }
