@@ -325,10 +325,20 @@ PairTally pair_schedules(int n) {
           ADD_FAILURE() << save.status().ToString();
           return tally;
         }
-        // The cut lands at a random moment of the stream below, which syncs after every few puts.
-        const auto delay = std::chrono::microseconds(2000 + rng() % 40000);
-        std::thread cutter([&power, delay] {
-          std::this_thread::sleep_for(delay);
+        // The cut lands at a random moment of the stream below, which syncs after every few
+        // puts: once a random number (0 to 3) of its syncs have finished, within twice the time
+        // the last one took. Counted in syncs, not in time, so a slow build cuts as deep into the
+        // stream as a fast one.
+        const int after_syncs = static_cast<int>(rng() % 4);
+        const uint64_t spread = rng();
+        std::atomic<int> synced{0};
+        std::atomic<int64_t> last_sync_us{1000};
+        std::thread cutter([&] {
+          while (synced.load() < after_syncs && !power.out()) {
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+          }
+          std::this_thread::sleep_for(
+              std::chrono::microseconds(spread % static_cast<uint64_t>(2 * last_sync_us.load())));
           power.cut();
         });
         for (int i = 0; !power.out(); ++i) {
@@ -337,8 +347,14 @@ PairTally pair_schedules(int n) {
               key, std::to_string(schedule) + "." + std::to_string(cut) + "." + std::to_string(i));
           if (!put.ok()) break;
           if (i % 3 == 2) {
+            auto started = std::chrono::steady_clock::now();
             SyncResult r = (*save)->synchronize({}).get();
+            last_sync_us =
+                std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::steady_clock::now() - started)
+                                         .count());
             if (r.status.ok() && !power.out()) ++tally.syncs;
+            ++synced;
           }
         }
         cutter.join();
