@@ -690,14 +690,15 @@ void EventHub::stage(StorageTxn& txn, DatasetChange& c, const std::string& strea
 }
 
 void EventHub::changed(DatasetChange change) {
+  const bool staged = change.outbox_id != 0;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (stopping_) return;
-    if (change.outbox_id) in_flight_.insert(change.outbox_id);
+    if (staged) in_flight_.insert(change.outbox_id);
     queue_.push_back(std::move(change));
     ++taken_;
   }
-  if (change.outbox_id) {
+  if (staged) {
     std::lock_guard<std::mutex> l(counts_mu_);
     ++counts_.staged;
   }
