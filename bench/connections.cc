@@ -206,7 +206,11 @@ int run(size_t listeners, size_t active, double seconds, const std::string& out)
       "sqlite:" + dir.path + "/cairn.db", "--bootstrap-pool", "load", "--admin-access-key-id",
       kAdminKey, "--admin-secret-access-key", kAdminSecret, "--max-listeners-per-identity",
       std::to_string(listeners + 16), "--max-connections", std::to_string(listeners * 2 + 1024),
-      "--log-level", "warn", "--data-dir", dir.path});
+      "--log-level", "warn", "--data-dir", dir.path,
+      // A capacity run: its listeners share one identity, and its devices sync as fast as they
+      // are answered, which the per-identity and per-address limits would hold back.
+      "--identity-reads-per-second", "0", "--identity-writes-per-second", "0",
+      "--source-per-second", "0", "--pool-requests-per-second", "0"});
   if (!server) return 1;
   std::string pool;
   for (const auto& line : server->lines()) {
