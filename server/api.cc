@@ -199,7 +199,10 @@ Api::~Api() {
   (void)flush_sync_sessions();
 }
 
-void Api::begin_shutdown() { events_->shutdown(); }
+void Api::begin_shutdown() {
+  events_->shutdown();
+  tarpit_.release_all();  // held refusals answer now, like the waiting polls
+}
 
 void Api::health(ServerResponse& response) {
   stamp(response);

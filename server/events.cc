@@ -735,11 +735,15 @@ void EventHub::run() {
   // A storage no other process uses holds, at start, only rows a previous run left: take them
   // all at once, leased or not.
   if (!storage_->shared()) {
-    while (housekeep(true, true) == kClaimBatch) {
+    // Batch after batch, each after the last row of the one before: a row taken here is leased
+    // to this process, and must not be taken again while its round runs.
+    int64_t after = 0;
+    while (housekeep(true, true, &after) == kClaimBatch) {
     }
   }
   auto next_sweep = std::chrono::steady_clock::now() + options_.outbox_sweep;
   bool hurried = false;
+  int64_t sweep_after = 0;
   for (;;) {
     std::optional<DatasetChange> change;
     bool sweep = false, finish = false, stopping = false;
@@ -768,7 +772,12 @@ void EventHub::run() {
       }
       drained_cv_.notify_all();
     }
-    if (finish || sweep) housekeep(sweep, false);
+    if (finish || sweep) {
+      // Sweeps walk the table from the front, a batch at a time, so that rows this process is
+      // still delivering (taken again when their lease ran out) never hide the ones behind them.
+      size_t taken = housekeep(sweep, false, sweep ? &sweep_after : nullptr);
+      if (sweep && taken < static_cast<size_t>(kClaimBatch)) sweep_after = 0;
+    }
     if (sweep) next_sweep = std::chrono::steady_clock::now() + options_.outbox_sweep;
     if (stopping && !finish) {
       // Nothing more will be posted: the outbox makes its last attempts without waiting, and
@@ -791,7 +800,7 @@ void EventHub::finished(const std::shared_ptr<Round>& round) {
   cv_.notify_all();
 }
 
-size_t EventHub::housekeep(bool sweep, bool take_everything) {
+size_t EventHub::housekeep(bool sweep, bool take_everything, int64_t* after_id) {
   std::vector<std::shared_ptr<Round>> rounds;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -822,7 +831,8 @@ size_t EventHub::housekeep(bool sweep, bool take_everything) {
     if (sweep) {
       trimmed = txn.trim_outbox(now - options_.outbox_max_age.count(), options_.outbox_max_rows);
       claimed = txn.claim_outbox(take_everything ? std::numeric_limits<Millis>::max() : now,
-                                 now + options_.outbox_lease.count(), kClaimBatch);
+                                 now + options_.outbox_lease.count(), after_id ? *after_id : 0,
+                                 kClaimBatch);
       size = txn.outbox_size();
     }
     return Status::OK();
@@ -842,7 +852,10 @@ size_t EventHub::housekeep(bool sweep, bool take_everything) {
     counts_.retried += failed.size();
     counts_.expired += static_cast<uint64_t>(trimmed.first);
     counts_.evicted += static_cast<uint64_t>(trimmed.second);
-    if (sweep) counts_.waiting = size.first;
+    if (sweep) {
+      counts_.waiting = size.first;
+      ++counts_.sweeps;
+    }
   }
   if (logger_ && (trimmed.first || trimmed.second)) {
     logger_->log(LogLevel::kWarn,
@@ -851,6 +864,7 @@ size_t EventHub::housekeep(bool sweep, bool take_everything) {
                      std::to_string(trimmed.second) + " beyond the newest " +
                      std::to_string(options_.outbox_max_rows) + "; their deliveries are lost");
   }
+  if (after_id && !claimed.empty()) *after_id = claimed.back().id;
   for (const auto& row : claimed) {
     {
       std::lock_guard<std::mutex> l(mu_);

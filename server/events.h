@@ -310,6 +310,7 @@ struct OutboxCounts {
   uint64_t expired = 0;     // rows given up past outbox_max_age
   uint64_t evicted = 0;     // rows given up past outbox_max_rows
   int64_t waiting = 0;      // rows in the table at the last sweep
+  uint64_t sweeps = 0;      // sweeps run (each takes over at most kClaimBatch rows)
 };
 
 // Takes committed changes and sets off their notifications and stream records in order.
@@ -348,9 +349,10 @@ class EventHub {
   void finished(const std::shared_ptr<Round>& round);
   // Deletes the rows whose rounds are done, schedules those that failed, and when due, trims the
   // outbox and takes over up to kClaimBatch rows whose lease ran out (every row, when
-  // `take_everything`); how many it took. On the hub's thread.
+  // `take_everything`), after *after_id when given, which it then moves to the last row taken;
+  // how many it took. On the hub's thread.
   static constexpr int kClaimBatch = 100;
-  size_t housekeep(bool sweep, bool take_everything);
+  size_t housekeep(bool sweep, bool take_everything, int64_t* after_id);
   void received(const std::string& message);  // another instance's notifications
 
   Storage* storage_;

@@ -398,12 +398,16 @@ Tarpit::Tarpit(std::chrono::milliseconds delay, size_t max, std::shared_ptr<Cloc
 }
 
 Tarpit::~Tarpit() {
+  release_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Tarpit::release_all() {
   {
     std::lock_guard<std::mutex> l(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
 }
 
 bool Tarpit::hold(std::function<void()>& answer) {

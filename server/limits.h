@@ -205,6 +205,8 @@ class Tarpit {
   // answers are held already: the caller answers now.
   bool hold(std::function<void()>& answer);
   size_t held() const;
+  // Sends everything held at once, and holds nothing from then on (the server is stopping).
+  void release_all();
 
  private:
   void run();

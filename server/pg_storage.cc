@@ -449,13 +449,14 @@ class PgTxn final : public StorageTxn {
             .add(r.lease_until));
     return s.i64(0, 0);
   }
-  std::vector<OutboxRow> claim_outbox(Millis now, Millis lease_until, int limit) override {
+  std::vector<OutboxRow> claim_outbox(Millis now, Millis lease_until, int64_t after_id,
+                                      int limit) override {
     // SKIP LOCKED: instances sweeping at once each take different rows, and none waits.
     auto s = c_.query(
         "UPDATE outbox SET lease_until = $1 WHERE id IN (SELECT id FROM outbox "
-        "WHERE lease_until < $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+        "WHERE lease_until < $2 AND id > $3 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) "
         "RETURNING " OUTBOX_COLUMNS,
-        Params().add(lease_until).add(now).add(limit));
+        Params().add(lease_until).add(now).add(after_id).add(limit));
     auto rows = all_rows<OutboxRow>(s, read_outbox);
     std::sort(rows.begin(), rows.end(),
               [](const OutboxRow& a, const OutboxRow& b) { return a.id < b.id; });

@@ -677,11 +677,12 @@ class SqliteTxn final : public StorageTxn {
         .run();
     return sqlite3_last_insert_rowid(c_.handle());
   }
-  std::vector<OutboxRow> claim_outbox(Millis now, Millis lease_until, int limit) override {
+  std::vector<OutboxRow> claim_outbox(Millis now, Millis lease_until, int64_t after_id,
+                                      int limit) override {
     // One writer at a time: nobody else can take these rows between the read and the update.
     auto s = c_.prepare("SELECT " OUTBOX_COLUMNS
-                        " FROM outbox WHERE lease_until < ? ORDER BY id LIMIT ?");
-    s.bind(now).bind(limit);
+                        " FROM outbox WHERE lease_until < ? AND id > ? ORDER BY id LIMIT ?");
+    s.bind(now).bind(after_id).bind(limit);
     std::vector<OutboxRow> out;
     while (s.step()) out.push_back(read_outbox(s));
     for (auto& r : out) {

@@ -276,9 +276,10 @@ class StorageTxn {
   virtual std::optional<std::string> pool_streams(const std::string& pool_id) = 0;
   // Adds a row (its id, created and lease as given, but for the id) and returns its id.
   virtual int64_t add_outbox(const OutboxRow& row) = 0;
-  // Takes up to `limit` rows whose lease ended before `now`, oldest first, and leases them until
-  // `lease_until`. Concurrent claimers never take the same row.
-  virtual std::vector<OutboxRow> claim_outbox(Millis now, Millis lease_until, int limit) = 0;
+  // Takes up to `limit` rows after `after_id` whose lease ended before `now`, oldest first, and
+  // leases them until `lease_until`. Concurrent claimers never take the same row.
+  virtual std::vector<OutboxRow> claim_outbox(Millis now, Millis lease_until, int64_t after_id,
+                                              int limit) = 0;
   // Records a delivery round that left some deliveries failing.
   virtual void retry_outbox(int64_t id, const std::string& done, int64_t attempts,
                             Millis lease_until) = 0;

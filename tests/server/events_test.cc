@@ -341,6 +341,29 @@ TEST(Outbox, DeliveriesOwedWhenTheServerStopsAreMadeOnceItIsBack) {
   expect_stable_ids(hook.received());
 }
 
+// A server starting on a database that owes many changes takes them a batch at a time, each
+// once: it must not take again the rows it has just taken while their rounds run.
+TEST(Outbox, AtStartEveryOwedChangeIsTakenOnceBatchByBatch) {
+  if (testing::testing_postgres()) {
+    GTEST_SKIP() << "on PostgreSQL a restarted instance waits for the leases (Outbox tests above)";
+  }
+  HookServer hook;
+  hook.set_handler([](const std::string&, size_t, httplib::Response& res) { res.status = 503; });
+  server::ServerOptions o;
+  o.events.delivery_attempts = 1;
+  o.events.outbox_retry_delay = std::chrono::hours(1);
+  o.events.outbox_sweep = std::chrono::hours(1);  // only the sweeps at start
+  OutboxFixture f(hook, o);
+  constexpr int kChanges = 150;  // a batch and a half
+  for (int i = 0; i < kChanges; ++i) ASSERT_TRUE(f.push("k" + std::to_string(i), 0).ok());
+  ASSERT_TRUE(eventually([&] { return f.counts().retried == kChanges; }));
+  f.ts->restart();
+  ASSERT_TRUE(eventually([&] { return f.counts().retried == kChanges; }))
+      << "each owed change gets one round after the restart";
+  EXPECT_EQ(f.counts().sweeps, 2u) << "two batches at start, then no sweep for an hour";
+  EXPECT_EQ(f.counts().retried, static_cast<uint64_t>(kChanges)) << "none taken twice";
+}
+
 TEST(Outbox, IsBoundedByRowsAndByAgeAndCountsWhatItGivesUp) {
   HookServer hook;
   hook.set_handler([](const std::string&, size_t, httplib::Response& res) { res.status = 503; });

@@ -174,6 +174,16 @@ TEST(Limits, ARefusalIsAnsweredAfterTheDelayAndTheTarpitIsBounded) {
   for (auto& t : refused) t.join();
   EXPECT_EQ(answered.load(), 2);
   EXPECT_EQ(ts.server().api().refusals_held(), 0u);
+  // A server that stops answers what it holds at once, as it does its waiting polls.
+  std::thread last([&] {
+    auto r = identity_call(ts, "GetId", get_id_body(ts.pool()));
+    EXPECT_TRUE(r && r->body.find("TooManyRequestsException") != std::string::npos);
+    ++answered;
+  });
+  ASSERT_TRUE(testing::eventually([&] { return ts.server().api().refusals_held() == 1; }));
+  ts.restart();
+  last.join();
+  EXPECT_EQ(answered.load(), 3);
 }
 
 TEST(Limits, TheUnauthenticatedOperationsAreLimitedPerSourceAddress) {
@@ -443,7 +453,7 @@ TEST(DeleteIdentities, TakesTheIdentitysSyncDataFromEveryTable) {
             EXPECT_TRUE(txn.records_after(gone.identity_id, "save", -1, -1, "", 10).empty());
             EXPECT_FALSE(txn.device_by_token(gone.identity_id, "GCM", "t-" + gone.identity_id));
             EXPECT_TRUE(txn.subscribers_of(gone.identity_id, "save").empty());
-            auto left = txn.claim_outbox(std::numeric_limits<server::Millis>::max(), 0, 100);
+            auto left = txn.claim_outbox(std::numeric_limits<server::Millis>::max(), 0, 0, 100);
             for (const auto& row : left) EXPECT_NE(row.identity_id, gone.identity_id);
             EXPECT_FALSE(left.empty()) << "the other identity's rows stay";
             return Status::OK();
