@@ -15,7 +15,9 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -293,6 +295,32 @@ ServerRecords server_records(const std::string& db, const std::string& identity_
   return out;
 }
 
+// The device of the paired schedules, opened on `server`: its manager and its "save" dataset,
+// or nothing (and a failure added) when either cannot be opened.
+struct PairDevice {
+  std::unique_ptr<SyncManager> manager;
+  std::shared_ptr<Dataset> save;
+};
+std::optional<PairDevice> open_device(server::Server& server, const std::string& path,
+                                      const std::function<void(SyncManagerOptions&)>& tweak) {
+  SyncManagerOptions o;
+  o.endpoint = server.url();
+  o.identity_pool_id = server.pools()[0].second;
+  o.database_path = path;
+  tweak(o);
+  auto manager = SyncManager::open(o);
+  if (!manager.ok()) {
+    ADD_FAILURE() << manager.status().ToString();
+    return std::nullopt;
+  }
+  auto save = (*manager)->open_or_create_dataset("save");
+  if (!save.ok()) {
+    ADD_FAILURE() << save.status().ToString();
+    return std::nullopt;
+  }
+  return PairDevice{std::move(*manager), std::move(*save)};
+}
+
 PairTally pair_schedules(int n) {
   auto& power = PowerCutVfs::install();
   PairTally tally;
@@ -305,26 +333,15 @@ PairTally pair_schedules(int n) {
     for (int cut = 0; cut < 3; ++cut) {
       auto server = start_server(db);
       if (!server) return tally;
-      std::string pool = server->pools()[0].second;
       {
-        SyncManagerOptions o;
-        o.endpoint = server->url();
-        o.identity_pool_id = pool;
-        o.database_path = device_db;
-        o.retry.max_retries = 0;
-        // Half the schedules keep each device commit on disk; under the default, a cut takes
-        // back everything since the device's last checkpoint, which the property allows too.
-        o.durable_writes = schedule % 2 == 0;
-        auto manager = SyncManager::open(o);
-        if (!manager.ok()) {
-          ADD_FAILURE() << manager.status().ToString();
-          return tally;
-        }
-        auto save = (*manager)->open_or_create_dataset("save");
-        if (!save.ok()) {
-          ADD_FAILURE() << save.status().ToString();
-          return tally;
-        }
+        auto device = open_device(*server, device_db, [&](SyncManagerOptions& o) {
+          o.retry.max_retries = 0;
+          // Half the schedules keep each device commit on disk; under the default, a cut takes
+          // back everything since the device's last checkpoint, which the property allows too.
+          o.durable_writes = schedule % 2 == 0;
+        });
+        if (!device) return tally;
+        auto& save = device->save;
         // The cut lands at a random moment of the stream below, which syncs after every few
         // puts: once a random number (0 to 3) of its syncs have finished, within twice the time
         // the last one took. Counted in syncs, not in time, so a slow build cuts as deep into the
@@ -343,12 +360,12 @@ PairTally pair_schedules(int n) {
         });
         for (int i = 0; !power.out(); ++i) {
           std::string key = "k" + std::to_string(rng() % 12);
-          Status put = (*save)->put(
+          Status put = save->put(
               key, std::to_string(schedule) + "." + std::to_string(cut) + "." + std::to_string(i));
           if (!put.ok()) break;
           if (i % 3 == 2) {
             auto started = std::chrono::steady_clock::now();
-            SyncResult r = (*save)->synchronize({}).get();
+            SyncResult r = save->synchronize({}).get();
             last_sync_us =
                 std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(
                                          std::chrono::steady_clock::now() - started)
@@ -400,32 +417,22 @@ PairTally pair_schedules(int n) {
     // With the power on, the device catches up and holds what the server holds.
     auto server = start_server(db);
     if (!server) return tally;
-    SyncManagerOptions o;
-    o.endpoint = server->url();
-    o.identity_pool_id = server->pools()[0].second;
-    o.database_path = device_db;
-    auto manager = SyncManager::open(o);
-    if (!manager.ok()) {
-      ADD_FAILURE() << manager.status().ToString();
-      return tally;
-    }
-    auto save = (*manager)->open_or_create_dataset("save");
-    if (!save.ok()) {
-      ADD_FAILURE() << save.status().ToString();
-      return tally;
-    }
+    auto device = open_device(*server, device_db, [](SyncManagerOptions&) {});
+    if (!device) return tally;
+    auto& save = device->save;
+    auto& manager = device->manager;
     for (int i = 0; i < 2; ++i) {
-      SyncResult r = (*save)->synchronize({}).get();
+      SyncResult r = save->synchronize({}).get();
       EXPECT_TRUE(r.status.ok()) << r.status.ToString();
     }
-    auto local = (*save)->get_all();
-    auto identity = (*manager)->identity_id();
+    auto local = save->get_all();
+    auto identity = manager->identity_id();
     if (!local.ok() || !identity.ok()) {
       ADD_FAILURE() << "cannot read the device back";
       return tally;
     }
-    save->reset();
-    manager->reset();
+    save.reset();
+    manager.reset();
     server.reset();
     std::map<std::string, std::string> live;
     for (const auto& [key, rec] : server_records(db, *identity)) {

@@ -68,6 +68,17 @@ httplib::Result identity_call(const TestServer& ts, const std::string& operation
   return http.Post("/", headers, body, "application/x-amz-json-1.1");
 }
 
+// The pool's identities, as storage counts them (-1 when it cannot be read).
+int64_t identities_in(TestServer& ts) {
+  int64_t n = -1;
+  Status s = ts.server().api().storage().read([&](server::StorageTxn& txn) {
+    n = txn.count_identities(ts.pool());
+    return Status::OK();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return n;
+}
+
 std::string get_id_body(const std::string& pool) {
   return R"({"IdentityPoolId":")" + pool + R"("})";
 }
@@ -207,15 +218,7 @@ TEST(Limits, TheUnauthenticatedOperationsAreLimitedPerSourceAddress) {
       << refused->body;
   EXPECT_EQ(refused->get_header_value("Retry-After"), "1000");
   // Nothing was created by the refused call: the pool holds the one identity.
-  int64_t identities = 0;
-  ASSERT_TRUE(ts.server()
-                  .api()
-                  .storage()
-                  .read([&](server::StorageTxn& txn) {
-                    identities = txn.count_identities(ts.pool());
-                    return Status::OK();
-                  })
-                  .ok());
+  int64_t identities = identities_in(ts);
   EXPECT_EQ(identities, 1);
 }
 
@@ -331,15 +334,7 @@ TEST(Quotas, APoolFullOfIdentitiesRefusesANewOneAndWritesNothing) {
   auto dev = ts.admin_identity()->get_open_id_token_for_developer_identity(
       {ts.pool(), std::nullopt, {{"login.cairn", "new-player"}}, {}, std::nullopt});
   EXPECT_EQ(dev.status().code(), ErrorCode::kLimitExceeded) << dev.status().ToString();
-  int64_t identities = 0;
-  ASSERT_TRUE(ts.server()
-                  .api()
-                  .storage()
-                  .read([&](server::StorageTxn& txn) {
-                    identities = txn.count_identities(ts.pool());
-                    return Status::OK();
-                  })
-                  .ok());
+  int64_t identities = identities_in(ts);
   EXPECT_EQ(identities, 3);
   EXPECT_NE(ts.server().metrics_text().find(R"(cairn_limited_total{reason="max_identities"} 2)"),
             std::string::npos);
