@@ -489,53 +489,26 @@ Reply Api::route_sync(Call& call, std::string& operation) {
   std::vector<std::string> seg;
   for (size_t i = 1; i < raw.size(); ++i) seg.push_back(transport::uri_decode(raw[i]));
   const std::string& m = req.method;
-  size_t n = seg.size();
-  if (n == 0 || seg[0] != "identitypools") {
+  if (seg.empty() || seg[0] != "identitypools") {
     return Status::FromService("UnknownOperationException", "No operation at " + raw_path, 404);
   }
-  auto is = [&](size_t i, const char* word) { return n > i && seg[i] == word; };
-
-  // Match the path shape (docs/wire-protocol.md 1.2). An empty label still matches its slot, so
-  // ".../datasets/" is DescribeDataset with an empty name, which validation then refuses.
-  if (n == 1 && m == "GET")
-    operation = "ListIdentityPoolUsage";
-  else if (n == 2 && m == "GET")
-    operation = "DescribeIdentityPoolUsage";
-  else if (n == 3 && is(2, "bulkpublish") && m == "POST")
-    operation = "BulkPublish";
-  else if (n == 3 && is(2, "getBulkPublishDetails") && m == "POST")
-    operation = "GetBulkPublishDetails";
-  else if (n == 3 && is(2, "events"))
-    operation = m == "GET" ? "GetCognitoEvents" : m == "POST" ? "SetCognitoEvents" : "";
-  else if (n == 3 && is(2, "configuration"))
-    operation = m == "GET"    ? "GetIdentityPoolConfiguration"
-                : m == "POST" ? "SetIdentityPoolConfiguration"
-                              : "";
-  else if (n == 5 && is(2, "identity") && is(4, "device") && m == "POST")
-    operation = "RegisterDevice";
-  else if (n == 4 && is(2, "identities") && m == "GET")
-    operation = "DescribeIdentityUsage";
-  else if (n == 5 && is(2, "identities") && is(4, "datasets") && m == "GET")
-    operation = "ListDatasets";
-  else if (n == 6 && is(2, "identities") && is(4, "datasets"))
-    operation = m == "GET"      ? "DescribeDataset"
-                : m == "POST"   ? "UpdateRecords"
-                : m == "DELETE" ? "DeleteDataset"
-                                : "";
-  else if (n == 7 && is(2, "identities") && is(4, "datasets") && is(6, "records") && m == "GET")
-    operation = "ListRecords";
-  else if (n == 7 && is(2, "identities") && is(4, "devices") && is(6, "notifications") &&
-           m == "GET")
-    operation = "PollNotifications";  // cairn's notification channel (docs/events.md)
-  else if (n == 8 && is(2, "identities") && is(4, "datasets") && is(6, "subscriptions"))
-    operation = m == "POST" ? "SubscribeToDataset" : m == "DELETE" ? "UnsubscribeFromDataset" : "";
-  else
-    operation = "";
-  if (operation.empty()) {
-    operation = "Unknown";
+  // Match the path against each operation's (docs/wire-protocol.md 1.2). An empty label still
+  // matches its slot, so ".../datasets/" is DescribeDataset with an empty name, which validation
+  // then refuses.
+  transport::codec::ReceivedRequest received;
+  const transport::codec::OperationInfo* op = nullptr;
+  for (const auto* candidate : transport::sync_wire::operations()) {
+    if (candidate->method == m &&
+        transport::codec::match_path(candidate->path, seg, &received.labels)) {
+      op = candidate;
+      break;
+    }
+  }
+  if (!op) {
     return Status::FromService("UnknownOperationException",
                                "No operation for " + m + " " + raw_path, 404);
   }
+  operation = op->name;
 
   auto auth_started = std::chrono::steady_clock::now();
   uint64_t storage_before = t_phases.storage_ns;
@@ -545,157 +518,45 @@ Reply Api::route_sync(Call& call, std::string& operation) {
   if (!caller.ok()) return caller.status();
   call.caller = *caller;
 
-  Query query(raw_query);
-  std::string pool = n > 1 ? seg[1] : "";
-  std::string identity = n > 3 ? seg[3] : "";
-  std::string dataset = n > 5 ? seg[5] : "";
-  Status admitted = admit_sync(call, operation, pool, identity);
+  auto label = [&](const char* name) -> std::string {
+    for (const auto& [k, v] : received.labels) {
+      if (k == name) return v;
+    }
+    return "";
+  };
+  Status admitted = admit_sync(call, operation, label("IdentityPoolId"), label("IdentityId"));
   if (!admitted.ok()) return refused_by_limits(admitted);
 
-  if (operation == "ListIdentityPoolUsage") {
-    sync::ListIdentityPoolUsageRequest r;
-    Status s = query.opt_string("nextToken", &r.next_token);
-    if (s.ok()) s = query.opt_int32("maxResults", &r.max_results);
-    if (!s.ok()) return s;
-    return list_identity_pool_usage(call, r);
-  }
-  if (operation == "PollNotifications") {
-    std::optional<int64_t> after, wait;
-    Status s = query.opt_int64("after", &after);
-    if (s.ok()) s = query.opt_int64("wait", &wait);
-    if (!s.ok()) return s;
-    return poll_notifications(call, pool, identity, seg[5], after.value_or(0), wait.value_or(25));
-  }
-  if (operation == "DescribeIdentityPoolUsage")
-    return run_validated(sync::DescribeIdentityPoolUsageRequest{pool},
-                         [&](auto& r) { return describe_identity_pool_usage(call, r); });
-  if (operation == "BulkPublish")
-    return run_validated(sync::BulkPublishRequest{pool},
-                         [&](auto& r) { return bulk_publish(call, r); });
-  if (operation == "GetBulkPublishDetails")
-    return run_validated(sync::GetBulkPublishDetailsRequest{pool},
-                         [&](auto& r) { return get_bulk_publish_details(call, r); });
-  if (operation == "GetCognitoEvents")
-    return run_validated(sync::GetCognitoEventsRequest{pool},
-                         [&](auto& r) { return get_cognito_events(call, r); });
-  if (operation == "GetIdentityPoolConfiguration")
-    return run_validated(sync::GetIdentityPoolConfigurationRequest{pool},
-                         [&](auto& r) { return get_identity_pool_configuration(call, r); });
-  if (operation == "DescribeIdentityUsage")
-    return run_validated(sync::DescribeIdentityUsageRequest{pool, identity},
-                         [&](auto& r) { return describe_identity_usage(call, r); });
-  if (operation == "DescribeDataset")
-    return run_validated(sync::DescribeDatasetRequest{pool, identity, dataset},
-                         [&](auto& r) { return describe_dataset(call, r); });
-  if (operation == "DeleteDataset")
-    return run_validated(sync::DeleteDatasetRequest{pool, identity, dataset},
-                         [&](auto& r) { return delete_dataset(call, r); });
-  if (operation == "SubscribeToDataset")
-    return run_validated(sync::SubscribeToDatasetRequest{pool, identity, dataset, seg[7]},
-                         [&](auto& r) { return subscribe_to_dataset(call, r); });
-  if (operation == "UnsubscribeFromDataset")
-    return run_validated(sync::UnsubscribeFromDatasetRequest{pool, identity, dataset, seg[7]},
-                         [&](auto& r) { return unsubscribe_from_dataset(call, r); });
+  received.raw_query = raw_query;
+  received.header = [&req](const char* name) -> const std::string* {
+    auto it = req.headers.find(name);
+    return it == req.headers.end() ? nullptr : &it->second;
+  };
+  received.body = &req.body;
+#define CAIRN_SERVE_SYNC(Op) \
+  if (operation == #Op) return serve_decoded<sync::Op##Request>(call, received);
+  CAIRN_SYNC_OPERATIONS(CAIRN_SERVE_SYNC)
+  CAIRN_SERVE_SYNC(PollNotifications)
+#undef CAIRN_SERVE_SYNC
+  return Status(ErrorCode::kInternalError, "no handler for " + operation);
+}
 
-  if (operation == "ListDatasets") {
-    sync::ListDatasetsRequest r{pool, identity, std::nullopt, std::nullopt};
-    Status s = query.opt_string("nextToken", &r.next_token);
-    if (s.ok()) s = query.opt_int32("maxResults", &r.max_results);
-    if (!s.ok()) return s;
-    return run_validated(r, [&](auto& v) { return list_datasets(call, v); });
-  }
-  if (operation == "ListRecords") {
-    sync::ListRecordsRequest r;
-    r.identity_pool_id = pool;
-    r.identity_id = identity;
-    r.dataset_name = dataset;
-    Status s = query.opt_int64("lastSyncCount", &r.last_sync_count);
-    if (s.ok()) s = query.opt_string("nextToken", &r.next_token);
-    if (s.ok()) s = query.opt_int32("maxResults", &r.max_results);
-    if (s.ok()) s = query.opt_string("syncSessionToken", &r.sync_session_token);
-    if (!s.ok()) return s;
-    return run_validated(r, [&](auto& v) { return list_records(call, v); });
-  }
-
-  // Operations with a JSON body.
-  transport::json::Document doc;
+template <typename Request>
+Reply Api::serve_decoded(Call& call, const transport::codec::ReceivedRequest& received) {
+  Request request;
   auto parse_started = std::chrono::steady_clock::now();
-  Status parsed = transport::json::parse(req.body, doc);
+  Status s = transport::sync_wire::decode(received, &request);
   t_phases.parse_ns += elapsed_ns(parse_started);
-  if (!parsed.ok())
-    return Status(ErrorCode::kInvalidParameter, "request body: " + parsed.message());
-  transport::json::ObjectReader body(doc, "request body");
-  if (operation == "RegisterDevice") {
-    sync::RegisterDeviceRequest r{pool, identity, "", ""};
-    Status s = required_string(body, "Platform", &r.platform);
-    if (s.ok()) s = required_string(body, "Token", &r.token);
-    if (!s.ok()) return s;
-    return run_validated(r, [&](auto& v) { return register_device(call, v); });
+  if (!s.ok()) return s;
+  s = transport::validate(request);
+  if (!s.ok()) return s;
+  auto response = serve(call, request);
+  if constexpr (std::is_same_v<decltype(response), Reply>) {
+    return response;  // the notification poll answers, or parks, by itself
+  } else {
+    if (!response.ok()) return response.status();
+    return transport::sync_wire::encode(*response);
   }
-  if (operation == "SetCognitoEvents") {
-    sync::SetCognitoEventsRequest r{pool, {}};
-    if (!body.object("Events")) {
-      if (!body.valid()) return reader_error(body);
-      return Status(ErrorCode::kInvalidParameter, "Events: missing required parameter");
-    }
-    r.events = body.string_map("Events");
-    if (!body.valid()) return reader_error(body);
-    return run_validated(r, [&](auto& v) { return set_cognito_events(call, v); });
-  }
-  if (operation == "SetIdentityPoolConfiguration") {
-    sync::SetIdentityPoolConfigurationRequest r{pool, std::nullopt, std::nullopt};
-    if (const auto* p = body.object("PushSync")) {
-      transport::json::ObjectReader pr(*p, "PushSync");
-      r.push_sync = sync::PushSync{pr.string_list("ApplicationArns"), pr.str("RoleArn")};
-      body.merge(pr);
-    }
-    if (const auto* st = body.object("CognitoStreams")) {
-      transport::json::ObjectReader sr(*st, "CognitoStreams");
-      r.cognito_streams =
-          sync::CognitoStreams{sr.str("StreamName"), sr.str("RoleArn"), sr.str("StreamingStatus")};
-      body.merge(sr);
-    }
-    if (!body.valid()) return reader_error(body);
-    return run_validated(r, [&](auto& v) { return set_identity_pool_configuration(call, v); });
-  }
-  // UpdateRecords
-  sync::UpdateRecordsRequest r;
-  r.identity_pool_id = pool;
-  r.identity_id = identity;
-  r.dataset_name = dataset;
-  r.device_id = body.str("DeviceId");
-  r.sync_session_token = body.str("SyncSessionToken").value_or("");
-  if (req.has_header("x-amz-Client-Context"))
-    r.client_context = req.get_header_value("x-amz-Client-Context");
-  if (const auto* patches = body.array("RecordPatches")) {
-    for (const auto& item : patches->GetArray()) {
-      transport::json::ObjectReader p(item, "RecordPatch");
-      sync::RecordPatch patch;
-      auto op = p.str("Op");
-      auto key = p.str("Key");
-      auto count = p.i64("SyncCount");
-      if (!op || !key || !count) {
-        body.merge(p);
-        if (body.valid()) {
-          return Status(ErrorCode::kInvalidParameter,
-                        "RecordPatches: every patch needs Op, Key and SyncCount");
-        }
-        break;
-      }
-      patch.op = *op;
-      patch.key = *key;
-      patch.value = p.str("Value");
-      patch.sync_count = *count;
-      if (auto t = p.time("DeviceLastModifiedDate")) patch.device_last_modified_date = *t;
-      body.merge(p);
-      r.record_patches.push_back(std::move(patch));
-    }
-  }
-  if (!body.valid()) return reader_error(body);
-  if (r.sync_session_token.empty()) {
-    return Status(ErrorCode::kInvalidParameter, "SyncSessionToken: missing required parameter");
-  }
-  return run_validated(r, [&](auto& v) { return update_records(call, v); });
 }
 
 // --- Cognito Identity routing --------------------------------------------------------------------

@@ -32,6 +32,7 @@
 #include "server/server_message.h"
 #include "server/storage.h"
 #include "server/tokens.h"
+#include "transport/sync_protocol.h"
 
 namespace cairn::server {
 
@@ -175,29 +176,37 @@ class Api {
                     const std::string& identity);
   Reply route_identity(Call& call, const std::string& operation);
 
-  // Cognito Sync (sync_api.cc).
-  Reply bulk_publish(Call& c, const sync::BulkPublishRequest& r);
-  Reply delete_dataset(Call& c, const sync::DeleteDatasetRequest& r);
-  Reply describe_dataset(Call& c, const sync::DescribeDatasetRequest& r);
-  Reply describe_identity_pool_usage(Call& c, const sync::DescribeIdentityPoolUsageRequest& r);
-  Reply describe_identity_usage(Call& c, const sync::DescribeIdentityUsageRequest& r);
-  Reply get_bulk_publish_details(Call& c, const sync::GetBulkPublishDetailsRequest& r);
-  Reply get_cognito_events(Call& c, const sync::GetCognitoEventsRequest& r);
-  Reply get_identity_pool_configuration(Call& c,
-                                        const sync::GetIdentityPoolConfigurationRequest& r);
-  Reply list_datasets(Call& c, const sync::ListDatasetsRequest& r);
-  Reply list_identity_pool_usage(Call& c, const sync::ListIdentityPoolUsageRequest& r);
-  Reply list_records(Call& c, const sync::ListRecordsRequest& r);
-  Reply register_device(Call& c, const sync::RegisterDeviceRequest& r);
-  Reply set_cognito_events(Call& c, const sync::SetCognitoEventsRequest& r);
-  Reply set_identity_pool_configuration(Call& c,
-                                        const sync::SetIdentityPoolConfigurationRequest& r);
-  Reply subscribe_to_dataset(Call& c, const sync::SubscribeToDatasetRequest& r);
-  Reply unsubscribe_from_dataset(Call& c, const sync::UnsubscribeFromDatasetRequest& r);
-  Reply update_records(Call& c, const sync::UpdateRecordsRequest& r);
-  // cairn's notification channel (docs/events.md): a long poll for a device's notifications.
-  Reply poll_notifications(Call& c, const std::string& pool, const std::string& identity,
-                           const std::string& device_id, int64_t after, int64_t wait_seconds);
+  // Cognito Sync (sync_api.cc), one handler per operation. Each gets its request decoded and
+  // validated from the operation's declaration, and its answer is encoded from it likewise.
+  template <typename Request>
+  Reply serve_decoded(Call& call, const transport::codec::ReceivedRequest& received);
+  Result<sync::BulkPublishResponse> serve(Call& c, const sync::BulkPublishRequest& r);
+  Result<sync::DeleteDatasetResponse> serve(Call& c, const sync::DeleteDatasetRequest& r);
+  Result<sync::DescribeDatasetResponse> serve(Call& c, const sync::DescribeDatasetRequest& r);
+  Result<sync::DescribeIdentityPoolUsageResponse> serve(
+      Call& c, const sync::DescribeIdentityPoolUsageRequest& r);
+  Result<sync::DescribeIdentityUsageResponse> serve(Call& c,
+                                                    const sync::DescribeIdentityUsageRequest& r);
+  Result<sync::GetBulkPublishDetailsResponse> serve(Call& c,
+                                                    const sync::GetBulkPublishDetailsRequest& r);
+  Result<sync::GetCognitoEventsResponse> serve(Call& c, const sync::GetCognitoEventsRequest& r);
+  Result<sync::GetIdentityPoolConfigurationResponse> serve(
+      Call& c, const sync::GetIdentityPoolConfigurationRequest& r);
+  Result<sync::ListDatasetsResponse> serve(Call& c, const sync::ListDatasetsRequest& r);
+  Result<sync::ListIdentityPoolUsageResponse> serve(Call& c,
+                                                    const sync::ListIdentityPoolUsageRequest& r);
+  Result<sync::ListRecordsResponse> serve(Call& c, const sync::ListRecordsRequest& r);
+  Result<sync::RegisterDeviceResponse> serve(Call& c, const sync::RegisterDeviceRequest& r);
+  Result<sync::SetCognitoEventsResponse> serve(Call& c, const sync::SetCognitoEventsRequest& r);
+  Result<sync::SetIdentityPoolConfigurationResponse> serve(
+      Call& c, const sync::SetIdentityPoolConfigurationRequest& r);
+  Result<sync::SubscribeToDatasetResponse> serve(Call& c, const sync::SubscribeToDatasetRequest& r);
+  Result<sync::UnsubscribeFromDatasetResponse> serve(Call& c,
+                                                     const sync::UnsubscribeFromDatasetRequest& r);
+  Result<sync::UpdateRecordsResponse> serve(Call& c, const sync::UpdateRecordsRequest& r);
+  // cairn's notification channel (docs/events.md, events_api.cc): a long poll for a device's
+  // notifications, answered later through Call::park, or upgraded to a WebSocket.
+  Reply serve(Call& c, const sync::PollNotificationsRequest& r);
   // The sync trigger of a pool that has an http(s) hook as its SyncTrigger (docs/events.md):
   // hands the dataset and the patches to the hook and turns its answer into the patches to
   // write. `observed_count` is the dataset's count the hook saw, which the write then requires.

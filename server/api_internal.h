@@ -123,6 +123,7 @@ inline Status authorize(const Caller& c, Access access, const std::string& pool,
 inline Millis to_millis(const Timestamp& t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
+inline Timestamp from_millis(Millis ms) { return Timestamp(std::chrono::milliseconds(ms)); }
 
 // Listings fetch one row past the page: if it came, there is a next page. Drops it and says so.
 template <typename T>

@@ -4,6 +4,7 @@
 
 #include "server/api.h"
 #include "server/api_internal.h"
+#include "transport/sync_protocol.h"
 
 #include <set>
 
@@ -203,8 +204,12 @@ Result<std::vector<sync::RecordPatch>> Api::run_sync_trigger(const std::string& 
   return out;
 }
 
-Reply Api::poll_notifications(Call& c, const std::string& pool, const std::string& identity,
-                              const std::string& device_id, int64_t after, int64_t wait_seconds) {
+Reply Api::serve(Call& c, const sync::PollNotificationsRequest& r) {
+  const std::string& pool = r.identity_pool_id;
+  const std::string& identity = r.identity_id;
+  const std::string& device_id = r.device_id;
+  int64_t after = r.after;
+  int64_t wait_seconds = r.wait_seconds;
   Status s = authorize(c.caller, Access::kEither, pool, identity);
   if (!s.ok()) return s;
   if (wait_seconds < 0 || wait_seconds > options_.events.max_poll_seconds) {
@@ -349,14 +354,10 @@ int64_t NotificationChannel::acked() const {
 }
 
 std::string notifications_json(const std::vector<Notifications::Entry>& entries, int64_t next) {
-  std::string out = "{\"Notifications\":[";
-  for (size_t i = 0; i < entries.size(); ++i) {
-    if (i) out += ",";
-    out += "{\"Seq\":" + std::to_string(entries[i].seq) +
-           ",\"Payload\":" + entries[i].payload_json + "}";
-  }
-  out += "],\"Next\":" + std::to_string(next) + "}";
-  return out;
+  sync::PollNotificationsResponse response;
+  response.next = next;
+  for (const auto& e : entries) response.notifications.push_back({e.seq, e.payload_json});
+  return transport::sync_wire::encode(response);
 }
 
 }  // namespace cairn::server

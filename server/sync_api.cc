@@ -5,6 +5,7 @@
 #include "server/api.h"
 #include "server/api_internal.h"
 #include "transport/crypto.h"
+#include "transport/sync_shapes.h"
 
 namespace cairn::server {
 
@@ -14,27 +15,32 @@ using transport::json::Writer;
 
 namespace {
 
-void write_dataset(Writer& w, const DatasetRow& d) {
-  w.begin_object();
-  w.str("IdentityId", d.identity_id);
-  w.str("DatasetName", d.name);
-  w.time_millis("CreationDate", d.created);
-  w.time_millis("LastModifiedDate", d.modified);
-  w.str("LastModifiedBy", d.modified_by);
-  w.i64("DataStorage", d.data_storage);
-  w.i64("NumRecords", d.num_records);
-  w.end_object();
+sync::Dataset wire_dataset(const DatasetRow& d) {
+  sync::Dataset out;
+  out.identity_id = d.identity_id;
+  out.dataset_name = d.name;
+  out.creation_date = from_millis(d.created);
+  out.last_modified_date = from_millis(d.modified);
+  out.last_modified_by = d.modified_by;
+  out.data_storage = d.data_storage;
+  out.num_records = d.num_records;
+  return out;
 }
 
-void write_record(Writer& w, const RecordRow& r) {
-  w.begin_object();
-  w.str("Key", r.key);
-  w.str("Value", r.value);  // absent for a tombstone
-  w.i64("SyncCount", r.sync_count);
-  w.time_millis("LastModifiedDate", r.modified);
-  w.str("LastModifiedBy", r.modified_by);
-  if (r.device_modified) w.time_millis("DeviceLastModifiedDate", *r.device_modified);
-  w.end_object();
+std::vector<sync::Record> wire_records(std::vector<RecordRow>&& rows) {
+  std::vector<sync::Record> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) {
+    sync::Record rec;
+    rec.key = std::move(r.key);
+    rec.value = std::move(r.value);  // absent for a tombstone
+    rec.sync_count = r.sync_count;
+    rec.last_modified_date = from_millis(r.modified);
+    rec.last_modified_by = std::move(r.modified_by);
+    if (r.device_modified) rec.device_last_modified_date = from_millis(*r.device_modified);
+    out.push_back(std::move(rec));
+  }
+  return out;
 }
 
 // The identity row, if any, must belong to the pool in the path.
@@ -103,7 +109,7 @@ Status Api::require_pool(StorageTxn& txn, const std::string& pool_id, PoolRow* o
 
 // --- records -------------------------------------------------------------------------------------
 
-Reply Api::list_records(Call& c, const sync::ListRecordsRequest& r) {
+Result<sync::ListRecordsResponse> Api::serve(Call& c, const sync::ListRecordsRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   auto limit = page_size(r.max_results, kRecordsPageSize);
@@ -158,30 +164,23 @@ Reply Api::list_records(Call& c, const sync::ListRecordsRequest& r) {
   bool deleted_after = ds && ds->deleted_at_count > 0 && last > 0 && last < ds->deleted_at_count;
   bool more = trim_page(records, *limit);
 
-  Writer w;
-  w.begin_object();
-  w.begin_array("Records");
-  for (const auto& rec : records) write_record(w, rec);
-  w.end_array();
+  sync::ListRecordsResponse out;
   if (more) {
     const auto& tail = records.back();
-    w.str("NextToken",
-          make_cursor(tokens_, scope, std::to_string(tail.sync_count) + "\n" + tail.key));
+    out.next_token = make_cursor(tokens_, scope, std::to_string(tail.sync_count) + "\n" + tail.key);
   }
-  w.i64("Count", static_cast<int64_t>(records.size()));
-  w.i64("DatasetSyncCount", exists ? ds->sync_count : 0);
-  if (exists && !ds->modified_by.empty()) w.str("LastModifiedBy", ds->modified_by);
-  w.begin_array("MergedDatasetNames");
-  for (const auto& name : merged) w.value(name);
-  w.end_array();
-  w.boolean("DatasetExists", exists);
-  w.boolean("DatasetDeletedAfterRequestedSyncCount", deleted_after);
-  w.str("SyncSessionToken", session);
-  w.end_object();
-  return w.take();
+  out.count = static_cast<int32_t>(records.size());
+  out.records = wire_records(std::move(records));
+  out.dataset_sync_count = exists ? ds->sync_count : 0;
+  if (exists && !ds->modified_by.empty()) out.last_modified_by = ds->modified_by;
+  out.merged_dataset_names = std::move(merged);
+  out.dataset_exists = exists;
+  out.dataset_deleted_after_requested_sync_count = deleted_after;
+  out.sync_session_token = std::move(session);
+  return out;
 }
 
-Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
+Result<sync::UpdateRecordsResponse> Api::serve(Call& c, const sync::UpdateRecordsRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   if (!session_valid(tokens_, r.sync_session_token, r.identity_pool_id, r.identity_id,
@@ -333,18 +332,14 @@ Reply Api::update_records(Call& c, const sync::UpdateRecordsRequest& r) {
   if (grown != 0) pool_usage_.add(r.identity_pool_id, 0, grown);
   // Notifications and deliveries, off this request's path.
   if (!written.empty()) events_->changed(std::move(change));
-  Writer w;
-  w.begin_object();
-  w.begin_array("Records");
-  for (const auto& rec : written) write_record(w, rec);
-  w.end_array();
-  w.end_object();
-  return w.take();
+  sync::UpdateRecordsResponse out;
+  out.records = wire_records(std::move(written));
+  return out;
 }
 
 // --- datasets ------------------------------------------------------------------------------------
 
-Reply Api::describe_dataset(Call& c, const sync::DescribeDatasetRequest& r) {
+Result<sync::DescribeDatasetResponse> Api::serve(Call& c, const sync::DescribeDatasetRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   std::optional<DatasetRow> ds;
@@ -356,15 +351,10 @@ Reply Api::describe_dataset(Call& c, const sync::DescribeDatasetRequest& r) {
   });
   if (!s.ok()) return s;
   if (!ds || ds->deleted) return not_found("Dataset '" + r.dataset_name + "' not found.");
-  Writer w;
-  w.begin_object();
-  w.key("Dataset");
-  write_dataset(w, *ds);
-  w.end_object();
-  return w.take();
+  return sync::DescribeDatasetResponse{wire_dataset(*ds)};
 }
 
-Reply Api::delete_dataset(Call& c, const sync::DeleteDatasetRequest& r) {
+Result<sync::DeleteDatasetResponse> Api::serve(Call& c, const sync::DeleteDatasetRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   DatasetRow before;
@@ -393,15 +383,10 @@ Reply Api::delete_dataset(Call& c, const sync::DeleteDatasetRequest& r) {
   if (!s.ok()) return s;
   pool_usage_.add(r.identity_pool_id, 0, -before.data_storage);
   events_->changed(std::move(change));
-  Writer w;
-  w.begin_object();
-  w.key("Dataset");
-  write_dataset(w, before);
-  w.end_object();
-  return w.take();
+  return sync::DeleteDatasetResponse{wire_dataset(before)};
 }
 
-Reply Api::list_datasets(Call& c, const sync::ListDatasetsRequest& r) {
+Result<sync::ListDatasetsResponse> Api::serve(Call& c, const sync::ListDatasetsRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   auto limit = page_size(r.max_results, kDatasetsPageSize);
@@ -418,20 +403,17 @@ Reply Api::list_datasets(Call& c, const sync::ListDatasetsRequest& r) {
   });
   if (!s.ok()) return s;
   bool more = trim_page(rows, *limit);
-  Writer w;
-  w.begin_object();
-  w.begin_array("Datasets");
-  for (const auto& d : rows) write_dataset(w, d);
-  w.end_array();
-  w.i64("Count", static_cast<int64_t>(rows.size()));
-  if (more) w.str("NextToken", make_cursor(tokens_, scope, rows.back().name));
-  w.end_object();
-  return w.take();
+  sync::ListDatasetsResponse out;
+  for (const auto& d : rows) out.datasets.push_back(wire_dataset(d));
+  out.count = static_cast<int32_t>(rows.size());
+  if (more) out.next_token = make_cursor(tokens_, scope, rows.back().name);
+  return out;
 }
 
 // --- usage ---------------------------------------------------------------------------------------
 
-Reply Api::describe_identity_usage(Call& c, const sync::DescribeIdentityUsageRequest& r) {
+Result<sync::DescribeIdentityUsageResponse> Api::serve(
+    Call& c, const sync::DescribeIdentityUsageRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   StorageTxn::Usage usage;
@@ -447,35 +429,31 @@ Reply Api::describe_identity_usage(Call& c, const sync::DescribeIdentityUsageReq
   if (!s.ok()) return s;
   if (!identity && usage.datasets == 0)
     return not_found("Identity '" + r.identity_id + "' not found.");
-  Writer w;
-  w.begin_object();
-  w.key("IdentityUsage");
-  w.begin_object();
-  w.str("IdentityId", r.identity_id);
-  w.str("IdentityPoolId", r.identity_pool_id);
+  sync::IdentityUsage out;
+  out.identity_id = r.identity_id;
+  out.identity_pool_id = r.identity_pool_id;
   Millis modified = std::max(usage.last_modified, identity ? identity->modified : 0);
-  if (modified > 0) w.time_millis("LastModifiedDate", modified);
-  w.i64("DatasetCount", usage.datasets);
-  w.i64("DataStorage", usage.data_storage);
-  w.end_object();
-  w.end_object();
-  return w.take();
+  if (modified > 0) out.last_modified_date = from_millis(modified);
+  out.dataset_count = static_cast<int32_t>(usage.datasets);
+  out.data_storage = usage.data_storage;
+  return sync::DescribeIdentityUsageResponse{out};
 }
 
 namespace {
 
-void write_pool_usage(Writer& w, const PoolRow& pool, const StorageTxn::Usage& usage) {
-  w.begin_object();
-  w.str("IdentityPoolId", pool.id);
-  w.i64("SyncSessionsCount", pool.sync_sessions);
-  w.i64("DataStorage", usage.data_storage);
-  w.time_millis("LastModifiedDate", std::max(usage.last_modified, pool.modified));
-  w.end_object();
+sync::IdentityPoolUsage wire_pool_usage(const PoolRow& pool, const StorageTxn::Usage& usage) {
+  sync::IdentityPoolUsage out;
+  out.identity_pool_id = pool.id;
+  out.sync_sessions_count = pool.sync_sessions;
+  out.data_storage = usage.data_storage;
+  out.last_modified_date = from_millis(std::max(usage.last_modified, pool.modified));
+  return out;
 }
 
 }  // namespace
 
-Reply Api::describe_identity_pool_usage(Call& c, const sync::DescribeIdentityPoolUsageRequest& r) {
+Result<sync::DescribeIdentityPoolUsageResponse> Api::serve(
+    Call& c, const sync::DescribeIdentityPoolUsageRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   s = flush_sync_sessions();  // so the count includes every session opened so far
@@ -489,15 +467,11 @@ Reply Api::describe_identity_pool_usage(Call& c, const sync::DescribeIdentityPoo
     return Status::OK();
   });
   if (!s.ok()) return s;
-  Writer w;
-  w.begin_object();
-  w.key("IdentityPoolUsage");
-  write_pool_usage(w, pool, usage);
-  w.end_object();
-  return w.take();
+  return sync::DescribeIdentityPoolUsageResponse{wire_pool_usage(pool, usage)};
 }
 
-Reply Api::list_identity_pool_usage(Call& c, const sync::ListIdentityPoolUsageRequest& r) {
+Result<sync::ListIdentityPoolUsageResponse> Api::serve(
+    Call& c, const sync::ListIdentityPoolUsageRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, "", "");
   if (!s.ok()) return s;
   auto limit = page_size(r.max_results, kPoolsPageSize);
@@ -516,21 +490,18 @@ Reply Api::list_identity_pool_usage(Call& c, const sync::ListIdentityPoolUsageRe
   });
   if (!s.ok()) return s;
   bool more = trim_page(rows, *limit);
-  Writer w;
-  w.begin_object();
-  w.begin_array("IdentityPoolUsages");
-  for (const auto& [pool, usage] : rows) write_pool_usage(w, pool, usage);
-  w.end_array();
-  w.i64("MaxResults", *limit);
-  w.i64("Count", static_cast<int64_t>(rows.size()));
-  if (more) w.str("NextToken", make_cursor(tokens_, "pool-usage", rows.back().first.id));
-  w.end_object();
-  return w.take();
+  sync::ListIdentityPoolUsageResponse out;
+  for (const auto& [pool, usage] : rows)
+    out.identity_pool_usages.push_back(wire_pool_usage(pool, usage));
+  out.max_results = *limit;
+  out.count = static_cast<int32_t>(rows.size());
+  if (more) out.next_token = make_cursor(tokens_, "pool-usage", rows.back().first.id);
+  return out;
 }
 
 // --- devices -------------------------------------------------------------------------------------
 
-Reply Api::register_device(Call& c, const sync::RegisterDeviceRequest& r) {
+Result<sync::RegisterDeviceResponse> Api::serve(Call& c, const sync::RegisterDeviceRequest& r) {
   Status s = authorize(c.caller, Access::kIdentityOnly, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   std::string device_id;
@@ -547,11 +518,7 @@ Reply Api::register_device(Call& c, const sync::RegisterDeviceRequest& r) {
     return Status::OK();
   });
   if (!s.ok()) return s;
-  Writer w;
-  w.begin_object();
-  w.str("DeviceId", device_id);
-  w.end_object();
-  return w.take();
+  return sync::RegisterDeviceResponse{device_id};
 }
 
 namespace {
@@ -566,7 +533,8 @@ Status owned_device(StorageTxn& txn, const std::string& device_id, const std::st
 
 }  // namespace
 
-Reply Api::subscribe_to_dataset(Call& c, const sync::SubscribeToDatasetRequest& r) {
+Result<sync::SubscribeToDatasetResponse> Api::serve(Call& c,
+                                                    const sync::SubscribeToDatasetRequest& r) {
   Status s = authorize(c.caller, Access::kIdentityOnly, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   s = storage_->write([&](StorageTxn& txn) -> Status {
@@ -576,10 +544,11 @@ Reply Api::subscribe_to_dataset(Call& c, const sync::SubscribeToDatasetRequest& 
     return Status::OK();
   });
   if (!s.ok()) return s;
-  return std::string("{}");
+  return sync::SubscribeToDatasetResponse{};
 }
 
-Reply Api::unsubscribe_from_dataset(Call& c, const sync::UnsubscribeFromDatasetRequest& r) {
+Result<sync::UnsubscribeFromDatasetResponse> Api::serve(
+    Call& c, const sync::UnsubscribeFromDatasetRequest& r) {
   Status s = authorize(c.caller, Access::kIdentityOnly, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   s = storage_->write([&](StorageTxn& txn) -> Status {
@@ -589,21 +558,39 @@ Reply Api::unsubscribe_from_dataset(Call& c, const sync::UnsubscribeFromDatasetR
     return Status::OK();
   });
   if (!s.ok()) return s;
-  return std::string("{}");
+  return sync::UnsubscribeFromDatasetResponse{};
 }
 
 // --- pool administration -------------------------------------------------------------------------
 
-Reply Api::get_cognito_events(Call& c, const sync::GetCognitoEventsRequest& r) {
+namespace {
+
+// A pool keeps its events as the JSON object GetCognitoEvents answers with.
+Result<std::map<std::string, std::string>> stored_events(const PoolRow& pool) {
+  transport::json::Document doc;
+  Status parsed = transport::json::parse(pool.events_json, doc);
+  if (!parsed.ok()) return parsed;
+  std::map<std::string, std::string> events;
+  for (const auto& m : doc.GetObject()) {
+    if (m.value.IsString()) events[m.name.GetString()] = m.value.GetString();
+  }
+  return events;
+}
+
+}  // namespace
+
+Result<sync::GetCognitoEventsResponse> Api::serve(Call& c, const sync::GetCognitoEventsRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   PoolRow pool;
   s = storage_->read([&](StorageTxn& txn) { return require_pool(txn, r.identity_pool_id, &pool); });
   if (!s.ok()) return s;
-  return std::string(R"({"Events":)") + pool.events_json + "}";
+  auto events = stored_events(pool);
+  if (!events.ok()) return events.status();
+  return sync::GetCognitoEventsResponse{std::move(*events)};
 }
 
-Reply Api::set_cognito_events(Call& c, const sync::SetCognitoEventsRequest& r) {
+Result<sync::SetCognitoEventsResponse> Api::serve(Call& c, const sync::SetCognitoEventsRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   for (const auto& [event, target] : r.events) {
@@ -616,13 +603,9 @@ Reply Api::set_cognito_events(Call& c, const sync::SetCognitoEventsRequest& r) {
     PoolRow pool;
     Status st = require_pool(txn, r.identity_pool_id, &pool, /*for_update=*/true);
     if (!st.ok()) return st;
-    transport::json::Document doc;
-    Status parsed = transport::json::parse(pool.events_json, doc);
-    if (!parsed.ok()) return parsed;
-    std::map<std::string, std::string> events;
-    for (const auto& m : doc.GetObject()) {
-      if (m.value.IsString()) events[m.name.GetString()] = m.value.GetString();
-    }
+    auto stored = stored_events(pool);
+    if (!stored.ok()) return stored.status();
+    std::map<std::string, std::string>& events = *stored;
     // Only the keys given change; an empty value removes its key.
     for (const auto& [event, target] : r.events) {
       if (target.empty()) {
@@ -645,67 +628,66 @@ Reply Api::set_cognito_events(Call& c, const sync::SetCognitoEventsRequest& r) {
     hooks_.erase(r.identity_pool_id);  // this instance uses the new hook at once
   }
   if (!s.ok()) return s;
-  return std::string("{}");
+  return sync::SetCognitoEventsResponse{};
 }
 
 namespace {
 
-std::string configuration_reply(const PoolRow& pool) {
-  std::string out = R"({"IdentityPoolId":")" + pool.id + "\"";
-  if (!pool.push_sync_json.empty()) out += R"(,"PushSync":)" + pool.push_sync_json;
-  if (!pool.streams_json.empty()) out += R"(,"CognitoStreams":)" + pool.streams_json;
-  return out + "}";
+// A pool keeps its PushSync and CognitoStreams settings as the JSON objects the configuration
+// operations answer with.
+template <typename Response>
+Result<Response> configuration(const PoolRow& pool) {
+  Response out;
+  out.identity_pool_id = pool.id;
+  if (!pool.push_sync_json.empty()) {
+    out.push_sync.emplace();
+    Status s = transport::codec::from_json(pool.push_sync_json, "PushSync", &*out.push_sync);
+    if (!s.ok()) return s;
+  }
+  if (!pool.streams_json.empty()) {
+    out.cognito_streams.emplace();
+    Status s =
+        transport::codec::from_json(pool.streams_json, "CognitoStreams", &*out.cognito_streams);
+    if (!s.ok()) return s;
+  }
+  return out;
 }
 
 }  // namespace
 
-Reply Api::get_identity_pool_configuration(Call& c,
-                                           const sync::GetIdentityPoolConfigurationRequest& r) {
+Result<sync::GetIdentityPoolConfigurationResponse> Api::serve(
+    Call& c, const sync::GetIdentityPoolConfigurationRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   PoolRow pool;
   s = storage_->read([&](StorageTxn& txn) { return require_pool(txn, r.identity_pool_id, &pool); });
   if (!s.ok()) return s;
-  return configuration_reply(pool);
+  return configuration<sync::GetIdentityPoolConfigurationResponse>(pool);
 }
 
-Reply Api::set_identity_pool_configuration(Call& c,
-                                           const sync::SetIdentityPoolConfigurationRequest& r) {
+Result<sync::SetIdentityPoolConfigurationResponse> Api::serve(
+    Call& c, const sync::SetIdentityPoolConfigurationRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   PoolRow pool;
   s = storage_->write([&](StorageTxn& txn) -> Status {
     Status st = require_pool(txn, r.identity_pool_id, &pool, /*for_update=*/true);
     if (!st.ok()) return st;
-    if (r.push_sync) {
-      Writer w;
-      w.begin_object();
-      w.begin_array("ApplicationArns");
-      for (const auto& arn : r.push_sync->application_arns) w.value(arn);
-      w.end_array();
-      w.str("RoleArn", r.push_sync->role_arn);
-      w.end_object();
-      pool.push_sync_json = w.take();
-    }
+    if (r.push_sync) pool.push_sync_json = transport::codec::to_json(*r.push_sync);
     if (r.cognito_streams) {
-      Writer w;
-      w.begin_object();
-      w.str("StreamName", r.cognito_streams->stream_name);
-      w.str("RoleArn", r.cognito_streams->role_arn);
-      w.str("StreamingStatus",
-            r.cognito_streams->streaming_status.value_or(sync::kStreamingDisabled));
-      w.end_object();
-      pool.streams_json = w.take();
+      sync::CognitoStreams streams = *r.cognito_streams;
+      if (!streams.streaming_status) streams.streaming_status = sync::kStreamingDisabled;
+      pool.streams_json = transport::codec::to_json(streams);
     }
     pool.modified = c.now;
     txn.put_pool(pool);
     return Status::OK();
   });
   if (!s.ok()) return s;
-  return configuration_reply(pool);
+  return configuration<sync::SetIdentityPoolConfigurationResponse>(pool);
 }
 
-Reply Api::bulk_publish(Call& c, const sync::BulkPublishRequest& r) {
+Result<sync::BulkPublishResponse> Api::serve(Call& c, const sync::BulkPublishRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   s = storage_->write([&](StorageTxn& txn) -> Status {
@@ -731,24 +713,23 @@ Reply Api::bulk_publish(Call& c, const sync::BulkPublishRequest& r) {
   });
   if (!s.ok()) return s;
   bulk_publish_requested(r.identity_pool_id);
-  return std::string(R"({"IdentityPoolId":")") + r.identity_pool_id + "\"}";
+  return sync::BulkPublishResponse{r.identity_pool_id};
 }
 
-Reply Api::get_bulk_publish_details(Call& c, const sync::GetBulkPublishDetailsRequest& r) {
+Result<sync::GetBulkPublishDetailsResponse> Api::serve(
+    Call& c, const sync::GetBulkPublishDetailsRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   PoolRow pool;
   s = storage_->read([&](StorageTxn& txn) { return require_pool(txn, r.identity_pool_id, &pool); });
   if (!s.ok()) return s;
-  Writer w;
-  w.begin_object();
-  w.str("IdentityPoolId", pool.id);
-  if (pool.bulk_started) w.time_millis("BulkPublishStartTime", pool.bulk_started);
-  if (pool.bulk_completed) w.time_millis("BulkPublishCompleteTime", pool.bulk_completed);
-  w.str("BulkPublishStatus", pool.bulk_status);
-  if (!pool.bulk_failure.empty()) w.str("FailureMessage", pool.bulk_failure);
-  w.end_object();
-  return w.take();
+  sync::GetBulkPublishDetailsResponse out;
+  out.identity_pool_id = pool.id;
+  if (pool.bulk_started) out.bulk_publish_start_time = from_millis(pool.bulk_started);
+  if (pool.bulk_completed) out.bulk_publish_complete_time = from_millis(pool.bulk_completed);
+  out.bulk_publish_status = pool.bulk_status;
+  if (!pool.bulk_failure.empty()) out.failure_message = pool.bulk_failure;
+  return out;
 }
 
 }  // namespace cairn::server

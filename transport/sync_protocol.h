@@ -1,9 +1,12 @@
-// Cognito Sync over restJson1: request structs to WireRequests and response bodies to structs.
-// Pure functions with no I/O, so tests compare them with the captured botocore requests directly.
+// Cognito Sync over restJson1, for the client and the server: request structs to WireRequests and
+// back, response structs to bodies and back, and validation. Each comes from the operation's one
+// declaration in sync_shapes.h. Pure functions with no I/O, so tests compare them with the captured
+// botocore requests directly.
 #pragma once
 
 #include "cairn/cognito/sync_types.h"
 #include "cairn/status.h"
+#include "transport/codec.h"
 #include "transport/wire.h"
 
 namespace cairn::transport::sync_wire {
@@ -27,15 +30,30 @@ namespace cairn::transport::sync_wire {
   X(UnsubscribeFromDataset)       \
   X(UpdateRecords)
 
-#define CAIRN_DECLARE_SYNC_WIRE(Op)                    \
-  WireRequest build(const sync::Op##Request& request); \
-  Status parse(std::string_view body, sync::Op##Response* response);
+// For each operation:
+//   build   the client's request;       parse    the client's reading of the response;
+//   decode  the server's reading of a request (validation is separate);
+//   encode  the server's response body.
+#define CAIRN_DECLARE_SYNC_WIRE(Op)                                             \
+  WireRequest build(const sync::Op##Request& request);                          \
+  Status parse(std::string_view body, sync::Op##Response* response);            \
+  Status decode(const codec::ReceivedRequest& request, sync::Op##Request* out); \
+  std::string encode(const sync::Op##Response& response);                       \
+  const codec::OperationInfo& info(const sync::Op##Request*);
 CAIRN_SYNC_OPERATIONS(CAIRN_DECLARE_SYNC_WIRE)
-#undef CAIRN_DECLARE_SYNC_WIRE
-
 // cairn's notification channel (docs/events.md): the poll, whose answer is also what each
 // WebSocket message carries.
-WireRequest build(const sync::PollNotificationsRequest& request);
-Status parse(std::string_view body, sync::PollNotificationsResponse* response);
+CAIRN_DECLARE_SYNC_WIRE(PollNotifications)
+#undef CAIRN_DECLARE_SYNC_WIRE
+
+// Every operation above, for a server's router.
+const std::vector<const codec::OperationInfo*>& operations();
 
 }  // namespace cairn::transport::sync_wire
+
+namespace cairn::transport {
+#define CAIRN_DECLARE_SYNC_VALIDATE(Op) Status validate(const sync::Op##Request& request);
+CAIRN_SYNC_OPERATIONS(CAIRN_DECLARE_SYNC_VALIDATE)
+CAIRN_DECLARE_SYNC_VALIDATE(PollNotifications)
+#undef CAIRN_DECLARE_SYNC_VALIDATE
+}  // namespace cairn::transport

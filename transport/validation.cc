@@ -32,109 +32,76 @@ const Pattern& compiled(const ShapeConstraint& shape) {
   return it->second;
 }
 
-// Collects every problem with one request, then reports them together.
-class Checker {
- public:
-  Checker(std::string_view operation, std::string_view service)
-      : operation_(operation), service_(service) {}
+}  // namespace
 
-  void str(std::string_view member, std::string_view value, std::string_view shape_name) {
-    const ShapeConstraint* shape = find_shape(service_, shape_name);
-    if (!shape) return;  // a shape with no constraints
-    size_t len = utf8_length(value);
-    if (shape->min && static_cast<int64_t>(len) < *shape->min) {
-      problem(std::string(member) + ": length " + std::to_string(len) + " is below the minimum " +
-              std::to_string(*shape->min));
-      return;
+void Checker::str(std::string_view member, std::string_view value, std::string_view shape_name) {
+  const ShapeConstraint* shape = find_shape(service_, shape_name);
+  if (!shape) return;  // a shape with no constraints
+  size_t len = utf8_length(value);
+  if (shape->min && static_cast<int64_t>(len) < *shape->min) {
+    problem(std::string(member) + ": length " + std::to_string(len) + " is below the minimum " +
+            std::to_string(*shape->min));
+    return;
+  }
+  if (shape->max && static_cast<int64_t>(len) > *shape->max) {
+    problem(std::string(member) + ": length " + std::to_string(len) + " is above the maximum " +
+            std::to_string(*shape->max));
+    return;
+  }
+  if (!shape->pattern.empty() && !compiled(*shape).full_match(value)) {
+    problem(std::string(member) + ": '" + std::string(value.substr(0, 80)) +
+            "' does not match the pattern " + std::string(shape->pattern));
+    return;
+  }
+  if (!shape->enum_values.empty()) {
+    for (auto v : shape->enum_values) {
+      if (v == value) return;
     }
-    if (shape->max && static_cast<int64_t>(len) > *shape->max) {
-      problem(std::string(member) + ": length " + std::to_string(len) + " is above the maximum " +
-              std::to_string(*shape->max));
-      return;
-    }
-    if (!shape->pattern.empty() && !compiled(*shape).full_match(value)) {
-      problem(std::string(member) + ": '" + std::string(value.substr(0, 80)) +
-              "' does not match the pattern " + std::string(shape->pattern));
-      return;
-    }
-    if (!shape->enum_values.empty()) {
-      for (auto v : shape->enum_values) {
-        if (v == value) return;
-      }
-      std::string allowed;
-      for (auto v : shape->enum_values) allowed += (allowed.empty() ? "" : ", ") + std::string(v);
-      problem(std::string(member) + ": '" + std::string(value.substr(0, 80)) + "' is not one of " +
-              allowed);
-    }
+    std::string allowed;
+    for (auto v : shape->enum_values) allowed += (allowed.empty() ? "" : ", ") + std::string(v);
+    problem(std::string(member) + ": '" + std::string(value.substr(0, 80)) + "' is not one of " +
+            allowed);
   }
-  void str(std::string_view member, const std::string& value, std::string_view shape_name) {
-    str(member, std::string_view(value), shape_name);
-  }
-  void str(std::string_view member, const std::optional<std::string>& value,
-           std::string_view shape_name) {
-    if (value) str(member, *value, shape_name);
-  }
-  void number(std::string_view member, std::optional<int64_t> value, std::string_view shape_name) {
-    const ShapeConstraint* shape = find_shape(service_, shape_name);
-    if (!value || !shape) return;
-    if ((shape->min && *value < *shape->min) || (shape->max && *value > *shape->max)) {
-      problem(std::string(member) + ": " + std::to_string(*value) + " is outside " +
-              std::to_string(shape->min.value_or(INT64_MIN)) + ".." +
-              std::to_string(shape->max.value_or(INT64_MAX)));
-    }
-  }
-  void count(std::string_view member, size_t n, std::string_view shape_name) {
-    const ShapeConstraint* shape = find_shape(service_, shape_name);
-    if (!shape) return;
-    if ((shape->min && static_cast<int64_t>(n) < *shape->min) ||
-        (shape->max && static_cast<int64_t>(n) > *shape->max)) {
-      problem(std::string(member) + ": " + std::to_string(n) + " entries, allowed " +
-              std::to_string(shape->min.value_or(0)) + ".." +
-              (shape->max ? std::to_string(*shape->max) : std::string("any")));
-    }
-  }
-  void string_map(std::string_view member, const std::map<std::string, std::string>& m,
-                  std::string_view map_shape, std::string_view key_shape,
-                  std::string_view value_shape) {
-    count(member, m.size(), map_shape);
-    for (const auto& [k, v] : m) {
-      str(std::string(member) + " key", k, key_shape);
-      str(std::string(member) + "[" + k.substr(0, 40) + "]", v, value_shape);
-    }
-  }
-  void required(std::string_view member, bool present) {
-    if (!present) problem(std::string(member) + ": missing required parameter");
-  }
-  void problem(std::string text) { problems_.push_back(std::move(text)); }
-
-  Status result() const {
-    if (problems_.empty()) return Status::OK();
-    std::string msg = "Invalid parameters for " + std::string(operation_) + ": ";
-    for (size_t i = 0; i < problems_.size(); ++i) msg += (i ? "; " : "") + problems_[i];
-    return Status(ErrorCode::kInvalidParameter, msg);
-  }
-
- private:
-  std::string_view operation_;
-  std::string_view service_;
-  std::vector<std::string> problems_;
-};
-
-// Shorthand for the label members most Sync operations share.
-void pool(Checker& c, const std::string& v) { c.str("IdentityPoolId", v, "IdentityPoolId"); }
-void identity_id(Checker& c, const std::string& v) { c.str("IdentityId", v, "IdentityId"); }
-void dataset(Checker& c, const std::string& v) { c.str("DatasetName", v, "DatasetName"); }
-// Pool, identity and dataset: the labels of every per-dataset operation.
-template <typename Request>
-Status dataset_labels(const char* operation, const Request& q) {
-  Checker c(operation, kSync);
-  pool(c, q.identity_pool_id);
-  identity_id(c, q.identity_id);
-  dataset(c, q.dataset_name);
-  return c.result();
 }
 
-}  // namespace
+void Checker::number(std::string_view member, std::optional<int64_t> value,
+                     std::string_view shape_name) {
+  const ShapeConstraint* shape = find_shape(service_, shape_name);
+  if (!value || !shape) return;
+  if ((shape->min && *value < *shape->min) || (shape->max && *value > *shape->max)) {
+    problem(std::string(member) + ": " + std::to_string(*value) + " is outside " +
+            std::to_string(shape->min.value_or(INT64_MIN)) + ".." +
+            std::to_string(shape->max.value_or(INT64_MAX)));
+  }
+}
+
+void Checker::count(std::string_view member, size_t n, std::string_view shape_name) {
+  const ShapeConstraint* shape = find_shape(service_, shape_name);
+  if (!shape) return;
+  if ((shape->min && static_cast<int64_t>(n) < *shape->min) ||
+      (shape->max && static_cast<int64_t>(n) > *shape->max)) {
+    problem(std::string(member) + ": " + std::to_string(n) + " entries, allowed " +
+            std::to_string(shape->min.value_or(0)) + ".." +
+            (shape->max ? std::to_string(*shape->max) : std::string("any")));
+  }
+}
+
+void Checker::string_map(std::string_view member, const std::map<std::string, std::string>& m,
+                         std::string_view map_shape, std::string_view key_shape,
+                         std::string_view value_shape) {
+  count(member, m.size(), map_shape);
+  for (const auto& [k, v] : m) {
+    str(std::string(member) + " key", k, key_shape);
+    str(std::string(member) + "[" + k.substr(0, 40) + "]", v, value_shape);
+  }
+}
+
+Status Checker::result() const {
+  if (problems_.empty()) return Status::OK();
+  std::string msg = "Invalid parameters for " + std::string(operation_) + ": ";
+  for (size_t i = 0; i < problems_.size(); ++i) msg += (i ? "; " : "") + problems_[i];
+  return Status(ErrorCode::kInvalidParameter, msg);
+}
 
 const std::vector<ShapeConstraint>& shape_constraints() {
   static const std::vector<ShapeConstraint> table = {
@@ -190,133 +157,6 @@ const std::vector<ShapeConstraint>& shape_constraints() {
       {kIdentity, "CognitoIdentityProviderClientId", "string", 1, 128, "[\\w_]+", {}},
   };
   return table;
-}
-
-// --- Cognito Sync ----------------------------------------------------------------------------
-
-Status validate(const sync::BulkPublishRequest& q) {
-  Checker c("BulkPublish", kSync);
-  pool(c, q.identity_pool_id);
-  return c.result();
-}
-
-Status validate(const sync::DeleteDatasetRequest& q) { return dataset_labels("DeleteDataset", q); }
-
-Status validate(const sync::DescribeDatasetRequest& q) {
-  return dataset_labels("DescribeDataset", q);
-}
-
-Status validate(const sync::DescribeIdentityPoolUsageRequest& q) {
-  Checker c("DescribeIdentityPoolUsage", kSync);
-  pool(c, q.identity_pool_id);
-  return c.result();
-}
-
-Status validate(const sync::DescribeIdentityUsageRequest& q) {
-  Checker c("DescribeIdentityUsage", kSync);
-  pool(c, q.identity_pool_id);
-  identity_id(c, q.identity_id);
-  return c.result();
-}
-
-Status validate(const sync::GetBulkPublishDetailsRequest& q) {
-  Checker c("GetBulkPublishDetails", kSync);
-  pool(c, q.identity_pool_id);
-  return c.result();
-}
-
-Status validate(const sync::GetCognitoEventsRequest& q) {
-  Checker c("GetCognitoEvents", kSync);
-  pool(c, q.identity_pool_id);
-  return c.result();
-}
-
-Status validate(const sync::GetIdentityPoolConfigurationRequest& q) {
-  Checker c("GetIdentityPoolConfiguration", kSync);
-  pool(c, q.identity_pool_id);
-  return c.result();
-}
-
-Status validate(const sync::ListDatasetsRequest& q) {
-  Checker c("ListDatasets", kSync);
-  pool(c, q.identity_pool_id);
-  identity_id(c, q.identity_id);
-  return c.result();
-}
-
-Status validate(const sync::ListIdentityPoolUsageRequest&) {
-  return Status::OK();  // NextToken and MaxResults carry no constraints in the model
-}
-
-Status validate(const sync::ListRecordsRequest& q) { return dataset_labels("ListRecords", q); }
-
-Status validate(const sync::RegisterDeviceRequest& q) {
-  Checker c("RegisterDevice", kSync);
-  pool(c, q.identity_pool_id);
-  identity_id(c, q.identity_id);
-  c.str("Platform", q.platform, "Platform");
-  return c.result();
-}
-
-Status validate(const sync::SetCognitoEventsRequest& q) {
-  Checker c("SetCognitoEvents", kSync);
-  pool(c, q.identity_pool_id);
-  c.count("Events", q.events.size(), "Events");
-  return c.result();
-}
-
-Status validate(const sync::SetIdentityPoolConfigurationRequest& q) {
-  Checker c("SetIdentityPoolConfiguration", kSync);
-  pool(c, q.identity_pool_id);
-  if (q.push_sync) {
-    for (const auto& arn : q.push_sync->application_arns) {
-      c.str("PushSync.ApplicationArns", arn, "ApplicationArn");
-    }
-    c.str("PushSync.RoleArn", q.push_sync->role_arn, "AssumeRoleArn");
-  }
-  if (q.cognito_streams) {
-    c.str("CognitoStreams.StreamName", q.cognito_streams->stream_name, "StreamName");
-    c.str("CognitoStreams.RoleArn", q.cognito_streams->role_arn, "AssumeRoleArn");
-    c.str("CognitoStreams.StreamingStatus", q.cognito_streams->streaming_status, "StreamingStatus");
-  }
-  return c.result();
-}
-
-Status validate(const sync::SubscribeToDatasetRequest& q) {
-  Checker c("SubscribeToDataset", kSync);
-  pool(c, q.identity_pool_id);
-  identity_id(c, q.identity_id);
-  dataset(c, q.dataset_name);
-  c.str("DeviceId", q.device_id, "DeviceId");
-  return c.result();
-}
-
-Status validate(const sync::UnsubscribeFromDatasetRequest& q) {
-  Checker c("UnsubscribeFromDataset", kSync);
-  pool(c, q.identity_pool_id);
-  identity_id(c, q.identity_id);
-  dataset(c, q.dataset_name);
-  c.str("DeviceId", q.device_id, "DeviceId");
-  return c.result();
-}
-
-Status validate(const sync::UpdateRecordsRequest& q) {
-  Checker c("UpdateRecords", kSync);
-  pool(c, q.identity_pool_id);
-  identity_id(c, q.identity_id);
-  dataset(c, q.dataset_name);
-  c.str("DeviceId", q.device_id, "DeviceId");
-  c.required("SyncSessionToken", !q.sync_session_token.empty());
-  for (size_t i = 0; i < q.record_patches.size(); ++i) {
-    const auto& p = q.record_patches[i];
-    std::string at = "RecordPatches[" + std::to_string(i) + "]";
-    c.str(at + ".Op", p.op, "Operation");
-    c.str(at + ".Key", p.key, "RecordKey");
-    c.str(at + ".Value", p.value, "RecordValue");
-    if (p.op == sync::kOpReplace && !p.value) c.problem(at + ".Value: a replace needs a value");
-    if (p.sync_count < 0) c.problem(at + ".SyncCount: negative");
-  }
-  return c.result();
 }
 
 // --- Cognito Identity ------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,7 +14,6 @@
 #include "cairn/cognito/sync_types.h"
 #include "cairn/status.h"
 #include "transport/identity_protocol.h"
-#include "transport/sync_protocol.h"
 
 namespace cairn::transport {
 
@@ -32,9 +32,40 @@ struct ShapeConstraint {
 // input (tests check this table against the models in ../shared/spec/models).
 const std::vector<ShapeConstraint>& shape_constraints();
 
-#define CAIRN_DECLARE_SYNC_VALIDATE(Op) Status validate(const sync::Op##Request& request);
-CAIRN_SYNC_OPERATIONS(CAIRN_DECLARE_SYNC_VALIDATE)
-#undef CAIRN_DECLARE_SYNC_VALIDATE
+// Collects every problem with one request, then reports them together as one
+// InvalidParameterException. Each check names the member and the model shape that bounds it.
+class Checker {
+ public:
+  Checker(std::string_view operation, std::string_view service)
+      : operation_(operation), service_(service) {}
+
+  void str(std::string_view member, std::string_view value, std::string_view shape_name);
+  void str(std::string_view member, const std::string& value, std::string_view shape_name) {
+    str(member, std::string_view(value), shape_name);
+  }
+  void str(std::string_view member, const std::optional<std::string>& value,
+           std::string_view shape_name) {
+    if (value) str(member, *value, shape_name);
+  }
+  void number(std::string_view member, std::optional<int64_t> value, std::string_view shape_name);
+  void count(std::string_view member, size_t n, std::string_view shape_name);
+  void string_map(std::string_view member, const std::map<std::string, std::string>& m,
+                  std::string_view map_shape, std::string_view key_shape,
+                  std::string_view value_shape);
+  void required(std::string_view member, bool present) {
+    if (!present) problem(std::string(member) + ": missing required parameter");
+  }
+  void problem(std::string text) { problems_.push_back(std::move(text)); }
+
+  Status result() const;
+
+ private:
+  std::string_view operation_;
+  std::string_view service_;
+  std::vector<std::string> problems_;
+};
+
+// The Cognito Sync operations are validated from their declarations (sync_protocol.h).
 #define CAIRN_DECLARE_IDENTITY_VALIDATE(Op) Status validate(const identity::Op##Request& request);
 CAIRN_IDENTITY_OPERATIONS(CAIRN_DECLARE_IDENTITY_VALIDATE)
 #undef CAIRN_DECLARE_IDENTITY_VALIDATE
