@@ -543,9 +543,13 @@ Reply Api::route_sync(Call& call, std::string& operation) {
 
 template <typename Request>
 Reply Api::serve_decoded(Call& call, const transport::codec::ReceivedRequest& received) {
+  using transport::identity_wire::decode;
+  using transport::identity_wire::encode;
+  using transport::sync_wire::decode;
+  using transport::sync_wire::encode;
   Request request;
   auto parse_started = std::chrono::steady_clock::now();
-  Status s = transport::sync_wire::decode(received, &request);
+  Status s = decode(received, &request);
   t_phases.parse_ns += elapsed_ns(parse_started);
   if (!s.ok()) return s;
   s = transport::validate(request);
@@ -555,7 +559,7 @@ Reply Api::serve_decoded(Call& call, const transport::codec::ReceivedRequest& re
     return response;  // the notification poll answers, or parks, by itself
   } else {
     if (!response.ok()) return response.status();
-    return transport::sync_wire::encode(*response);
+    return encode(*response);
   }
 }
 
@@ -590,11 +594,13 @@ Status Api::admit_sync(const Call& call, const std::string& operation, const std
 
 Reply Api::route_identity(Call& call, const std::string& operation) {
   const ServerRequest& req = *call.http;
-  static const char* const kUnsigned[] = {"GetId", "GetCredentialsForIdentity", "GetOpenIdToken"};
-  bool unsigned_op = false;
-  for (const char* op : kUnsigned) unsigned_op |= operation == op;
-  if (unsigned_op) {
-    // Anyone may call these, so they are limited by where they come from.
+  const transport::codec::OperationInfo* op = nullptr;
+  for (const auto* candidate : transport::identity_wire::operations()) {
+    if (operation == candidate->name) op = candidate;
+  }
+  if (op && !op->sign) {
+    // The model marks these unsigned: anyone may call them, so they are limited by where they
+    // come from.
     Status s = limits_.admit_unauthenticated(call.client, &t_retry_after);
     if (!s.ok()) return refused_by_limits(s);
   } else {
@@ -609,158 +615,12 @@ Reply Api::route_identity(Call& call, const std::string& operation) {
     }
     call.caller = *caller;
   }
-  transport::json::Document doc;
-  auto parse_started = std::chrono::steady_clock::now();
-  Status parsed = transport::json::parse(req.body, doc);
-  t_phases.parse_ns += elapsed_ns(parse_started);
-  if (!parsed.ok())
-    return Status(ErrorCode::kInvalidParameter, "request body: " + parsed.message());
-  transport::json::ObjectReader b(doc, "request body");
-
-  auto finish = [&](auto request, auto handler) -> Reply {
-    if (!b.valid()) return reader_error(b);
-    return run_validated(request, handler);
-  };
-
-  if (operation == "CreateIdentityPool") {
-    identity::CreateIdentityPoolRequest r;
-    Status s = required_string(b, "IdentityPoolName", &r.identity_pool_name);
-    if (!s.ok()) return s;
-    auto allow = b.boolean("AllowUnauthenticatedIdentities");
-    if (!allow) {
-      if (!b.valid()) return reader_error(b);
-      return Status(ErrorCode::kInvalidParameter,
-                    "AllowUnauthenticatedIdentities: missing required parameter");
-    }
-    r.allow_unauthenticated_identities = *allow;
-    r.allow_classic_flow = b.boolean("AllowClassicFlow");
-    r.supported_login_providers = b.string_map("SupportedLoginProviders");
-    r.developer_provider_name = b.str("DeveloperProviderName");
-    r.open_id_connect_provider_arns = b.string_list("OpenIdConnectProviderARNs");
-    if (const auto* a = b.array("CognitoIdentityProviders")) {
-      for (const auto& item : a->GetArray()) {
-        transport::json::ObjectReader p(item, "CognitoIdentityProvider");
-        r.cognito_identity_providers.push_back(
-            {p.str("ProviderName"), p.str("ClientId"), p.boolean("ServerSideTokenCheck")});
-        b.merge(p);
-      }
-    }
-    r.saml_provider_arns = b.string_list("SamlProviderARNs");
-    r.identity_pool_tags = b.string_map("IdentityPoolTags");
-    return finish(r, [&](auto& v) { return create_identity_pool(call, v); });
-  }
-  if (operation == "DescribeIdentityPool" || operation == "DeleteIdentityPool") {
-    std::string pool;
-    Status s = required_string(b, "IdentityPoolId", &pool);
-    if (!s.ok()) return s;
-    if (operation == "DescribeIdentityPool") {
-      return finish(identity::DescribeIdentityPoolRequest{pool},
-                    [&](auto& v) { return describe_identity_pool(call, v); });
-    }
-    return finish(identity::DeleteIdentityPoolRequest{pool},
-                  [&](auto& v) { return delete_identity_pool(call, v); });
-  }
-  if (operation == "ListIdentityPools") {
-    auto max = b.i32("MaxResults");
-    if (!max) {
-      if (!b.valid()) return reader_error(b);
-      return Status(ErrorCode::kInvalidParameter, "MaxResults: missing required parameter");
-    }
-    return finish(identity::ListIdentityPoolsRequest{*max, b.str("NextToken")},
-                  [&](auto& v) { return list_identity_pools(call, v); });
-  }
-  if (operation == "GetId") {
-    identity::GetIdRequest r;
-    Status s = required_string(b, "IdentityPoolId", &r.identity_pool_id);
-    if (!s.ok()) return s;
-    r.account_id = b.str("AccountId");
-    r.logins = b.string_map("Logins");
-    return finish(r, [&](auto& v) { return get_id(call, v); });
-  }
-  if (operation == "GetCredentialsForIdentity" || operation == "GetOpenIdToken") {
-    std::string id;
-    Status s = required_string(b, "IdentityId", &id);
-    if (!s.ok()) return s;
-    if (operation == "GetOpenIdToken") {
-      return finish(identity::GetOpenIdTokenRequest{id, b.string_map("Logins")},
-                    [&](auto& v) { return get_open_id_token(call, v); });
-    }
-    identity::GetCredentialsForIdentityRequest r{id, b.string_map("Logins"),
-                                                 b.str("CustomRoleArn")};
-    return finish(r, [&](auto& v) { return get_credentials_for_identity(call, v); });
-  }
-  if (operation == "GetOpenIdTokenForDeveloperIdentity") {
-    identity::GetOpenIdTokenForDeveloperIdentityRequest r;
-    Status s = required_string(b, "IdentityPoolId", &r.identity_pool_id);
-    if (!s.ok()) return s;
-    if (!b.object("Logins")) {
-      if (!b.valid()) return reader_error(b);
-      return Status(ErrorCode::kInvalidParameter, "Logins: missing required parameter");
-    }
-    r.identity_id = b.str("IdentityId");
-    r.logins = b.string_map("Logins");
-    r.principal_tags = b.string_map("PrincipalTags");
-    r.token_duration = b.i64("TokenDuration");
-    return finish(r, [&](auto& v) { return get_open_id_token_for_developer_identity(call, v); });
-  }
-  if (operation == "LookupDeveloperIdentity") {
-    identity::LookupDeveloperIdentityRequest r;
-    Status s = required_string(b, "IdentityPoolId", &r.identity_pool_id);
-    if (!s.ok()) return s;
-    r.identity_id = b.str("IdentityId");
-    r.developer_user_identifier = b.str("DeveloperUserIdentifier");
-    r.max_results = b.i32("MaxResults");
-    r.next_token = b.str("NextToken");
-    return finish(r, [&](auto& v) { return lookup_developer_identity(call, v); });
-  }
-  if (operation == "MergeDeveloperIdentities") {
-    identity::MergeDeveloperIdentitiesRequest r;
-    Status s = required_string(b, "SourceUserIdentifier", &r.source_user_identifier);
-    if (s.ok()) s = required_string(b, "DestinationUserIdentifier", &r.destination_user_identifier);
-    if (s.ok()) s = required_string(b, "DeveloperProviderName", &r.developer_provider_name);
-    if (s.ok()) s = required_string(b, "IdentityPoolId", &r.identity_pool_id);
-    if (!s.ok()) return s;
-    return finish(r, [&](auto& v) { return merge_developer_identities(call, v); });
-  }
-  if (operation == "UnlinkDeveloperIdentity") {
-    identity::UnlinkDeveloperIdentityRequest r;
-    Status s = required_string(b, "IdentityId", &r.identity_id);
-    if (s.ok()) s = required_string(b, "IdentityPoolId", &r.identity_pool_id);
-    if (s.ok()) s = required_string(b, "DeveloperProviderName", &r.developer_provider_name);
-    if (s.ok()) s = required_string(b, "DeveloperUserIdentifier", &r.developer_user_identifier);
-    if (!s.ok()) return s;
-    return finish(r, [&](auto& v) { return unlink_developer_identity(call, v); });
-  }
-  if (operation == "DescribeIdentity") {
-    std::string id;
-    Status s = required_string(b, "IdentityId", &id);
-    if (!s.ok()) return s;
-    return finish(identity::DescribeIdentityRequest{id},
-                  [&](auto& v) { return describe_identity(call, v); });
-  }
-  if (operation == "ListIdentities") {
-    identity::ListIdentitiesRequest r;
-    Status s = required_string(b, "IdentityPoolId", &r.identity_pool_id);
-    if (!s.ok()) return s;
-    auto max = b.i32("MaxResults");
-    if (!max) {
-      if (!b.valid()) return reader_error(b);
-      return Status(ErrorCode::kInvalidParameter, "MaxResults: missing required parameter");
-    }
-    r.max_results = *max;
-    r.next_token = b.str("NextToken");
-    r.hide_disabled = b.boolean("HideDisabled");
-    return finish(r, [&](auto& v) { return list_identities(call, v); });
-  }
-  if (operation == "DeleteIdentities") {
-    if (!b.array("IdentityIdsToDelete")) {
-      if (!b.valid()) return reader_error(b);
-      return Status(ErrorCode::kInvalidParameter,
-                    "IdentityIdsToDelete: missing required parameter");
-    }
-    return finish(identity::DeleteIdentitiesRequest{b.string_list("IdentityIdsToDelete")},
-                  [&](auto& v) { return delete_identities(call, v); });
-  }
+  transport::codec::ReceivedRequest received;
+  received.body = &req.body;
+#define CAIRN_SERVE_IDENTITY(Op) \
+  if (operation == #Op) return serve_decoded<identity::Op##Request>(call, received);
+  CAIRN_IDENTITY_OPERATIONS(CAIRN_SERVE_IDENTITY)
+#undef CAIRN_SERVE_IDENTITY
   return Status::FromService("UnknownOperationException",
                              "cairn-server does not implement " + operation, 400);
 }

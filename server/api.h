@@ -32,6 +32,7 @@
 #include "server/server_message.h"
 #include "server/storage.h"
 #include "server/tokens.h"
+#include "transport/identity_protocol.h"
 #include "transport/sync_protocol.h"
 
 namespace cairn::server {
@@ -220,22 +221,32 @@ class Api {
   // every UpdateRecords asks.
   std::optional<std::string> sync_trigger_hook(const std::string& pool_id);
 
-  // Cognito Identity (identity_api.cc).
-  Reply create_identity_pool(Call& c, const identity::CreateIdentityPoolRequest& r);
-  Reply describe_identity_pool(Call& c, const identity::DescribeIdentityPoolRequest& r);
-  Reply list_identity_pools(Call& c, const identity::ListIdentityPoolsRequest& r);
-  Reply delete_identity_pool(Call& c, const identity::DeleteIdentityPoolRequest& r);
-  Reply get_id(Call& c, const identity::GetIdRequest& r);
-  Reply get_credentials_for_identity(Call& c, const identity::GetCredentialsForIdentityRequest& r);
-  Reply get_open_id_token(Call& c, const identity::GetOpenIdTokenRequest& r);
-  Reply get_open_id_token_for_developer_identity(
+  // Cognito Identity (identity_api.cc), one handler per operation, as for Cognito Sync.
+  Result<identity::CreateIdentityPoolResponse> serve(Call& c,
+                                                     const identity::CreateIdentityPoolRequest& r);
+  Result<identity::DescribeIdentityPoolResponse> serve(
+      Call& c, const identity::DescribeIdentityPoolRequest& r);
+  Result<identity::ListIdentityPoolsResponse> serve(Call& c,
+                                                    const identity::ListIdentityPoolsRequest& r);
+  Result<identity::DeleteIdentityPoolResponse> serve(Call& c,
+                                                     const identity::DeleteIdentityPoolRequest& r);
+  Result<identity::GetIdResponse> serve(Call& c, const identity::GetIdRequest& r);
+  Result<identity::GetCredentialsForIdentityResponse> serve(
+      Call& c, const identity::GetCredentialsForIdentityRequest& r);
+  Result<identity::GetOpenIdTokenResponse> serve(Call& c, const identity::GetOpenIdTokenRequest& r);
+  Result<identity::GetOpenIdTokenForDeveloperIdentityResponse> serve(
       Call& c, const identity::GetOpenIdTokenForDeveloperIdentityRequest& r);
-  Reply lookup_developer_identity(Call& c, const identity::LookupDeveloperIdentityRequest& r);
-  Reply merge_developer_identities(Call& c, const identity::MergeDeveloperIdentitiesRequest& r);
-  Reply unlink_developer_identity(Call& c, const identity::UnlinkDeveloperIdentityRequest& r);
-  Reply describe_identity(Call& c, const identity::DescribeIdentityRequest& r);
-  Reply list_identities(Call& c, const identity::ListIdentitiesRequest& r);
-  Reply delete_identities(Call& c, const identity::DeleteIdentitiesRequest& r);
+  Result<identity::LookupDeveloperIdentityResponse> serve(
+      Call& c, const identity::LookupDeveloperIdentityRequest& r);
+  Result<identity::MergeDeveloperIdentitiesResponse> serve(
+      Call& c, const identity::MergeDeveloperIdentitiesRequest& r);
+  Result<identity::UnlinkDeveloperIdentityResponse> serve(
+      Call& c, const identity::UnlinkDeveloperIdentityRequest& r);
+  Result<identity::DescribeIdentityResponse> serve(Call& c,
+                                                   const identity::DescribeIdentityRequest& r);
+  Result<identity::ListIdentitiesResponse> serve(Call& c, const identity::ListIdentitiesRequest& r);
+  Result<identity::DeleteIdentitiesResponse> serve(Call& c,
+                                                   const identity::DeleteIdentitiesRequest& r);
 
   // Shared identity rules.
   // The pool's settings in `out` (nullptr: only that it exists); for_update when the transaction

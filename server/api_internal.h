@@ -1,5 +1,6 @@
-// Helpers shared by the server's operation files: query and body parsing, validation with the
-// model's constraint table, reply fragments, and signed pagination cursors.
+// Helpers shared by the server's operation files: errors, authorization, times and signed
+// pagination cursors. Requests and responses themselves are decoded and encoded by the codec
+// (transport/codec.h).
 #pragma once
 
 #include <cstdlib>
@@ -12,85 +13,8 @@
 #include "server/storage.h"
 #include "server/tokens.h"
 #include "transport/json.h"
-#include "transport/uri.h"
-#include "transport/validation.h"
 
 namespace cairn::server::internal {
-
-// The decoded parameters of a raw query string.
-class Query {
- public:
-  explicit Query(const std::string& raw) {
-    size_t start = 0;
-    while (start < raw.size()) {
-      size_t amp = raw.find('&', start);
-      if (amp == std::string::npos) amp = raw.size();
-      std::string pair = raw.substr(start, amp - start);
-      size_t eq = pair.find('=');
-      params_.emplace_back(
-          transport::uri_decode(pair.substr(0, eq)),
-          eq == std::string::npos ? "" : transport::uri_decode(pair.substr(eq + 1)));
-      start = amp + 1;
-    }
-  }
-  const std::string* get(const std::string& name) const {
-    for (const auto& [k, v] : params_) {
-      if (k == name) return &v;
-    }
-    return nullptr;
-  }
-  Status opt_string(const std::string& name, std::optional<std::string>* out) const {
-    if (const auto* v = get(name)) *out = *v;
-    return Status::OK();
-  }
-  Status opt_int64(const std::string& name, std::optional<int64_t>* out) const {
-    const auto* v = get(name);
-    if (!v) return Status::OK();
-    char* end = nullptr;
-    errno = 0;
-    long long n = std::strtoll(v->c_str(), &end, 10);
-    if (v->empty() || errno != 0 || *end != '\0') {
-      return Status(ErrorCode::kInvalidParameter, name + ": '" + *v + "' is not an integer");
-    }
-    *out = static_cast<int64_t>(n);
-    return Status::OK();
-  }
-  Status opt_int32(const std::string& name, std::optional<int32_t>* out) const {
-    std::optional<int64_t> wide;
-    Status s = opt_int64(name, &wide);
-    if (!s.ok() || !wide) return s;
-    if (*wide < INT32_MIN || *wide > INT32_MAX) {
-      return Status(ErrorCode::kInvalidParameter, name + ": out of range");
-    }
-    *out = static_cast<int32_t>(*wide);
-    return Status::OK();
-  }
-
- private:
-  std::vector<std::pair<std::string, std::string>> params_;
-};
-
-inline Status reader_error(const transport::json::ObjectReader& r) {
-  return Status(ErrorCode::kInvalidParameter, r.status().message());
-}
-
-inline Status required_string(transport::json::ObjectReader& body, const char* key,
-                              std::string* out) {
-  auto v = body.str(key);
-  if (!body.valid()) return reader_error(body);
-  if (!v)
-    return Status(ErrorCode::kInvalidParameter, std::string(key) + ": missing required parameter");
-  *out = std::move(*v);
-  return Status::OK();
-}
-
-// Validates against the model (the same table the client uses), then runs the operation.
-template <typename Request, typename Fn>
-Result<std::string> run_validated(const Request& request, Fn fn) {
-  Status s = transport::validate(request);
-  if (!s.ok()) return s;
-  return fn(request);
-}
 
 inline Status not_authorized(const std::string& message) {
   return Status(ErrorCode::kNotAuthorized, message);

@@ -6,12 +6,12 @@
 #include "server/api_internal.h"
 #include "transport/crypto.h"
 #include "transport/identity_protocol.h"
+#include "transport/identity_shapes.h"
 
 namespace cairn::server {
 
 using namespace internal;
 using transport::json::ObjectReader;
-using transport::json::Writer;
 
 namespace {
 
@@ -23,25 +23,21 @@ constexpr int64_t kOpenIdTokenSeconds = 600;            // GetOpenIdToken: 10 mi
 constexpr int64_t kDeveloperTokenDefaultSeconds = 900;  // GetOpenIdTokenForDeveloperIdentity
 constexpr int kIdentityPageSize = 60;
 
-// The stored pool as the IdentityPool shape.
-std::string pool_json(const PoolRow& pool) {
-  transport::json::Document doc;
-  if (!transport::json::parse(pool.settings_json, doc).ok()) doc.SetObject();
-  auto& a = doc.GetAllocator();
-  auto set = [&](const char* key, rapidjson::Value v) {
-    doc.RemoveMember(key);
-    doc.AddMember(rapidjson::Value(key, a), v, a);
-  };
-  set("IdentityPoolId", rapidjson::Value(pool.id.c_str(), a));
-  set("IdentityPoolName", rapidjson::Value(pool.name.c_str(), a));
-  set("AllowUnauthenticatedIdentities", rapidjson::Value(pool.allow_unauthenticated));
-  if (!pool.developer_provider_name.empty()) {
-    set("DeveloperProviderName", rapidjson::Value(pool.developer_provider_name.c_str(), a));
+// The stored pool as the IdentityPool shape: its settings as they were created, with the stored
+// id, name and flags over them.
+Result<identity::IdentityPool> pool_shape(const PoolRow& pool) {
+  identity::IdentityPool out;
+  if (!pool.settings_json.empty()) {
+    Status s = transport::codec::from_json(pool.settings_json, "IdentityPool", &out);
+    if (!s.ok()) return s;
   }
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  doc.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
+  out.identity_pool_id = pool.id;
+  out.identity_pool_name = pool.name;
+  out.allow_unauthenticated_identities = pool.allow_unauthenticated;
+  if (!pool.developer_provider_name.empty()) {
+    out.developer_provider_name = pool.developer_provider_name;
+  }
+  return out;
 }
 
 std::string guid() {
@@ -62,21 +58,17 @@ std::string random_alnum(size_t n, const char* alphabet, size_t alphabet_size) {
   return out;
 }
 
-void write_identity(Writer& w, const IdentityRow& id, const std::vector<LoginRow>& logins) {
-  w.begin_object();
-  w.str("IdentityId", id.id);
-  w.begin_array("Logins");
-  std::vector<std::string> providers;
+identity::IdentityDescription describe(const IdentityRow& id, const std::vector<LoginRow>& logins) {
+  identity::IdentityDescription out;
+  out.identity_id = id.id;
   for (const auto& l : logins) {
-    if (std::find(providers.begin(), providers.end(), l.provider) == providers.end()) {
-      providers.push_back(l.provider);
+    if (std::find(out.logins.begin(), out.logins.end(), l.provider) == out.logins.end()) {
+      out.logins.push_back(l.provider);
     }
   }
-  for (const auto& p : providers) w.value(p);
-  w.end_array();
-  w.time_millis("CreationDate", id.created);
-  w.time_millis("LastModifiedDate", id.modified);
-  w.end_object();
+  out.creation_date = from_millis(id.created);
+  out.last_modified_date = from_millis(id.modified);
+  return out;
 }
 
 }  // namespace
@@ -146,7 +138,8 @@ void Api::merge_identity(StorageTxn& txn, const std::string& source_id, const st
 
 // --- pools ---------------------------------------------------------------------------------------
 
-Reply Api::create_identity_pool(Call& c, const identity::CreateIdentityPoolRequest& r) {
+Result<identity::CreateIdentityPoolResponse> Api::serve(
+    Call& c, const identity::CreateIdentityPoolRequest& r) {
   PoolRow pool;
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
     if (txn.count_pools() >= options_.max_identity_pools) {
@@ -158,15 +151,15 @@ Reply Api::create_identity_pool(Call& c, const identity::CreateIdentityPoolReque
     pool.name = r.identity_pool_name;
     pool.allow_unauthenticated = r.allow_unauthenticated_identities;
     pool.developer_provider_name = r.developer_provider_name.value_or("");
-    // The request body holds every optional IdentityPool member exactly as the model spells them;
-    // pool_json() overlays the stored id, name and flags on it.
-    pool.settings_json = transport::identity_wire::build(r).body;
+    // The request holds every optional IdentityPool member, as the model spells them;
+    // pool_shape() overlays the stored id, name and flags on it.
+    pool.settings_json = transport::codec::to_json(r);
     pool.created = pool.modified = c.now;
     txn.put_pool(pool);
     return Status::OK();
   });
   if (!s.ok()) return s;
-  return pool_json(pool);
+  return pool_shape(pool);
 }
 
 Result<std::string> Api::bootstrap_pool(const std::string& name) {
@@ -191,15 +184,17 @@ Result<std::string> Api::bootstrap_pool(const std::string& name) {
   return id;
 }
 
-Reply Api::describe_identity_pool(Call&, const identity::DescribeIdentityPoolRequest& r) {
+Result<identity::DescribeIdentityPoolResponse> Api::serve(
+    Call&, const identity::DescribeIdentityPoolRequest& r) {
   PoolRow pool;
   Status s =
       storage_->read([&](StorageTxn& txn) { return require_pool(txn, r.identity_pool_id, &pool); });
   if (!s.ok()) return s;
-  return pool_json(pool);
+  return pool_shape(pool);
 }
 
-Reply Api::list_identity_pools(Call&, const identity::ListIdentityPoolsRequest& r) {
+Result<identity::ListIdentityPoolsResponse> Api::serve(
+    Call&, const identity::ListIdentityPoolsRequest& r) {
   auto after = read_cursor(tokens_, "identity-pools", r.next_token);
   if (!after.ok()) return after.status();
   std::vector<PoolRow> pools;
@@ -209,22 +204,14 @@ Reply Api::list_identity_pools(Call&, const identity::ListIdentityPoolsRequest& 
   });
   if (!s.ok()) return s;
   bool more = trim_page(pools, r.max_results);
-  Writer w;
-  w.begin_object();
-  w.begin_array("IdentityPools");
-  for (const auto& p : pools) {
-    w.begin_object();
-    w.str("IdentityPoolId", p.id);
-    w.str("IdentityPoolName", p.name);
-    w.end_object();
-  }
-  w.end_array();
-  if (more) w.str("NextToken", make_cursor(tokens_, "identity-pools", pools.back().id));
-  w.end_object();
-  return w.take();
+  identity::ListIdentityPoolsResponse out;
+  for (const auto& p : pools) out.identity_pools.push_back({p.id, p.name});
+  if (more) out.next_token = make_cursor(tokens_, "identity-pools", pools.back().id);
+  return out;
 }
 
-Reply Api::delete_identity_pool(Call&, const identity::DeleteIdentityPoolRequest& r) {
+Result<identity::DeleteIdentityPoolResponse> Api::serve(
+    Call&, const identity::DeleteIdentityPoolRequest& r) {
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
     Status st = require_pool(txn, r.identity_pool_id, nullptr);
     if (!st.ok()) return st;
@@ -234,7 +221,7 @@ Reply Api::delete_identity_pool(Call&, const identity::DeleteIdentityPoolRequest
   });
   credentials_cache_.revoke_all();  // committed or not: revoking is never wrong
   if (!s.ok()) return s;
-  return std::string("{}");
+  return identity::DeleteIdentityPoolResponse{};
 }
 
 // --- identities ----------------------------------------------------------------------------------
@@ -256,7 +243,7 @@ Status Api::identity_quota_refusal(const std::string& pool_id) {
                                                " identities");
 }
 
-Reply Api::get_id(Call& c, const identity::GetIdRequest& r) {
+Result<identity::GetIdResponse> Api::serve(Call& c, const identity::GetIdRequest& r) {
   Status admitted = limits_.admit_pool(r.identity_pool_id, &retry_after_of_this_request());
   if (!admitted.ok()) return refused_by_limits(admitted);
   bool full = false;
@@ -286,7 +273,7 @@ Reply Api::get_id(Call& c, const identity::GetIdRequest& r) {
   });
   if (!s.ok()) return s;
   if (created) pool_usage_.add(r.identity_pool_id, 1, 0);
-  return std::string(R"({"IdentityId":")") + id + "\"}";
+  return identity::GetIdResponse{id};
 }
 
 namespace {
@@ -333,8 +320,8 @@ Result<Resolved> resolve_identity(
 
 }  // namespace
 
-Reply Api::get_credentials_for_identity(Call& c,
-                                        const identity::GetCredentialsForIdentityRequest& r) {
+Result<identity::GetCredentialsForIdentityResponse> Api::serve(
+    Call& c, const identity::GetCredentialsForIdentityRequest& r) {
   Status admitted = limits_.admit_identity(r.identity_id);
   if (!admitted.ok()) return refused_by_limits(admitted);
   CredentialsRow creds;
@@ -369,21 +356,15 @@ Reply Api::get_credentials_for_identity(Call& c,
   });
   if (merged) credentials_cache_.revoke_all();
   if (!s.ok()) return s;
-  Writer w;
-  w.begin_object();
-  w.str("IdentityId", creds.identity_id);
-  w.key("Credentials");
-  w.begin_object();
-  w.str("AccessKeyId", creds.access_key_id);
-  w.str("SecretKey", creds.secret_access_key);
-  w.str("SessionToken", session_token);
-  w.time_millis("Expiration", creds.expires);
-  w.end_object();
-  w.end_object();
-  return w.take();
+  identity::GetCredentialsForIdentityResponse out;
+  out.identity_id = creds.identity_id;
+  out.credentials = identity::Credentials{creds.access_key_id, creds.secret_access_key,
+                                          session_token, from_millis(creds.expires)};
+  return out;
 }
 
-Reply Api::get_open_id_token(Call& c, const identity::GetOpenIdTokenRequest& r) {
+Result<identity::GetOpenIdTokenResponse> Api::serve(Call& c,
+                                                    const identity::GetOpenIdTokenRequest& r) {
   Status admitted = limits_.admit_identity(r.identity_id);
   if (!admitted.ok()) return refused_by_limits(admitted);
   std::string id, pool_id;
@@ -407,15 +388,11 @@ Reply Api::get_open_id_token(Call& c, const identity::GetOpenIdTokenRequest& r) 
   });
   if (merged) credentials_cache_.revoke_all();
   if (!s.ok()) return s;
-  Writer w;
-  w.begin_object();
-  w.str("IdentityId", id);
-  w.str("Token", tokens_.jwt(id, pool_id, c.now, kOpenIdTokenSeconds, kIssuer));
-  w.end_object();
-  return w.take();
+  return identity::GetOpenIdTokenResponse{
+      id, tokens_.jwt(id, pool_id, c.now, kOpenIdTokenSeconds, kIssuer)};
 }
 
-Reply Api::get_open_id_token_for_developer_identity(
+Result<identity::GetOpenIdTokenForDeveloperIdentityResponse> Api::serve(
     Call& c, const identity::GetOpenIdTokenForDeveloperIdentityRequest& r) {
   bool full = false;
   Status quota = identity_quota(r.identity_pool_id, &full);
@@ -460,16 +437,13 @@ Reply Api::get_open_id_token_for_developer_identity(
   });
   if (!s.ok()) return s;
   if (created) pool_usage_.add(r.identity_pool_id, 1, 0);
-  Writer w;
-  w.begin_object();
-  w.str("IdentityId", id);
-  w.str("Token", tokens_.jwt(id, r.identity_pool_id, c.now,
-                             r.token_duration.value_or(kDeveloperTokenDefaultSeconds), kIssuer));
-  w.end_object();
-  return w.take();
+  return identity::GetOpenIdTokenForDeveloperIdentityResponse{
+      id, tokens_.jwt(id, r.identity_pool_id, c.now,
+                      r.token_duration.value_or(kDeveloperTokenDefaultSeconds), kIssuer)};
 }
 
-Reply Api::lookup_developer_identity(Call&, const identity::LookupDeveloperIdentityRequest& r) {
+Result<identity::LookupDeveloperIdentityResponse> Api::serve(
+    Call&, const identity::LookupDeveloperIdentityRequest& r) {
   if (!r.identity_id && !r.developer_user_identifier) {
     return invalid("Either IdentityId or DeveloperUserIdentifier is required");
   }
@@ -507,16 +481,11 @@ Reply Api::lookup_developer_identity(Call&, const identity::LookupDeveloperIdent
     return Status::OK();
   });
   if (!s.ok()) return s;
-  Writer w;
-  w.begin_object();
-  w.str("IdentityId", id);
-  w.string_list("DeveloperUserIdentifierList", users);
-  w.str("NextToken", next);
-  w.end_object();
-  return w.take();
+  return identity::LookupDeveloperIdentityResponse{id, users, next};
 }
 
-Reply Api::merge_developer_identities(Call& c, const identity::MergeDeveloperIdentitiesRequest& r) {
+Result<identity::MergeDeveloperIdentitiesResponse> Api::serve(
+    Call& c, const identity::MergeDeveloperIdentitiesRequest& r) {
   std::string dest;
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
     PoolRow pool;
@@ -536,10 +505,11 @@ Reply Api::merge_developer_identities(Call& c, const identity::MergeDeveloperIde
   });
   credentials_cache_.revoke_all();
   if (!s.ok()) return s;
-  return std::string(R"({"IdentityId":")") + dest + "\"}";
+  return identity::MergeDeveloperIdentitiesResponse{dest};
 }
 
-Reply Api::unlink_developer_identity(Call& c, const identity::UnlinkDeveloperIdentityRequest& r) {
+Result<identity::UnlinkDeveloperIdentityResponse> Api::serve(
+    Call& c, const identity::UnlinkDeveloperIdentityRequest& r) {
   Status s = storage_->write([&](StorageTxn& txn) -> Status {
     PoolRow pool;
     Status st = require_pool(txn, r.identity_pool_id, &pool);
@@ -560,10 +530,11 @@ Reply Api::unlink_developer_identity(Call& c, const identity::UnlinkDeveloperIde
     return Status::OK();
   });
   if (!s.ok()) return s;
-  return std::string("{}");
+  return identity::UnlinkDeveloperIdentityResponse{};
 }
 
-Reply Api::describe_identity(Call&, const identity::DescribeIdentityRequest& r) {
+Result<identity::DescribeIdentityResponse> Api::serve(Call&,
+                                                      const identity::DescribeIdentityRequest& r) {
   std::optional<IdentityRow> row;
   std::vector<LoginRow> logins;
   Status s = storage_->read([&](StorageTxn& txn) {
@@ -573,12 +544,11 @@ Reply Api::describe_identity(Call&, const identity::DescribeIdentityRequest& r) 
   });
   if (!s.ok()) return s;
   if (!row) return not_found("Identity '" + r.identity_id + "' not found.");
-  Writer w;
-  write_identity(w, *row, logins);
-  return w.take();
+  return describe(*row, logins);
 }
 
-Reply Api::list_identities(Call&, const identity::ListIdentitiesRequest& r) {
+Result<identity::ListIdentitiesResponse> Api::serve(Call&,
+                                                    const identity::ListIdentitiesRequest& r) {
   std::string scope = "identities\n" + r.identity_pool_id;
   auto after = read_cursor(tokens_, scope, r.next_token);
   if (!after.ok()) return after.status();
@@ -594,18 +564,15 @@ Reply Api::list_identities(Call&, const identity::ListIdentitiesRequest& r) {
   });
   if (!s.ok()) return s;
   bool more = trim_page(rows, r.max_results);
-  Writer w;
-  w.begin_object();
-  w.str("IdentityPoolId", r.identity_pool_id);
-  w.begin_array("Identities");
-  for (const auto& [id, logins] : rows) write_identity(w, id, logins);
-  w.end_array();
-  if (more) w.str("NextToken", make_cursor(tokens_, scope, rows.back().first.id));
-  w.end_object();
-  return w.take();
+  identity::ListIdentitiesResponse out;
+  out.identity_pool_id = r.identity_pool_id;
+  for (const auto& [id, logins] : rows) out.identities.push_back(describe(id, logins));
+  if (more) out.next_token = make_cursor(tokens_, scope, rows.back().first.id);
+  return out;
 }
 
-Reply Api::delete_identities(Call&, const identity::DeleteIdentitiesRequest& r) {
+Result<identity::DeleteIdentitiesResponse> Api::serve(Call&,
+                                                      const identity::DeleteIdentitiesRequest& r) {
   Status s = storage_->write([&](StorageTxn& txn) {
     // An id that does not exist is already gone: nothing to report. Its Cognito Sync data goes
     // with it (StorageTxn::delete_identity).
@@ -616,7 +583,7 @@ Reply Api::delete_identities(Call&, const identity::DeleteIdentitiesRequest& r) 
   credentials_cache_.revoke_all();
   pool_usage_.forget();  // counted afresh when next asked
   if (!s.ok()) return s;
-  return std::string(R"({"UnprocessedIdentityIds":[]})");
+  return identity::DeleteIdentitiesResponse{};
 }
 
 Result<int64_t> Api::expire_idle_identities(Millis before) {

@@ -4,6 +4,7 @@
 
 #include "cairn/cognito/identity_types.h"
 #include "cairn/status.h"
+#include "transport/codec.h"
 #include "transport/wire.h"
 
 namespace cairn::transport::identity_wire {
@@ -24,10 +25,25 @@ namespace cairn::transport::identity_wire {
   X(ListIdentities)                     \
   X(DeleteIdentities)
 
-#define CAIRN_DECLARE_IDENTITY_WIRE(Op)                    \
-  WireRequest build(const identity::Op##Request& request); \
-  Status parse(std::string_view body, identity::Op##Response* response);
+// For each operation:
+//   build   the client's request;       parse    the client's reading of the response;
+//   decode  the server's reading of a request (validation is separate);
+//   encode  the server's response body.
+#define CAIRN_DECLARE_IDENTITY_WIRE(Op)                                             \
+  WireRequest build(const identity::Op##Request& request);                          \
+  Status parse(std::string_view body, identity::Op##Response* response);            \
+  Status decode(const codec::ReceivedRequest& request, identity::Op##Request* out); \
+  std::string encode(const identity::Op##Response& response);
 CAIRN_IDENTITY_OPERATIONS(CAIRN_DECLARE_IDENTITY_WIRE)
 #undef CAIRN_DECLARE_IDENTITY_WIRE
 
+// Every operation above, for a server's router.
+const std::vector<const codec::OperationInfo*>& operations();
+
 }  // namespace cairn::transport::identity_wire
+
+namespace cairn::transport {
+#define CAIRN_DECLARE_IDENTITY_VALIDATE(Op) Status validate(const identity::Op##Request& request);
+CAIRN_IDENTITY_OPERATIONS(CAIRN_DECLARE_IDENTITY_VALIDATE)
+#undef CAIRN_DECLARE_IDENTITY_VALIDATE
+}  // namespace cairn::transport

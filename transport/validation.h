@@ -1,6 +1,7 @@
-// Client-side validation: every length, pattern, enum, range and required member the service
-// models declare, checked before a request is built (the seed's validate_params). A failure is an
-// InvalidParameterException produced locally, naming every problem found, and nothing is sent.
+// Validation's table and checker: every length, pattern, enum and range the service models
+// declare, by shape. The codec (codec.h) checks each request against it before a client sends it
+// (the seed's validate_params) and after a server decodes it. A failure is an
+// InvalidParameterException naming every problem found; a client then sends nothing.
 #pragma once
 
 #include <cstdint>
@@ -10,10 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "cairn/cognito/identity_types.h"
-#include "cairn/cognito/sync_types.h"
 #include "cairn/status.h"
-#include "transport/identity_protocol.h"
 
 namespace cairn::transport {
 
@@ -64,10 +62,5 @@ class Checker {
   std::string_view service_;
   std::vector<std::string> problems_;
 };
-
-// The Cognito Sync operations are validated from their declarations (sync_protocol.h).
-#define CAIRN_DECLARE_IDENTITY_VALIDATE(Op) Status validate(const identity::Op##Request& request);
-CAIRN_IDENTITY_OPERATIONS(CAIRN_DECLARE_IDENTITY_VALIDATE)
-#undef CAIRN_DECLARE_IDENTITY_VALIDATE
 
 }  // namespace cairn::transport

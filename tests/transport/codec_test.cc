@@ -1,4 +1,5 @@
-// The codec's declarations against the service models, and every operation through both sides:
+// The codec's declarations against the service models, and every operation of both services
+// through both sides:
 //   - each declared shape lists exactly the model's members, with the same places, wire names,
 //     shapes and required flags, and each operation the model's method and path;
 //   - every captured request (boto3, the AWS CLI, JS v3), decoded as the server decodes it and
@@ -13,6 +14,8 @@
 
 #include "botocore_reference.h"
 #include "test_paths.h"
+#include "transport/identity_protocol.h"
+#include "transport/identity_shapes.h"
 #include "transport/sync_protocol.h"
 #include "transport/sync_shapes.h"
 
@@ -97,10 +100,10 @@ struct Model {
   const rapidjson::Value& shape(const std::string& name) const { return shapes()[name.c_str()]; }
 };
 
-Model load_sync_model() {
+Model load_model(const char* file) {
   Model m;
-  std::string text = cairn::testing::read_file(
-      cairn::testing::shared_dir() + "/spec/models/cognito-sync-2014-06-30.service-2.json");
+  std::string text =
+      cairn::testing::read_file(cairn::testing::shared_dir() + "/spec/models/" + file);
   m.doc.Parse(text.c_str());
   return m;
 }
@@ -156,39 +159,65 @@ void expect_shape_matches(const Model& model, const Shapes& declared, const std:
   }
 }
 
-TEST(CodecDeclarations, EverySyncOperationAndShapeIsTheModelsMemberForMember) {
-  Model model = load_sync_model();
-  Shapes declared;
-  std::set<std::string> checked;
-  size_t operations = 0;
-  std::set<std::string> declared_ops;
-#define CAIRN_CHECK_OP(Op)                                                                 \
-  {                                                                                        \
-    SCOPED_TRACE(#Op);                                                                     \
-    declared_ops.insert(#Op);                                                              \
-    const auto& op = model.doc["operations"][#Op];                                         \
-    const OperationInfo& info = Operation<sync::Op##Request>::kInfo;                       \
-    EXPECT_STREQ(info.name, #Op);                                                          \
-    EXPECT_STREQ(info.method, op["http"]["method"].GetString());                           \
-    EXPECT_STREQ(info.path, op["http"]["requestUri"].GetString());                         \
-    describe<sync::Op##Request>(declared);                                                 \
-    expect_shape_matches(model, declared, op["input"]["shape"].GetString(), checked);      \
-    EXPECT_STREQ(Fields<sync::Op##Request>::kShape, op["input"]["shape"].GetString());     \
-    if (op.HasMember("output")) {                                                          \
-      describe<sync::Op##Response>(declared);                                              \
-      EXPECT_STREQ(Fields<sync::Op##Response>::kShape, op["output"]["shape"].GetString()); \
-      expect_shape_matches(model, declared, op["output"]["shape"].GetString(), checked);   \
-    }                                                                                      \
-    ++operations;                                                                          \
+// One operation: its name, method, path and signing as the model has them, and its input and
+// output shapes member for member.
+template <typename Request>
+void expect_operation_matches(const Model& model, const char* name, Shapes& declared,
+                              std::set<std::string>& checked) {
+  SCOPED_TRACE(name);
+  ASSERT_TRUE(model.doc["operations"].HasMember(name));
+  const auto& op = model.doc["operations"][name];
+  const OperationInfo& info = Operation<Request>::kInfo;
+  EXPECT_STREQ(info.name, name);
+  EXPECT_STREQ(info.method, op["http"]["method"].GetString());
+  EXPECT_STREQ(info.path, op["http"]["requestUri"].GetString());
+  bool unsigned_op = op.HasMember("authtype") && std::string(op["authtype"].GetString()) == "none";
+  EXPECT_EQ(info.sign, !unsigned_op);
+  if (info.protocol == Protocol::kAwsJson) {
+    EXPECT_EQ(std::string(info.target_prefix),
+              std::string(model.doc["metadata"]["targetPrefix"].GetString()) + ".");
   }
+  describe<Request>(declared);
+  EXPECT_STREQ(Fields<Request>::kShape, op["input"]["shape"].GetString());
+  expect_shape_matches(model, declared, op["input"]["shape"].GetString(), checked);
+  using Response = typename Operation<Request>::Response;
+  describe<Response>(declared);
+  if (op.HasMember("output")) {
+    EXPECT_STREQ(Fields<Response>::kShape, op["output"]["shape"].GetString());
+    expect_shape_matches(model, declared, op["output"]["shape"].GetString(), checked);
+  } else {
+    EXPECT_TRUE(declared.at(Fields<Response>::kShape).empty()) << "no output shape, no members";
+  }
+}
+
+TEST(CodecDeclarations, EverySyncOperationAndShapeIsTheModelsMemberForMember) {
+  Model model = load_model("cognito-sync-2014-06-30.service-2.json");
+  Shapes declared;
+  std::set<std::string> checked, names;
+#define CAIRN_CHECK_OP(Op)                                                    \
+  expect_operation_matches<sync::Op##Request>(model, #Op, declared, checked); \
+  names.insert(#Op);
   CAIRN_SYNC_OPERATIONS(CAIRN_CHECK_OP)
 #undef CAIRN_CHECK_OP
   // And the other way: every operation of the model is declared.
   for (const auto& op : model.doc["operations"].GetObject()) {
-    EXPECT_EQ(declared_ops.count(op.name.GetString()), 1u) << op.name.GetString();
+    EXPECT_EQ(names.count(op.name.GetString()), 1u) << op.name.GetString();
   }
-  EXPECT_EQ(operations, model.doc["operations"].MemberCount());
-  EXPECT_GE(checked.size(), 2 * operations);
+  EXPECT_GE(checked.size(), 2 * names.size());
+}
+
+TEST(CodecDeclarations, EveryIdentityOperationCairnImplementsIsTheModelsMemberForMember) {
+  Model model = load_model("cognito-identity-2014-06-30.service-2.json");
+  Shapes declared;
+  std::set<std::string> checked, names;
+#define CAIRN_CHECK_OP(Op)                                                        \
+  expect_operation_matches<identity::Op##Request>(model, #Op, declared, checked); \
+  names.insert(#Op);
+  CAIRN_IDENTITY_OPERATIONS(CAIRN_CHECK_OP)
+#undef CAIRN_CHECK_OP
+  // cairn implements the identity lifecycle, not pool roles, tags or principal-tag mappings.
+  EXPECT_EQ(names.size(), 14u);
+  EXPECT_GE(checked.size(), 20u);
 }
 
 // --- the server's decoding of a request, as its router does it --------------------------------
@@ -223,6 +252,19 @@ bool route(const std::string& method, const std::string& target, Received* out) 
   return false;
 }
 
+// An awsJson request names its operation in X-Amz-Target.
+bool route_identity(const std::string& target, Received* out) {
+  std::string prefix = kIdentityTargetPrefix;
+  if (target.rfind(prefix, 0) != 0) return false;
+  for (const auto* op : identity_wire::operations()) {
+    if (target.substr(prefix.size()) == op->name) {
+      out->operation = op->name;
+      return true;
+    }
+  }
+  return false;
+}
+
 void attach(Received& r) {
   r.request.raw_query = r.query;
   r.request.body = &r.body;
@@ -249,6 +291,17 @@ Result<WireRequest> decode_then_build(Received& received) {
   CAIRN_SYNC_OPERATIONS(CAIRN_REBUILD)
   CAIRN_REBUILD(PollNotifications)
 #undef CAIRN_REBUILD
+#define CAIRN_REBUILD(Op)                                         \
+  if (received.operation == #Op) {                                \
+    identity::Op##Request request;                                \
+    Status s = identity_wire::decode(received.request, &request); \
+    if (!s.ok()) return s;                                        \
+    s = validate(request);                                        \
+    if (!s.ok()) return s;                                        \
+    return identity_wire::build(request);                         \
+  }
+  CAIRN_IDENTITY_OPERATIONS(CAIRN_REBUILD)
+#undef CAIRN_REBUILD
   return Status(ErrorCode::kInvalidArgument, "no operation " + received.operation);
 }
 
@@ -266,8 +319,8 @@ const std::string* header_of(const Headers& headers, const char* name) {
   return nullptr;
 }
 
-TEST(CodecRoundTrip, EveryCapturedSyncRequestDecodesAndEncodesBackToItself) {
-  size_t sync_requests = 0;
+TEST(CodecRoundTrip, EveryCapturedRequestDecodesAndEncodesBackToItself) {
+  size_t sync_requests = 0, identity_requests = 0;
   std::set<std::string> operations;
   for (const char* file : {"boto3-1.43.11.jsonl", "boto3-1.26.27-botocore-1.29.27.jsonl",
                            "aws-sdk-js-v3.jsonl", "session-token-and-awscli.jsonl"}) {
@@ -278,10 +331,17 @@ TEST(CodecRoundTrip, EveryCapturedSyncRequestDecodesAndEncodesBackToItself) {
       d.Parse(line.c_str());
       if (!d.HasMember("method")) return;  // a marker line
       auto ref = cairn::testing::reference_from_json(d);
-      if (ref.header("X-Amz-Target")) return;  // Cognito Identity
-      SCOPED_TRACE(std::string(file) + ": " + ref.method + " " + ref.rawpath);
+      const std::string* target = ref.header("X-Amz-Target");
+      SCOPED_TRACE(std::string(file) + ": " + ref.method + " " + ref.rawpath + " " +
+                   (target ? *target : ""));
       Received received;
-      ASSERT_TRUE(route(ref.method, ref.rawpath, &received));
+      if (target) {
+        ASSERT_TRUE(route_identity(*target, &received));
+        ++identity_requests;
+      } else {
+        ASSERT_TRUE(route(ref.method, ref.rawpath, &received));
+        ++sync_requests;
+      }
       received.headers = ref.headers;
       received.body = ref.body;
       auto built = decode_then_build(received);
@@ -303,12 +363,22 @@ TEST(CodecRoundTrip, EveryCapturedSyncRequestDecodesAndEncodesBackToItself) {
       if (context) {
         EXPECT_EQ(*ours, *context);
       }
+      for (const char* h : {"X-Amz-Target", "Content-Type"}) {
+        const std::string* theirs = ref.header(h);
+        const std::string* mine = header_of(built->headers, h);
+        if (theirs && mine) {
+          EXPECT_EQ(*mine, *theirs) << h;
+        }
+      }
+      EXPECT_EQ(built->sign, ref.header("Authorization") != nullptr);
       operations.insert(received.operation);
-      ++sync_requests;
     });
   }
   EXPECT_GE(sync_requests, 40u);
-  EXPECT_EQ(operations.size(), 17u) << "every Cognito Sync operation is in the captures";
+  EXPECT_GE(identity_requests, 10u);
+  size_t captured_sync = 0;
+  for (const auto* op : sync_wire::operations()) captured_sync += operations.count(op->name);
+  EXPECT_EQ(captured_sync, 17u) << "every Cognito Sync operation is in the captures";
 }
 
 // --- every member set -------------------------------------------------------------------------
@@ -380,8 +450,24 @@ void expect_every_member(const rapidjson::Value& json, const Shapes& declared) {
   }
 }
 
+// The server's router for either service, given the client's request.
+bool route_wire(const WireRequest& wire, Received* out) {
+  if (const std::string* target = header_of(wire.headers, "X-Amz-Target")) {
+    return route_identity(*target, out);
+  }
+  return route(wire.method, wire.path + (wire.query.empty() ? "" : "?" + wire.query), out);
+}
+
 template <typename Request>
 void round_trip_every_member(const char* name) {
+  using identity_wire::build;
+  using identity_wire::decode;
+  using identity_wire::encode;
+  using identity_wire::parse;
+  using sync_wire::build;
+  using sync_wire::decode;
+  using sync_wire::encode;
+  using sync_wire::parse;
   SCOPED_TRACE(name);
   Shapes declared;
   describe<Request>(declared);
@@ -391,18 +477,17 @@ void round_trip_every_member(const char* name) {
   // The request: client encode → server decode → client encode.
   Request request{};
   Fill().shape(request);
-  WireRequest wire = sync_wire::build(request);
+  WireRequest wire = build(request);
   Received received;
-  ASSERT_TRUE(
-      route(wire.method, wire.path + (wire.query.empty() ? "" : "?" + wire.query), &received));
+  ASSERT_TRUE(route_wire(wire, &received));
   EXPECT_EQ(received.operation, name);
   received.headers = wire.headers;
   received.body = wire.body;
   attach(received);
   Request decoded{};
-  Status s = sync_wire::decode(received.request, &decoded);
+  Status s = decode(received.request, &decoded);
   ASSERT_TRUE(s.ok()) << s.ToString();
-  WireRequest again = sync_wire::build(decoded);
+  WireRequest again = build(decoded);
   EXPECT_EQ(again.path, wire.path);
   EXPECT_EQ(again.query, wire.query);
   EXPECT_EQ(again.body, wire.body);
@@ -416,19 +501,22 @@ void round_trip_every_member(const char* name) {
   // The response: server encode → client decode → server encode.
   Response response{};
   Fill().shape(response);
-  std::string sent = sync_wire::encode(response);
+  std::string sent = encode(response);
   Response parsed{};
-  s = sync_wire::parse(sent, &parsed);
+  s = parse(sent, &parsed);
   ASSERT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(sync_wire::encode(parsed), sent);
+  EXPECT_EQ(encode(parsed), sent);
   rapidjson::Document doc;
   doc.Parse(sent.c_str());
   expect_every_member<Response>(doc, declared);
 }
 
-TEST(CodecRoundTrip, EverySyncOperationWithEveryMemberSetSurvivesBothSides) {
+TEST(CodecRoundTrip, EveryOperationWithEveryMemberSetSurvivesBothSides) {
 #define CAIRN_ROUND_TRIP(Op) round_trip_every_member<sync::Op##Request>(#Op);
   CAIRN_SYNC_OPERATIONS(CAIRN_ROUND_TRIP)
+#undef CAIRN_ROUND_TRIP
+#define CAIRN_ROUND_TRIP(Op) round_trip_every_member<identity::Op##Request>(#Op);
+  CAIRN_IDENTITY_OPERATIONS(CAIRN_ROUND_TRIP)
 #undef CAIRN_ROUND_TRIP
 }
 
