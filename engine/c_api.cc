@@ -107,7 +107,7 @@ const char* cairn_code_name(cairn_code code) {
   return cairn::error_code_name(static_cast<cairn::ErrorCode>(code)).data();
 }
 
-const char* cairn_version(void) { return "0.1.0"; }
+const char* cairn_version(void) { return CAIRN_VERSION_STRING; }
 
 void cairn_string_free(char* s) { std::free(s); }
 
@@ -361,6 +361,7 @@ cairn_code cairn_synchronize_with(cairn_dataset* dataset, const cairn_sync_callb
       cb.on_datasets_merged = [merged, user_data](const std::string& name,
                                                   const std::vector<std::string>& names) {
         std::vector<const char*> raw;
+        raw.reserve(names.size());
         for (const auto& n : names) raw.push_back(n.c_str());
         switch (merged(user_data, name.c_str(), raw.data(), raw.size())) {
           case CAIRN_MERGED_IGNORE:

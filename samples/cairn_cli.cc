@@ -18,6 +18,7 @@
 
 #include "cairn/cognito/identity.h"
 #include "cairn/sync_manager.h"
+#include "cairn/version.h"
 
 namespace {
 
@@ -461,7 +462,7 @@ int main(int argc, char** argv) {
       "cairn: an offline-first sync engine for game clients that speaks the Amazon Cognito Sync "
       "protocol, against AWS or a self-hosted cairn-server. One --db file is one device.",
       "cairn"};
-  app.set_version_flag("--version", "cairn 0.1.0");
+  app.set_version_flag("--version", "cairn " CAIRN_VERSION_STRING);
   GlobalOptions g;
   app.add_option("--endpoint", g.endpoint,
                  "Endpoint URL of a self-hosted server (serves both services)");

@@ -29,9 +29,8 @@ extern "C" {
 #define CAIRN_API __attribute__((visibility("default")))
 #endif
 
-#define CAIRN_VERSION_MAJOR 0
-#define CAIRN_VERSION_MINOR 1
-#define CAIRN_VERSION_PATCH 0
+/* CAIRN_VERSION_MAJOR, _MINOR, _PATCH and _STRING. */
+#include "cairn/version.h"
 
 /* Opaque handles. */
 typedef struct cairn_manager cairn_manager;
@@ -85,7 +84,7 @@ enum {
 
 /* "ResourceConflictException", "NetworkError", ...; a static string, never NULL. */
 CAIRN_API const char* cairn_code_name(cairn_code code);
-/* "0.1.0": the library's semantic version. */
+/* The library's semantic version, CAIRN_VERSION_STRING as it was built ("0.1.0"). */
 CAIRN_API const char* cairn_version(void);
 CAIRN_API void cairn_string_free(char* s);
 

@@ -12,6 +12,7 @@
 #include "cairn/http.h"
 #include "cairn/logging.h"
 #include "cairn/retry.h"
+#include "cairn/version.h"
 
 namespace cairn {
 
@@ -43,7 +44,7 @@ struct ClientConfig {
   LoggerPtr logger;
   std::shared_ptr<Clock> clock;              // null: the system clock
   std::shared_ptr<HttpTransport> transport;  // null: libcurl built from `http`
-  std::string user_agent = "cairn/0.1.0";
+  std::string user_agent = "cairn/" CAIRN_VERSION_STRING;
 };
 
 // The region the config resolves to, or InvalidArgument when there is none and no endpoint.
