@@ -41,7 +41,8 @@ bool merge_value(const Value* base, const Value* local, const Value* remote,
                  const std::optional<bool>& prefer_local, Allocator& alloc, Value* out,
                  bool* present) {
   const Value* pick = nullptr;
-  if (same(local, remote)) {
+  // Two branches pick the local side, for different reasons, and the order of the tests matters.
+  if (same(local, remote)) {  // NOLINT(bugprone-branch-clone)
     pick = local;
   } else if (same(local, base)) {
     pick = remote;  // changed (or removed) on the server only

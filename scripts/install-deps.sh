@@ -23,8 +23,9 @@ PACKAGES=(
   python3 python3-botocore python3-boto3 awscli openssl
   # benchmarks: plots (bench/run.py) and the callgrind profile of the server
   python3-matplotlib valgrind
-  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes
-  clang libclang-rt-14-dev
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes; clang-tidy
+  # (scripts/tidy.sh) checks the sources a change touches
+  clang libclang-rt-14-dev clang-tidy
   # the Unity (C#) binding's tests: Mono's compiler and runtime, and NUnit
   mono-devel nunit-console
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, configures, builds and runs every test,
-# then runs the suite again under AddressSanitizer + UBSan, the concurrency suites under
+# The README's test command: installs what is missing, configures, builds, runs clang-tidy on the
+# library sources the last commit changed (scripts/tidy.sh) and every test, then runs the suite again under AddressSanitizer + UBSan, the concurrency suites under
 # ThreadSanitizer, and each fuzz target for CAIRN_FUZZ_SECONDS (30) under ASan + UBSan
 # (docs/reliability.md). CAIRN_SKIP_SANITIZERS=1 skips all three on a developer machine; CI always
 # runs them. At the end, pass or fail, it prints how long each stage took.
@@ -32,6 +32,8 @@ scripts/install-deps.sh
 stage "build (default)"
 scripts/configure.sh default
 cmake --build --preset default -j "$(nproc)"
+stage "clang-tidy (the files the last commit changed)"
+scripts/tidy.sh
 stage "tests (default)"
 ctest --preset default
 if [ "${CAIRN_SKIP_SANITIZERS:-0}" = 1 ]; then

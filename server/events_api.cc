@@ -173,7 +173,9 @@ Result<std::vector<sync::RecordPatch>> Api::run_sync_trigger(const std::string& 
       if (!op_member->value.IsString()) return bad_output("has a non-string op for '" + key + "'");
       op = op_member->value.GetString();
       if (op != "replace" && op != "remove") {
-        return bad_output("has op '" + op + "' for '" + key + "'");
+        std::string what = "has op '";
+        what.append(op).append("' for '").append(key).append("'");
+        return bad_output(what);
       }
     }
     std::optional<std::string> value;

@@ -173,12 +173,14 @@ Result<Policy> Policy::parse(const std::string& json) {
                                                "max_storage_bytes"};
           if (std::find_if(std::begin(kKnown), std::end(kKnown),
                            [&](const char* k) { return name == k; }) == std::end(kKnown)) {
-            return Status(ErrorCode::kInvalidArgument,
-                          "pools." + id + ": unknown setting '" + name + "'");
+            std::string what = "pools.";
+            what.append(id).append(": unknown setting '").append(name).append("'");
+            return Status(ErrorCode::kInvalidArgument, what);
           }
           if (!setting.value.IsNumber() || setting.value.GetDouble() < 0) {
-            return Status(ErrorCode::kInvalidArgument,
-                          "pools." + id + "." + name + ": a number, 0 or more");
+            std::string what = "pools.";
+            what.append(id).append(".").append(name).append(": a number, 0 or more");
+            return Status(ErrorCode::kInvalidArgument, what);
           }
           numbers[name] = setting.value.GetDouble();
         }

@@ -1326,9 +1326,7 @@ class PgStorage final : public Storage {
       }
       pollfd p{PQsocket(c->handle()), POLLIN, 0};
       int ready = poll(&p, 1, 200);
-      if (ready < 0 && errno != EINTR) {
-        c.reset();
-      } else if (ready > 0 && PQconsumeInput(c->handle()) == 0) {
+      if ((ready < 0 && errno != EINTR) || (ready > 0 && PQconsumeInput(c->handle()) == 0)) {
         c.reset();
       }
       if (!c || c->broken()) {

@@ -139,7 +139,8 @@ class CurlTransport final : public HttpTransport {
     for (const auto& [name, value] : request.headers) {
       has_content_type |= iequals(name, "Content-Type");
       // "Name;" is curl's syntax for a header with an empty value.
-      std::string line = value.empty() ? name + ";" : name + ": " + value;
+      std::string line = name;
+      line.append(value.empty() ? ";" : ": ").append(value);
       headers = curl_slist_append(headers, line.c_str());
     }
     // Stop curl adding its own Content-Type to bodiless POSTs; the signature did not cover one.

@@ -77,6 +77,8 @@ Status parse(const std::string& text, rapidjson::Document& doc) {
 #else
   bool slack = false;  // no knowledge of the allocation: always the padded copy
 #endif
+  // A search for an embedded NUL, which the C string below would cut the text at.
+  // NOLINTNEXTLINE(bugprone-not-null-terminated-result): memchr reads, it copies nothing
   if (!slack || std::memchr(text.data(), '\0', text.size()) != nullptr)
     return parse(std::string_view(text), doc);  // a copy with room, or the NUL's error
   if (blank(text)) {

@@ -78,7 +78,8 @@ class NotificationSocket::Impl {
       ioc_.run_one_for(std::chrono::milliseconds(250));
       if (!done && http_.cancel && http_.cancel->load()) {
         close_socket();
-        while (!done) ioc_.run_one();  // the operation ends with its error
+        // The operation ends with its error; its handler, run here, sets `done`.
+        while (!done) ioc_.run_one();  // NOLINT(bugprone-infinite-loop)
         return Status(ErrorCode::kCancelled, "notification socket: closed by its owner");
       }
     }

@@ -179,7 +179,7 @@ SigV4Signature compute_sigv4(const SigV4Request& request, const AwsCredentials& 
   SigV4Signature sig;
   std::string headers_block;
   for (const auto& [name, value] : canonical) {
-    headers_block += name + ":" + value + "\n";
+    headers_block.append(name).append(":").append(value).append("\n");
     if (!sig.signed_headers.empty()) sig.signed_headers.push_back(';');
     sig.signed_headers += name;
   }
