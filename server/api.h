@@ -30,7 +30,7 @@
 #include "server/metrics.h"
 #include "server/request_log.h"
 #include "server/server_message.h"
-#include "server/storage.h"
+#include "server/storage/storage.h"
 #include "server/tokens.h"
 #include "transport/identity_protocol.h"
 #include "transport/sync_protocol.h"

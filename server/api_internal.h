@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "server/auth.h"
-#include "server/storage.h"
+#include "server/storage/storage.h"
 #include "server/tokens.h"
 #include "transport/json.h"
 

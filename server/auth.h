@@ -13,7 +13,7 @@
 
 #include "cairn/status.h"
 #include "server/credentials_cache.h"
-#include "server/storage.h"
+#include "server/storage/storage.h"
 
 namespace cairn::server {
 

@@ -21,7 +21,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "server/storage.h"
+#include "server/storage/storage.h"
 
 namespace cairn::server {
 

@@ -35,7 +35,7 @@
 #include "cairn/http.h"
 #include "cairn/logging.h"
 #include "server/server_message.h"
-#include "server/storage.h"
+#include "server/storage/storage.h"
 
 namespace cairn::server {
 

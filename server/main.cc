@@ -11,7 +11,7 @@
 #include <map>
 #include <sstream>
 
-#include "server/migrate.h"
+#include "server/storage/migrate.h"
 #include "server/server.h"
 
 namespace {

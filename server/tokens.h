@@ -12,7 +12,7 @@
 
 #include <rapidjson/document.h>
 
-#include "server/storage.h"
+#include "server/storage/storage.h"
 
 namespace cairn::server {
 

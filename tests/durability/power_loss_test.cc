@@ -27,7 +27,7 @@
 #include "fixtures/power_cut_vfs.h"
 #include "localstore/local_store.h"
 #include "server/server.h"
-#include "server/storage.h"
+#include "server/storage/storage.h"
 #include "temp_dir.h"
 
 namespace cairn::testing {

@@ -7,7 +7,7 @@
 
 #include "engine/engine_fixture.h"
 #include "fixtures/manual_clock.h"
-#include "server/storage.h"
+#include "server/storage/storage.h"
 #include "transport/fakes.h"
 
 namespace cairn::testing {

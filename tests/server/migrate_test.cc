@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "server/migrate.h"
+#include "server/storage/migrate.h"
 #include "server/server.h"
 #include "server_fixture.h"
 #include "temp_dir.h"

@@ -14,7 +14,7 @@
 
 #include "fixtures/wait.h"
 #include "server/server.h"
-#include "server/storage.h"
+#include "server/storage/storage.h"
 #include "server_fixture.h"
 #include "temp_dir.h"
 #include "test_db.h"

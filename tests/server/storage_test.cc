@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "server/storage.h"
+#include "server/storage/storage.h"
 
 namespace cairn::server {
 namespace {

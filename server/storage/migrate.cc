@@ -1,4 +1,4 @@
-#include "server/migrate.h"
+#include "server/storage/migrate.h"
 
 #include <openssl/evp.h>
 

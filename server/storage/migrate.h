@@ -8,7 +8,7 @@
 #include <functional>
 #include <string>
 
-#include "server/storage.h"
+#include "server/storage/storage.h"
 
 namespace cairn::server {
 
