@@ -32,6 +32,7 @@
 #include "cairn/sync_manager.h"
 #include "common/backoff.h"
 #include "engine/scheduler.h"
+#include "engine/sync_context.h"
 #include "localstore/local_store.h"
 
 namespace cairn::engine {
@@ -43,15 +44,6 @@ struct Waiter {
   SyncCallbacks callbacks;
   std::shared_ptr<std::promise<SyncResult>> promise;
   bool automatic = false;  // started by auto-sync or a push, not by the game
-};
-
-// What a running sync has moved so far (DatasetStatus shows it).
-struct SyncProgress {
-  int64_t pulled_pages = 0;
-  int64_t pulled_records = 0;
-  int64_t pulled_bytes = 0;
-  int64_t pushing_records = 0;  // the UpdateRecords in flight
-  int64_t pushing_bytes = 0;
 };
 
 // The sync bookkeeping of one dataset name.
@@ -70,7 +62,7 @@ struct Slot {
   bool backing_off = false;
 };
 
-class Engine : public std::enable_shared_from_this<Engine> {
+class Engine final : public SyncContext, public std::enable_shared_from_this<Engine> {
  public:
   static Result<std::shared_ptr<Engine>> open(SyncManagerOptions options);
   ~Engine();
@@ -80,25 +72,25 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // --- handles --------------------------------------------------------------------------------
   // InvalidParameter for a name outside [a-zA-Z0-9_.:-]{1,128}.
   Status check_dataset_name(const std::string& name) const;
-  localstore::LocalStore& store() { return *store_; }
-  const SyncManagerOptions& options() const { return options_; }
+  localstore::LocalStore& store() override { return *store_; }
+  const SyncManagerOptions& options() const override { return options_; }
   // Only after ensure_identity() succeeded.
-  CognitoSyncClient& sync_client() { return *sync_; }
+  CognitoSyncClient& sync_client() override { return *sync_; }
   std::chrono::milliseconds clock_skew() const {
     return sync_ ? sync_->clock_skew() : std::chrono::milliseconds(0);
   }
-  const LoggerPtr& logger() const { return options_.logger; }
+  const LoggerPtr& logger() const override { return options_.logger; }
 
   // --- identity -------------------------------------------------------------------------------
   // The identity syncs run as: from the provider (GetId, then credentials, which may merge
   // identities), adopted by the local store. Never called with identity_mu_ held.
-  Result<std::string> ensure_identity();
+  Result<std::string> ensure_identity() override;
   std::optional<std::string> cached_identity_id() const;
   Status set_logins(identity::Logins logins);
   Status switch_identity(identity::Logins logins);
   Status wipe();
-  uint64_t generation() const { return generation_.load(); }
-  std::shared_mutex& identity_mutex() { return identity_mu_; }
+  uint64_t generation() const override { return generation_.load(); }
+  std::shared_mutex& identity_mutex() override { return identity_mu_; }
 
   // --- syncs ----------------------------------------------------------------------------------
   SyncFuture synchronize(const std::string& name, SyncCallbacks callbacks, bool on_connectivity,
@@ -108,23 +100,30 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void note_local_write(const std::string& name);
   DatasetStatus status(const std::string& name);
   EngineStats stats() const;
-  bool closing() const { return closing_.load(); }
+  bool closing() const override { return closing_.load(); }
   // No engine task runs and none is due by the clock's present time (Scheduler::idle). Under a
   // manual clock, nothing happens until the clock moves or the host calls in.
   bool idle() const { return scheduler_ && scheduler_->idle(); }
-  void count_conflicts(size_t n) { conflicts_ += n; }
-  void count_push_retry() { ++push_retries_; }
-  void report_progress(const std::string& name, const SyncProgress& progress);
+  void count_conflicts(size_t n) override { conflicts_ += n; }
+  void count_push_retry() override { ++push_retries_; }
+  void report_progress(const std::string& name, const SyncProgress& progress) override;
 
   // Runs a decision callback (on_conflict, on_dataset_deleted, on_datasets_merged) through the
   // delivery option and waits for its answer. nullopt when the engine closed while waiting.
   template <typename T>
   std::optional<T> ask(std::function<T()> question);
+  bool decide(const std::function<void()>& question) override {
+    return ask<bool>([&] {
+             question();
+             return true;
+           })
+        .has_value();
+  }
   size_t run_pending_callbacks();
 
   // --- devices --------------------------------------------------------------------------------
   Result<std::string> register_device(const std::string& platform, const std::string& token);
-  std::optional<std::string> device_id(const std::string& platform) const;
+  std::optional<std::string> device_id(const std::string& platform) const override;
   Status set_subscription(const std::string& dataset, bool subscribed);
   Status set_all_subscriptions(bool subscribed);
   Result<bool> handle_push(const std::map<std::string, std::string>& payload);

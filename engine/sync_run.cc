@@ -34,12 +34,15 @@ bool mentions_session(const std::string& message) {
 
 }  // namespace
 
-SyncRun::SyncRun(Engine& engine, std::string dataset, SyncCallbacks callbacks)
-    : e_(engine), store_(engine.store()), name_(std::move(dataset)), cb_(std::move(callbacks)) {}
+SyncRun::SyncRun(SyncContext& context, std::string dataset, SyncCallbacks callbacks)
+    : ctx_(context),
+      store_(context.store()),
+      name_(std::move(dataset)),
+      cb_(std::move(callbacks)) {}
 
 Status SyncRun::check_live() {
-  if (e_.closing()) return Status(ErrorCode::kCancelled, "the sync manager is closing");
-  if (e_.generation() != generation_) {
+  if (ctx_.closing()) return Status(ErrorCode::kCancelled, "the sync manager is closing");
+  if (ctx_.generation() != generation_) {
     identity_changed_ = true;
     return Status(ErrorCode::kCancelled, "the identity changed during the sync of '" + name_ + "'");
   }
@@ -48,24 +51,24 @@ Status SyncRun::check_live() {
 
 template <typename F>
 auto SyncRun::guarded(F&& step) -> decltype(step()) {
-  std::shared_lock<std::shared_mutex> hold(e_.identity_mutex());
+  std::shared_lock<std::shared_mutex> hold(ctx_.identity_mutex());
   Status live = check_live();
   if (!live.ok()) return live;
   return step();
 }
 
 SyncResult SyncRun::run() {
-  auto identity = e_.ensure_identity();
+  auto identity = ctx_.ensure_identity();
   if (!identity.ok()) {
     // Recorded like any other outcome, so that the dataset's status shows how this attempt ended.
-    std::shared_lock<std::shared_mutex> hold(e_.identity_mutex());
+    std::shared_lock<std::shared_mutex> hold(ctx_.identity_mutex());
     if (auto info = store_.sync_state(name_); info.ok() && *info) {
       (void)store_.record_sync_result(name_, identity.status().ToString());
     }
     return SyncResult::failed(identity.status());
   }
   identity_ = *identity;
-  generation_ = e_.generation();
+  generation_ = ctx_.generation();
 
   // One sync per dataset at a time, also across managers sharing the database file.
   auto lock = store_.dataset_lock(name_);
@@ -102,7 +105,7 @@ Status SyncRun::run_locked() {
     if (!s.ok()) return s;
   }
 
-  const int max_attempts = std::max(1, e_.options().max_push_attempts);
+  const int max_attempts = std::max(1, ctx_.options().max_push_attempts);
   bool deletion_handled = false;
   bool rollback_handled = false;
   std::vector<std::string> folded;  // merged datasets to delete once the push has landed
@@ -123,12 +126,12 @@ Status SyncRun::run_locked() {
     if (from > 0 && pulled->exists && !pulled->deleted_after && pulled->dataset_sync_count < from &&
         !rollback_handled) {
       rollback_handled = true;
-      if (e_.logger()) {
-        e_.logger()->log(LogLevel::kWarn,
-                         "the server holds '" + name_ + "' at count " +
-                             std::to_string(pulled->dataset_sync_count) +
-                             ", behind this device's " + std::to_string(from) +
-                             " (restored from a backup?): offering every record again");
+      if (ctx_.logger()) {
+        ctx_.logger()->log(LogLevel::kWarn,
+                           "the server holds '" + name_ + "' at count " +
+                               std::to_string(pulled->dataset_sync_count) +
+                               ", behind this device's " + std::to_string(from) +
+                               " (restored from a backup?): offering every record again");
       }
       auto whole = pull(name_, 0, true);
       if (!whole.ok()) return whole.status();
@@ -144,7 +147,7 @@ Status SyncRun::run_locked() {
     if (!pulled->merged.empty()) {
       merge = MergedDatasetsAction::kFold;
       if (cb_.on_datasets_merged) {
-        auto answer = e_.ask<MergedDatasetsAction>(
+        auto answer = ctx_.ask<MergedDatasetsAction>(
             [&] { return cb_.on_datasets_merged(name_, pulled->merged); });
         if (!answer) return check_live();
         merge = *answer;
@@ -175,7 +178,7 @@ Status SyncRun::run_locked() {
                                         ? DatasetDeletedAction::kRecreateFromLocal
                                         : DatasetDeletedAction::kDropLocal;
       if (cb_.on_dataset_deleted) {
-        auto answer = e_.ask<DatasetDeletedAction>([&] { return cb_.on_dataset_deleted(name_); });
+        auto answer = ctx_.ask<DatasetDeletedAction>([&] { return cb_.on_dataset_deleted(name_); });
         if (!answer) return check_live();
         action = *answer;
       }
@@ -221,7 +224,7 @@ Status SyncRun::run_locked() {
                         " pushes lost to other writers; last: " + last_conflict_);
     }
     ++attempt;
-    e_.count_push_retry();
+    ctx_.count_push_retry();
   }
 
   // Merged datasets now live in this one: delete them, so they stop counting against the quota.
@@ -231,9 +234,9 @@ Status SyncRun::run_locked() {
     if (!s.ok()) {
       if (identity_changed_) return s;
       // Still delete-pending locally: the next sync of this dataset (or of `m`) retries it.
-      if (e_.logger()) {
-        e_.logger()->log(LogLevel::kWarn,
-                         "merged dataset '" + m + "' folded but not yet deleted: " + s.ToString());
+      if (ctx_.logger()) {
+        ctx_.logger()->log(LogLevel::kWarn, "merged dataset '" + m +
+                                                "' folded but not yet deleted: " + s.ToString());
       }
     }
   }
@@ -241,7 +244,7 @@ Status SyncRun::run_locked() {
 }
 
 Status SyncRun::delete_remote(const std::string& dataset) {
-  auto r = e_.sync_client().delete_dataset({e_.options().identity_pool_id, identity_, dataset});
+  auto r = ctx_.sync_client().delete_dataset({ctx_.options().identity_pool_id, identity_, dataset});
   Status live = check_live();
   if (!live.ok()) return live;
   if (!r.ok() && r.status().code() != ErrorCode::kResourceNotFound) return r.status();
@@ -255,8 +258,8 @@ Result<SyncRun::Pull> SyncRun::pull(const std::string& dataset, int64_t from,
   std::optional<std::string> session;
   do {
     sync::ListRecordsRequest request{
-        e_.options().identity_pool_id, identity_, dataset, from, next, kPageSize, session};
-    auto page = e_.sync_client().list_records(request);
+        ctx_.options().identity_pool_id, identity_, dataset, from, next, kPageSize, session};
+    auto page = ctx_.sync_client().list_records(request);
     Status live = check_live();
     if (!live.ok()) return live;
     if (!page.ok()) return page.status();
@@ -276,24 +279,24 @@ Result<SyncRun::Pull> SyncRun::pull(const std::string& dataset, int64_t from,
     p.merged = page->merged_dataset_names;
     if (page->sync_session_token) session = page->sync_session_token;
     next = page->next_token;
-    if (report_progress) e_.report_progress(name_, progress_);
+    if (report_progress) ctx_.report_progress(name_, progress_);
   } while (next && !next->empty());
   p.session = session.value_or("");
   return p;
 }
 
 Result<std::vector<Resolution>> SyncRun::decide(const std::vector<Conflict>& conflicts) {
-  e_.count_conflicts(conflicts.size());
-  ResolveContext context{e_.sync_client().clock_skew()};
+  ctx_.count_conflicts(conflicts.size());
+  ResolveContext context{ctx_.sync_client().clock_skew()};
   std::vector<Resolution> out;
   // Out of the callback or the resolver, whichever answers.
   if (cb_.on_conflict) {
     auto answer =
-        e_.ask<std::vector<Resolution>>([&] { return cb_.on_conflict(conflicts, context); });
+        ctx_.ask<std::vector<Resolution>>([&] { return cb_.on_conflict(conflicts, context); });
     if (!answer) return check_live();
     out = std::move(*answer);
   } else {
-    for (const auto& c : conflicts) out.push_back(e_.options().resolver(c, context));
+    for (const auto& c : conflicts) out.push_back(ctx_.options().resolver(c, context));
   }
   out.resize(conflicts.size(), Resolution::unresolved());
   for (size_t i = 0; i < conflicts.size(); ++i) {
@@ -408,14 +411,14 @@ Result<bool> SyncRun::push(const Pull& pulled, bool last_step) {
   if (items->empty()) return true;
 
   sync::UpdateRecordsRequest request;
-  request.identity_pool_id = e_.options().identity_pool_id;
+  request.identity_pool_id = ctx_.options().identity_pool_id;
   request.identity_id = identity_;
   request.dataset_name = name_;
-  request.device_id = e_.device_id({});
+  request.device_id = ctx_.device_id({});
   request.sync_session_token = pulled.session;
   // Write times go out on the server's clock (device time plus the measured skew), so another
   // device's last-writer-wins compares them with its own writes on one clock.
-  auto skew = e_.sync_client().clock_skew();
+  auto skew = ctx_.sync_client().clock_skew();
   for (const auto& item : *items) {
     sync::RecordPatch patch;
     patch.op = item.value ? sync::kOpReplace : sync::kOpRemove;
@@ -428,10 +431,10 @@ Result<bool> SyncRun::push(const Pull& pulled, bool last_step) {
         static_cast<int64_t>(item.key.size() + item.value.value_or("").size());
   }
   progress_.pushing_records = static_cast<int64_t>(items->size());
-  e_.report_progress(name_, progress_);
-  auto response = e_.sync_client().update_records(request);
+  ctx_.report_progress(name_, progress_);
+  auto response = ctx_.sync_client().update_records(request);
   progress_.pushing_records = progress_.pushing_bytes = 0;
-  e_.report_progress(name_, progress_);
+  ctx_.report_progress(name_, progress_);
   Status live = check_live();
   if (!live.ok()) return live;
   if (!response.ok()) {

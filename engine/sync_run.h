@@ -20,13 +20,13 @@
 #include <vector>
 
 #include "cairn/sync_manager.h"
-#include "engine/engine.h"
+#include "engine/sync_context.h"
 
 namespace cairn::engine {
 
 class SyncRun {
  public:
-  SyncRun(Engine& engine, std::string dataset, SyncCallbacks callbacks);
+  SyncRun(SyncContext& context, std::string dataset, SyncCallbacks callbacks);
   SyncResult run();
   bool identity_changed() const { return identity_changed_; }
 
@@ -55,7 +55,7 @@ class SyncRun {
   template <typename F>
   auto guarded(F&& step) -> decltype(step());
 
-  Engine& e_;
+  SyncContext& ctx_;
   localstore::LocalStore& store_;
   std::string name_;
   SyncCallbacks cb_;
