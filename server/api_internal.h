@@ -44,6 +44,26 @@ inline Status authorize(const Caller& c, Access access, const std::string& pool,
   return Status::OK();
 }
 
+// The identity row, if any, must belong to the pool in the path.
+// Identity credentials need no look-up: authorize() matched their identity and pool with the
+// path's, and they are deleted with their identity (merges included) and their pool.
+inline Status check_identity_pool(StorageTxn& txn, const Caller& caller, const std::string& pool,
+                                  const std::string& identity) {
+  if (caller.identity()) return Status::OK();
+  auto row = txn.identity(identity);
+  if (row && row->pool_id != pool) {
+    return not_found("Identity '" + identity + "' is not in identity pool '" + pool + "'.");
+  }
+  return Status::OK();
+}
+
+// The page size a listing answers with: at most `maximum`, and `asked` if it is less.
+inline Result<int> page_size(const std::optional<int32_t>& asked, int maximum) {
+  if (!asked) return maximum;
+  if (*asked < 1) return Status(ErrorCode::kInvalidParameter, "MaxResults must be at least 1");
+  return std::min<int>(*asked, maximum);
+}
+
 inline Millis to_millis(const Timestamp& t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
