@@ -11,6 +11,18 @@
 
 namespace cairn::transport::codec {
 
+// The path labels most operations share: the pool and the identity, and the dataset.
+template <typename V, typename S>
+void identity_labels(V& v, S& s) {
+  v.label("IdentityPoolId", s.identity_pool_id, is("IdentityPoolId").must());
+  v.label("IdentityId", s.identity_id, is("IdentityId").must());
+}
+template <typename V, typename S>
+void dataset_labels(V& v, S& s) {
+  identity_labels(v, s);
+  v.label("DatasetName", s.dataset_name, is("DatasetName").must());
+}
+
 template <>
 struct Fields<sync::Record> {
   static constexpr char kShape[] = "Record";
@@ -139,9 +151,7 @@ struct Fields<sync::DeleteDatasetRequest> {
   static constexpr char kShape[] = "DeleteDatasetRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
-    v.label("IdentityPoolId", s.identity_pool_id, is("IdentityPoolId").must());
-    v.label("IdentityId", s.identity_id, is("IdentityId").must());
-    v.label("DatasetName", s.dataset_name, is("DatasetName").must());
+    dataset_labels(v, s);
   }
 };
 
@@ -166,9 +176,7 @@ struct Fields<sync::DescribeDatasetRequest> {
   static constexpr char kShape[] = "DescribeDatasetRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
-    v.label("IdentityPoolId", s.identity_pool_id, is("IdentityPoolId").must());
-    v.label("IdentityId", s.identity_id, is("IdentityId").must());
-    v.label("DatasetName", s.dataset_name, is("DatasetName").must());
+    dataset_labels(v, s);
   }
 };
 
@@ -216,8 +224,7 @@ struct Fields<sync::DescribeIdentityUsageRequest> {
   static constexpr char kShape[] = "DescribeIdentityUsageRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
-    v.label("IdentityPoolId", s.identity_pool_id, is("IdentityPoolId").must());
-    v.label("IdentityId", s.identity_id, is("IdentityId").must());
+    identity_labels(v, s);
   }
 };
 
@@ -319,8 +326,7 @@ struct Fields<sync::ListDatasetsRequest> {
   static constexpr char kShape[] = "ListDatasetsRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
-    v.label("IdentityPoolId", s.identity_pool_id, is("IdentityPoolId").must());
-    v.label("IdentityId", s.identity_id, is("IdentityId").must());
+    identity_labels(v, s);
     v.query("nextToken", s.next_token, is("String"));
     v.query("maxResults", s.max_results, is("IntegerString"));
   }
@@ -377,9 +383,7 @@ struct Fields<sync::ListRecordsRequest> {
   static constexpr char kShape[] = "ListRecordsRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
-    v.label("IdentityPoolId", s.identity_pool_id, is("IdentityPoolId").must());
-    v.label("IdentityId", s.identity_id, is("IdentityId").must());
-    v.label("DatasetName", s.dataset_name, is("DatasetName").must());
+    dataset_labels(v, s);
     v.query("lastSyncCount", s.last_sync_count, is("Long"));
     v.query("nextToken", s.next_token, is("String"));
     v.query("maxResults", s.max_results, is("IntegerString"));
@@ -417,8 +421,7 @@ struct Fields<sync::RegisterDeviceRequest> {
   static constexpr char kShape[] = "RegisterDeviceRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
-    v.label("IdentityPoolId", s.identity_pool_id, is("IdentityPoolId").must());
-    v.label("IdentityId", s.identity_id, is("IdentityId").must());
+    identity_labels(v, s);
     v.member("Platform", s.platform, is("Platform").must());
     v.member("Token", s.token, is("PushToken").must());
   }
@@ -497,9 +500,7 @@ struct Fields<sync::SubscribeToDatasetRequest> {
   static constexpr char kShape[] = "SubscribeToDatasetRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
-    v.label("IdentityPoolId", s.identity_pool_id, is("IdentityPoolId").must());
-    v.label("IdentityId", s.identity_id, is("IdentityId").must());
-    v.label("DatasetName", s.dataset_name, is("DatasetName").must());
+    dataset_labels(v, s);
     v.label("DeviceId", s.device_id, is("DeviceId").must());
   }
 };
@@ -523,9 +524,7 @@ struct Fields<sync::UnsubscribeFromDatasetRequest> {
   static constexpr char kShape[] = "UnsubscribeFromDatasetRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
-    v.label("IdentityPoolId", s.identity_pool_id, is("IdentityPoolId").must());
-    v.label("IdentityId", s.identity_id, is("IdentityId").must());
-    v.label("DatasetName", s.dataset_name, is("DatasetName").must());
+    dataset_labels(v, s);
     v.label("DeviceId", s.device_id, is("DeviceId").must());
   }
 };
@@ -549,9 +548,7 @@ struct Fields<sync::UpdateRecordsRequest> {
   static constexpr char kShape[] = "UpdateRecordsRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
-    v.label("IdentityPoolId", s.identity_pool_id, is("IdentityPoolId").must());
-    v.label("IdentityId", s.identity_id, is("IdentityId").must());
-    v.label("DatasetName", s.dataset_name, is("DatasetName").must());
+    dataset_labels(v, s);
     v.member("DeviceId", s.device_id, is("DeviceId"));
     v.member("RecordPatches", s.record_patches, list_of("RecordPatchList", "RecordPatch"));
     v.member("SyncSessionToken", s.sync_session_token, is("SyncSessionToken").must());
@@ -583,8 +580,7 @@ struct Fields<sync::PollNotificationsRequest> {
   static constexpr char kShape[] = "PollNotificationsRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
-    v.label("IdentityPoolId", s.identity_pool_id, is("IdentityPoolId").must());
-    v.label("IdentityId", s.identity_id, is("IdentityId").must());
+    identity_labels(v, s);
     v.label("DeviceId", s.device_id, is("DeviceId").must());
     v.query("after", s.after);
     v.query("wait", s.wait_seconds);
