@@ -65,7 +65,7 @@ struct Slot {
 class Engine final : public SyncContext, public std::enable_shared_from_this<Engine> {
  public:
   static Result<std::shared_ptr<Engine>> open(SyncManagerOptions options);
-  ~Engine();
+  ~Engine() override;
   // Stops the scheduler; queued and parked callers get kCancelled. Idempotent.
   void close();
 

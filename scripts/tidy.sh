@@ -13,7 +13,7 @@ if [ ! -f build/compile_commands.json ]; then
   echo "tidy.sh: build/compile_commands.json is missing: run scripts/configure.sh default" >&2
   exit 2
 fi
-modules='^(common|transport|localstore|conflict|engine|server)/[^/]+\.cc$'
+modules='^(common|transport|localstore|conflict|engine|server)/([^/]+/)?[^/]+\.cc$'
 files=()
 if [ "${1:-}" = "--all" ]; then
   mapfile -t files < <(git ls-files | grep -E "$modules" || true)
