@@ -16,8 +16,7 @@ namespace cairn::transport::identity_wire {
 CAIRN_IDENTITY_OPERATIONS(CAIRN_DEFINE_IDENTITY_WIRE)
 #undef CAIRN_DEFINE_IDENTITY_WIRE
 
-// Responses. DescribeIdentityPool answers the IdentityPool that CreateIdentityPool does, so the
-// two share one pair of functions.
+// Responses.
 #define CAIRN_DEFINE_IDENTITY_RESPONSE(Op)                           \
   Status parse(std::string_view body, identity::Op##Response* out) { \
     return codec::decode_response<identity::Op##Request>(body, out); \
@@ -26,7 +25,6 @@ CAIRN_IDENTITY_OPERATIONS(CAIRN_DEFINE_IDENTITY_WIRE)
     return codec::encode_response(response);                         \
   }
 #define CAIRN_IDENTITY_RESPONSES(X)     \
-  X(CreateIdentityPool)                 \
   X(ListIdentityPools)                  \
   X(DeleteIdentityPool)                 \
   X(GetId)                              \
@@ -42,6 +40,15 @@ CAIRN_IDENTITY_OPERATIONS(CAIRN_DEFINE_IDENTITY_WIRE)
 CAIRN_IDENTITY_RESPONSES(CAIRN_DEFINE_IDENTITY_RESPONSE)
 #undef CAIRN_IDENTITY_RESPONSES
 #undef CAIRN_DEFINE_IDENTITY_RESPONSE
+
+// CreateIdentityPool and DescribeIdentityPool both answer an IdentityPool: one pair of functions
+// serves both, and a parse error names the shape rather than either operation.
+Status parse(std::string_view body, identity::IdentityPool* out) {
+  return codec::decode_body(body, "IdentityPool", out);
+}
+std::string encode(const identity::IdentityPool& response) {
+  return codec::encode_response(response);
+}
 
 const std::vector<const codec::OperationInfo*>& operations() {
 #define CAIRN_IDENTITY_INFO(Op) &codec::Operation<identity::Op##Request>::kInfo,
