@@ -11,8 +11,8 @@
 #include <map>
 #include <sstream>
 
-#include "server/storage/migrate.h"
 #include "server/server.h"
+#include "server/storage/migrate.h"
 
 namespace {
 

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "server/storage/migrate.h"
 #include "server/server.h"
+#include "server/storage/migrate.h"
 #include "server_fixture.h"
 #include "temp_dir.h"
 #include "test_db.h"
