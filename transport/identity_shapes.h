@@ -33,25 +33,31 @@ struct Fields<identity::CognitoIdentityProviderInfo> {
   }
 };
 
+// The settings of a pool, as CreateIdentityPool takes them and IdentityPool answers them.
+template <typename V, typename S>
+void pool_settings(V& v, S& s) {
+  v.member("IdentityPoolName", s.identity_pool_name, is("IdentityPoolName").must());
+  v.member("AllowUnauthenticatedIdentities", s.allow_unauthenticated_identities,
+           is("IdentityPoolUnauthenticated").must());
+  v.member("AllowClassicFlow", s.allow_classic_flow, is("ClassicFlow"));
+  v.member("SupportedLoginProviders", s.supported_login_providers,
+           map_of("IdentityProviders", "IdentityProviderName", "IdentityProviderId"));
+  v.member("DeveloperProviderName", s.developer_provider_name, is("DeveloperProviderName"));
+  v.member("OpenIdConnectProviderARNs", s.open_id_connect_provider_arns,
+           list_of("OIDCProviderList", "ARNString"));
+  v.member("CognitoIdentityProviders", s.cognito_identity_providers,
+           list_of("CognitoIdentityProviderList", "CognitoIdentityProvider"));
+  v.member("SamlProviderARNs", s.saml_provider_arns, list_of("SAMLProviderList", "ARNString"));
+  v.member("IdentityPoolTags", s.identity_pool_tags,
+           map_of("IdentityPoolTagsType", "TagKeysType", "TagValueType"));
+}
+
 template <>
 struct Fields<identity::CreateIdentityPoolRequest> {
   static constexpr char kShape[] = "CreateIdentityPoolInput";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
-    v.member("IdentityPoolName", s.identity_pool_name, is("IdentityPoolName").must());
-    v.member("AllowUnauthenticatedIdentities", s.allow_unauthenticated_identities,
-             is("IdentityPoolUnauthenticated").must());
-    v.member("AllowClassicFlow", s.allow_classic_flow, is("ClassicFlow"));
-    v.member("SupportedLoginProviders", s.supported_login_providers,
-             map_of("IdentityProviders", "IdentityProviderName", "IdentityProviderId"));
-    v.member("DeveloperProviderName", s.developer_provider_name, is("DeveloperProviderName"));
-    v.member("OpenIdConnectProviderARNs", s.open_id_connect_provider_arns,
-             list_of("OIDCProviderList", "ARNString"));
-    v.member("CognitoIdentityProviders", s.cognito_identity_providers,
-             list_of("CognitoIdentityProviderList", "CognitoIdentityProvider"));
-    v.member("SamlProviderARNs", s.saml_provider_arns, list_of("SAMLProviderList", "ARNString"));
-    v.member("IdentityPoolTags", s.identity_pool_tags,
-             map_of("IdentityPoolTagsType", "TagKeysType", "TagValueType"));
+    pool_settings(v, s);
   }
 };
 
@@ -61,20 +67,7 @@ struct Fields<identity::IdentityPool> {
   template <typename V, typename S>
   static void visit(V& v, S& s) {
     v.member("IdentityPoolId", s.identity_pool_id, is("IdentityPoolId").must());
-    v.member("IdentityPoolName", s.identity_pool_name, is("IdentityPoolName").must());
-    v.member("AllowUnauthenticatedIdentities", s.allow_unauthenticated_identities,
-             is("IdentityPoolUnauthenticated").must());
-    v.member("AllowClassicFlow", s.allow_classic_flow, is("ClassicFlow"));
-    v.member("SupportedLoginProviders", s.supported_login_providers,
-             map_of("IdentityProviders", "IdentityProviderName", "IdentityProviderId"));
-    v.member("DeveloperProviderName", s.developer_provider_name, is("DeveloperProviderName"));
-    v.member("OpenIdConnectProviderARNs", s.open_id_connect_provider_arns,
-             list_of("OIDCProviderList", "ARNString"));
-    v.member("CognitoIdentityProviders", s.cognito_identity_providers,
-             list_of("CognitoIdentityProviderList", "CognitoIdentityProvider"));
-    v.member("SamlProviderARNs", s.saml_provider_arns, list_of("SAMLProviderList", "ARNString"));
-    v.member("IdentityPoolTags", s.identity_pool_tags,
-             map_of("IdentityPoolTagsType", "TagKeysType", "TagValueType"));
+    pool_settings(v, s);
   }
 };
 
