@@ -112,9 +112,9 @@ Sessions run_sessions(const std::vector<Player>& players, const std::string& poo
           ++failed;
           continue;
         }
-        std::vector<sync::RecordPatch> patches;
+        std::vector<wire::RecordPatch> patches;
         for (int k = 0; k < 10; ++k) {
-          patches.push_back({sync::kOpReplace, "k" + std::to_string(k),
+          patches.push_back({wire::kOpReplace, "k" + std::to_string(k),
                              "value-" + std::to_string(round), *lr->dataset_sync_count,
                              std::nullopt});
         }
@@ -155,7 +155,7 @@ Heard one_write(testing::ListenerCrowd& crowd, Player& owner, const std::string&
        owner.identity_id,
        "save",
        std::nullopt,
-       {{sync::kOpReplace, "level", std::to_string(count + 1), count, std::nullopt}},
+       {{wire::kOpReplace, "level", std::to_string(count + 1), count, std::nullopt}},
        lr.ok() ? *lr->sync_session_token : "",
        std::nullopt});
   if (!ur.ok()) std::fprintf(stderr, "the write failed: %s\n", ur.status().ToString().c_str());

@@ -86,31 +86,31 @@ long send_signed(BareCurl& curl, const Target& t, const transport::WireRequest& 
 }
 
 // A session's ListRecords, and its UpdateRecords of the 10 records after that answer.
-sync::ListRecordsRequest session_list(const Target& t, const DeviceIdentity& d) {
+wire::ListRecordsRequest session_list(const Target& t, const DeviceIdentity& d) {
   return {t.pool, d.identity_id, "load", 0, std::nullopt, std::nullopt, std::nullopt};
 }
-sync::UpdateRecordsRequest session_update(const Target& t, const DeviceIdentity& d,
-                                          const sync::ListRecordsResponse& records, uint64_t seq) {
+wire::UpdateRecordsRequest session_update(const Target& t, const DeviceIdentity& d,
+                                          const wire::ListRecordsResponse& records, uint64_t seq) {
   std::map<std::string, int64_t> counts;
   for (const auto& r : records.records) counts[r.key.value_or("")] = r.sync_count.value_or(0);
-  sync::UpdateRecordsRequest update{
+  wire::UpdateRecordsRequest update{
       t.pool, d.identity_id, "load", std::nullopt, {}, *records.sync_session_token, std::nullopt};
   for (int i = 0; i < kRecordsPerSession; ++i) {
     std::string key = "key-" + std::to_string(i);
     std::string value = "{\"score\":" + std::to_string(seq * 10 + static_cast<uint64_t>(i)) +
                         ",\"pad\":\"0123456789abcdef0123456789abcdef\"}";
     update.record_patches.push_back(
-        {sync::kOpReplace, key, value, counts[key], std::chrono::system_clock::now()});
+        {wire::kOpReplace, key, value, counts[key], std::chrono::system_clock::now()});
   }
   return update;
 }
 // Whether an answer is the one each step of a session needs.
-bool listed(long status, const std::string& body, sync::ListRecordsResponse* records) {
+bool listed(long status, const std::string& body, wire::ListRecordsResponse* records) {
   return status == 200 && transport::sync_wire::parse(body, records).ok() &&
          records->sync_session_token;
 }
 bool pushed_all(long status, const std::string& body) {
-  sync::UpdateRecordsResponse pushed;
+  wire::UpdateRecordsResponse pushed;
   return status == 200 && transport::sync_wire::parse(body, &pushed).ok() &&
          pushed.records.size() == static_cast<size_t>(kRecordsPerSession);
 }
@@ -120,7 +120,7 @@ bool session(BareCurl& curl, const Target& t, const DeviceIdentity& d, uint64_t 
              std::string* list_body, std::string* update_body, std::string* error) {
   long status = send_signed(curl, t, transport::sync_wire::build(session_list(t, d)), d.credentials,
                             list_body);
-  sync::ListRecordsResponse records;
+  wire::ListRecordsResponse records;
   if (!listed(status, *list_body, &records)) {
     *error = "ListRecords " + std::to_string(status) + ": " + list_body->substr(0, 200);
     return false;
@@ -207,7 +207,7 @@ class AsyncDevice : public std::enable_shared_from_this<AsyncDevice> {
     started_ = LevelTally::Clock::now();
     exchange(transport::sync_wire::build(session_list(target_, identity_)),
              [self = shared_from_this()] {
-               sync::ListRecordsResponse records;
+               wire::ListRecordsResponse records;
                if (!listed(self->response_.result_int(), self->response_.body(), &records)) {
                  return self->failed_session("ListRecords");
                }
@@ -215,7 +215,7 @@ class AsyncDevice : public std::enable_shared_from_this<AsyncDevice> {
              });
   }
 
-  void update(const sync::ListRecordsResponse& records) {
+  void update(const wire::ListRecordsResponse& records) {
     exchange(transport::sync_wire::build(session_update(target_, identity_, records, seq_)),
              [self = shared_from_this()] {
                if (!pushed_all(self->response_.result_int(), self->response_.body())) {

@@ -21,7 +21,7 @@ const AwsCredentials kCreds{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPL
                             std::nullopt};
 
 WireRequest list_records() {
-  return sync_wire::build(sync::ListRecordsRequest{"us-east-1:23ec4050-6aea-7089-a2dd-08002e000000",
+  return sync_wire::build(wire::ListRecordsRequest{"us-east-1:23ec4050-6aea-7089-a2dd-08002e000000",
                                                    "us-east-1:0b4a7c6e-1111-2222-3333-444455556666",
                                                    "settings", 5, std::nullopt, 1024, "sst-token"});
 }
@@ -70,7 +70,7 @@ std::string records_page(int n) {
 void BM_ParseListRecordsPage(benchmark::State& state) {
   std::string body = records_page(static_cast<int>(state.range(0)));
   for (auto _ : state) {
-    sync::ListRecordsResponse out;
+    wire::ListRecordsResponse out;
     Status s = sync_wire::parse(body, &out);
     benchmark::DoNotOptimize(s);
     benchmark::DoNotOptimize(out);

@@ -42,7 +42,7 @@ cairn_code invalid(const char* what, char** error) {
 
 // Runs `body`, turning any exception into an error code.
 template <typename F>
-cairn_code guarded(char** error, F&& body) noexcept {
+cairn_code c_boundary(char** error, F&& body) noexcept {
   try {
     return body();
   } catch (const std::exception& e) {
@@ -116,7 +116,7 @@ void cairn_options_init(cairn_options* options) {
 }
 
 cairn_code cairn_manager_open(const cairn_options* options, cairn_manager** out, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!options || !out) return invalid("cairn_manager_open: options and out are required", error);
     *out = nullptr;
     cairn::SyncManagerOptions o;
@@ -172,7 +172,7 @@ void cairn_manager_close(cairn_manager* manager) {
 }
 
 cairn_code cairn_identity_id(cairn_manager* manager, char** identity_id, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!manager || !identity_id) return invalid("cairn_identity_id: NULL argument", error);
     *identity_id = nullptr;
     auto id = manager->manager->identity_id();
@@ -199,7 +199,7 @@ size_t cairn_run_pending_callbacks(cairn_manager* manager) {
 
 cairn_code cairn_dataset_open(cairn_manager* manager, const char* name, cairn_dataset** out,
                               char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!manager || !name || !out) return invalid("cairn_dataset_open: NULL argument", error);
     *out = nullptr;
     auto d = manager->manager->open_or_create_dataset(name);
@@ -217,7 +217,7 @@ void cairn_dataset_close(cairn_dataset* dataset) {
 }
 
 cairn_code cairn_put(cairn_dataset* dataset, const char* key, const char* value, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!dataset || !key || !value) return invalid("cairn_put: NULL argument", error);
     return report(dataset->dataset->put(key, value), error);
   });
@@ -225,7 +225,7 @@ cairn_code cairn_put(cairn_dataset* dataset, const char* key, const char* value,
 
 cairn_code cairn_put_all(cairn_dataset* dataset, const char* const* keys, const char* const* values,
                          size_t count, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!dataset || (count > 0 && (!keys || !values))) {
       return invalid("cairn_put_all: NULL argument", error);
     }
@@ -239,7 +239,7 @@ cairn_code cairn_put_all(cairn_dataset* dataset, const char* const* keys, const 
 }
 
 cairn_code cairn_dataset_size_bytes(cairn_dataset* dataset, int64_t* out, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!dataset || !out) return invalid("cairn_dataset_size_bytes: NULL argument", error);
     auto size = dataset->dataset->total_size_in_bytes();
     if (!size.ok()) return report(size.status(), error);
@@ -249,7 +249,7 @@ cairn_code cairn_dataset_size_bytes(cairn_dataset* dataset, int64_t* out, char**
 }
 
 cairn_code cairn_is_changed(cairn_dataset* dataset, const char* key, int* changed, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!dataset || !key || !changed) return invalid("cairn_is_changed: NULL argument", error);
     auto c = dataset->dataset->is_changed(key);
     if (!c.ok()) return report(c.status(), error);
@@ -259,14 +259,14 @@ cairn_code cairn_is_changed(cairn_dataset* dataset, const char* key, int* change
 }
 
 cairn_code cairn_remove(cairn_dataset* dataset, const char* key, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!dataset || !key) return invalid("cairn_remove: NULL argument", error);
     return report(dataset->dataset->remove(key), error);
   });
 }
 
 cairn_code cairn_get(cairn_dataset* dataset, const char* key, char** value, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!dataset || !key || !value) return invalid("cairn_get: NULL argument", error);
     *value = nullptr;
     auto v = dataset->dataset->get(key);
@@ -277,7 +277,7 @@ cairn_code cairn_get(cairn_dataset* dataset, const char* key, char** value, char
 }
 
 cairn_code cairn_get_all(cairn_dataset* dataset, cairn_records** out, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!dataset || !out) return invalid("cairn_get_all: NULL argument", error);
     *out = nullptr;
     auto all = dataset->dataset->get_all();
@@ -310,14 +310,14 @@ void cairn_records_free(cairn_records* records) {
 }
 
 cairn_code cairn_dataset_delete(cairn_dataset* dataset, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!dataset) return invalid("cairn_dataset_delete: NULL argument", error);
     return report(dataset->dataset->delete_dataset(), error);
   });
 }
 
 cairn_code cairn_dataset_status(cairn_dataset* dataset, cairn_status* out, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!dataset || !out) return invalid("cairn_dataset_status: NULL argument", error);
     auto st = dataset->dataset->status();
     auto count = dataset->dataset->last_sync_count();
@@ -342,7 +342,7 @@ cairn_code cairn_synchronize(cairn_dataset* dataset, cairn_conflict_fn on_confli
 
 cairn_code cairn_synchronize_with(cairn_dataset* dataset, const cairn_sync_callbacks* callbacks,
                                   void* user_data, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!dataset || !callbacks) return invalid("cairn_synchronize_with: NULL argument", error);
     cairn::SyncCallbacks cb = callbacks_for(callbacks->on_conflict, user_data);
     if (auto deleted = callbacks->on_dataset_deleted) {
@@ -388,7 +388,7 @@ cairn_code cairn_synchronize_with(cairn_dataset* dataset, const cairn_sync_callb
 
 cairn_code cairn_synchronize_wait(cairn_dataset* dataset, cairn_conflict_fn on_conflict,
                                   void* user_data, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!dataset) return invalid("cairn_synchronize_wait: NULL dataset", error);
     auto result = dataset->dataset->synchronize(callbacks_for(on_conflict, user_data)).get();
     return report(result.status, error);
@@ -397,7 +397,7 @@ cairn_code cairn_synchronize_wait(cairn_dataset* dataset, cairn_conflict_fn on_c
 
 cairn_code cairn_register_device(cairn_manager* manager, const char* platform, const char* token,
                                  char** device_id, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!manager || !platform || !token || !device_id) {
       return invalid("cairn_register_device: NULL argument", error);
     }
@@ -410,14 +410,14 @@ cairn_code cairn_register_device(cairn_manager* manager, const char* platform, c
 }
 
 cairn_code cairn_subscribe(cairn_manager* manager, const char* dataset, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!manager || !dataset) return invalid("cairn_subscribe: NULL argument", error);
     return report(manager->manager->subscribe(dataset), error);
   });
 }
 
 cairn_code cairn_unsubscribe(cairn_manager* manager, const char* dataset, char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!manager || !dataset) return invalid("cairn_unsubscribe: NULL argument", error);
     return report(manager->manager->unsubscribe(dataset), error);
   });
@@ -425,7 +425,7 @@ cairn_code cairn_unsubscribe(cairn_manager* manager, const char* dataset, char**
 
 cairn_code cairn_handle_push_json(cairn_manager* manager, const char* json, int* started,
                                   char** error) {
-  return guarded(error, [&]() -> cairn_code {
+  return c_boundary(error, [&]() -> cairn_code {
     if (!manager || !json) return invalid("cairn_handle_push_json: NULL argument", error);
     auto r = manager->manager->handle_push_json(json);
     if (!r.ok()) return report(r.status(), error);

@@ -15,7 +15,7 @@ inline localstore::Millis to_millis(Timestamp t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-inline localstore::RemoteRecord to_remote(const sync::Record& r) {
+inline localstore::RemoteRecord to_remote(const wire::Record& r) {
   localstore::RemoteRecord out;
   out.key = r.key.value_or("");
   out.value = r.value;

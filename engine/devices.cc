@@ -18,8 +18,8 @@ constexpr char kLastPlatformKey[] = "engine.push_platform";
 // --- devices -------------------------------------------------------------------------------------
 
 Result<std::string> Engine::register_device(const std::string& platform, const std::string& token) {
-  if (platform != sync::kPlatformApns && platform != sync::kPlatformApnsSandbox &&
-      platform != sync::kPlatformGcm && platform != sync::kPlatformAdm) {
+  if (platform != wire::kPlatformApns && platform != wire::kPlatformApnsSandbox &&
+      platform != wire::kPlatformGcm && platform != wire::kPlatformAdm) {
     return Status(ErrorCode::kInvalidParameter,
                   "platform must be APNS, APNS_SANDBOX, GCM or ADM, not '" + platform + "'");
   }
@@ -74,8 +74,8 @@ void Engine::renew_devices(const std::string& identity) {
     {
       std::shared_lock<std::shared_mutex> l(identity_mu_);
       if (!store_->has_identity() || store_->owner() != identity) return;
-      for (const char* platform : {sync::kPlatformApns, sync::kPlatformApnsSandbox,
-                                   sync::kPlatformGcm, sync::kPlatformAdm}) {
+      for (const char* platform : {wire::kPlatformApns, wire::kPlatformApnsSandbox,
+                                   wire::kPlatformGcm, wire::kPlatformAdm}) {
         auto token = store_->meta(token_key(platform));
         auto cached = store_->device_id(platform);
         if (token.ok() && *token && cached.ok() && !*cached) todo.emplace_back(platform, **token);

@@ -183,7 +183,7 @@ class Engine final : public SyncContext, public std::enable_shared_from_this<Eng
   // transport `listen_cancel_` stops within a second when the engine closes.
   void start_listening();
   void listen_loop();
-  void handle_notifications(const sync::PollNotificationsResponse& batch);
+  void handle_notifications(const wire::PollNotificationsResponse& batch);
   HttpOptions listen_http_;  // with listen_cancel_
   CredentialsProviderPtr listen_credentials_;
   std::mutex listen_mu_;

@@ -113,7 +113,7 @@ void Engine::listen_loop() {
   }
 }
 
-void Engine::handle_notifications(const sync::PollNotificationsResponse& batch) {
+void Engine::handle_notifications(const wire::PollNotificationsResponse& batch) {
   for (const auto& n : batch.notifications) {
     auto handled = handle_push_json(n.payload_json);
     if (!handled.ok() && options_.logger) {

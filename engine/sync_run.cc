@@ -50,7 +50,7 @@ Status SyncRun::check_live() {
 }
 
 template <typename F>
-auto SyncRun::guarded(F&& step) -> decltype(step()) {
+auto SyncRun::while_live(F&& step) -> decltype(step()) {
   std::shared_lock<std::shared_mutex> hold(ctx_.identity_mutex());
   Status live = check_live();
   if (!live.ok()) return live;
@@ -83,25 +83,26 @@ SyncResult SyncRun::run() {
   }
   if (!identity_changed_ && !(s.ok() && result_recorded_)) {
     // Best effort: the outcome is also in the future and the callbacks.
-    (void)guarded([&] { return store_.record_sync_result(name_, s.ok() ? "ok" : s.ToString()); });
+    (void)while_live(
+        [&] { return store_.record_sync_result(name_, s.ok() ? "ok" : s.ToString()); });
   }
   if (!s.ok()) updated_.clear();
   return {s, std::move(updated_), pulled_, pushed_, std::move(conflicts_)};
 }
 
 Status SyncRun::run_locked() {
-  auto info = guarded([&] { return store_.sync_state(name_); });
+  auto info = while_live([&] { return store_.sync_state(name_); });
   if (!info.ok()) return info.status();
 
   // 1. Deleted here: delete there.
   if (*info && (*info)->last_sync_count == localstore::kDeletePending) {
     Status s = delete_remote(name_);
     if (!s.ok()) return s;
-    auto dirty = guarded([&] { return store_.dirty_records(name_); });
+    auto dirty = while_live([&] { return store_.dirty_records(name_); });
     if (!dirty.ok()) return dirty.status();
-    if (dirty->empty()) return guarded([&] { return store_.purge_dataset(name_); });
+    if (dirty->empty()) return while_live([&] { return store_.purge_dataset(name_); });
     // Writes made after the delete start the dataset afresh.
-    s = guarded([&] { return store_.set_last_sync_count(name_, 0); });
+    s = while_live([&] { return store_.set_last_sync_count(name_, 0); });
     if (!s.ok()) return s;
   }
 
@@ -110,7 +111,7 @@ Status SyncRun::run_locked() {
   bool rollback_handled = false;
   std::vector<std::string> folded;  // merged datasets to delete once the push has landed
   for (int attempt = 1;;) {
-    info = guarded([&] { return store_.sync_state(name_); });
+    info = while_live([&] { return store_.sync_state(name_); });
     if (!info.ok()) return info.status();
     int64_t from = *info ? std::max<int64_t>(0, (*info)->last_sync_count) : 0;
 
@@ -137,7 +138,7 @@ Status SyncRun::run_locked() {
       if (!whole.ok()) return whole.status();
       std::set<std::string> on_server;
       for (const auto& r : whole->records) on_server.insert(r.key);
-      Status s = guarded([&] { return store_.reoffer_after_server_rollback(name_, on_server); });
+      Status s = while_live([&] { return store_.reoffer_after_server_rollback(name_, on_server); });
       if (!s.ok()) return s;
       continue;
     }
@@ -168,7 +169,7 @@ Status SyncRun::run_locked() {
       if (pulled->exists) {
         for (const auto& r : pulled->records) on_server.insert(r.key);
       }
-      auto missed = guarded([&] { return store_.holds_records_missing_from(name_, on_server); });
+      auto missed = while_live([&] { return store_.holds_records_missing_from(name_, on_server); });
       if (!missed.ok()) return missed.status();
       deleted = *missed;
     }
@@ -188,10 +189,10 @@ Status SyncRun::run_locked() {
           return Status(ErrorCode::kCancelled,
                         "on_dataset_deleted cancelled the sync of '" + name_ + "'");
         case DatasetDeletedAction::kDropLocal:
-          s = guarded([&] { return store_.purge_dataset(name_); });
+          s = while_live([&] { return store_.purge_dataset(name_); });
           break;
         case DatasetDeletedAction::kRecreateFromLocal:
-          s = guarded([&] { return store_.reset_for_recreate(name_); });
+          s = while_live([&] { return store_.reset_for_recreate(name_); });
           break;
       }
       if (!s.ok()) return s;
@@ -230,7 +231,7 @@ Status SyncRun::run_locked() {
   // Merged datasets now live in this one: delete them, so they stop counting against the quota.
   for (const auto& m : folded) {
     Status s = delete_remote(m);
-    if (s.ok()) s = guarded([&] { return store_.purge_dataset(m); });
+    if (s.ok()) s = while_live([&] { return store_.purge_dataset(m); });
     if (!s.ok()) {
       if (identity_changed_) return s;
       // Still delete-pending locally: the next sync of this dataset (or of `m`) retries it.
@@ -257,7 +258,7 @@ Result<SyncRun::Pull> SyncRun::pull(const std::string& dataset, int64_t from,
   std::optional<std::string> next;
   std::optional<std::string> session;
   do {
-    sync::ListRecordsRequest request{
+    wire::ListRecordsRequest request{
         ctx_.options().identity_pool_id, identity_, dataset, from, next, kPageSize, session};
     auto page = ctx_.sync_client().list_records(request);
     Status live = check_live();
@@ -311,7 +312,7 @@ Result<std::vector<Resolution>> SyncRun::decide(const std::vector<Conflict>& con
 }
 
 Status SyncRun::apply(const std::string& dataset, const Pull& pulled, bool report) {
-  auto conflicts = guarded(
+  auto conflicts = while_live(
       [&] { return store_.apply_remote(dataset, pulled.records, pulled.dataset_sync_count); });
   if (!conflicts.ok()) return conflicts.status();
   std::set<std::string> conflicting;
@@ -332,7 +333,7 @@ Status SyncRun::apply(const std::string& dataset, const Pull& pulled, bool repor
     const Resolution& r = (*resolutions)[i];
     std::optional<std::string> value = r.resulting_value(open[i]);
     bool dirty = value != c.remote.value;  // a value equal to the server's has nothing to push
-    Status s = guarded([&] { return store_.resolve(dataset, c, value, dirty); });
+    Status s = while_live([&] { return store_.resolve(dataset, c, value, dirty); });
     if (!s.ok()) return s;
     if (report && value != c.local.value) {
       Record changed = to_public(c.remote);
@@ -342,11 +343,11 @@ Status SyncRun::apply(const std::string& dataset, const Pull& pulled, bool repor
     }
   }
   // Every pulled record is settled now, so the count may reach the pull's.
-  return guarded([&] { return store_.set_last_sync_count(dataset, pulled.dataset_sync_count); });
+  return while_live([&] { return store_.set_last_sync_count(dataset, pulled.dataset_sync_count); });
 }
 
 Status SyncRun::fold(const std::string& merged) {
-  auto info = guarded([&] { return store_.sync_state(merged); });
+  auto info = while_live([&] { return store_.sync_state(merged); });
   if (!info.ok()) return info.status();
   if (*info && (*info)->last_sync_count == localstore::kDeletePending) {
     return Status::OK();  // folded by an earlier sync; only the remote delete is left
@@ -356,7 +357,7 @@ Status SyncRun::fold(const std::string& merged) {
   if (!pulled.ok()) return pulled.status();
   Status s = apply(merged, *pulled, false);
   if (!s.ok()) return s;
-  auto records = guarded([&] { return store_.get_all_records(merged); });
+  auto records = while_live([&] { return store_.get_all_records(merged); });
   if (!records.ok()) return records.status();
 
   // Into this dataset: a key only the merged one has is taken; a key both have with different
@@ -365,7 +366,7 @@ Status SyncRun::fold(const std::string& merged) {
   std::vector<Conflict> clashes;
   for (const auto& m : *records) {
     if (!m.value) continue;
-    auto mine = guarded([&] { return store_.record(name_, m.key); });
+    auto mine = while_live([&] { return store_.record(name_, m.key); });
     if (!mine.ok()) return mine.status();
     if (!*mine) {
       writes[m.key] = m.value;
@@ -392,7 +393,7 @@ Status SyncRun::fold(const std::string& merged) {
     }
   }
   if (!writes.empty()) {
-    s = guarded([&] { return store_.put_all(name_, writes); });
+    s = while_live([&] { return store_.put_all(name_, writes); });
     if (!s.ok()) return s;
     for (const auto& [key, value] : writes) {
       Record r;
@@ -402,15 +403,15 @@ Status SyncRun::fold(const std::string& merged) {
       updated_.push_back(std::move(r));
     }
   }
-  return guarded([&] { return store_.delete_dataset(merged); });
+  return while_live([&] { return store_.delete_dataset(merged); });
 }
 
 Result<bool> SyncRun::push(const Pull& pulled, bool last_step) {
-  auto items = guarded([&] { return store_.dirty_records(name_); });
+  auto items = while_live([&] { return store_.dirty_records(name_); });
   if (!items.ok()) return items.status();
   if (items->empty()) return true;
 
-  sync::UpdateRecordsRequest request;
+  wire::UpdateRecordsRequest request;
   request.identity_pool_id = ctx_.options().identity_pool_id;
   request.identity_id = identity_;
   request.dataset_name = name_;
@@ -420,8 +421,8 @@ Result<bool> SyncRun::push(const Pull& pulled, bool last_step) {
   // device's last-writer-wins compares them with its own writes on one clock.
   auto skew = ctx_.sync_client().clock_skew();
   for (const auto& item : *items) {
-    sync::RecordPatch patch;
-    patch.op = item.value ? sync::kOpReplace : sync::kOpRemove;
+    wire::RecordPatch patch;
+    patch.op = item.value ? wire::kOpReplace : wire::kOpRemove;
     patch.key = item.key;
     patch.value = item.value;
     patch.sync_count = item.sync_count;
@@ -445,7 +446,7 @@ Result<bool> SyncRun::push(const Pull& pulled, bool last_step) {
       // landed without its answer, say): pull again from just below it.
       auto theirs = server_count_in(st.message());
       if (theirs && *theirs > 0 && *theirs <= pulled.dataset_sync_count) {
-        Status s = guarded([&] { return store_.set_last_sync_count(name_, *theirs - 1); });
+        Status s = while_live([&] { return store_.set_last_sync_count(name_, *theirs - 1); });
         if (!s.ok()) return s;
       }
       return false;
@@ -470,7 +471,7 @@ Result<bool> SyncRun::push(const Pull& pulled, bool last_step) {
   // fewer.
   std::optional<std::string> outcome;
   if (last_step) outcome = "ok";
-  Status s = guarded([&] { return store_.mark_pushed(name_, *items, results, count, outcome); });
+  Status s = while_live([&] { return store_.mark_pushed(name_, *items, results, count, outcome); });
   if (!s.ok()) return s;
   pushed_ += static_cast<int64_t>(results.size());
   result_recorded_ = outcome.has_value();

@@ -52,8 +52,9 @@ class SyncRun {
   Result<bool> push(const Pull& pulled, bool last_step);
   // Closing, or the identity changed: the run must stop.
   Status check_live();
+  // Runs one step that touches the store under the identity lock, if the run is still live.
   template <typename F>
-  auto guarded(F&& step) -> decltype(step());
+  auto while_live(F&& step) -> decltype(step());
 
   SyncContext& ctx_;
   localstore::LocalStore& store_;

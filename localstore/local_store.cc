@@ -81,7 +81,7 @@ Status LocalStore::set_identity(const std::string& identity_id, IdentityChange c
   std::string old = impl_->current_owner();
   if (old == identity_id) return Status::OK();
   bool from_provisional = !has_identity();
-  Status s = impl_->guarded([&] {
+  Status s = impl_->translated([&] {
     sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
     Millis now = impl_->now();
     if (from_provisional || change == IdentityChange::kMerge) {
@@ -113,7 +113,7 @@ Status LocalStore::set_identity(const std::string& identity_id, IdentityChange c
 
 Status LocalStore::clear_identity() {
   std::lock_guard<std::mutex> w(impl_->write_mu);
-  return impl_->guarded([&] {
+  return impl_->translated([&] {
     impl_->writer->prepare("DELETE FROM meta WHERE key = 'cairn.identity_id'").run();
     impl_->cache_clear();
     impl_->load_owner();
@@ -135,7 +135,7 @@ Result<int> LocalStore::synchronous() {
 }
 
 Result<std::optional<std::string>> LocalStore::meta(const std::string& key) {
-  return read_guarded<std::optional<std::string>>(*impl_, [&](sqlite::Connection& c) {
+  return read_translated<std::optional<std::string>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare("SELECT value FROM meta WHERE key = ?");
     s.bind(key);
     std::optional<std::string> v;
@@ -146,7 +146,7 @@ Result<std::optional<std::string>> LocalStore::meta(const std::string& key) {
 
 Status LocalStore::set_meta(const std::string& key, const std::string& value) {
   std::lock_guard<std::mutex> w(impl_->write_mu);
-  return impl_->guarded([&] {
+  return impl_->translated([&] {
     impl_->set_meta_locked(key, value);
     return Status::OK();
   });
@@ -154,7 +154,7 @@ Status LocalStore::set_meta(const std::string& key, const std::string& value) {
 
 Status LocalStore::delete_meta(const std::string& key) {
   std::lock_guard<std::mutex> w(impl_->write_mu);
-  return impl_->guarded([&] {
+  return impl_->translated([&] {
     impl_->writer->prepare("DELETE FROM meta WHERE key = ?").bind(key).run();
     return Status::OK();
   });
@@ -170,7 +170,7 @@ Status LocalStore::set_device_id(const std::string& platform, const std::string&
 
 Result<std::vector<std::string>> LocalStore::subscriptions() {
   std::string prefix = "cairn.subscription." + owner() + ".";
-  return read_guarded<std::vector<std::string>>(*impl_, [&](sqlite::Connection& c) {
+  return read_translated<std::vector<std::string>>(*impl_, [&](sqlite::Connection& c) {
     // Keys in [prefix, prefix + 0xFF) are exactly those starting with prefix.
     auto s = c.prepare("SELECT key FROM meta WHERE key >= ? AND key < ? ORDER BY key");
     s.bind(prefix).bind(prefix + "\xff");

@@ -14,7 +14,7 @@ Status LocalStore::put_all(const std::string& dataset,
   }
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
-  return impl_->guarded([&]() -> Status {
+  return impl_->translated([&]() -> Status {
     // Stage in place against the running totals, keeping an undo log of only what is touched, so
     // a refused or failed batch leaves the totals exactly as they were.
     Impl::Stats& st = impl_->stats_for(owner, dataset);
@@ -92,7 +92,7 @@ Result<std::optional<std::string>> LocalStore::get(const std::string& dataset,
     if (it != impl_->cache.values.end()) return it->second;
     generation = impl_->cache.generation;
   }
-  auto r = read_guarded<std::optional<std::string>>(*impl_, [&](sqlite::Connection& c) {
+  auto r = read_translated<std::optional<std::string>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare("SELECT value FROM records WHERE owner = ? AND dataset = ? AND key = ?");
     s.bind(owner).bind(dataset).bind(key);
     std::optional<std::string> v;
@@ -109,7 +109,7 @@ Result<std::optional<std::string>> LocalStore::get(const std::string& dataset,
 Result<std::optional<Record>> LocalStore::record(const std::string& dataset,
                                                  const std::string& key) {
   std::string owner = impl_->current_owner();
-  return read_guarded<std::optional<Record>>(*impl_, [&](sqlite::Connection& c) {
+  return read_translated<std::optional<Record>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare("SELECT " CAIRN_LOCAL_RECORD_COLUMNS
                        " FROM records WHERE owner = ? AND dataset = ? AND key = ?");
     s.bind(owner).bind(dataset).bind(key);
@@ -121,7 +121,7 @@ Result<std::optional<Record>> LocalStore::record(const std::string& dataset,
 
 Result<std::map<std::string, std::string>> LocalStore::get_all(const std::string& dataset) {
   std::string owner = impl_->current_owner();
-  return read_guarded<std::map<std::string, std::string>>(*impl_, [&](sqlite::Connection& c) {
+  return read_translated<std::map<std::string, std::string>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare(
         "SELECT key, value FROM records WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
     s.bind(owner).bind(dataset);
@@ -133,7 +133,7 @@ Result<std::map<std::string, std::string>> LocalStore::get_all(const std::string
 
 Result<std::vector<Record>> LocalStore::get_all_records(const std::string& dataset) {
   std::string owner = impl_->current_owner();
-  return read_guarded<std::vector<Record>>(*impl_, [&](sqlite::Connection& c) {
+  return read_translated<std::vector<Record>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare("SELECT " CAIRN_LOCAL_RECORD_COLUMNS
                        " FROM records WHERE owner = ? AND dataset = ? ORDER BY key");
     s.bind(owner).bind(dataset);
@@ -151,7 +151,7 @@ Result<int64_t> LocalStore::size_in_bytes(const std::string& dataset, const std:
 
 Result<int64_t> LocalStore::total_size_in_bytes(const std::string& dataset) {
   std::string owner = impl_->current_owner();
-  return read_guarded<int64_t>(*impl_, [&](sqlite::Connection& c) {
+  return read_translated<int64_t>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare(
         "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0) FROM "
         "records "
@@ -201,7 +201,7 @@ DatasetInfo read_info(const Stmt& s) {
 
 Result<std::vector<DatasetInfo>> LocalStore::list_datasets() {
   std::string owner = impl_->current_owner();
-  return read_guarded<std::vector<DatasetInfo>>(*impl_, [&](sqlite::Connection& c) {
+  return read_translated<std::vector<DatasetInfo>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare(kDatasetQuery);
     s.bind(owner).bind(std::string()).bind(std::string());
     std::vector<DatasetInfo> out;
@@ -212,7 +212,7 @@ Result<std::vector<DatasetInfo>> LocalStore::list_datasets() {
 
 Result<std::optional<DatasetInfo>> LocalStore::dataset(const std::string& name) {
   std::string owner = impl_->current_owner();
-  return read_guarded<std::optional<DatasetInfo>>(*impl_, [&](sqlite::Connection& c) {
+  return read_translated<std::optional<DatasetInfo>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare(kDatasetQuery);
     s.bind(owner).bind(name).bind(name);
     std::optional<DatasetInfo> out;
@@ -223,7 +223,7 @@ Result<std::optional<DatasetInfo>> LocalStore::dataset(const std::string& name) 
 
 Result<std::optional<SyncState>> LocalStore::sync_state(const std::string& name) {
   std::string owner = impl_->current_owner();
-  return read_guarded<std::optional<SyncState>>(*impl_, [&](sqlite::Connection& c) {
+  return read_translated<std::optional<SyncState>>(*impl_, [&](sqlite::Connection& c) {
     auto d = c.prepare("SELECT last_sync_count FROM datasets WHERE owner = ? AND name = ?");
     d.bind(owner).bind(name);
     if (!d.step()) return std::optional<SyncState>();
@@ -243,7 +243,7 @@ Status LocalStore::delete_dataset(const std::string& name) {
     return invalid("dataset name '" + name.substr(0, 64) + "' is not valid");
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
-  return impl_->guarded([&] {
+  return impl_->translated([&] {
     sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
     impl_->ensure_dataset(owner, name, impl_->now());
     impl_->delete_records(owner, name);
@@ -257,7 +257,7 @@ Status LocalStore::delete_dataset(const std::string& name) {
 Status LocalStore::purge_dataset(const std::string& name) {
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
-  return impl_->guarded([&] {
+  return impl_->translated([&] {
     sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
     impl_->delete_records(owner, name);
     impl_->writer->prepare("DELETE FROM datasets WHERE owner = ? AND name = ?")
@@ -275,7 +275,7 @@ Result<bool> LocalStore::holds_records_missing_from(const std::string& dataset,
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
   bool missing = false;
-  Status s = impl_->guarded([&] {
+  Status s = impl_->translated([&] {
     auto q = impl_->writer->prepare(
         "SELECT key FROM records WHERE owner = ? AND dataset = ? AND sync_count > 0");
     q.bind(owner).bind(dataset);
@@ -288,7 +288,7 @@ Result<bool> LocalStore::holds_records_missing_from(const std::string& dataset,
 
 Status LocalStore::wipe() {
   std::lock_guard<std::mutex> w(impl_->write_mu);
-  Status s = impl_->guarded([&] {
+  Status s = impl_->translated([&] {
     sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
     impl_->writer->exec("DELETE FROM records; DELETE FROM datasets; DELETE FROM meta;");
     t.commit();

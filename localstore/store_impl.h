@@ -420,7 +420,8 @@ struct LocalStore::Impl {
     forget_stats(to_owner, to_name);
   }
 
-  Status guarded(const std::function<Status()>& fn) const {
+  // Runs fn, turning a SQLite exception into the Status a caller sees.
+  Status translated(const std::function<Status()>& fn) const {
     try {
       return fn();
     } catch (const sqlite::Error& e) {
@@ -439,8 +440,9 @@ struct LocalStore::Impl {
   }
 };
 
+// Runs a read on a pooled reader, turning a SQLite exception into the Status a caller sees.
 template <typename T, typename Fn>
-Result<T> read_guarded(LocalStore::Impl& impl, Fn fn) {
+Result<T> read_translated(LocalStore::Impl& impl, Fn fn) {
   try {
     return impl.with_reader(fn);
   } catch (const sqlite::Error& e) {

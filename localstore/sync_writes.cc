@@ -14,7 +14,7 @@ Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& datase
   std::string owner = impl_->current_owner();
   std::vector<Conflict> conflicts;
   std::vector<std::pair<const std::string*, const std::optional<std::string>*>> written;
-  Status s = impl_->guarded([&] {
+  Status s = impl_->translated([&] {
     auto& c = *impl_->writer;
     if (records.empty()) {
       // Nothing new on the server (the common case of a sync): no write unless the count moves.
@@ -92,7 +92,7 @@ Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& datase
 
 Result<std::vector<PushItem>> LocalStore::dirty_records(const std::string& dataset) {
   std::string owner = impl_->current_owner();
-  return read_guarded<std::vector<PushItem>>(*impl_, [&](sqlite::Connection& c) {
+  return read_translated<std::vector<PushItem>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare(
         "SELECT key, value, sync_count, device_last_modified, local_version FROM records "
         "WHERE owner = ? AND dataset = ? AND dirty = 1 ORDER BY key");
@@ -111,7 +111,7 @@ Status LocalStore::mark_pushed(const std::string& dataset, const std::vector<Pus
   for (const auto& r : results) by_key[r.key] = &r;
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
-  return impl_->guarded([&] {
+  return impl_->translated([&] {
     auto& c = *impl_->writer;
     sqlite::Transaction t(c, "BEGIN IMMEDIATE");
     for (const auto& item : pushed) {
@@ -150,7 +150,7 @@ Status LocalStore::resolve(const std::string& dataset, const Conflict& conflict,
                            const std::optional<std::string>& value, bool dirty) {
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
-  return impl_->guarded([&] {
+  return impl_->translated([&] {
     auto& c = *impl_->writer;
     sqlite::Transaction t(c, "BEGIN IMMEDIATE");
     // A local write made after the conflict was reported wins over the resolution; it only takes
@@ -183,7 +183,7 @@ Status LocalStore::resolve(const std::string& dataset, const Conflict& conflict,
 Status LocalStore::set_last_sync_count(const std::string& dataset, int64_t count) {
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
-  return impl_->guarded([&] {
+  return impl_->translated([&] {
     impl_->set_last_sync_count(owner, dataset, count);
     return Status::OK();
   });
@@ -192,7 +192,7 @@ Status LocalStore::set_last_sync_count(const std::string& dataset, int64_t count
 Status LocalStore::reset_for_recreate(const std::string& dataset) {
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
-  return impl_->guarded([&] {
+  return impl_->translated([&] {
     auto& c = *impl_->writer;
     sqlite::Transaction t(c, "BEGIN IMMEDIATE");
     c.prepare("DELETE FROM records WHERE owner = ? AND dataset = ? AND value IS NULL")
@@ -216,7 +216,7 @@ Status LocalStore::reoffer_after_server_rollback(const std::string& dataset,
                                                  const std::set<std::string>& server_keys) {
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
-  return impl_->guarded([&] {
+  return impl_->translated([&] {
     auto& c = *impl_->writer;
     sqlite::Transaction t(c, "BEGIN IMMEDIATE");
     std::vector<std::string> gone;  // removed here, and not on the server either
@@ -256,7 +256,7 @@ Status LocalStore::update_dataset_metadata(const std::string& dataset, Millis cr
     return invalid("dataset name '" + dataset.substr(0, 64) + "' is not valid");
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
-  return impl_->guarded([&] {
+  return impl_->translated([&] {
     auto& c = *impl_->writer;
     sqlite::Transaction t(c, "BEGIN IMMEDIATE");
     impl_->ensure_dataset(owner, dataset, created);
@@ -280,7 +280,7 @@ Status LocalStore::update_dataset_metadata(const std::string& dataset, Millis cr
 Status LocalStore::record_sync_result(const std::string& dataset, const std::string& result) {
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
-  return impl_->guarded([&] {
+  return impl_->translated([&] {
     impl_->set_sync_result(owner, dataset, result);
     return Status::OK();
   });

@@ -181,38 +181,38 @@ class Api {
   // validated from the operation's declaration, and its answer is encoded from it likewise.
   template <typename Request>
   Reply serve_decoded(Call& call, const transport::codec::ReceivedRequest& received);
-  Result<sync::BulkPublishResponse> serve(Call& c, const sync::BulkPublishRequest& r);
-  Result<sync::DeleteDatasetResponse> serve(Call& c, const sync::DeleteDatasetRequest& r);
-  Result<sync::DescribeDatasetResponse> serve(Call& c, const sync::DescribeDatasetRequest& r);
-  Result<sync::DescribeIdentityPoolUsageResponse> serve(
-      Call& c, const sync::DescribeIdentityPoolUsageRequest& r);
-  Result<sync::DescribeIdentityUsageResponse> serve(Call& c,
-                                                    const sync::DescribeIdentityUsageRequest& r);
-  Result<sync::GetBulkPublishDetailsResponse> serve(Call& c,
-                                                    const sync::GetBulkPublishDetailsRequest& r);
-  Result<sync::GetCognitoEventsResponse> serve(Call& c, const sync::GetCognitoEventsRequest& r);
-  Result<sync::GetIdentityPoolConfigurationResponse> serve(
-      Call& c, const sync::GetIdentityPoolConfigurationRequest& r);
-  Result<sync::ListDatasetsResponse> serve(Call& c, const sync::ListDatasetsRequest& r);
-  Result<sync::ListIdentityPoolUsageResponse> serve(Call& c,
-                                                    const sync::ListIdentityPoolUsageRequest& r);
-  Result<sync::ListRecordsResponse> serve(Call& c, const sync::ListRecordsRequest& r);
-  Result<sync::RegisterDeviceResponse> serve(Call& c, const sync::RegisterDeviceRequest& r);
-  Result<sync::SetCognitoEventsResponse> serve(Call& c, const sync::SetCognitoEventsRequest& r);
-  Result<sync::SetIdentityPoolConfigurationResponse> serve(
-      Call& c, const sync::SetIdentityPoolConfigurationRequest& r);
-  Result<sync::SubscribeToDatasetResponse> serve(Call& c, const sync::SubscribeToDatasetRequest& r);
-  Result<sync::UnsubscribeFromDatasetResponse> serve(Call& c,
-                                                     const sync::UnsubscribeFromDatasetRequest& r);
-  Result<sync::UpdateRecordsResponse> serve(Call& c, const sync::UpdateRecordsRequest& r);
+  Result<wire::BulkPublishResponse> serve(Call& c, const wire::BulkPublishRequest& r);
+  Result<wire::DeleteDatasetResponse> serve(Call& c, const wire::DeleteDatasetRequest& r);
+  Result<wire::DescribeDatasetResponse> serve(Call& c, const wire::DescribeDatasetRequest& r);
+  Result<wire::DescribeIdentityPoolUsageResponse> serve(
+      Call& c, const wire::DescribeIdentityPoolUsageRequest& r);
+  Result<wire::DescribeIdentityUsageResponse> serve(Call& c,
+                                                    const wire::DescribeIdentityUsageRequest& r);
+  Result<wire::GetBulkPublishDetailsResponse> serve(Call& c,
+                                                    const wire::GetBulkPublishDetailsRequest& r);
+  Result<wire::GetCognitoEventsResponse> serve(Call& c, const wire::GetCognitoEventsRequest& r);
+  Result<wire::GetIdentityPoolConfigurationResponse> serve(
+      Call& c, const wire::GetIdentityPoolConfigurationRequest& r);
+  Result<wire::ListDatasetsResponse> serve(Call& c, const wire::ListDatasetsRequest& r);
+  Result<wire::ListIdentityPoolUsageResponse> serve(Call& c,
+                                                    const wire::ListIdentityPoolUsageRequest& r);
+  Result<wire::ListRecordsResponse> serve(Call& c, const wire::ListRecordsRequest& r);
+  Result<wire::RegisterDeviceResponse> serve(Call& c, const wire::RegisterDeviceRequest& r);
+  Result<wire::SetCognitoEventsResponse> serve(Call& c, const wire::SetCognitoEventsRequest& r);
+  Result<wire::SetIdentityPoolConfigurationResponse> serve(
+      Call& c, const wire::SetIdentityPoolConfigurationRequest& r);
+  Result<wire::SubscribeToDatasetResponse> serve(Call& c, const wire::SubscribeToDatasetRequest& r);
+  Result<wire::UnsubscribeFromDatasetResponse> serve(Call& c,
+                                                     const wire::UnsubscribeFromDatasetRequest& r);
+  Result<wire::UpdateRecordsResponse> serve(Call& c, const wire::UpdateRecordsRequest& r);
   // cairn's notification channel (docs/events.md, events_api.cc): a long poll for a device's
   // notifications, answered later through Call::park, or upgraded to a WebSocket.
-  Reply serve(Call& c, const sync::PollNotificationsRequest& r);
+  Reply serve(Call& c, const wire::PollNotificationsRequest& r);
   // The sync trigger of a pool that has an http(s) hook as its SyncTrigger (docs/events.md):
   // hands the dataset and the patches to the hook and turns its answer into the patches to
   // write. `observed_count` is the dataset's count the hook saw, which the write then requires.
-  Result<std::vector<sync::RecordPatch>> run_sync_trigger(const std::string& hook,
-                                                          const sync::UpdateRecordsRequest& r,
+  Result<std::vector<wire::RecordPatch>> run_sync_trigger(const std::string& hook,
+                                                          const wire::UpdateRecordsRequest& r,
                                                           int64_t* observed_count);
   // A listening connection's place under its identity's cap (max_listeners_per_identity),
   // given back when the last copy goes; null when the identity is at its cap.

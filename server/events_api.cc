@@ -19,9 +19,9 @@ constexpr auto kHookCacheFor = std::chrono::seconds(1);
 
 // The event the reference sends (version 2): every record in the dataset, with the patch's
 // value as newValue for the keys it writes.
-std::string sync_trigger_event(const std::string& region, const sync::UpdateRecordsRequest& r,
+std::string sync_trigger_event(const std::string& region, const wire::UpdateRecordsRequest& r,
                                const std::vector<RecordRow>& current) {
-  std::map<std::string, const sync::RecordPatch*> patched;
+  std::map<std::string, const wire::RecordPatch*> patched;
   for (const auto& p : r.record_patches) patched[p.key] = &p;
   Writer w;
   w.begin_object();
@@ -59,13 +59,13 @@ std::string sync_trigger_event(const std::string& region, const sync::UpdateReco
       record(row.key, row.value, row.value, "replace");
     } else {
       const auto& p = *it->second;
-      bool remove = p.op == sync::kOpRemove;
+      bool remove = p.op == wire::kOpRemove;
       record(row.key, row.value, remove ? std::nullopt : p.value, remove ? "remove" : "replace");
     }
   }
   for (const auto& p : r.record_patches) {
     if (seen.count(p.key)) continue;
-    bool remove = p.op == sync::kOpRemove;
+    bool remove = p.op == wire::kOpRemove;
     record(p.key, std::nullopt, remove ? std::nullopt : p.value, remove ? "remove" : "replace");
   }
   w.end_object();
@@ -106,8 +106,8 @@ std::optional<std::string> Api::sync_trigger_hook(const std::string& pool_id) {
   return url;
 }
 
-Result<std::vector<sync::RecordPatch>> Api::run_sync_trigger(const std::string& hook,
-                                                             const sync::UpdateRecordsRequest& r,
+Result<std::vector<wire::RecordPatch>> Api::run_sync_trigger(const std::string& hook,
+                                                             const wire::UpdateRecordsRequest& r,
                                                              int64_t* observed_count) {
   // The dataset as the hook will see it. The write then requires the same count, so nothing
   // that happened meanwhile is overwritten by an answer computed without it.
@@ -157,9 +157,9 @@ Result<std::vector<sync::RecordPatch>> Api::run_sync_trigger(const std::string& 
 
   std::map<std::string, const RecordRow*> now;
   for (const auto& row : current) now[row.key] = &row;
-  std::map<std::string, const sync::RecordPatch*> patched;
+  std::map<std::string, const wire::RecordPatch*> patched;
   for (const auto& p : r.record_patches) patched[p.key] = &p;
-  std::vector<sync::RecordPatch> out;
+  std::vector<wire::RecordPatch> out;
   std::set<std::string> answered;
   for (const auto& m : records->value.GetObject()) {
     std::string key(m.name.GetString(), m.name.GetStringLength());
@@ -191,7 +191,7 @@ Result<std::vector<sync::RecordPatch>> Api::run_sync_trigger(const std::string& 
     auto p = patched.find(key);
     if (p != patched.end()) {
       // The device's own patch, as the hook left it, with the device's count.
-      out.push_back({remove ? sync::kOpRemove : sync::kOpReplace, key,
+      out.push_back({remove ? wire::kOpRemove : wire::kOpReplace, key,
                      remove ? std::nullopt : value, p->second->sync_count,
                      p->second->device_last_modified_date});
       continue;
@@ -200,13 +200,13 @@ Result<std::vector<sync::RecordPatch>> Api::run_sync_trigger(const std::string& 
     bool unchanged = remove ? !existed : (existed && *was->second->value == *value);
     if (unchanged) continue;
     int64_t count = was != now.end() ? was->second->sync_count : 0;
-    out.push_back({remove ? sync::kOpRemove : sync::kOpReplace, key, remove ? std::nullopt : value,
+    out.push_back({remove ? wire::kOpRemove : wire::kOpReplace, key, remove ? std::nullopt : value,
                    count, std::nullopt});
   }
   return out;
 }
 
-Reply Api::serve(Call& c, const sync::PollNotificationsRequest& r) {
+Reply Api::serve(Call& c, const wire::PollNotificationsRequest& r) {
   const std::string& pool = r.identity_pool_id;
   const std::string& identity = r.identity_id;
   const std::string& device_id = r.device_id;
@@ -356,7 +356,7 @@ int64_t NotificationChannel::acked() const {
 }
 
 std::string notifications_json(const std::vector<Notifications::Entry>& entries, int64_t next) {
-  sync::PollNotificationsResponse response;
+  wire::PollNotificationsResponse response;
   response.next = next;
   for (const auto& e : entries) response.notifications.push_back({e.seq, e.payload_json});
   return transport::sync_wire::encode(response);

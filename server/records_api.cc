@@ -17,11 +17,11 @@ namespace {
 // The most records one ListRecords page holds, and the page size when the client asks for none.
 constexpr int kRecordsPageSize = 1024;
 
-std::vector<sync::Record> wire_records(std::vector<RecordRow>&& rows) {
-  std::vector<sync::Record> out;
+std::vector<wire::Record> wire_records(std::vector<RecordRow>&& rows) {
+  std::vector<wire::Record> out;
   out.reserve(rows.size());
   for (auto& r : rows) {
-    sync::Record rec;
+    wire::Record rec;
     rec.key = std::move(r.key);
     rec.value = std::move(r.value);  // absent for a tombstone
     rec.sync_count = r.sync_count;
@@ -64,7 +64,7 @@ bool session_valid(const TokenSigner& signer, const std::string& token, const st
 
 // --- records -------------------------------------------------------------------------------------
 
-Result<sync::ListRecordsResponse> Api::serve(Call& c, const sync::ListRecordsRequest& r) {
+Result<wire::ListRecordsResponse> Api::serve(Call& c, const wire::ListRecordsRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   auto limit = page_size(r.max_results, kRecordsPageSize);
@@ -119,7 +119,7 @@ Result<sync::ListRecordsResponse> Api::serve(Call& c, const sync::ListRecordsReq
   bool deleted_after = ds && ds->deleted_at_count > 0 && last > 0 && last < ds->deleted_at_count;
   bool more = trim_page(records, *limit);
 
-  sync::ListRecordsResponse out;
+  wire::ListRecordsResponse out;
   if (more) {
     const auto& tail = records.back();
     out.next_token = make_cursor(tokens_, scope, std::to_string(tail.sync_count) + "\n" + tail.key);
@@ -135,7 +135,7 @@ Result<sync::ListRecordsResponse> Api::serve(Call& c, const sync::ListRecordsReq
   return out;
 }
 
-Result<sync::UpdateRecordsResponse> Api::serve(Call& c, const sync::UpdateRecordsRequest& r) {
+Result<wire::UpdateRecordsResponse> Api::serve(Call& c, const wire::UpdateRecordsRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   if (!session_valid(tokens_, r.sync_session_token, r.identity_pool_id, r.identity_id,
@@ -149,8 +149,8 @@ Result<sync::UpdateRecordsResponse> Api::serve(Call& c, const sync::UpdateRecord
   }
   // A pool with an http(s) sync trigger hands identity callers' patches to its hook first
   // (docs/events.md); what the hook answers is what gets written, on the dataset count it saw.
-  const std::vector<sync::RecordPatch>* patches = &r.record_patches;
-  std::vector<sync::RecordPatch> hooked;
+  const std::vector<wire::RecordPatch>* patches = &r.record_patches;
+  std::vector<wire::RecordPatch> hooked;
   std::optional<int64_t> required_count;
   if (c.caller.identity() && !r.record_patches.empty()) {
     if (auto hook = sync_trigger_hook(r.identity_pool_id)) {
@@ -225,7 +225,7 @@ Result<sync::UpdateRecordsResponse> Api::serve(Call& c, const sync::UpdateRecord
         live -= 1;
         bytes -= static_cast<int64_t>(p.key.size()) + *current->value_bytes;
       }
-      if (p.op == sync::kOpReplace) {
+      if (p.op == wire::kOpReplace) {
         live += 1;
         bytes += static_cast<int64_t>(p.key.size() + p.value->size());
       }
@@ -258,7 +258,7 @@ Result<sync::UpdateRecordsResponse> Api::serve(Call& c, const sync::UpdateRecord
         row.identity_id = r.identity_id;
         row.dataset = r.dataset_name;
         row.key = p.key;
-        if (p.op == sync::kOpReplace) row.value = p.value;
+        if (p.op == wire::kOpReplace) row.value = p.value;
         row.sync_count = ds.sync_count;
         row.modified = c.now;
         row.modified_by = modified_by;
@@ -287,7 +287,7 @@ Result<sync::UpdateRecordsResponse> Api::serve(Call& c, const sync::UpdateRecord
   if (grown != 0) pool_usage_.add(r.identity_pool_id, 0, grown);
   // Notifications and deliveries, off this request's path.
   if (!written.empty()) events_->changed(std::move(change));
-  sync::UpdateRecordsResponse out;
+  wire::UpdateRecordsResponse out;
   out.records = wire_records(std::move(written));
   return out;
 }

@@ -20,8 +20,8 @@ namespace {
 constexpr int kDatasetsPageSize = 64;
 constexpr int kPoolsPageSize = 64;
 
-sync::Dataset wire_dataset(const DatasetRow& d) {
-  sync::Dataset out;
+wire::Dataset wire_dataset(const DatasetRow& d) {
+  wire::Dataset out;
   out.identity_id = d.identity_id;
   out.dataset_name = d.name;
   out.creation_date = from_millis(d.created);
@@ -48,7 +48,7 @@ Status Api::require_pool(StorageTxn& txn, const std::string& pool_id, PoolRow* o
 
 // --- datasets ------------------------------------------------------------------------------------
 
-Result<sync::DescribeDatasetResponse> Api::serve(Call& c, const sync::DescribeDatasetRequest& r) {
+Result<wire::DescribeDatasetResponse> Api::serve(Call& c, const wire::DescribeDatasetRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   std::optional<DatasetRow> ds;
@@ -60,10 +60,10 @@ Result<sync::DescribeDatasetResponse> Api::serve(Call& c, const sync::DescribeDa
   });
   if (!s.ok()) return s;
   if (!ds || ds->deleted) return not_found("Dataset '" + r.dataset_name + "' not found.");
-  return sync::DescribeDatasetResponse{wire_dataset(*ds)};
+  return wire::DescribeDatasetResponse{wire_dataset(*ds)};
 }
 
-Result<sync::DeleteDatasetResponse> Api::serve(Call& c, const sync::DeleteDatasetRequest& r) {
+Result<wire::DeleteDatasetResponse> Api::serve(Call& c, const wire::DeleteDatasetRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   DatasetRow before;
@@ -92,10 +92,10 @@ Result<sync::DeleteDatasetResponse> Api::serve(Call& c, const sync::DeleteDatase
   if (!s.ok()) return s;
   pool_usage_.add(r.identity_pool_id, 0, -before.data_storage);
   events_->changed(std::move(change));
-  return sync::DeleteDatasetResponse{wire_dataset(before)};
+  return wire::DeleteDatasetResponse{wire_dataset(before)};
 }
 
-Result<sync::ListDatasetsResponse> Api::serve(Call& c, const sync::ListDatasetsRequest& r) {
+Result<wire::ListDatasetsResponse> Api::serve(Call& c, const wire::ListDatasetsRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   auto limit = page_size(r.max_results, kDatasetsPageSize);
@@ -112,7 +112,7 @@ Result<sync::ListDatasetsResponse> Api::serve(Call& c, const sync::ListDatasetsR
   });
   if (!s.ok()) return s;
   bool more = trim_page(rows, *limit);
-  sync::ListDatasetsResponse out;
+  wire::ListDatasetsResponse out;
   for (const auto& d : rows) out.datasets.push_back(wire_dataset(d));
   out.count = static_cast<int32_t>(rows.size());
   if (more) out.next_token = make_cursor(tokens_, scope, rows.back().name);
@@ -121,8 +121,8 @@ Result<sync::ListDatasetsResponse> Api::serve(Call& c, const sync::ListDatasetsR
 
 // --- usage ---------------------------------------------------------------------------------------
 
-Result<sync::DescribeIdentityUsageResponse> Api::serve(
-    Call& c, const sync::DescribeIdentityUsageRequest& r) {
+Result<wire::DescribeIdentityUsageResponse> Api::serve(
+    Call& c, const wire::DescribeIdentityUsageRequest& r) {
   Status s = authorize(c.caller, Access::kEither, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   StorageTxn::Usage usage;
@@ -138,20 +138,20 @@ Result<sync::DescribeIdentityUsageResponse> Api::serve(
   if (!s.ok()) return s;
   if (!identity && usage.datasets == 0)
     return not_found("Identity '" + r.identity_id + "' not found.");
-  sync::IdentityUsage out;
+  wire::IdentityUsage out;
   out.identity_id = r.identity_id;
   out.identity_pool_id = r.identity_pool_id;
   Millis modified = std::max(usage.last_modified, identity ? identity->modified : 0);
   if (modified > 0) out.last_modified_date = from_millis(modified);
   out.dataset_count = static_cast<int32_t>(usage.datasets);
   out.data_storage = usage.data_storage;
-  return sync::DescribeIdentityUsageResponse{out};
+  return wire::DescribeIdentityUsageResponse{out};
 }
 
 namespace {
 
-sync::IdentityPoolUsage wire_pool_usage(const PoolRow& pool, const StorageTxn::Usage& usage) {
-  sync::IdentityPoolUsage out;
+wire::IdentityPoolUsage wire_pool_usage(const PoolRow& pool, const StorageTxn::Usage& usage) {
+  wire::IdentityPoolUsage out;
   out.identity_pool_id = pool.id;
   out.sync_sessions_count = pool.sync_sessions;
   out.data_storage = usage.data_storage;
@@ -161,8 +161,8 @@ sync::IdentityPoolUsage wire_pool_usage(const PoolRow& pool, const StorageTxn::U
 
 }  // namespace
 
-Result<sync::DescribeIdentityPoolUsageResponse> Api::serve(
-    Call& c, const sync::DescribeIdentityPoolUsageRequest& r) {
+Result<wire::DescribeIdentityPoolUsageResponse> Api::serve(
+    Call& c, const wire::DescribeIdentityPoolUsageRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   s = flush_sync_sessions();  // so the count includes every session opened so far
@@ -176,11 +176,11 @@ Result<sync::DescribeIdentityPoolUsageResponse> Api::serve(
     return Status::OK();
   });
   if (!s.ok()) return s;
-  return sync::DescribeIdentityPoolUsageResponse{wire_pool_usage(pool, usage)};
+  return wire::DescribeIdentityPoolUsageResponse{wire_pool_usage(pool, usage)};
 }
 
-Result<sync::ListIdentityPoolUsageResponse> Api::serve(
-    Call& c, const sync::ListIdentityPoolUsageRequest& r) {
+Result<wire::ListIdentityPoolUsageResponse> Api::serve(
+    Call& c, const wire::ListIdentityPoolUsageRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, "", "");
   if (!s.ok()) return s;
   auto limit = page_size(r.max_results, kPoolsPageSize);
@@ -199,7 +199,7 @@ Result<sync::ListIdentityPoolUsageResponse> Api::serve(
   });
   if (!s.ok()) return s;
   bool more = trim_page(rows, *limit);
-  sync::ListIdentityPoolUsageResponse out;
+  wire::ListIdentityPoolUsageResponse out;
   for (const auto& [pool, usage] : rows)
     out.identity_pool_usages.push_back(wire_pool_usage(pool, usage));
   out.max_results = *limit;
@@ -210,7 +210,7 @@ Result<sync::ListIdentityPoolUsageResponse> Api::serve(
 
 // --- devices -------------------------------------------------------------------------------------
 
-Result<sync::RegisterDeviceResponse> Api::serve(Call& c, const sync::RegisterDeviceRequest& r) {
+Result<wire::RegisterDeviceResponse> Api::serve(Call& c, const wire::RegisterDeviceRequest& r) {
   Status s = authorize(c.caller, Access::kIdentityOnly, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   std::string device_id;
@@ -227,7 +227,7 @@ Result<sync::RegisterDeviceResponse> Api::serve(Call& c, const sync::RegisterDev
     return Status::OK();
   });
   if (!s.ok()) return s;
-  return sync::RegisterDeviceResponse{device_id};
+  return wire::RegisterDeviceResponse{device_id};
 }
 
 namespace {
@@ -242,8 +242,8 @@ Status owned_device(StorageTxn& txn, const std::string& device_id, const std::st
 
 }  // namespace
 
-Result<sync::SubscribeToDatasetResponse> Api::serve(Call& c,
-                                                    const sync::SubscribeToDatasetRequest& r) {
+Result<wire::SubscribeToDatasetResponse> Api::serve(Call& c,
+                                                    const wire::SubscribeToDatasetRequest& r) {
   Status s = authorize(c.caller, Access::kIdentityOnly, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   s = storage_->write([&](StorageTxn& txn) -> Status {
@@ -253,11 +253,11 @@ Result<sync::SubscribeToDatasetResponse> Api::serve(Call& c,
     return Status::OK();
   });
   if (!s.ok()) return s;
-  return sync::SubscribeToDatasetResponse{};
+  return wire::SubscribeToDatasetResponse{};
 }
 
-Result<sync::UnsubscribeFromDatasetResponse> Api::serve(
-    Call& c, const sync::UnsubscribeFromDatasetRequest& r) {
+Result<wire::UnsubscribeFromDatasetResponse> Api::serve(
+    Call& c, const wire::UnsubscribeFromDatasetRequest& r) {
   Status s = authorize(c.caller, Access::kIdentityOnly, r.identity_pool_id, r.identity_id);
   if (!s.ok()) return s;
   s = storage_->write([&](StorageTxn& txn) -> Status {
@@ -267,7 +267,7 @@ Result<sync::UnsubscribeFromDatasetResponse> Api::serve(
     return Status::OK();
   });
   if (!s.ok()) return s;
-  return sync::UnsubscribeFromDatasetResponse{};
+  return wire::UnsubscribeFromDatasetResponse{};
 }
 
 // --- pool administration -------------------------------------------------------------------------
@@ -288,7 +288,7 @@ Result<std::map<std::string, std::string>> stored_events(const PoolRow& pool) {
 
 }  // namespace
 
-Result<sync::GetCognitoEventsResponse> Api::serve(Call& c, const sync::GetCognitoEventsRequest& r) {
+Result<wire::GetCognitoEventsResponse> Api::serve(Call& c, const wire::GetCognitoEventsRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   PoolRow pool;
@@ -296,10 +296,10 @@ Result<sync::GetCognitoEventsResponse> Api::serve(Call& c, const sync::GetCognit
   if (!s.ok()) return s;
   auto events = stored_events(pool);
   if (!events.ok()) return events.status();
-  return sync::GetCognitoEventsResponse{std::move(*events)};
+  return wire::GetCognitoEventsResponse{std::move(*events)};
 }
 
-Result<sync::SetCognitoEventsResponse> Api::serve(Call& c, const sync::SetCognitoEventsRequest& r) {
+Result<wire::SetCognitoEventsResponse> Api::serve(Call& c, const wire::SetCognitoEventsRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   for (const auto& [event, target] : r.events) {
@@ -337,7 +337,7 @@ Result<sync::SetCognitoEventsResponse> Api::serve(Call& c, const sync::SetCognit
     hooks_.erase(r.identity_pool_id);  // this instance uses the new hook at once
   }
   if (!s.ok()) return s;
-  return sync::SetCognitoEventsResponse{};
+  return wire::SetCognitoEventsResponse{};
 }
 
 namespace {
@@ -364,18 +364,18 @@ Result<Response> configuration(const PoolRow& pool) {
 
 }  // namespace
 
-Result<sync::GetIdentityPoolConfigurationResponse> Api::serve(
-    Call& c, const sync::GetIdentityPoolConfigurationRequest& r) {
+Result<wire::GetIdentityPoolConfigurationResponse> Api::serve(
+    Call& c, const wire::GetIdentityPoolConfigurationRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   PoolRow pool;
   s = storage_->read([&](StorageTxn& txn) { return require_pool(txn, r.identity_pool_id, &pool); });
   if (!s.ok()) return s;
-  return configuration<sync::GetIdentityPoolConfigurationResponse>(pool);
+  return configuration<wire::GetIdentityPoolConfigurationResponse>(pool);
 }
 
-Result<sync::SetIdentityPoolConfigurationResponse> Api::serve(
-    Call& c, const sync::SetIdentityPoolConfigurationRequest& r) {
+Result<wire::SetIdentityPoolConfigurationResponse> Api::serve(
+    Call& c, const wire::SetIdentityPoolConfigurationRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   PoolRow pool;
@@ -384,8 +384,8 @@ Result<sync::SetIdentityPoolConfigurationResponse> Api::serve(
     if (!st.ok()) return st;
     if (r.push_sync) pool.push_sync_json = transport::codec::to_json(*r.push_sync);
     if (r.cognito_streams) {
-      sync::CognitoStreams streams = *r.cognito_streams;
-      if (!streams.streaming_status) streams.streaming_status = sync::kStreamingDisabled;
+      wire::CognitoStreams streams = *r.cognito_streams;
+      if (!streams.streaming_status) streams.streaming_status = wire::kStreamingDisabled;
       pool.streams_json = transport::codec::to_json(streams);
     }
     pool.modified = c.now;
@@ -393,10 +393,10 @@ Result<sync::SetIdentityPoolConfigurationResponse> Api::serve(
     return Status::OK();
   });
   if (!s.ok()) return s;
-  return configuration<sync::SetIdentityPoolConfigurationResponse>(pool);
+  return configuration<wire::SetIdentityPoolConfigurationResponse>(pool);
 }
 
-Result<sync::BulkPublishResponse> Api::serve(Call& c, const sync::BulkPublishRequest& r) {
+Result<wire::BulkPublishResponse> Api::serve(Call& c, const wire::BulkPublishRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   s = storage_->write([&](StorageTxn& txn) -> Status {
@@ -422,17 +422,17 @@ Result<sync::BulkPublishResponse> Api::serve(Call& c, const sync::BulkPublishReq
   });
   if (!s.ok()) return s;
   bulk_publish_requested(r.identity_pool_id);
-  return sync::BulkPublishResponse{r.identity_pool_id};
+  return wire::BulkPublishResponse{r.identity_pool_id};
 }
 
-Result<sync::GetBulkPublishDetailsResponse> Api::serve(
-    Call& c, const sync::GetBulkPublishDetailsRequest& r) {
+Result<wire::GetBulkPublishDetailsResponse> Api::serve(
+    Call& c, const wire::GetBulkPublishDetailsRequest& r) {
   Status s = authorize(c.caller, Access::kDeveloperOnly, r.identity_pool_id, "");
   if (!s.ok()) return s;
   PoolRow pool;
   s = storage_->read([&](StorageTxn& txn) { return require_pool(txn, r.identity_pool_id, &pool); });
   if (!s.ok()) return s;
-  sync::GetBulkPublishDetailsResponse out;
+  wire::GetBulkPublishDetailsResponse out;
   out.identity_pool_id = pool.id;
   if (pool.bulk_started) out.bulk_publish_start_time = from_millis(pool.bulk_started);
   if (pool.bulk_completed) out.bulk_publish_complete_time = from_millis(pool.bulk_completed);

@@ -49,11 +49,11 @@ ClientStats CognitoSyncClient::stats() const {
 const std::string& CognitoSyncClient::region() const { return impl_->service->region(); }
 
 #define CAIRN_SYNC_METHOD(Op, method)                                                      \
-  Result<sync::Op##Response> CognitoSyncClient::method(const sync::Op##Request& request) { \
-    return transport::call<sync::Op##Response>(                                            \
+  Result<wire::Op##Response> CognitoSyncClient::method(const wire::Op##Request& request) { \
+    return transport::call<wire::Op##Response>(                                            \
         *impl_, request, [](const auto& r) { return transport::validate(r); },             \
         [](const auto& r) { return transport::sync_wire::build(r); },                      \
-        [](std::string_view body, sync::Op##Response* out) {                               \
+        [](std::string_view body, wire::Op##Response* out) {                               \
           return transport::sync_wire::parse(body, out);                                   \
         });                                                                                \
   }
@@ -77,9 +77,9 @@ CAIRN_SYNC_METHOD(UnsubscribeFromDataset, unsubscribe_from_dataset)
 CAIRN_SYNC_METHOD(UpdateRecords, update_records)
 #undef CAIRN_SYNC_METHOD
 
-Result<sync::PollNotificationsResponse> CognitoSyncClient::poll_notifications(
-    const sync::PollNotificationsRequest& request) {
-  auto validate = [](const sync::PollNotificationsRequest& r) -> Status {
+Result<wire::PollNotificationsResponse> CognitoSyncClient::poll_notifications(
+    const wire::PollNotificationsRequest& request) {
+  auto validate = [](const wire::PollNotificationsRequest& r) -> Status {
     if (r.identity_pool_id.empty() || r.identity_id.empty() || r.device_id.empty()) {
       return Status(ErrorCode::kInvalidParameter,
                     "PollNotifications needs the pool, the identity and the device");
@@ -89,13 +89,13 @@ Result<sync::PollNotificationsResponse> CognitoSyncClient::poll_notifications(
     }
     return Status::OK();
   };
-  auto build = [](const sync::PollNotificationsRequest& r) {
+  auto build = [](const wire::PollNotificationsRequest& r) {
     return transport::sync_wire::build(r);
   };
-  auto parse = [](std::string_view body, sync::PollNotificationsResponse* out) {
+  auto parse = [](std::string_view body, wire::PollNotificationsResponse* out) {
     return transport::sync_wire::parse(body, out);
   };
-  return transport::call<sync::PollNotificationsResponse>(*impl_, request, validate, build, parse);
+  return transport::call<wire::PollNotificationsResponse>(*impl_, request, validate, build, parse);
 }
 
 }  // namespace cairn

@@ -90,7 +90,7 @@ class NotificationSocket::Impl {
     auto endpoint = split(t.endpoint);
     if (!endpoint.ok()) return endpoint.status();
     Endpoint e = *endpoint;
-    sync::PollNotificationsRequest poll{t.pool, t.identity, t.device, t.after, 0};
+    wire::PollNotificationsRequest poll{t.pool, t.identity, t.device, t.after, 0};
     WireRequest wire = sync_wire::build(poll);
     SigV4Request sig;
     sig.method = "GET";
@@ -175,9 +175,9 @@ class NotificationSocket::Impl {
     return Status::OK();
   }
 
-  Result<sync::PollNotificationsResponse> next() {
+  Result<wire::PollNotificationsResponse> next() {
     return std::visit(
-        [&](auto& ws) -> Result<sync::PollNotificationsResponse> {
+        [&](auto& ws) -> Result<wire::PollNotificationsResponse> {
           if constexpr (std::is_same_v<std::decay_t<decltype(ws)>, std::monostate>) {
             return Status(ErrorCode::kNetwork, "notification socket: not connected");
           } else {
@@ -190,7 +190,7 @@ class NotificationSocket::Impl {
                 &ec);
             if (!s.ok()) return s;
             if (ec) return network("read", ec);
-            sync::PollNotificationsResponse batch;
+            wire::PollNotificationsResponse batch;
             s = sync_wire::parse(beast::buffers_to_string(buffer_.data()), &batch);
             if (!s.ok()) return s;
             return batch;
@@ -260,7 +260,7 @@ NotificationSocket::~NotificationSocket() {
   if (impl_) impl_->close_socket();
 }
 
-Result<sync::PollNotificationsResponse> NotificationSocket::next() { return impl_->next(); }
+Result<wire::PollNotificationsResponse> NotificationSocket::next() { return impl_->next(); }
 
 Status NotificationSocket::acknowledge(int64_t next) { return impl_->acknowledge(next); }
 

@@ -39,7 +39,7 @@ class NotificationSocket {
 
   // The next batch, once the server sends one. kNetwork when the connection ends (the
   // server's close frame at its stop included), kCancelled when cancelled.
-  Result<sync::PollNotificationsResponse> next();
+  Result<wire::PollNotificationsResponse> next();
   // Tells the server the batch up to `next` is handled.
   Status acknowledge(int64_t next);
 

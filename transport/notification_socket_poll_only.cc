@@ -16,7 +16,7 @@ Result<std::unique_ptr<NotificationSocket>> NotificationSocket::connect(
 NotificationSocket::NotificationSocket(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 NotificationSocket::~NotificationSocket() = default;
 
-Result<sync::PollNotificationsResponse> NotificationSocket::next() {
+Result<wire::PollNotificationsResponse> NotificationSocket::next() {
   return Status(ErrorCode::kInternalError, "no WebSocket in this build");
 }
 Status NotificationSocket::acknowledge(int64_t /*next*/) {

@@ -7,12 +7,12 @@
 namespace cairn::transport::sync_wire {
 
 #define CAIRN_DEFINE_SYNC_WIRE(Op)                                                               \
-  WireRequest build(const sync::Op##Request& request) { return codec::encode_request(request); } \
-  Status decode(const codec::ReceivedRequest& request, sync::Op##Request* out) {                 \
+  WireRequest build(const wire::Op##Request& request) { return codec::encode_request(request); } \
+  Status decode(const codec::ReceivedRequest& request, wire::Op##Request* out) {                 \
     return codec::decode_request(request, out);                                                  \
   }                                                                                              \
-  const codec::OperationInfo& info(const sync::Op##Request*) {                                   \
-    return codec::Operation<sync::Op##Request>::kInfo;                                           \
+  const codec::OperationInfo& info(const wire::Op##Request*) {                                   \
+    return codec::Operation<wire::Op##Request>::kInfo;                                           \
   }
 CAIRN_SYNC_OPERATIONS(CAIRN_DEFINE_SYNC_WIRE)
 CAIRN_DEFINE_SYNC_WIRE(PollNotifications)
@@ -20,10 +20,10 @@ CAIRN_DEFINE_SYNC_WIRE(PollNotifications)
 
 // Responses, but for the two the model leaves irregular (below).
 #define CAIRN_DEFINE_SYNC_RESPONSE(Op)                           \
-  Status parse(std::string_view body, sync::Op##Response* out) { \
-    return codec::decode_response<sync::Op##Request>(body, out); \
+  Status parse(std::string_view body, wire::Op##Response* out) { \
+    return codec::decode_response<wire::Op##Request>(body, out); \
   }                                                              \
-  std::string encode(const sync::Op##Response& response) {       \
+  std::string encode(const wire::Op##Response& response) {       \
     return codec::encode_response(response);                     \
   }
 #define CAIRN_SYNC_REGULAR_RESPONSES(X) \
@@ -49,11 +49,11 @@ CAIRN_SYNC_REGULAR_RESPONSES(CAIRN_DEFINE_SYNC_RESPONSE)
 
 // SetCognitoEvents has no output shape in the model: the body is ignored, whatever it holds (as
 // both SDKs do), and the server answers an empty object.
-Status parse(std::string_view, sync::SetCognitoEventsResponse*) { return Status::OK(); }
-std::string encode(const sync::SetCognitoEventsResponse&) { return "{}"; }
+Status parse(std::string_view, wire::SetCognitoEventsResponse*) { return Status::OK(); }
+std::string encode(const wire::SetCognitoEventsResponse&) { return "{}"; }
 
 const std::vector<const codec::OperationInfo*>& operations() {
-#define CAIRN_SYNC_INFO(Op) &codec::Operation<sync::Op##Request>::kInfo,
+#define CAIRN_SYNC_INFO(Op) &codec::Operation<wire::Op##Request>::kInfo,
   static const std::vector<const codec::OperationInfo*> all = {
       CAIRN_SYNC_OPERATIONS(CAIRN_SYNC_INFO) CAIRN_SYNC_INFO(PollNotifications)};
 #undef CAIRN_SYNC_INFO
@@ -62,7 +62,7 @@ const std::vector<const codec::OperationInfo*>& operations() {
 
 // The notification poll's answer carries each push payload as raw JSON, which no shape
 // describes: it is read and written by hand.
-Status parse(std::string_view body, sync::PollNotificationsResponse* out) {
+Status parse(std::string_view body, wire::PollNotificationsResponse* out) {
   json::Document d;
   Status s = json::parse(body, d);
   if (!s.ok()) return s;
@@ -86,7 +86,7 @@ Status parse(std::string_view body, sync::PollNotificationsResponse* out) {
   return Status::OK();
 }
 
-std::string encode(const sync::PollNotificationsResponse& response) {
+std::string encode(const wire::PollNotificationsResponse& response) {
   json::Writer w;
   w.begin_object();
   w.begin_array("Notifications");
@@ -108,7 +108,7 @@ std::string encode(const sync::PollNotificationsResponse& response) {
 namespace cairn::transport {
 
 #define CAIRN_DEFINE_SYNC_VALIDATE(Op) \
-  Status validate(const sync::Op##Request& request) { return codec::validate(request); }
+  Status validate(const wire::Op##Request& request) { return codec::validate(request); }
 CAIRN_SYNC_OPERATIONS(CAIRN_DEFINE_SYNC_VALIDATE)
 CAIRN_DEFINE_SYNC_VALIDATE(PollNotifications)
 #undef CAIRN_DEFINE_SYNC_VALIDATE

@@ -35,11 +35,11 @@ namespace cairn::transport::sync_wire {
 //   decode  the server's reading of a request (validation is separate);
 //   encode  the server's response body.
 #define CAIRN_DECLARE_SYNC_WIRE(Op)                                             \
-  WireRequest build(const sync::Op##Request& request);                          \
-  Status parse(std::string_view body, sync::Op##Response* response);            \
-  Status decode(const codec::ReceivedRequest& request, sync::Op##Request* out); \
-  std::string encode(const sync::Op##Response& response);                       \
-  const codec::OperationInfo& info(const sync::Op##Request*);
+  WireRequest build(const wire::Op##Request& request);                          \
+  Status parse(std::string_view body, wire::Op##Response* response);            \
+  Status decode(const codec::ReceivedRequest& request, wire::Op##Request* out); \
+  std::string encode(const wire::Op##Response& response);                       \
+  const codec::OperationInfo& info(const wire::Op##Request*);
 CAIRN_SYNC_OPERATIONS(CAIRN_DECLARE_SYNC_WIRE)
 // cairn's notification channel (docs/events.md): the poll, whose answer is also what each
 // WebSocket message carries.
@@ -52,7 +52,7 @@ const std::vector<const codec::OperationInfo*>& operations();
 }  // namespace cairn::transport::sync_wire
 
 namespace cairn::transport {
-#define CAIRN_DECLARE_SYNC_VALIDATE(Op) Status validate(const sync::Op##Request& request);
+#define CAIRN_DECLARE_SYNC_VALIDATE(Op) Status validate(const wire::Op##Request& request);
 CAIRN_SYNC_OPERATIONS(CAIRN_DECLARE_SYNC_VALIDATE)
 CAIRN_DECLARE_SYNC_VALIDATE(PollNotifications)
 #undef CAIRN_DECLARE_SYNC_VALIDATE

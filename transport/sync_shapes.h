@@ -24,7 +24,7 @@ void dataset_labels(V& v, S& s) {
 }
 
 template <>
-struct Fields<sync::Record> {
+struct Fields<wire::Record> {
   static constexpr char kShape[] = "Record";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -38,7 +38,7 @@ struct Fields<sync::Record> {
 };
 
 template <>
-struct Fields<sync::RecordPatch> {
+struct Fields<wire::RecordPatch> {
   static constexpr char kShape[] = "RecordPatch";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -48,13 +48,13 @@ struct Fields<sync::RecordPatch> {
     v.member("SyncCount", s.sync_count, is("Long").must());
     v.member("DeviceLastModifiedDate", s.device_last_modified_date, is("Date"));
     // Beyond the model: what a patch means.
-    v.check(s.op != sync::kOpReplace || s.value.has_value(), "Value: a replace needs a value");
+    v.check(s.op != wire::kOpReplace || s.value.has_value(), "Value: a replace needs a value");
     v.check(s.sync_count >= 0, "SyncCount: negative");
   }
 };
 
 template <>
-struct Fields<sync::Dataset> {
+struct Fields<wire::Dataset> {
   static constexpr char kShape[] = "Dataset";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -69,7 +69,7 @@ struct Fields<sync::Dataset> {
 };
 
 template <>
-struct Fields<sync::IdentityPoolUsage> {
+struct Fields<wire::IdentityPoolUsage> {
   static constexpr char kShape[] = "IdentityPoolUsage";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -81,7 +81,7 @@ struct Fields<sync::IdentityPoolUsage> {
 };
 
 template <>
-struct Fields<sync::IdentityUsage> {
+struct Fields<wire::IdentityUsage> {
   static constexpr char kShape[] = "IdentityUsage";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -94,7 +94,7 @@ struct Fields<sync::IdentityUsage> {
 };
 
 template <>
-struct Fields<sync::PushSync> {
+struct Fields<wire::PushSync> {
   static constexpr char kShape[] = "PushSync";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -105,7 +105,7 @@ struct Fields<sync::PushSync> {
 };
 
 template <>
-struct Fields<sync::CognitoStreams> {
+struct Fields<wire::CognitoStreams> {
   static constexpr char kShape[] = "CognitoStreams";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -116,13 +116,13 @@ struct Fields<sync::CognitoStreams> {
 };
 
 template <>
-struct Operation<sync::BulkPublishRequest> {
-  using Response = sync::BulkPublishResponse;
+struct Operation<wire::BulkPublishRequest> {
+  using Response = wire::BulkPublishResponse;
   static constexpr OperationInfo kInfo{"BulkPublish", "POST",
                                        "/identitypools/{IdentityPoolId}/bulkpublish"};
 };
 template <>
-struct Fields<sync::BulkPublishRequest> {
+struct Fields<wire::BulkPublishRequest> {
   static constexpr char kShape[] = "BulkPublishRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -131,7 +131,7 @@ struct Fields<sync::BulkPublishRequest> {
 };
 
 template <>
-struct Fields<sync::BulkPublishResponse> {
+struct Fields<wire::BulkPublishResponse> {
   static constexpr char kShape[] = "BulkPublishResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -140,14 +140,14 @@ struct Fields<sync::BulkPublishResponse> {
 };
 
 template <>
-struct Operation<sync::DeleteDatasetRequest> {
-  using Response = sync::DeleteDatasetResponse;
+struct Operation<wire::DeleteDatasetRequest> {
+  using Response = wire::DeleteDatasetResponse;
   static constexpr OperationInfo kInfo{
       "DeleteDataset", "DELETE",
       "/identitypools/{IdentityPoolId}/identities/{IdentityId}/datasets/{DatasetName}"};
 };
 template <>
-struct Fields<sync::DeleteDatasetRequest> {
+struct Fields<wire::DeleteDatasetRequest> {
   static constexpr char kShape[] = "DeleteDatasetRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -156,7 +156,7 @@ struct Fields<sync::DeleteDatasetRequest> {
 };
 
 template <>
-struct Fields<sync::DeleteDatasetResponse> {
+struct Fields<wire::DeleteDatasetResponse> {
   static constexpr char kShape[] = "DeleteDatasetResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -165,14 +165,14 @@ struct Fields<sync::DeleteDatasetResponse> {
 };
 
 template <>
-struct Operation<sync::DescribeDatasetRequest> {
-  using Response = sync::DescribeDatasetResponse;
+struct Operation<wire::DescribeDatasetRequest> {
+  using Response = wire::DescribeDatasetResponse;
   static constexpr OperationInfo kInfo{
       "DescribeDataset", "GET",
       "/identitypools/{IdentityPoolId}/identities/{IdentityId}/datasets/{DatasetName}"};
 };
 template <>
-struct Fields<sync::DescribeDatasetRequest> {
+struct Fields<wire::DescribeDatasetRequest> {
   static constexpr char kShape[] = "DescribeDatasetRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -181,7 +181,7 @@ struct Fields<sync::DescribeDatasetRequest> {
 };
 
 template <>
-struct Fields<sync::DescribeDatasetResponse> {
+struct Fields<wire::DescribeDatasetResponse> {
   static constexpr char kShape[] = "DescribeDatasetResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -190,13 +190,13 @@ struct Fields<sync::DescribeDatasetResponse> {
 };
 
 template <>
-struct Operation<sync::DescribeIdentityPoolUsageRequest> {
-  using Response = sync::DescribeIdentityPoolUsageResponse;
+struct Operation<wire::DescribeIdentityPoolUsageRequest> {
+  using Response = wire::DescribeIdentityPoolUsageResponse;
   static constexpr OperationInfo kInfo{"DescribeIdentityPoolUsage", "GET",
                                        "/identitypools/{IdentityPoolId}"};
 };
 template <>
-struct Fields<sync::DescribeIdentityPoolUsageRequest> {
+struct Fields<wire::DescribeIdentityPoolUsageRequest> {
   static constexpr char kShape[] = "DescribeIdentityPoolUsageRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -205,7 +205,7 @@ struct Fields<sync::DescribeIdentityPoolUsageRequest> {
 };
 
 template <>
-struct Fields<sync::DescribeIdentityPoolUsageResponse> {
+struct Fields<wire::DescribeIdentityPoolUsageResponse> {
   static constexpr char kShape[] = "DescribeIdentityPoolUsageResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -214,13 +214,13 @@ struct Fields<sync::DescribeIdentityPoolUsageResponse> {
 };
 
 template <>
-struct Operation<sync::DescribeIdentityUsageRequest> {
-  using Response = sync::DescribeIdentityUsageResponse;
+struct Operation<wire::DescribeIdentityUsageRequest> {
+  using Response = wire::DescribeIdentityUsageResponse;
   static constexpr OperationInfo kInfo{"DescribeIdentityUsage", "GET",
                                        "/identitypools/{IdentityPoolId}/identities/{IdentityId}"};
 };
 template <>
-struct Fields<sync::DescribeIdentityUsageRequest> {
+struct Fields<wire::DescribeIdentityUsageRequest> {
   static constexpr char kShape[] = "DescribeIdentityUsageRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -229,7 +229,7 @@ struct Fields<sync::DescribeIdentityUsageRequest> {
 };
 
 template <>
-struct Fields<sync::DescribeIdentityUsageResponse> {
+struct Fields<wire::DescribeIdentityUsageResponse> {
   static constexpr char kShape[] = "DescribeIdentityUsageResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -238,13 +238,13 @@ struct Fields<sync::DescribeIdentityUsageResponse> {
 };
 
 template <>
-struct Operation<sync::GetBulkPublishDetailsRequest> {
-  using Response = sync::GetBulkPublishDetailsResponse;
+struct Operation<wire::GetBulkPublishDetailsRequest> {
+  using Response = wire::GetBulkPublishDetailsResponse;
   static constexpr OperationInfo kInfo{"GetBulkPublishDetails", "POST",
                                        "/identitypools/{IdentityPoolId}/getBulkPublishDetails"};
 };
 template <>
-struct Fields<sync::GetBulkPublishDetailsRequest> {
+struct Fields<wire::GetBulkPublishDetailsRequest> {
   static constexpr char kShape[] = "GetBulkPublishDetailsRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -253,7 +253,7 @@ struct Fields<sync::GetBulkPublishDetailsRequest> {
 };
 
 template <>
-struct Fields<sync::GetBulkPublishDetailsResponse> {
+struct Fields<wire::GetBulkPublishDetailsResponse> {
   static constexpr char kShape[] = "GetBulkPublishDetailsResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -266,13 +266,13 @@ struct Fields<sync::GetBulkPublishDetailsResponse> {
 };
 
 template <>
-struct Operation<sync::GetCognitoEventsRequest> {
-  using Response = sync::GetCognitoEventsResponse;
+struct Operation<wire::GetCognitoEventsRequest> {
+  using Response = wire::GetCognitoEventsResponse;
   static constexpr OperationInfo kInfo{"GetCognitoEvents", "GET",
                                        "/identitypools/{IdentityPoolId}/events"};
 };
 template <>
-struct Fields<sync::GetCognitoEventsRequest> {
+struct Fields<wire::GetCognitoEventsRequest> {
   static constexpr char kShape[] = "GetCognitoEventsRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -281,7 +281,7 @@ struct Fields<sync::GetCognitoEventsRequest> {
 };
 
 template <>
-struct Fields<sync::GetCognitoEventsResponse> {
+struct Fields<wire::GetCognitoEventsResponse> {
   static constexpr char kShape[] = "GetCognitoEventsResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -290,13 +290,13 @@ struct Fields<sync::GetCognitoEventsResponse> {
 };
 
 template <>
-struct Operation<sync::GetIdentityPoolConfigurationRequest> {
-  using Response = sync::GetIdentityPoolConfigurationResponse;
+struct Operation<wire::GetIdentityPoolConfigurationRequest> {
+  using Response = wire::GetIdentityPoolConfigurationResponse;
   static constexpr OperationInfo kInfo{"GetIdentityPoolConfiguration", "GET",
                                        "/identitypools/{IdentityPoolId}/configuration"};
 };
 template <>
-struct Fields<sync::GetIdentityPoolConfigurationRequest> {
+struct Fields<wire::GetIdentityPoolConfigurationRequest> {
   static constexpr char kShape[] = "GetIdentityPoolConfigurationRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -305,7 +305,7 @@ struct Fields<sync::GetIdentityPoolConfigurationRequest> {
 };
 
 template <>
-struct Fields<sync::GetIdentityPoolConfigurationResponse> {
+struct Fields<wire::GetIdentityPoolConfigurationResponse> {
   static constexpr char kShape[] = "GetIdentityPoolConfigurationResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -316,13 +316,13 @@ struct Fields<sync::GetIdentityPoolConfigurationResponse> {
 };
 
 template <>
-struct Operation<sync::ListDatasetsRequest> {
-  using Response = sync::ListDatasetsResponse;
+struct Operation<wire::ListDatasetsRequest> {
+  using Response = wire::ListDatasetsResponse;
   static constexpr OperationInfo kInfo{
       "ListDatasets", "GET", "/identitypools/{IdentityPoolId}/identities/{IdentityId}/datasets"};
 };
 template <>
-struct Fields<sync::ListDatasetsRequest> {
+struct Fields<wire::ListDatasetsRequest> {
   static constexpr char kShape[] = "ListDatasetsRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -333,7 +333,7 @@ struct Fields<sync::ListDatasetsRequest> {
 };
 
 template <>
-struct Fields<sync::ListDatasetsResponse> {
+struct Fields<wire::ListDatasetsResponse> {
   static constexpr char kShape[] = "ListDatasetsResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -344,12 +344,12 @@ struct Fields<sync::ListDatasetsResponse> {
 };
 
 template <>
-struct Operation<sync::ListIdentityPoolUsageRequest> {
-  using Response = sync::ListIdentityPoolUsageResponse;
+struct Operation<wire::ListIdentityPoolUsageRequest> {
+  using Response = wire::ListIdentityPoolUsageResponse;
   static constexpr OperationInfo kInfo{"ListIdentityPoolUsage", "GET", "/identitypools"};
 };
 template <>
-struct Fields<sync::ListIdentityPoolUsageRequest> {
+struct Fields<wire::ListIdentityPoolUsageRequest> {
   static constexpr char kShape[] = "ListIdentityPoolUsageRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -359,7 +359,7 @@ struct Fields<sync::ListIdentityPoolUsageRequest> {
 };
 
 template <>
-struct Fields<sync::ListIdentityPoolUsageResponse> {
+struct Fields<wire::ListIdentityPoolUsageResponse> {
   static constexpr char kShape[] = "ListIdentityPoolUsageResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -372,14 +372,14 @@ struct Fields<sync::ListIdentityPoolUsageResponse> {
 };
 
 template <>
-struct Operation<sync::ListRecordsRequest> {
-  using Response = sync::ListRecordsResponse;
+struct Operation<wire::ListRecordsRequest> {
+  using Response = wire::ListRecordsResponse;
   static constexpr OperationInfo kInfo{
       "ListRecords", "GET",
       "/identitypools/{IdentityPoolId}/identities/{IdentityId}/datasets/{DatasetName}/records"};
 };
 template <>
-struct Fields<sync::ListRecordsRequest> {
+struct Fields<wire::ListRecordsRequest> {
   static constexpr char kShape[] = "ListRecordsRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -392,7 +392,7 @@ struct Fields<sync::ListRecordsRequest> {
 };
 
 template <>
-struct Fields<sync::ListRecordsResponse> {
+struct Fields<wire::ListRecordsResponse> {
   static constexpr char kShape[] = "ListRecordsResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -411,13 +411,13 @@ struct Fields<sync::ListRecordsResponse> {
 };
 
 template <>
-struct Operation<sync::RegisterDeviceRequest> {
-  using Response = sync::RegisterDeviceResponse;
+struct Operation<wire::RegisterDeviceRequest> {
+  using Response = wire::RegisterDeviceResponse;
   static constexpr OperationInfo kInfo{
       "RegisterDevice", "POST", "/identitypools/{IdentityPoolId}/identity/{IdentityId}/device"};
 };
 template <>
-struct Fields<sync::RegisterDeviceRequest> {
+struct Fields<wire::RegisterDeviceRequest> {
   static constexpr char kShape[] = "RegisterDeviceRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -428,7 +428,7 @@ struct Fields<sync::RegisterDeviceRequest> {
 };
 
 template <>
-struct Fields<sync::RegisterDeviceResponse> {
+struct Fields<wire::RegisterDeviceResponse> {
   static constexpr char kShape[] = "RegisterDeviceResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -437,13 +437,13 @@ struct Fields<sync::RegisterDeviceResponse> {
 };
 
 template <>
-struct Operation<sync::SetCognitoEventsRequest> {
-  using Response = sync::SetCognitoEventsResponse;
+struct Operation<wire::SetCognitoEventsRequest> {
+  using Response = wire::SetCognitoEventsResponse;
   static constexpr OperationInfo kInfo{"SetCognitoEvents", "POST",
                                        "/identitypools/{IdentityPoolId}/events"};
 };
 template <>
-struct Fields<sync::SetCognitoEventsRequest> {
+struct Fields<wire::SetCognitoEventsRequest> {
   static constexpr char kShape[] = "SetCognitoEventsRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -453,13 +453,13 @@ struct Fields<sync::SetCognitoEventsRequest> {
 };
 
 template <>
-struct Operation<sync::SetIdentityPoolConfigurationRequest> {
-  using Response = sync::SetIdentityPoolConfigurationResponse;
+struct Operation<wire::SetIdentityPoolConfigurationRequest> {
+  using Response = wire::SetIdentityPoolConfigurationResponse;
   static constexpr OperationInfo kInfo{"SetIdentityPoolConfiguration", "POST",
                                        "/identitypools/{IdentityPoolId}/configuration"};
 };
 template <>
-struct Fields<sync::SetIdentityPoolConfigurationRequest> {
+struct Fields<wire::SetIdentityPoolConfigurationRequest> {
   static constexpr char kShape[] = "SetIdentityPoolConfigurationRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -470,7 +470,7 @@ struct Fields<sync::SetIdentityPoolConfigurationRequest> {
 };
 
 template <>
-struct Fields<sync::SetIdentityPoolConfigurationResponse> {
+struct Fields<wire::SetIdentityPoolConfigurationResponse> {
   static constexpr char kShape[] = "SetIdentityPoolConfigurationResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -482,21 +482,21 @@ struct Fields<sync::SetIdentityPoolConfigurationResponse> {
 
 // The model gives SetCognitoEvents no output shape: the service answers an empty object.
 template <>
-struct Fields<sync::SetCognitoEventsResponse> {
+struct Fields<wire::SetCognitoEventsResponse> {
   static constexpr char kShape[] = "SetCognitoEventsResponse";
   template <typename V, typename S>
   static void visit(V&, S&) {}
 };
 
 template <>
-struct Operation<sync::SubscribeToDatasetRequest> {
-  using Response = sync::SubscribeToDatasetResponse;
+struct Operation<wire::SubscribeToDatasetRequest> {
+  using Response = wire::SubscribeToDatasetResponse;
   static constexpr OperationInfo kInfo{"SubscribeToDataset", "POST",
                                        "/identitypools/{IdentityPoolId}/identities/{IdentityId}/"
                                        "datasets/{DatasetName}/subscriptions/{DeviceId}"};
 };
 template <>
-struct Fields<sync::SubscribeToDatasetRequest> {
+struct Fields<wire::SubscribeToDatasetRequest> {
   static constexpr char kShape[] = "SubscribeToDatasetRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -506,21 +506,21 @@ struct Fields<sync::SubscribeToDatasetRequest> {
 };
 
 template <>
-struct Fields<sync::SubscribeToDatasetResponse> {
+struct Fields<wire::SubscribeToDatasetResponse> {
   static constexpr char kShape[] = "SubscribeToDatasetResponse";
   template <typename V, typename S>
   static void visit(V&, S&) {}
 };
 
 template <>
-struct Operation<sync::UnsubscribeFromDatasetRequest> {
-  using Response = sync::UnsubscribeFromDatasetResponse;
+struct Operation<wire::UnsubscribeFromDatasetRequest> {
+  using Response = wire::UnsubscribeFromDatasetResponse;
   static constexpr OperationInfo kInfo{"UnsubscribeFromDataset", "DELETE",
                                        "/identitypools/{IdentityPoolId}/identities/{IdentityId}/"
                                        "datasets/{DatasetName}/subscriptions/{DeviceId}"};
 };
 template <>
-struct Fields<sync::UnsubscribeFromDatasetRequest> {
+struct Fields<wire::UnsubscribeFromDatasetRequest> {
   static constexpr char kShape[] = "UnsubscribeFromDatasetRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -530,21 +530,21 @@ struct Fields<sync::UnsubscribeFromDatasetRequest> {
 };
 
 template <>
-struct Fields<sync::UnsubscribeFromDatasetResponse> {
+struct Fields<wire::UnsubscribeFromDatasetResponse> {
   static constexpr char kShape[] = "UnsubscribeFromDatasetResponse";
   template <typename V, typename S>
   static void visit(V&, S&) {}
 };
 
 template <>
-struct Operation<sync::UpdateRecordsRequest> {
-  using Response = sync::UpdateRecordsResponse;
+struct Operation<wire::UpdateRecordsRequest> {
+  using Response = wire::UpdateRecordsResponse;
   static constexpr OperationInfo kInfo{
       "UpdateRecords", "POST",
       "/identitypools/{IdentityPoolId}/identities/{IdentityId}/datasets/{DatasetName}"};
 };
 template <>
-struct Fields<sync::UpdateRecordsRequest> {
+struct Fields<wire::UpdateRecordsRequest> {
   static constexpr char kShape[] = "UpdateRecordsRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -557,7 +557,7 @@ struct Fields<sync::UpdateRecordsRequest> {
 };
 
 template <>
-struct Fields<sync::UpdateRecordsResponse> {
+struct Fields<wire::UpdateRecordsResponse> {
   static constexpr char kShape[] = "UpdateRecordsResponse";
   template <typename V, typename S>
   static void visit(V& v, S& s) {
@@ -569,14 +569,14 @@ struct Fields<sync::UpdateRecordsResponse> {
 // answer carries each push payload as raw JSON, which no model shape describes: it is parsed by
 // hand in sync_protocol.cc.
 template <>
-struct Operation<sync::PollNotificationsRequest> {
-  using Response = sync::PollNotificationsResponse;
+struct Operation<wire::PollNotificationsRequest> {
+  using Response = wire::PollNotificationsResponse;
   static constexpr OperationInfo kInfo{
       "PollNotifications", "GET",
       "/identitypools/{IdentityPoolId}/identities/{IdentityId}/devices/{DeviceId}/notifications"};
 };
 template <>
-struct Fields<sync::PollNotificationsRequest> {
+struct Fields<wire::PollNotificationsRequest> {
   static constexpr char kShape[] = "PollNotificationsRequest";
   template <typename V, typename S>
   static void visit(V& v, S& s) {

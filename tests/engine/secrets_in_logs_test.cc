@@ -112,7 +112,7 @@ TEST(SecretsInLogs, AFullRunAtTraceLevelLogsNoSecretKeySessionTokenOrLoginToken)
     ASSERT_TRUE(d->open("save")->put("level", "1").ok());
     d->sync_ok("save");
   }
-  ASSERT_TRUE(phone.manager->register_device(sync::kPlatformGcm, "push-token-phone").ok());
+  ASSERT_TRUE(phone.manager->register_device(wire::kPlatformGcm, "push-token-phone").ok());
   ASSERT_TRUE(phone.manager->subscribe("save").ok());
   ASSERT_TRUE(guest.manager->set_logins(bob).ok());  // the guest logs in as bob: a merge
   guest.sync_ok("save");

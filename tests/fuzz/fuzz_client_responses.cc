@@ -14,7 +14,7 @@ using Parser = void (*)(std::string_view);
 
 #define CAIRN_SYNC_PARSER(Op)                           \
   [](std::string_view body) {                           \
-    cairn::sync::Op##Response r;                        \
+    cairn::wire::Op##Response r;                        \
     (void)cairn::transport::sync_wire::parse(body, &r); \
   },
 #define CAIRN_IDENTITY_PARSER(Op)                           \

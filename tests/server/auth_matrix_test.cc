@@ -147,7 +147,7 @@ class AuthMatrix : public ::testing::Test {
     ASSERT_TRUE(
         testing::push(*admin_sync(), pool(), own_, "save", {testing::put("k", "v", 0)}).ok());
     auto device = sync_client(own_credentials_)
-                      ->register_device({pool(), own_, sync::kPlatformGcm, "matrix-token"});
+                      ->register_device({pool(), own_, wire::kPlatformGcm, "matrix-token"});
     ASSERT_TRUE(device.ok()) << device.status().ToString();
     device_id_ = *device->device_id;
   }
@@ -202,42 +202,42 @@ class AuthMatrix : public ::testing::Test {
     namespace sw = transport::sync_wire;
     namespace iw = transport::identity_wire;
     std::string cell = std::to_string(n);
-    if (op == "ListIdentityPoolUsage") return sw::build(sync::ListIdentityPoolUsageRequest{});
+    if (op == "ListIdentityPoolUsage") return sw::build(wire::ListIdentityPoolUsageRequest{});
     if (op == "DescribeIdentityPoolUsage")
-      return sw::build(sync::DescribeIdentityPoolUsageRequest{pool()});
+      return sw::build(wire::DescribeIdentityPoolUsageRequest{pool()});
     if (op == "BulkPublish") {
       // A bulk publish needs streams configured, or it is refused for that instead.
-      sync::SetIdentityPoolConfigurationRequest streams{pool(), std::nullopt, std::nullopt};
+      wire::SetIdentityPoolConfigurationRequest streams{pool(), std::nullopt, std::nullopt};
       streams.cognito_streams =
-          sync::CognitoStreams{"matrix", "arn:aws:iam::1:role/r", sync::kStreamingEnabled};
+          wire::CognitoStreams{"matrix", "arn:aws:iam::1:role/r", wire::kStreamingEnabled};
       EXPECT_TRUE(admin_sync()->set_identity_pool_configuration(streams).ok());
-      return sw::build(sync::BulkPublishRequest{pool()});
+      return sw::build(wire::BulkPublishRequest{pool()});
     }
-    if (op == "GetBulkPublishDetails") return sw::build(sync::GetBulkPublishDetailsRequest{pool()});
-    if (op == "GetCognitoEvents") return sw::build(sync::GetCognitoEventsRequest{pool()});
+    if (op == "GetBulkPublishDetails") return sw::build(wire::GetBulkPublishDetailsRequest{pool()});
+    if (op == "GetCognitoEvents") return sw::build(wire::GetCognitoEventsRequest{pool()});
     if (op == "SetCognitoEvents")
-      return sw::build(sync::SetCognitoEventsRequest{pool(), {{"SyncTrigger", ""}}});
+      return sw::build(wire::SetCognitoEventsRequest{pool(), {{"SyncTrigger", ""}}});
     if (op == "GetIdentityPoolConfiguration")
-      return sw::build(sync::GetIdentityPoolConfigurationRequest{pool()});
+      return sw::build(wire::GetIdentityPoolConfigurationRequest{pool()});
     if (op == "SetIdentityPoolConfiguration") {
-      sync::SetIdentityPoolConfigurationRequest r{pool(), std::nullopt, std::nullopt};
-      r.cognito_streams = sync::CognitoStreams{"matrix", "arn:aws:iam::1:role/r", "DISABLED"};
+      wire::SetIdentityPoolConfigurationRequest r{pool(), std::nullopt, std::nullopt};
+      r.cognito_streams = wire::CognitoStreams{"matrix", "arn:aws:iam::1:role/r", "DISABLED"};
       return sw::build(r);
     }
     if (op == "DescribeIdentityUsage")
-      return sw::build(sync::DescribeIdentityUsageRequest{pool(), own_});
+      return sw::build(wire::DescribeIdentityUsageRequest{pool(), own_});
     if (op == "ListDatasets")
-      return sw::build(sync::ListDatasetsRequest{pool(), own_, std::nullopt, std::nullopt});
+      return sw::build(wire::ListDatasetsRequest{pool(), own_, std::nullopt, std::nullopt});
     if (op == "DescribeDataset")
-      return sw::build(sync::DescribeDatasetRequest{pool(), own_, "save"});
+      return sw::build(wire::DescribeDatasetRequest{pool(), own_, "save"});
     if (op == "ListRecords")
-      return sw::build(sync::ListRecordsRequest{pool(), own_, "save", 0, std::nullopt, std::nullopt,
+      return sw::build(wire::ListRecordsRequest{pool(), own_, "save", 0, std::nullopt, std::nullopt,
                                                 std::nullopt});
     if (op == "UpdateRecords") {
       auto session =
           admin_sync()->list_records({pool(), own_, "save", 0, std::nullopt, 1, std::nullopt});
       EXPECT_TRUE(session.ok());
-      return sw::build(sync::UpdateRecordsRequest{pool(),
+      return sw::build(wire::UpdateRecordsRequest{pool(),
                                                   own_,
                                                   "save",
                                                   std::nullopt,
@@ -249,14 +249,14 @@ class AuthMatrix : public ::testing::Test {
       std::string name = "doomed-" + cell;
       EXPECT_TRUE(
           testing::push(*admin_sync(), pool(), own_, name, {testing::put("k", "v", 0)}).ok());
-      return sw::build(sync::DeleteDatasetRequest{pool(), own_, name});
+      return sw::build(wire::DeleteDatasetRequest{pool(), own_, name});
     }
     if (op == "RegisterDevice")
-      return sw::build(sync::RegisterDeviceRequest{pool(), own_, sync::kPlatformGcm, "t-" + cell});
+      return sw::build(wire::RegisterDeviceRequest{pool(), own_, wire::kPlatformGcm, "t-" + cell});
     if (op == "SubscribeToDataset")
-      return sw::build(sync::SubscribeToDatasetRequest{pool(), own_, "save", device_id_});
+      return sw::build(wire::SubscribeToDatasetRequest{pool(), own_, "save", device_id_});
     if (op == "UnsubscribeFromDataset")
-      return sw::build(sync::UnsubscribeFromDatasetRequest{pool(), own_, "save", device_id_});
+      return sw::build(wire::UnsubscribeFromDatasetRequest{pool(), own_, "save", device_id_});
 
     if (op == "CreateIdentityPool") {
       identity::CreateIdentityPoolRequest r;

@@ -126,13 +126,13 @@ TEST(ServerCrash, UpdateRecordsKilledMidWriteIsWholeOrAbsentAfterEveryRestart) {
             {server.pool, identity_id, "save", 0, std::nullopt, 1, std::nullopt});
         if (!session.ok()) return;
         int64_t b = ++batch;
-        sync::UpdateRecordsRequest r{server.pool,  identity_id, "save",
+        wire::UpdateRecordsRequest r{server.pool,  identity_id, "save",
                                      std::nullopt, {},          *session->sync_session_token,
                                      std::nullopt};
         for (int k = 0; k < kRecords; ++k) {
           std::string key = "k" + std::to_string(k);
           int64_t count = state.records.count(key) ? state.records[key].second : 0;
-          r.record_patches.push_back({sync::kOpReplace, key,
+          r.record_patches.push_back({wire::kOpReplace, key,
                                       std::to_string(b) + ":" + key + ":" + std::string(2000, 'x'),
                                       count, std::nullopt});
         }
@@ -259,7 +259,7 @@ TEST(ServerCrash, EveryCommittedChangesDeliveriesArriveDespiteKillsAndDuplicates
         admin
             ->set_identity_pool_configuration(
                 {server.pool, std::nullopt,
-                 sync::CognitoStreams{"saves", "arn:aws:iam::123456789012:role/s", "ENABLED"}})
+                 wire::CognitoStreams{"saves", "arn:aws:iam::123456789012:role/s", "ENABLED"}})
             .ok());
     auto sync = std::move(CognitoSyncClient::create(player_config())).value();
     auto a = sync->register_device({server.pool, identity_id, "GCM", "writer-token"});
@@ -283,11 +283,11 @@ TEST(ServerCrash, EveryCommittedChangesDeliveriesArriveDespiteKillsAndDuplicates
         if (!listed.ok()) return;
         int64_t count = 0;
         for (const auto& r : listed->records) count = r.sync_count.value_or(0);
-        sync::UpdateRecordsRequest r{server.pool,   identity_id, "save",
+        wire::UpdateRecordsRequest r{server.pool,   identity_id, "save",
                                      writer_device, {},          *listed->sync_session_token,
                                      std::nullopt};
         r.record_patches.push_back(
-            {sync::kOpReplace, "k", "trial " + std::to_string(trial), count, std::nullopt});
+            {wire::kOpReplace, "k", "trial " + std::to_string(trial), count, std::nullopt});
         auto pushed = sync->update_records(r);
         if (!pushed.ok()) return;
         std::lock_guard<std::mutex> l(acknowledged_mu);

@@ -53,10 +53,10 @@ std::string register_and_subscribe(TestServer::Device& d, const std::string& poo
 }
 
 // A push with the device's id, as the engine sends it.
-Result<sync::UpdateRecordsResponse> push_from(CognitoSyncClient& c, const std::string& pool,
+Result<wire::UpdateRecordsResponse> push_from(CognitoSyncClient& c, const std::string& pool,
                                               const std::string& id, const std::string& dataset,
                                               const std::optional<std::string>& device,
-                                              std::vector<sync::RecordPatch> patches) {
+                                              std::vector<wire::RecordPatch> patches) {
   auto lr = c.list_records({pool, id, dataset, 0, std::nullopt, 1, std::nullopt});
   if (!lr.ok()) return lr.status();
   return c.update_records(
@@ -77,8 +77,8 @@ TEST(Push, SubscribedDevicesHearAChangeOnTheChannelAndTheDeviceThatMadeItDoesNot
   ASSERT_TRUE(tablet->subscribe_to_dataset({ts.pool(), phone.identity_id, "save", tablet_id}).ok());
 
   // Both devices wait on the channel; the phone writes.
-  Result<sync::PollNotificationsResponse> tablet_heard = Status(ErrorCode::kInternalError, "");
-  Result<sync::PollNotificationsResponse> phone_heard = Status(ErrorCode::kInternalError, "");
+  Result<wire::PollNotificationsResponse> tablet_heard = Status(ErrorCode::kInternalError, "");
+  Result<wire::PollNotificationsResponse> phone_heard = Status(ErrorCode::kInternalError, "");
   std::chrono::steady_clock::time_point heard_at;
   std::thread t1([&] {
     tablet_heard = tablet->poll_notifications({ts.pool(), phone.identity_id, tablet_id, 0, 10});
@@ -228,7 +228,7 @@ struct OutboxFixture {
     ts = std::make_unique<TestServer>(options);
     auto r = ts->admin_sync()->set_identity_pool_configuration(
         {ts->pool(), std::nullopt,
-         sync::CognitoStreams{"saves", "arn:aws:iam::123456789012:role/stream", "ENABLED"}});
+         wire::CognitoStreams{"saves", "arn:aws:iam::123456789012:role/stream", "ENABLED"}});
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     writer = ts->new_device();
     writer_device = register_and_subscribe(writer, ts->pool(), "w-token", "save");
@@ -554,7 +554,7 @@ TEST_F(TriggerFixture, DeveloperCredentialsAreNotSeenByTheHook) {
 void enable_stream(TestServer& ts, const std::string& name) {
   auto r = ts.admin_sync()->set_identity_pool_configuration(
       {ts.pool(), std::nullopt,
-       sync::CognitoStreams{name, "arn:aws:iam::123456789012:role/stream", "ENABLED"}});
+       wire::CognitoStreams{name, "arn:aws:iam::123456789012:role/stream", "ENABLED"}});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
 }
 
@@ -646,7 +646,7 @@ TEST(BulkPublish, ALargePoolGoesToTheSinkDatasetByDatasetThenSucceeds) {
   for (int i = 0; i < kIdentities; ++i) {
     char id[64];
     std::snprintf(id, sizeof id, "us-east-1:00000000-0000-0000-0000-%012d", i);
-    std::vector<sync::RecordPatch> patches;
+    std::vector<wire::RecordPatch> patches;
     for (int k = 0; k < kRecords; ++k)
       patches.push_back(testing::put("k" + std::to_string(k), "v", 0));
     ASSERT_TRUE(testing::push(*admin, ts.pool(), id, "save", patches).ok());
@@ -687,7 +687,7 @@ TEST(BulkPublish, ASinkThatRefusesEndsFailedWithTheReason) {
                   .ok());
   enable_stream(ts, "s");
   ASSERT_TRUE(admin->bulk_publish({ts.pool()}).ok());
-  std::optional<sync::GetBulkPublishDetailsResponse> details;
+  std::optional<wire::GetBulkPublishDetailsResponse> details;
   ASSERT_TRUE(eventually([&] {
     auto d = admin->get_bulk_publish_details({ts.pool()});
     if (d.ok()) details = *d;

@@ -47,7 +47,7 @@ TEST(HostileInputs, SqlMetacharactersInKeysAndValuesAreStoredAsPlainData) {
   ASSERT_TRUE(
       push(*victim.sync, ts.pool(), victim.identity_id, "bank", {put("gold", "100", 0)}).ok());
   auto d = ts.new_device();
-  std::vector<sync::RecordPatch> patches;
+  std::vector<wire::RecordPatch> patches;
   for (size_t i = 0; i < kHostile.size(); ++i) {
     patches.push_back(put(kHostile[i], kHostile[(i + 3) % kHostile.size()], 0));
   }
@@ -76,9 +76,9 @@ TEST(HostileInputs, MetacharactersInNamesAreRefusedByValidationOrTakenLiterally)
         {ts.pool(), d.identity_id, name, 0, std::nullopt, std::nullopt, std::nullopt});
     EXPECT_EQ(r.status().code(), ErrorCode::kInvalidParameter) << name;
     // A device token is free text: it is registered as given and comes back as the same device.
-    auto first = d.sync->register_device({ts.pool(), d.identity_id, sync::kPlatformGcm, name});
+    auto first = d.sync->register_device({ts.pool(), d.identity_id, wire::kPlatformGcm, name});
     ASSERT_TRUE(first.ok()) << name << ": " << first.status().ToString();
-    auto again = d.sync->register_device({ts.pool(), d.identity_id, sync::kPlatformGcm, name});
+    auto again = d.sync->register_device({ts.pool(), d.identity_id, wire::kPlatformGcm, name});
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(*first->device_id, *again->device_id) << name;
   }

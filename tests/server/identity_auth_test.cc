@@ -309,7 +309,7 @@ TEST(Authentication, BadKeysBadSignaturesAndNoAdminAreRefusedWithConventionalCod
 TEST(Authentication, RequestsWithoutAuthorizationOrWithASkewedClockAreRefused) {
   TestServer ts;
   auto curl = make_curl_transport(HttpOptions{});
-  auto wire = transport::sync_wire::build(sync::DescribeIdentityPoolUsageRequest{ts.pool()});
+  auto wire = transport::sync_wire::build(wire::DescribeIdentityPoolUsageRequest{ts.pool()});
   auto unsigned_resp = curl->send({"GET", ts.url() + wire.path, {}, ""});
   ASSERT_TRUE(unsigned_resp.ok());
   EXPECT_EQ(unsigned_resp->status, 403);
@@ -364,11 +364,11 @@ TEST(Devices, RegisterIsStablePerTokenAndSubscriptionsNeedTheirOwnDevice) {
   TestServer ts;
   auto a = ts.new_device();
   auto b = ts.new_device();
-  auto d1 = a.sync->register_device({ts.pool(), a.identity_id, sync::kPlatformGcm, "token-1"});
+  auto d1 = a.sync->register_device({ts.pool(), a.identity_id, wire::kPlatformGcm, "token-1"});
   ASSERT_TRUE(d1.ok()) << d1.status().ToString();
-  auto d2 = a.sync->register_device({ts.pool(), a.identity_id, sync::kPlatformGcm, "token-1"});
+  auto d2 = a.sync->register_device({ts.pool(), a.identity_id, wire::kPlatformGcm, "token-1"});
   EXPECT_EQ(*d1->device_id, *d2->device_id);
-  auto d3 = a.sync->register_device({ts.pool(), a.identity_id, sync::kPlatformApns, "token-1"});
+  auto d3 = a.sync->register_device({ts.pool(), a.identity_id, wire::kPlatformApns, "token-1"});
   EXPECT_NE(*d1->device_id, *d3->device_id);
   EXPECT_TRUE(
       a.sync->subscribe_to_dataset({ts.pool(), a.identity_id, "save", *d1->device_id}).ok());
@@ -405,13 +405,13 @@ TEST(Administration, EventsConfigurationAndTheBulkPublishStateMachine) {
 
   EXPECT_EQ(admin->bulk_publish({ts.pool()}).status().code(), ErrorCode::kInvalidParameter)
       << "streams are not configured";
-  sync::SetIdentityPoolConfigurationRequest cfg{ts.pool(), sync::PushSync{}, std::nullopt};
+  wire::SetIdentityPoolConfigurationRequest cfg{ts.pool(), wire::PushSync{}, std::nullopt};
   cfg.push_sync->application_arns = {"arn:aws:sns:us-east-1:123456789012:app/GCM/Game"};
   cfg.push_sync->role_arn = "arn:aws:iam::123456789012:role/push";
   ASSERT_TRUE(admin->set_identity_pool_configuration(cfg).ok());
   cfg.push_sync.reset();
-  cfg.cognito_streams = sync::CognitoStreams{"stream", "arn:aws:iam::123456789012:role/streams",
-                                             sync::kStreamingEnabled};
+  cfg.cognito_streams = wire::CognitoStreams{"stream", "arn:aws:iam::123456789012:role/streams",
+                                             wire::kStreamingEnabled};
   auto set = admin->set_identity_pool_configuration(cfg);
   ASSERT_TRUE(set.ok()) << set.status().ToString();
   EXPECT_EQ(set->push_sync->application_arns.size(), 1u) << "setting streams left push sync alone";
@@ -421,7 +421,7 @@ TEST(Administration, EventsConfigurationAndTheBulkPublishStateMachine) {
 
   // 30 records at 20 per second: the publish runs for about 1.5 s.
   auto d = ts.new_device();
-  std::vector<sync::RecordPatch> patches;
+  std::vector<wire::RecordPatch> patches;
   for (int i = 0; i < 30; ++i) patches.push_back(put("k" + std::to_string(i), "v", 0));
   ASSERT_TRUE(push(*d.sync, ts.pool(), d.identity_id, "s", patches).ok());
   EXPECT_EQ(*admin->get_bulk_publish_details({ts.pool()})->bulk_publish_status, "NOT_STARTED");

@@ -415,7 +415,7 @@ TEST(DeleteIdentities, TakesTheIdentitysSyncDataFromEveryTable) {
   ASSERT_TRUE(ts.admin_sync()
                   ->set_identity_pool_configuration(
                       {ts.pool(), std::nullopt,
-                       sync::CognitoStreams{"s", "arn:aws:iam::123456789012:role/s", "ENABLED"}})
+                       wire::CognitoStreams{"s", "arn:aws:iam::123456789012:role/s", "ENABLED"}})
                   .ok());
   auto keep = ts.new_device();
   auto gone = ts.new_device();

@@ -87,7 +87,7 @@ TEST(Migrate, ASqliteServerMovesToPostgresqlAndDevicesCarryOn) {
     ASSERT_TRUE(admin_sync
                     ->set_identity_pool_configuration(
                         {pool, std::nullopt,
-                         sync::CognitoStreams{"stream", "arn:aws:iam::1:role/r", "ENABLED"}})
+                         wire::CognitoStreams{"stream", "arn:aws:iam::1:role/r", "ENABLED"}})
                     .ok());
     identity::CreateIdentityPoolRequest other;
     other.identity_pool_name = "other";
@@ -211,7 +211,7 @@ TEST(Migrate, ACopyBackToSqliteHasTheSameCensus) {
     auto admin = std::move(CognitoSyncClient::create(client(srv->url()))).value();
     const std::string id = "us-east-1:aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
     for (int d = 0; d < 3; ++d) {
-      std::vector<sync::RecordPatch> patches;
+      std::vector<wire::RecordPatch> patches;
       for (int k = 0; k < 40; ++k) patches.push_back(testing::put("k" + std::to_string(k), "v", 0));
       ASSERT_TRUE(
           testing::push(*admin, srv->pools()[0].second, id, "d" + std::to_string(d), patches).ok());

@@ -152,7 +152,7 @@ TEST_F(TwoInstances, CredentialsSessionTokensAndPageTokensFromOneInstanceWorkOnT
   // A session opened on a, pushed on b.
   auto session = on_a->list_records({pool, *id, "save", 0, std::nullopt, 1, std::nullopt});
   ASSERT_TRUE(session.ok()) << session.status().ToString();
-  std::vector<sync::RecordPatch> patches;
+  std::vector<wire::RecordPatch> patches;
   for (int i = 0; i < 5; ++i) patches.push_back(testing::put("k" + std::to_string(i), "v", 0));
   auto pushed = on_b->update_records(
       {pool, *id, "save", std::nullopt, patches, *session->sync_session_token, std::nullopt});
@@ -419,7 +419,7 @@ TEST_F(TwoInstances, ADeviceListeningOnOneInstanceHearsAChangeWrittenThroughTheO
   ASSERT_TRUE(on_a->subscribe_to_dataset({pool, *id, "save", *reg->device_id}).ok());
 
   // The device waits on b; the change goes in through a.
-  Result<sync::PollNotificationsResponse> heard = Status(ErrorCode::kInternalError, "not yet");
+  Result<wire::PollNotificationsResponse> heard = Status(ErrorCode::kInternalError, "not yet");
   std::chrono::steady_clock::time_point heard_at;
   std::thread listener([&] {
     heard = on_b->poll_notifications({pool, *id, *reg->device_id, 0, 10});

@@ -138,10 +138,10 @@ class TestServer {
 };
 
 // ListRecords from a count, following every page.
-inline sync::ListRecordsResponse list_all(CognitoSyncClient& c, const std::string& pool,
+inline wire::ListRecordsResponse list_all(CognitoSyncClient& c, const std::string& pool,
                                           const std::string& id, const std::string& dataset,
                                           int64_t from = 0) {
-  sync::ListRecordsResponse all;
+  wire::ListRecordsResponse all;
   std::optional<std::string> next, session;
   do {
     auto page = c.list_records({pool, id, dataset, from, next, std::nullopt, session});
@@ -160,20 +160,20 @@ inline sync::ListRecordsResponse list_all(CognitoSyncClient& c, const std::strin
   return all;
 }
 
-inline sync::RecordPatch put(const std::string& key, const std::string& value, int64_t count) {
-  return {sync::kOpReplace, key, value, count, std::nullopt};
+inline wire::RecordPatch put(const std::string& key, const std::string& value, int64_t count) {
+  return {wire::kOpReplace, key, value, count, std::nullopt};
 }
-inline sync::RecordPatch del(const std::string& key, int64_t count) {
-  return {sync::kOpRemove, key, std::nullopt, count, std::nullopt};
+inline wire::RecordPatch del(const std::string& key, int64_t count) {
+  return {wire::kOpRemove, key, std::nullopt, count, std::nullopt};
 }
 
 // One sync session: list, then push the patches with the session's token.
-inline Result<sync::UpdateRecordsResponse> push(CognitoSyncClient& c, const std::string& pool,
+inline Result<wire::UpdateRecordsResponse> push(CognitoSyncClient& c, const std::string& pool,
                                                 const std::string& id, const std::string& dataset,
-                                                std::vector<sync::RecordPatch> patches) {
+                                                std::vector<wire::RecordPatch> patches) {
   auto lr = c.list_records({pool, id, dataset, 0, std::nullopt, 1, std::nullopt});
   if (!lr.ok()) return lr.status();
-  sync::UpdateRecordsRequest r{
+  wire::UpdateRecordsRequest r{
       pool, id, dataset, std::nullopt, std::move(patches), *lr->sync_session_token, std::nullopt};
   return c.update_records(r);
 }

@@ -54,10 +54,10 @@ TEST(SyncCounts, EmptyStringIsAValueAndDeviceTimesAreEchoed) {
   auto d = ts.new_device();
   auto lr = d.sync->list_records(
       {ts.pool(), d.identity_id, "s", 0, std::nullopt, std::nullopt, std::nullopt});
-  sync::UpdateRecordsRequest r{ts.pool(), d.identity_id,           "s",         "phone-1",
+  wire::UpdateRecordsRequest r{ts.pool(), d.identity_id,           "s",         "phone-1",
                                {},        *lr->sync_session_token, std::nullopt};
   auto when = std::chrono::system_clock::from_time_t(1700000000) + std::chrono::milliseconds(250);
-  r.record_patches.push_back({sync::kOpReplace, "name", "", 0, when});
+  r.record_patches.push_back({wire::kOpReplace, "name", "", 0, when});
   auto up = d.sync->update_records(r);
   ASSERT_TRUE(up.ok()) << up.status().ToString();
   auto all = list_all(*d.sync, ts.pool(), d.identity_id, "s");
@@ -97,7 +97,7 @@ TEST(Conflicts, ConcurrentUpdatesOfOneCountHaveExactlyOneWinner) {
   for (int t = 0; t < 12; ++t) {
     threads.emplace_back([&, t] {
       auto client = std::move(CognitoSyncClient::create(ts.config(d.provider))).value();
-      sync::UpdateRecordsRequest r{ts.pool(),
+      wire::UpdateRecordsRequest r{ts.pool(),
                                    d.identity_id,
                                    "race",
                                    std::nullopt,
@@ -147,7 +147,7 @@ TEST(Limits, TwentyDatasetsPerIdentity) {
 TEST(Limits, RecordsAndBytesPerDataset) {
   TestServer ts;
   auto d = ts.new_device();
-  std::vector<sync::RecordPatch> many;
+  std::vector<wire::RecordPatch> many;
   for (int i = 0; i < 1024; ++i) many.push_back(put("k" + std::to_string(i), "v", 0));
   ASSERT_TRUE(push(*d.sync, ts.pool(), d.identity_id, "big", many).ok());
   auto over = push(*d.sync, ts.pool(), d.identity_id, "big", {put("one-more", "v", 0)});
@@ -175,7 +175,7 @@ TEST(Limits, ServerChecksEveryModelConstraintEvenWhenTheClientDoesNot) {
   auto lr =
       c->list_records({ts.pool(), d.identity_id, "s", 0, std::nullopt, std::nullopt, std::nullopt});
   std::string token = *lr->sync_session_token;
-  auto upd = [&](sync::RecordPatch p, std::string dataset = "s") {
+  auto upd = [&](wire::RecordPatch p, std::string dataset = "s") {
     return c->update_records(
         {ts.pool(), d.identity_id, dataset, std::nullopt, {p}, token, std::nullopt});
   };
@@ -230,7 +230,7 @@ TEST(Pagination, PagesAreOpaqueSignedAndSkipNothingUnderConcurrentWrites) {
   TestServer ts;
   auto d = ts.new_device();
   auto& c = *d.sync;
-  std::vector<sync::RecordPatch> patches;
+  std::vector<wire::RecordPatch> patches;
   for (int i = 0; i < 25; ++i) patches.push_back(put("key" + std::to_string(100 + i), "v", 0));
   ASSERT_TRUE(push(c, ts.pool(), d.identity_id, "p", patches).ok());
   std::set<std::string> seen;

@@ -39,8 +39,8 @@ struct Harness {
   }
 };
 
-sync::ListRecordsRequest list_request() {
-  sync::ListRecordsRequest r;
+wire::ListRecordsRequest list_request() {
+  wire::ListRecordsRequest r;
   r.identity_pool_id = kPool;
   r.identity_id = kIdn;
   r.dataset_name = "settings";
@@ -258,7 +258,7 @@ TEST(Validation, BadInputFailsLocallyWithInvalidParameterAndNothingIsSent) {
   upper_hex.identity_id = "us-east-1:ABCDEF";
   EXPECT_EQ(client->list_records(upper_hex).status().code(), ErrorCode::kInvalidParameter);
 
-  sync::UpdateRecordsRequest up{kPool, kIdn, "settings", std::nullopt, {}, "", std::nullopt};
+  wire::UpdateRecordsRequest up{kPool, kIdn, "settings", std::nullopt, {}, "", std::nullopt};
   up.record_patches.push_back({"upsert", std::string(2000, 'k'), "v", 0, std::nullopt});
   auto r = client->update_records(up);
   ASSERT_EQ(r.status().code(), ErrorCode::kInvalidParameter);
@@ -275,10 +275,10 @@ TEST(Validation, LengthsCountCharactersNotBytes) {
   Harness h;
   h.transport->then_status(200, "{}");
   auto client = h.sync_client();
-  sync::UpdateRecordsRequest up{kPool, kIdn, "settings", std::nullopt, {}, "sst", std::nullopt};
+  wire::UpdateRecordsRequest up{kPool, kIdn, "settings", std::nullopt, {}, "sst", std::nullopt};
   std::string key;
   for (int i = 0; i < 1024; ++i) key += "\xC3\xA9";  // 1024 characters, 2048 bytes
-  up.record_patches.push_back({sync::kOpReplace, key, "v", 0, std::nullopt});
+  up.record_patches.push_back({wire::kOpReplace, key, "v", 0, std::nullopt});
   EXPECT_TRUE(client->update_records(up).ok());
   up.record_patches[0].key += "x";
   EXPECT_EQ(client->update_records(up).status().code(), ErrorCode::kInvalidParameter);
@@ -321,7 +321,7 @@ TEST(Validation, IdentityRangesAndMapSizes) {
 
 TEST(StubMode, CannedResponsesErrorsAndRawJsonWithNoHttpAndNoRetries) {
   auto stub = std::make_shared<Stubber>();
-  sync::ListRecordsResponse canned;
+  wire::ListRecordsResponse canned;
   canned.dataset_sync_count = 7;
   canned.records.push_back({"hp", "10", 7, std::nullopt, std::nullopt, std::nullopt});
   stub->add_response("ListRecords", canned);
@@ -343,8 +343,8 @@ TEST(StubMode, CannedResponsesErrorsAndRawJsonWithNoHttpAndNoRetries) {
   EXPECT_EQ(*lr->dataset_sync_count, 7);
   EXPECT_EQ(*lr->records[0].value, "10");
 
-  sync::UpdateRecordsRequest up{kPool, kIdn, "settings", std::nullopt, {}, "sst", std::nullopt};
-  up.record_patches.push_back({sync::kOpReplace, "hp", "11", 7, std::nullopt});
+  wire::UpdateRecordsRequest up{kPool, kIdn, "settings", std::nullopt, {}, "sst", std::nullopt};
+  up.record_patches.push_back({wire::kOpReplace, "hp", "11", 7, std::nullopt});
   EXPECT_EQ(client->update_records(up).status().code(), ErrorCode::kResourceConflict);
   EXPECT_EQ(client->update_records(up).status().code(), ErrorCode::kTooManyRequests)
       << "a stubbed throttle comes back as is: retries are off";
@@ -369,7 +369,7 @@ TEST(StubMode, CannedResponsesErrorsAndRawJsonWithNoHttpAndNoRetries) {
 
 TEST(StubMode, AResponseOfTheWrongTypeIsAClearError) {
   auto stub = std::make_shared<Stubber>();
-  stub->add_response("ListRecords", sync::UpdateRecordsResponse{});
+  stub->add_response("ListRecords", wire::UpdateRecordsResponse{});
   ClientConfig c;
   c.stub = stub;
   auto client = std::move(CognitoSyncClient::create(c)).value();

@@ -195,7 +195,7 @@ TEST(CodecDeclarations, EverySyncOperationAndShapeIsTheModelsMemberForMember) {
   Shapes declared;
   std::set<std::string> checked, names;
 #define CAIRN_CHECK_OP(Op)                                                    \
-  expect_operation_matches<sync::Op##Request>(model, #Op, declared, checked); \
+  expect_operation_matches<wire::Op##Request>(model, #Op, declared, checked); \
   names.insert(#Op);
   CAIRN_SYNC_OPERATIONS(CAIRN_CHECK_OP)
 #undef CAIRN_CHECK_OP
@@ -281,7 +281,7 @@ Result<WireRequest> decode_then_build(Received& received) {
   attach(received);
 #define CAIRN_REBUILD(Op)                                     \
   if (received.operation == #Op) {                            \
-    sync::Op##Request request;                                \
+    wire::Op##Request request;                                \
     Status s = sync_wire::decode(received.request, &request); \
     if (!s.ok()) return s;                                    \
     s = validate(request);                                    \
@@ -512,7 +512,7 @@ void round_trip_every_member(const char* name) {
 }
 
 TEST(CodecRoundTrip, EveryOperationWithEveryMemberSetSurvivesBothSides) {
-#define CAIRN_ROUND_TRIP(Op) round_trip_every_member<sync::Op##Request>(#Op);
+#define CAIRN_ROUND_TRIP(Op) round_trip_every_member<wire::Op##Request>(#Op);
   CAIRN_SYNC_OPERATIONS(CAIRN_ROUND_TRIP)
 #undef CAIRN_ROUND_TRIP
 #define CAIRN_ROUND_TRIP(Op) round_trip_every_member<identity::Op##Request>(#Op);
@@ -522,7 +522,7 @@ TEST(CodecRoundTrip, EveryOperationWithEveryMemberSetSurvivesBothSides) {
 
 // --- what the server says about bad requests ----------------------------------------------------
 
-Status decode_update(const std::string& body, sync::UpdateRecordsRequest* out) {
+Status decode_update(const std::string& body, wire::UpdateRecordsRequest* out) {
   Received received;
   EXPECT_TRUE(
       route("POST", "/identitypools/us-east-1%3A1/identities/us-east-1%3A2/datasets/d", &received));
@@ -532,7 +532,7 @@ Status decode_update(const std::string& body, sync::UpdateRecordsRequest* out) {
 }
 
 TEST(CodecDecode, NamesEveryMissingRequiredMemberWithItsPlace) {
-  sync::UpdateRecordsRequest r;
+  wire::UpdateRecordsRequest r;
   Status s = decode_update(R"({"RecordPatches":[{"Op":"replace","Value":"v"}]})", &r);
   EXPECT_EQ(s.code(), ErrorCode::kInvalidParameter);
   EXPECT_NE(s.message().find("RecordPatches[0].Key: missing required parameter"), std::string::npos)
@@ -543,7 +543,7 @@ TEST(CodecDecode, NamesEveryMissingRequiredMemberWithItsPlace) {
 }
 
 TEST(CodecDecode, AMemberOfTheWrongTypeIsAnInvalidParameter) {
-  sync::UpdateRecordsRequest r;
+  wire::UpdateRecordsRequest r;
   Status s = decode_update(R"({"SyncSessionToken":7})", &r);
   EXPECT_EQ(s.code(), ErrorCode::kInvalidParameter);
   EXPECT_NE(s.message().find("SyncSessionToken"), std::string::npos) << s.message();
@@ -557,7 +557,7 @@ TEST(CodecDecode, AQueryNumberThatIsNotOneIsRefused) {
   ASSERT_TRUE(route("GET", "/identitypools/p%3A1/identities/p%3A2/datasets/d/records", &received));
   received.query = "lastSyncCount=12x&maxResults=99999999999";
   attach(received);
-  sync::ListRecordsRequest r;
+  wire::ListRecordsRequest r;
   Status s = sync_wire::decode(received.request, &r);
   EXPECT_EQ(s.code(), ErrorCode::kInvalidParameter);
   EXPECT_NE(s.message().find("lastSyncCount: '12x' is not an integer"), std::string::npos)
@@ -566,12 +566,12 @@ TEST(CodecDecode, AQueryNumberThatIsNotOneIsRefused) {
 }
 
 TEST(CodecValidate, ChecksNestedMembersAndTheRulesThatSpanMembers) {
-  sync::UpdateRecordsRequest r;
+  wire::UpdateRecordsRequest r;
   r.identity_pool_id = "us-east-1:0000";
   r.identity_id = "us-east-1:1111";
   r.dataset_name = "bad name";
   r.sync_session_token = "t";
-  r.record_patches.push_back({sync::kOpReplace, "", std::nullopt, -1, std::nullopt});
+  r.record_patches.push_back({wire::kOpReplace, "", std::nullopt, -1, std::nullopt});
   r.record_patches.push_back({"rename", "k", std::string("v"), 0, std::nullopt});
   Status s = validate(r);
   EXPECT_EQ(s.code(), ErrorCode::kInvalidParameter);
@@ -585,7 +585,7 @@ TEST(CodecValidate, ChecksNestedMembersAndTheRulesThatSpanMembers) {
 }
 
 TEST(CodecPath, LabelsAreEncodedOnTheWayOutAndAnEmptyOneStillTakesItsSlot) {
-  sync::UnsubscribeFromDatasetRequest r{"us-east-1:0", "us-east-1:1", "settings", "dev 1/2"};
+  wire::UnsubscribeFromDatasetRequest r{"us-east-1:0", "us-east-1:1", "settings", "dev 1/2"};
   WireRequest w = sync_wire::build(r);
   EXPECT_EQ(w.path,
             "/identitypools/us-east-1%3A0/identities/us-east-1%3A1/datasets/settings/"
@@ -597,6 +597,22 @@ TEST(CodecPath, LabelsAreEncodedOnTheWayOutAndAnEmptyOneStillTakesItsSlot) {
   EXPECT_EQ(received.request.labels[2].second, "");
   EXPECT_FALSE(route("PUT", "/identitypools/p/identities/i/datasets/d", &received));
   EXPECT_FALSE(route("GET", "/identitypools/p/identities/i/datasets/d/extra/x/y", &received));
+}
+
+// The wire types were named cairn::sync:: before their namespace was named after its layer; code
+// written against that name must still build and send the same request.
+TEST(CodecNames, TheFormerSyncNamespaceStillNamesTheWireTypes) {
+  static_assert(std::is_same_v<cairn::sync::Record, wire::Record>);
+  cairn::sync::ListRecordsRequest old{"us-east-1:0", "us-east-1:1", "saves", 7, std::nullopt, 50,
+                                      std::nullopt};
+  wire::ListRecordsRequest now{"us-east-1:0", "us-east-1:1", "saves", 7, std::nullopt, 50,
+                               std::nullopt};
+  WireRequest a = sync_wire::build(old);
+  WireRequest b = sync_wire::build(now);
+  EXPECT_EQ(a.method, b.method);
+  EXPECT_EQ(a.path, b.path);
+  EXPECT_EQ(a.query, b.query);
+  EXPECT_NE(a.query.find("lastSyncCount=7"), std::string::npos);
 }
 
 }  // namespace

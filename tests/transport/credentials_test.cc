@@ -314,10 +314,10 @@ struct CrossCheckCase {
 };
 
 std::vector<CrossCheckCase> cross_check_cases() {
-  sync::UpdateRecordsRequest up{kPool, kIdA, "settings", "dev-1", {}, "sst", "eyJ9"};
-  up.record_patches.push_back({sync::kOpReplace, "highScore", "100", 4, std::nullopt});
-  up.record_patches.push_back({sync::kOpRemove, "old", std::nullopt, 2, std::nullopt});
-  sync::ListRecordsRequest lr{kPool, kIdA, "my.data_set-1:x", 5, "nt/ab+c=", 100, "sst token+/="};
+  wire::UpdateRecordsRequest up{kPool, kIdA, "settings", "dev-1", {}, "sst", "eyJ9"};
+  up.record_patches.push_back({wire::kOpReplace, "highScore", "100", 4, std::nullopt});
+  up.record_patches.push_back({wire::kOpRemove, "old", std::nullopt, 2, std::nullopt});
+  wire::ListRecordsRequest lr{kPool, kIdA, "my.data_set-1:x", 5, "nt/ab+c=", 100, "sst token+/="};
   return {
       {"cognito-sync", "", transport::sync_wire::build(lr), "list_records",
        R"({"IdentityPoolId":")" + kPool + R"(","IdentityId":")" + kIdA +
@@ -325,13 +325,13 @@ std::vector<CrossCheckCase> cross_check_cases() {
                "NextToken":"nt/ab+c=","SyncSessionToken":"sst token+/="})"},
       {"cognito-sync", "SESSIONTOKEN",
        transport::sync_wire::build(
-           sync::UnsubscribeFromDatasetRequest{kPool, kIdA, "settings", "dev 1/2"}),
+           wire::UnsubscribeFromDatasetRequest{kPool, kIdA, "settings", "dev 1/2"}),
        "unsubscribe_from_dataset",
        R"({"IdentityPoolId":")" + kPool + R"(","IdentityId":")" + kIdA +
            R"(","DatasetName":"settings","DeviceId":"dev 1/2"})"},
       {"cognito-sync", "SESSIONTOKEN", transport::sync_wire::build(up), "", ""},
       {"cognito-sync", "",
-       transport::sync_wire::build(sync::RegisterDeviceRequest{kPool, kIdA, "GCM", "t"}), "", ""},
+       transport::sync_wire::build(wire::RegisterDeviceRequest{kPool, kIdA, "GCM", "t"}), "", ""},
       {"cognito-identity", "SESSIONTOKEN",
        transport::identity_wire::build(identity::ListIdentityPoolsRequest{10, std::nullopt}), "",
        ""},

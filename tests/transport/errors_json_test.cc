@@ -200,7 +200,7 @@ TEST(JsonNumbers, LongsStaySixtyFourBit) {
 }
 
 TEST(JsonResponses, ListRecordsWithNullsTombstonesAndExponentDates) {
-  sync::ListRecordsResponse out;
+  wire::ListRecordsResponse out;
   Status s = sync_wire::parse(R"({
       "Records":[{"Key":"hp","Value":"10","SyncCount":9007199254740993,"LastModifiedDate":1.7E9,
                   "LastModifiedBy":"us-east-1:abc","DeviceLastModifiedDate":1700000000.123},
@@ -223,9 +223,9 @@ TEST(JsonResponses, ListRecordsWithNullsTombstonesAndExponentDates) {
 }
 
 TEST(JsonResponses, EmptyBodyIsAnEmptyResponseAndMalformedBodyIsAParseError) {
-  sync::SubscribeToDatasetResponse empty;
+  wire::SubscribeToDatasetResponse empty;
   EXPECT_TRUE(sync_wire::parse("", &empty).ok());
-  sync::ListRecordsResponse out;
+  wire::ListRecordsResponse out;
   Status s = sync_wire::parse(R"({"Records":[{"Key":"a",)", &out);
   EXPECT_EQ(s.code(), ErrorCode::kParse);
   Status wrong = sync_wire::parse(R"({"Records":"not a list"})", &out);

@@ -47,8 +47,8 @@ std::unique_ptr<CognitoSyncClient> sync_client(const ClientConfig& c) {
   return std::move(r).value();
 }
 
-sync::ListRecordsRequest list_request(std::string dataset = "settings") {
-  sync::ListRecordsRequest r;
+wire::ListRecordsRequest list_request(std::string dataset = "settings") {
+  wire::ListRecordsRequest r;
   r.identity_pool_id = kPool;
   r.identity_id = kIdn;
   r.dataset_name = std::move(dataset);
@@ -90,9 +90,9 @@ TEST(HttpWire, RequestsArriveEncodedSignedAndVerifiable) {
   ASSERT_TRUE(lr.ok()) << lr.status().ToString();
   EXPECT_EQ(*lr->records[0].value, "v");
 
-  sync::UpdateRecordsRequest up{
+  wire::UpdateRecordsRequest up{
       kPool, kIdn, "settings", "dev 1", {}, "sst", "eyJjbGllbnQiOnt9fQ=="};
-  up.record_patches.push_back({sync::kOpReplace, "highScore", "100", 4, std::nullopt});
+  up.record_patches.push_back({wire::kOpReplace, "highScore", "100", 4, std::nullopt});
   ASSERT_TRUE(client->update_records(up).ok());
   ASSERT_TRUE(client->bulk_publish({kPool}).ok());
   ASSERT_TRUE(client->unsubscribe_from_dataset({kPool, kIdn, "settings", "dev 1/2"}).ok());
@@ -224,8 +224,8 @@ TEST(HttpFailures, ServiceErrorsParseFromRealResponsesAndOnlyTransientOnesRetry)
     }
   });
   auto client = sync_client(config_for(server.url()));
-  sync::UpdateRecordsRequest up{kPool, kIdn, "settings", std::nullopt, {}, "sst", std::nullopt};
-  up.record_patches.push_back({sync::kOpReplace, "k", "v", 2, std::nullopt});
+  wire::UpdateRecordsRequest up{kPool, kIdn, "settings", std::nullopt, {}, "sst", std::nullopt};
+  up.record_patches.push_back({wire::kOpReplace, "k", "v", 2, std::nullopt});
   auto r = client->update_records(up);
   EXPECT_EQ(r.status().code(), ErrorCode::kResourceConflict);
   EXPECT_EQ(r.status().request_id(), "rid-7");
@@ -362,11 +362,11 @@ TEST(HttpExpectContinue, LargeBodiesWaitTheConfiguredTimeForContinue) {
     testing::RawProxy server;  // answers 200 once the whole body has arrived, never sends 100
     ClientConfig c = config_for("http://127.0.0.1:" + std::to_string(server.port()));
     c.http.expect_continue_timeout = timeout;
-    sync::UpdateRecordsRequest up{kPool, kIdn, "settings", std::nullopt, {}, "sst", std::nullopt};
+    wire::UpdateRecordsRequest up{kPool, kIdn, "settings", std::nullopt, {}, "sst", std::nullopt};
     up.record_patches.push_back(
-        {sync::kOpReplace, "a", std::string(1048575, 'x'), 0, std::nullopt});
+        {wire::kOpReplace, "a", std::string(1048575, 'x'), 0, std::nullopt});
     up.record_patches.push_back(
-        {sync::kOpReplace, "b", std::string(1048575, 'y'), 0, std::nullopt});
+        {wire::kOpReplace, "b", std::string(1048575, 'y'), 0, std::nullopt});
     auto start = std::chrono::steady_clock::now();
     auto r = sync_client(c)->update_records(up);
     took[timeout] = std::chrono::steady_clock::now() - start;

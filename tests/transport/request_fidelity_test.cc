@@ -345,8 +345,8 @@ TEST(CaptureFidelity, AwsCliUpdateRecordsWithClientContext) {
   rapidjson::Document d;
   d.Parse(text.substr(begin, text.find('\n', at_post) - begin).c_str());
   auto ref = cairn::testing::reference_from_json(d);
-  sync::UpdateRecordsRequest r{kPool, kIdn, "settings", std::nullopt, {}, "abc", "eyJ9"};
-  r.record_patches.push_back({sync::kOpReplace, "k", "v", 0, at(1704164645)});
+  wire::UpdateRecordsRequest r{kPool, kIdn, "settings", std::nullopt, {}, "abc", "eyJ9"};
+  r.record_patches.push_back({wire::kOpReplace, "k", "v", 0, at(1704164645)});
   expect_same_request(sync_wire::build(r), ref);
 }
 

@@ -29,39 +29,39 @@ class CAIRN_CPP_API CognitoSyncClient {
   static Result<std::unique_ptr<CognitoSyncClient>> create(ClientConfig config);
   ~CognitoSyncClient();
 
-  Result<sync::BulkPublishResponse> bulk_publish(const sync::BulkPublishRequest& request);
-  Result<sync::DeleteDatasetResponse> delete_dataset(const sync::DeleteDatasetRequest& request);
-  Result<sync::DescribeDatasetResponse> describe_dataset(
-      const sync::DescribeDatasetRequest& request);
-  Result<sync::DescribeIdentityPoolUsageResponse> describe_identity_pool_usage(
-      const sync::DescribeIdentityPoolUsageRequest& request);
-  Result<sync::DescribeIdentityUsageResponse> describe_identity_usage(
-      const sync::DescribeIdentityUsageRequest& request);
-  Result<sync::GetBulkPublishDetailsResponse> get_bulk_publish_details(
-      const sync::GetBulkPublishDetailsRequest& request);
-  Result<sync::GetCognitoEventsResponse> get_cognito_events(
-      const sync::GetCognitoEventsRequest& request);
-  Result<sync::GetIdentityPoolConfigurationResponse> get_identity_pool_configuration(
-      const sync::GetIdentityPoolConfigurationRequest& request);
-  Result<sync::ListDatasetsResponse> list_datasets(const sync::ListDatasetsRequest& request);
-  Result<sync::ListIdentityPoolUsageResponse> list_identity_pool_usage(
-      const sync::ListIdentityPoolUsageRequest& request);
-  Result<sync::ListRecordsResponse> list_records(const sync::ListRecordsRequest& request);
-  Result<sync::RegisterDeviceResponse> register_device(const sync::RegisterDeviceRequest& request);
-  Result<sync::SetCognitoEventsResponse> set_cognito_events(
-      const sync::SetCognitoEventsRequest& request);
-  Result<sync::SetIdentityPoolConfigurationResponse> set_identity_pool_configuration(
-      const sync::SetIdentityPoolConfigurationRequest& request);
-  Result<sync::SubscribeToDatasetResponse> subscribe_to_dataset(
-      const sync::SubscribeToDatasetRequest& request);
-  Result<sync::UnsubscribeFromDatasetResponse> unsubscribe_from_dataset(
-      const sync::UnsubscribeFromDatasetRequest& request);
-  Result<sync::UpdateRecordsResponse> update_records(const sync::UpdateRecordsRequest& request);
+  Result<wire::BulkPublishResponse> bulk_publish(const wire::BulkPublishRequest& request);
+  Result<wire::DeleteDatasetResponse> delete_dataset(const wire::DeleteDatasetRequest& request);
+  Result<wire::DescribeDatasetResponse> describe_dataset(
+      const wire::DescribeDatasetRequest& request);
+  Result<wire::DescribeIdentityPoolUsageResponse> describe_identity_pool_usage(
+      const wire::DescribeIdentityPoolUsageRequest& request);
+  Result<wire::DescribeIdentityUsageResponse> describe_identity_usage(
+      const wire::DescribeIdentityUsageRequest& request);
+  Result<wire::GetBulkPublishDetailsResponse> get_bulk_publish_details(
+      const wire::GetBulkPublishDetailsRequest& request);
+  Result<wire::GetCognitoEventsResponse> get_cognito_events(
+      const wire::GetCognitoEventsRequest& request);
+  Result<wire::GetIdentityPoolConfigurationResponse> get_identity_pool_configuration(
+      const wire::GetIdentityPoolConfigurationRequest& request);
+  Result<wire::ListDatasetsResponse> list_datasets(const wire::ListDatasetsRequest& request);
+  Result<wire::ListIdentityPoolUsageResponse> list_identity_pool_usage(
+      const wire::ListIdentityPoolUsageRequest& request);
+  Result<wire::ListRecordsResponse> list_records(const wire::ListRecordsRequest& request);
+  Result<wire::RegisterDeviceResponse> register_device(const wire::RegisterDeviceRequest& request);
+  Result<wire::SetCognitoEventsResponse> set_cognito_events(
+      const wire::SetCognitoEventsRequest& request);
+  Result<wire::SetIdentityPoolConfigurationResponse> set_identity_pool_configuration(
+      const wire::SetIdentityPoolConfigurationRequest& request);
+  Result<wire::SubscribeToDatasetResponse> subscribe_to_dataset(
+      const wire::SubscribeToDatasetRequest& request);
+  Result<wire::UnsubscribeFromDatasetResponse> unsubscribe_from_dataset(
+      const wire::UnsubscribeFromDatasetRequest& request);
+  Result<wire::UpdateRecordsResponse> update_records(const wire::UpdateRecordsRequest& request);
 
   // cairn extension, served by cairn-server only (docs/events.md): the push notifications of a
   // registered device after `after`, waiting up to wait_seconds for one.
-  Result<sync::PollNotificationsResponse> poll_notifications(
-      const sync::PollNotificationsRequest& request);
+  Result<wire::PollNotificationsResponse> poll_notifications(
+      const wire::PollNotificationsRequest& request);
 
   // Server time minus local time, measured from the last response's Date header.
   std::chrono::milliseconds clock_skew() const;

@@ -5,6 +5,9 @@
 // plain values and are checked by client-side validation before anything is sent. Model enums are
 // strings, so a value the client does not know still round-trips; the constants below name the
 // legal ones. Timestamps are epoch-based time points; the wire carries epoch seconds.
+//
+// The namespace names the layer: cairn::wire::Record is a record as the service sends it, beside
+// cairn::Record (what the game reads) and localstore::Record (a row of the device's cache).
 #pragma once
 
 #include <chrono>
@@ -18,7 +21,7 @@
 
 namespace cairn {
 
-namespace sync {
+namespace wire {
 
 // Operation (RecordPatch.Op)
 inline constexpr char kOpReplace[] = "replace";
@@ -271,5 +274,10 @@ struct PollNotificationsResponse {
   int64_t next = 0;
 };
 
-}  // namespace sync
+}  // namespace wire
+
+// The name these types had before the namespaces were named after their layer. Kept so that code
+// written against it still compiles; new code says wire::.
+namespace sync = wire;
+
 }  // namespace cairn

@@ -31,7 +31,7 @@ class CAIRN_CPP_API Stubber {
     std::string body;  // the JSON that would have been sent
   };
 
-  // A typed response, e.g. add_response("ListRecords", sync::ListRecordsResponse{...}).
+  // A typed response, e.g. add_response("ListRecords", wire::ListRecordsResponse{...}).
   template <typename Response>
   void add_response(const std::string& operation, Response response) {
     push(operation, Entry{std::any(std::move(response))});
