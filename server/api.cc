@@ -223,66 +223,6 @@ void Api::health(ServerResponse& response) {
   response.set_content(w.take(), "application/json");
 }
 
-void Api::count_sync_session(const std::string& pool_id) {
-  std::lock_guard<std::mutex> l(usage_mu_);
-  pending_sessions_[pool_id] += 1;
-}
-
-Status Api::flush_sync_sessions() {
-  std::map<std::string, int64_t> pending;
-  {
-    std::lock_guard<std::mutex> l(usage_mu_);
-    pending.swap(pending_sessions_);
-  }
-  if (pending.empty()) return Status::OK();
-  Status s = storage_->write([&](StorageTxn& txn) {
-    // In place: other instances on the same database add theirs at the same time. A pool
-    // deleted meanwhile took its usage with it.
-    for (const auto& [pool_id, sessions] : pending) txn.add_sync_sessions(pool_id, sessions);
-    return Status::OK();
-  });
-  if (!s.ok()) {
-    // Counted again next time: a failed write loses no session.
-    std::lock_guard<std::mutex> l(usage_mu_);
-    for (const auto& [pool_id, sessions] : pending) pending_sessions_[pool_id] += sessions;
-  }
-  return s;
-}
-
-void Api::usage_flusher() {
-  std::unique_lock<std::mutex> l(usage_mu_);
-  while (!usage_stopping_) {
-    usage_cv_.wait_for(l, std::chrono::seconds(1));
-    if (usage_stopping_) continue;
-    if (options_.expire_unauthenticated_days > 0 && now() - expired_at_ >= 3600 * 1000) {
-      // Hourly (and once at start): identities idle past the expiry, with nothing to keep.
-      expired_at_ = now();
-      l.unlock();
-      auto gone =
-          expire_idle_identities(expired_at_ - options_.expire_unauthenticated_days * 86400 * 1000);
-      if (options_.logger) {
-        if (!gone.ok()) {
-          options_.logger->log(LogLevel::kWarn, "identity expiry: " + gone.status().ToString());
-        } else if (*gone > 0) {
-          options_.logger->log(LogLevel::kInfo,
-                               "identity expiry: deleted " + std::to_string(*gone) +
-                                   " unauthenticated identities with no login and no data, idle " +
-                                   std::to_string(options_.expire_unauthenticated_days) +
-                                   " days or more");
-        }
-      }
-      l.lock();
-    }
-    if (pending_sessions_.empty()) continue;
-    l.unlock();
-    Status s = flush_sync_sessions();
-    if (!s.ok() && options_.logger) {
-      options_.logger->log(LogLevel::kWarn, "sync session counts not written yet: " + s.ToString());
-    }
-    l.lock();
-  }
-}
-
 Millis Api::now() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_->now().time_since_epoch())
       .count();
@@ -534,7 +474,7 @@ Reply Api::route_sync(Call& call, std::string& operation) {
   };
   received.body = &req.body;
 #define CAIRN_SERVE_SYNC(Op) \
-  if (operation == #Op) return serve_decoded<sync::Op##Request>(call, received);
+  if (operation == #Op) return serve_decoded<wire::Op##Request>(call, received);
   CAIRN_SYNC_OPERATIONS(CAIRN_SERVE_SYNC)
   CAIRN_SERVE_SYNC(PollNotifications)
 #undef CAIRN_SERVE_SYNC

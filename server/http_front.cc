@@ -1,30 +1,19 @@
+// HttpFront (http_front.h): the HTTP sessions, accepting and stopping. The WebSocket session is in
+// ws_session.h, the state both share in http_front_impl.h.
 #include "server/http_front.h"
 
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <condition_variable>
-#include <mutex>
-#include <optional>
-#include <thread>
 #include <type_traits>
-#include <unordered_map>
-#include <vector>
+
+#include "server/http_front_impl.h"
+#include "server/ws_session.h"
 
 namespace cairn::server {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-using tcp = asio::ip::tcp;
 
 namespace {
 
@@ -56,209 +45,6 @@ ServerRequest partial_request(const http::request_parser<http::string_body>* par
   }
   return request;
 }
-
-}  // namespace
-
-// A connection as the front keeps track of it, whatever its stream.
-class Connection {
- public:
-  virtual ~Connection() = default;
-  // Closes the connection if it is between requests (stop()).
-  virtual void close_if_idle() = 0;
-};
-
-class HttpFront::Impl {
- public:
-  Impl(FrontOptions options, Handler handler, Refusal refusal, Upgrade upgrade)
-      : options_(std::move(options)),
-        handler_(std::move(handler)),
-        refusal_(std::move(refusal)),
-        upgrade_(std::move(upgrade)),
-        acceptor_(ioc_),
-        accept_retry_(ioc_),
-        workers_(static_cast<size_t>(std::max(1, options_.workers))) {}
-
-  Status open();
-  void run();
-  void stop();
-
-  // Connection bookkeeping, for the sessions.
-  void opened(Connection* c, std::weak_ptr<Connection> weak) {
-    std::lock_guard<std::mutex> l(mu_);
-    connections_.emplace(c, std::move(weak));
-  }
-  // A connection that takes over from another (an upgrade), counted apart from it.
-  void adopted(Connection* c, std::weak_ptr<Connection> weak) {
-    std::lock_guard<std::mutex> l(mu_);
-    ++open_;
-    connections_.emplace(c, std::move(weak));
-  }
-  void closed(Connection* c) {
-    std::lock_guard<std::mutex> l(mu_);
-    connections_.erase(c);
-    --open_;
-    if (open_ == 0) all_closed_.notify_all();
-  }
-
-  const FrontOptions& options() const { return options_; }
-  bool stopping() const { return stopping_.load(); }
-  // Runs the handler on a worker; `respond` runs once, on the connection's executor.
-  template <class Executor>
-  void dispatch(ServerRequest request, Executor executor,
-                std::function<void(ServerResponse)> on_answer);
-  ServerResponse refuse(const ServerRequest& request, int status) {
-    return refusal_(request, status);
-  }
-  // Runs the upgrade handler on a worker; `on_answer` runs on `executor`.
-  template <class Executor, class OnAnswer>
-  void upgrade(ServerRequest request, Executor executor, OnAnswer on_answer) {
-    asio::post(workers_, [this, request = std::move(request), executor,
-                          on_answer = std::move(on_answer)]() mutable {
-      auto answer = upgrade_(request);
-      asio::post(executor,
-                 [on_answer = std::move(on_answer), answer = std::move(answer)]() mutable {
-                   on_answer(std::move(answer));
-                 });
-    });
-  }
-
-  std::atomic<size_t> parked_{0};
-  std::atomic<size_t> websockets_{0};
-  std::atomic<size_t> refused_{0};
-  int port_ = 0;
-  bool tls_ = false;
-
- private:
-  void accept();
-  void turn_away(tcp::socket socket);
-
-  FrontOptions options_;
-  Handler handler_;
-  Refusal refusal_;
-  Upgrade upgrade_;
-  // Declared before ioc_: handlers that io_context's destructor drops may end sessions, and those
-  // report here.
-  std::mutex mu_;
-  std::condition_variable all_closed_;
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
-  size_t open_ = 0;
-  std::optional<asio::ssl::context> ssl_;
-  std::atomic<bool> stopping_{false};
-
-  asio::io_context ioc_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  tcp::acceptor acceptor_;
-  asio::steady_timer accept_retry_;
-  std::vector<std::thread> io_threads_;
-  asio::thread_pool workers_;
-  bool stopped_ = false;
-  friend class HttpFront;
-};
-
-namespace {
-
-// A WebSocket connection: text messages between the client and a Channel. One send is in flight
-// at a time (the channel waits for sent()), so a client that stops reading holds one message.
-template <class Stream>
-class WsSession : public Connection, public std::enable_shared_from_this<WsSession<Stream>> {
- public:
-  WsSession(HttpFront::Impl& front, Stream stream, std::shared_ptr<Channel> channel)
-      : front_(front),
-        ws_(std::move(stream)),
-        channel_(std::move(channel)),
-        stall_(ws_.get_executor()) {
-    ++front_.websockets_;
-  }
-  ~WsSession() override {
-    --front_.websockets_;
-    front_.closed(this);
-  }
-
-  void start(http::request<http::string_body> upgrade) {
-    beast::get_lowest_layer(ws_).expires_never();  // the websocket keeps its own time
-    websocket::stream_base::timeout timeout;
-    timeout.handshake_timeout = front_.options().read_timeout;
-    timeout.idle_timeout = front_.options().ws_idle;
-    timeout.keep_alive_pings = true;
-    ws_.set_option(timeout);
-    ws_.read_message_max(front_.options().ws_max_message);
-    ws_.async_accept(upgrade, [self = this->shared_from_this()](beast::error_code ec) {
-      if (ec) return self->finish();
-      self->open_ = true;
-      std::weak_ptr<WsSession> weak = self;
-      auto executor = self->ws_.get_executor();
-      self->channel_->open([weak, executor](std::string text) {
-        asio::post(executor, [weak, text = std::move(text)]() mutable {
-          if (auto s = weak.lock()) s->send(std::move(text));
-        });
-      });
-      self->read();
-      if (self->front_.stopping()) self->close_now();
-    });
-  }
-
-  void close_if_idle() override {
-    asio::post(ws_.get_executor(), [self = this->shared_from_this()] { self->close_now(); });
-  }
-
- private:
-  void read() {
-    ws_.async_read(in_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->finish();  // closed, timed out, too large, unmasked, ...
-      std::string text = beast::buffers_to_string(self->in_.data());
-      self->in_.consume(self->in_.size());
-      Status s = self->channel_->received(text);
-      if (!s.ok()) {
-        return self->close_with(websocket::close_reason(websocket::close_code::policy_error,
-                                                        s.message().substr(0, 120)));
-      }
-      self->read();
-    });
-  }
-
-  void send(std::string text) {
-    if (!open_ || closing_) return;
-    out_ = std::move(text);
-    ws_.text(true);
-    stall_.expires_after(front_.options().ws_stall);
-    stall_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-      if (ec) return;  // the write finished first
-      beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).socket().close(ignored);  // a client that never reads
-    });
-    ws_.async_write(asio::buffer(out_),
-                    [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                      self->stall_.cancel();
-                      if (ec) return self->finish();
-                      self->channel_->sent();
-                    });
-  }
-
-  void close_now() {
-    close_with(websocket::close_reason(websocket::close_code::going_away, "server stopping"));
-  }
-  void close_with(websocket::close_reason reason) {
-    if (!open_ || closing_) return;
-    closing_ = true;
-    ws_.async_close(reason,
-                    [self = this->shared_from_this()](beast::error_code) { self->finish(); });
-  }
-  void finish() {
-    if (finished_) return;
-    finished_ = true;
-    channel_->closed();
-    beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);
-  }
-
-  HttpFront::Impl& front_;
-  websocket::stream<Stream> ws_;
-  std::shared_ptr<Channel> channel_;
-  asio::steady_timer stall_;
-  beast::flat_buffer in_;
-  std::string out_;
-  bool open_ = false, closing_ = false, finished_ = false;
-};
 
 template <class Stream>
 class Session : public Connection, public std::enable_shared_from_this<Session<Stream>> {
@@ -466,24 +252,6 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
 };
 
 }  // namespace
-
-template <class Executor>
-void HttpFront::Impl::dispatch(ServerRequest request, Executor executor,
-                               std::function<void(ServerResponse)> on_answer) {
-  // 0: the handler runs; 1: answered; 2: parked (the handler returned without answering).
-  auto phase = std::make_shared<std::atomic<int>>(0);
-  asio::post(workers_, [this, request = std::move(request), executor, phase,
-                        on_answer = std::move(on_answer)]() mutable {
-    handler_(std::move(request), [this, executor, phase, on_answer](ServerResponse response) {
-      if (phase->exchange(1) == 2) --parked_;
-      asio::post(executor, [on_answer, response = std::move(response)]() mutable {
-        on_answer(std::move(response));
-      });
-    });
-    int running = 0;
-    if (phase->compare_exchange_strong(running, 2)) ++parked_;
-  });
-}
 
 Status HttpFront::Impl::open() {
   if (!options_.tls_cert_file.empty()) {
