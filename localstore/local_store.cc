@@ -21,8 +21,7 @@ std::map<std::string, std::weak_ptr<LocalStore>>& registry() {
 // --- opening -------------------------------------------------------------------------------------
 
 Result<std::shared_ptr<LocalStore>> LocalStore::open(const Options& options) {
-  auto impl = std::make_unique<Impl>();
-  impl->options = options;
+  auto impl = std::make_unique<Impl>(options);
   impl->clock = options.clock ? options.clock : Clock::system();
   impl->memory = options.path.empty() || options.path == ":memory:";
   static std::atomic<int> memory_counter{0};
@@ -101,7 +100,7 @@ Status LocalStore::set_identity(const std::string& identity_id, IdentityChange c
     }
     impl_->set_meta_locked("cairn.identity_id", identity_id);
     t.commit();
-    impl_->cache_clear();
+    impl_->cache.clear();
     return Status::OK();
   });
   if (!s.ok()) return s;
@@ -115,7 +114,7 @@ Status LocalStore::clear_identity() {
   std::lock_guard<std::mutex> w(impl_->write_mu);
   return impl_->translated([&] {
     impl_->writer->prepare("DELETE FROM meta WHERE key = 'cairn.identity_id'").run();
-    impl_->cache_clear();
+    impl_->cache.clear();
     impl_->load_owner();
     return Status::OK();
   });

@@ -15,56 +15,31 @@ Status LocalStore::put_all(const std::string& dataset,
   std::lock_guard<std::mutex> w(impl_->write_mu);
   std::string owner = impl_->current_owner();
   return impl_->translated([&]() -> Status {
-    // Stage in place against the running totals, keeping an undo log of only what is touched, so
-    // a refused or failed batch leaves the totals exactly as they were.
-    Impl::Stats& st = impl_->stats_for(owner, dataset);
-    const bool existed = st.exists;
-    const int64_t live_before = st.live, bytes_before = st.bytes;
-    std::vector<std::pair<const std::string*, std::optional<int64_t>>> undo;
-    undo.reserve(entries.size());
-    auto restore = [&] {
-      st.exists = existed;
-      st.live = live_before;
-      st.bytes = bytes_before;
-      for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
-        if (it->second) {
-          st.live_bytes[*it->first] = *it->second;
-        } else {
-          st.live_bytes.erase(*it->first);
-        }
-      }
-    };
-    int64_t created = 0;
+    Quota::Batch batch(impl_->quota, *impl_->writer, owner, dataset);
     for (const auto& [key, value] : entries) {
-      auto old = st.live_bytes.find(key);
-      undo.emplace_back(
-          &key, old == st.live_bytes.end() ? std::nullopt : std::optional<int64_t>(old->second));
-      Status s = impl_->stage_write(owner, dataset, key, value, st, &created);
+      Status s = batch.stage(key, value);
       if (!s.ok()) {
-        restore();
+        batch.undo();
         return s;  // nothing written
       }
     }
     Millis now = impl_->now();
     try {
       sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
-      if (!existed) impl_->ensure_dataset(owner, dataset, now);
+      if (!batch.existed()) impl_->ensure_dataset(owner, dataset, now);
       for (const auto& [key, value] : entries) impl_->write_local(owner, dataset, key, value, now);
       t.commit();
     } catch (...) {
-      restore();
+      batch.undo();
       throw;
     }
-    st.exists = true;
+    batch.committed();
     // A few writes stay readable from memory; a large batch starts the cache afresh.
     constexpr size_t kCacheWritesUpTo = 16;
-    if (impl_->options.read_cache_bytes > 0 && entries.size() <= kCacheWritesUpTo) {
-      std::lock_guard<std::mutex> l(impl_->cache.mu);
-      ++impl_->cache.generation;
-      for (const auto& [key, value] : entries)
-        impl_->cache_put(Impl::cache_key(owner, dataset, key), value);
-    } else if (impl_->options.read_cache_bytes > 0) {
-      impl_->cache_clear();
+    if (entries.size() <= kCacheWritesUpTo) {
+      impl_->cache.wrote(owner, dataset, entries);
+    } else {
+      impl_->cache.clear();
     }
     return Status::OK();
   });
@@ -82,15 +57,13 @@ Status LocalStore::remove(const std::string& dataset, const std::string& key) {
 Result<std::optional<std::string>> LocalStore::get(const std::string& dataset,
                                                    const std::string& key) {
   std::string owner = impl_->current_owner();
-  bool caching = impl_->options.read_cache_bytes > 0;
+  bool caching = impl_->cache.enabled();
   std::string ck;
   uint64_t generation = 0;
   if (caching) {
-    ck = Impl::cache_key(owner, dataset, key);
-    std::lock_guard<std::mutex> l(impl_->cache.mu);
-    auto it = impl_->cache.values.find(ck);
-    if (it != impl_->cache.values.end()) return it->second;
-    generation = impl_->cache.generation;
+    ck = ReadCache::key(owner, dataset, key);
+    std::optional<std::string> cached;
+    if (impl_->cache.find(ck, &cached, &generation)) return cached;
   }
   auto r = read_translated<std::optional<std::string>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare("SELECT value FROM records WHERE owner = ? AND dataset = ? AND key = ?");
@@ -99,10 +72,7 @@ Result<std::optional<std::string>> LocalStore::get(const std::string& dataset,
     if (s.step()) v = s.opt_text(0);
     return v;
   });
-  if (caching && r.ok()) {
-    std::lock_guard<std::mutex> l(impl_->cache.mu);
-    if (impl_->cache.generation == generation) impl_->cache_put(std::move(ck), *r);
-  }
+  if (caching && r.ok()) impl_->cache.insert_if_unchanged(std::move(ck), generation, *r);
   return r;
 }
 
@@ -249,7 +219,7 @@ Status LocalStore::delete_dataset(const std::string& name) {
     impl_->delete_records(owner, name);
     impl_->set_last_sync_count(owner, name, kDeletePending);
     t.commit();
-    impl_->forget_stats(owner, name);
+    impl_->forget_totals(owner, name);
     return Status::OK();
   });
 }
@@ -265,7 +235,7 @@ Status LocalStore::purge_dataset(const std::string& name) {
         .bind(name)
         .run();
     t.commit();
-    impl_->forget_stats(owner, name);
+    impl_->forget_totals(owner, name);
     return Status::OK();
   });
 }
@@ -292,8 +262,8 @@ Status LocalStore::wipe() {
     sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
     impl_->writer->exec("DELETE FROM records; DELETE FROM datasets; DELETE FROM meta;");
     t.commit();
-    impl_->stats.clear();
-    impl_->cache_clear();
+    impl_->quota.clear();
+    impl_->cache.clear();
     impl_->load_owner();
     return Status::OK();
   });

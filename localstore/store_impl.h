@@ -1,9 +1,11 @@
 // The local store's state, shared by the files that implement LocalStore: the writer and the
-// pooled readers, the owner, the dataset locks, the running totals that enforce the limits, and the
-// read cache. Private to localstore/.
+// pooled readers, the owner, the dataset locks, the quota's running totals (quota.h) and the read
+// cache (read_cache.h). Private to localstore/.
 #pragma once
 
 #include "localstore/local_store.h"
+#include "localstore/quota.h"
+#include "localstore/read_cache.h"
 #include "localstore/schema.h"
 
 #include <unistd.h>
@@ -15,7 +17,6 @@
 #include <unordered_map>
 
 #include "common/sqlite.h"
-#include "common/utf8.h"
 
 namespace cairn::localstore {
 
@@ -28,9 +29,6 @@ using sqlite::Stmt;
 inline Status invalid(const std::string& message) {
   return Status(ErrorCode::kInvalidParameter, message);
 }
-inline Status limit(const std::string& message) {
-  return Status(ErrorCode::kLimitExceeded, message);
-}
 
 struct LocalStore::Impl {
   Options options;
@@ -38,7 +36,7 @@ struct LocalStore::Impl {
   bool memory = false;
   std::shared_ptr<Clock> clock;
 
-  std::mutex write_mu;  // guards writer and stats
+  std::mutex write_mu;  // guards writer and quota
   std::unique_ptr<sqlite::Connection> writer;
   std::mutex readers_mu;
   std::vector<std::unique_ptr<sqlite::Connection>> readers;
@@ -50,55 +48,10 @@ struct LocalStore::Impl {
   std::mutex locks_mu;
   std::map<std::string, std::weak_ptr<std::mutex>> locks;
 
-  // Live record count and bytes per (owner, dataset), kept under write_mu so put() need not add
-  // them up on every write.
-  struct Stats {
-    bool exists = false;
-    int64_t live = 0;
-    int64_t bytes = 0;
-    std::unordered_map<std::string, int64_t> live_bytes;  // key -> UTF-8 bytes of key plus value
-  };
+  ReadCache cache;
+  Quota quota;  // kept under write_mu
 
-  // The read cache (see Options::read_cache_bytes). A reader that misses notes the generation,
-  // reads the database, and inserts only if no write happened meanwhile.
-  struct Cache {
-    std::mutex mu;
-    uint64_t generation = 0;
-    size_t bytes = 0;
-    std::unordered_map<std::string, std::optional<std::string>> values;
-  } cache;
-
-  static std::string cache_key(const std::string& owner_id, const std::string& dataset,
-                               const std::string& key) {
-    std::string k;
-    k.reserve(owner_id.size() + dataset.size() + key.size() + 2);
-    k.append(owner_id).push_back('\n');
-    k.append(dataset).push_back('\n');
-    k.append(key);
-    return k;
-  }
-  void cache_clear() {
-    std::lock_guard<std::mutex> l(cache.mu);
-    ++cache.generation;
-    cache.values.clear();
-    cache.bytes = 0;
-  }
-  void cache_put(std::string k, const std::optional<std::string>& value) {
-    // Caller holds cache.mu.
-    size_t size = k.size() + (value ? value->size() : 0) + 64;
-    if (cache.bytes + size > options.read_cache_bytes) {
-      cache.values.clear();
-      cache.bytes = 0;
-      if (size > options.read_cache_bytes) return;
-    }
-    auto [it, inserted] = cache.values.try_emplace(std::move(k), value);
-    if (!inserted) {
-      cache.bytes -= it->first.size() + (it->second ? it->second->size() : 0) + 64;
-      it->second = value;
-    }
-    cache.bytes += size;
-  }
-  std::map<std::pair<std::string, std::string>, Stats> stats;
+  explicit Impl(const Options& o) : options(o), cache(o.read_cache_bytes), quota(o.limits) {}
 
   Millis now() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(clock->now().time_since_epoch())
@@ -184,93 +137,6 @@ struct LocalStore::Impl {
     has_identity = false;
   }
 
-  Stats& stats_for(const std::string& owner_id, const std::string& dataset) {
-    auto key = std::make_pair(owner_id, dataset);
-    auto it = stats.find(key);
-    if (it != stats.end()) return it->second;
-    Stats st;
-    auto d = writer->prepare("SELECT 1 FROM datasets WHERE owner = ? AND name = ?");
-    d.bind(owner_id).bind(dataset);
-    st.exists = d.step();
-    auto sizes = writer->prepare(
-        "SELECT key, length(CAST(key AS BLOB)) + length(CAST(value AS BLOB)) FROM records "
-        "WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
-    sizes.bind(owner_id).bind(dataset);
-    while (sizes.step()) {
-      st.live_bytes.emplace(sizes.text(0), sizes.i64(1));
-      st.live += 1;
-      st.bytes += sizes.i64(1);
-    }
-    return stats.emplace(key, std::move(st)).first->second;
-  }
-
-  // Validates and stages one local write against the running totals; nothing is written.
-  Status stage_write(const std::string& owner_id, const std::string& dataset,
-                     const std::string& key, const std::optional<std::string>& value, Stats& st,
-                     int64_t* datasets_created) {
-    // A string has no more characters than bytes, so only long ones need counting.
-    auto chars = [](const std::string& text, int64_t limit) {
-      return static_cast<int64_t>(text.size()) <= limit ? static_cast<int64_t>(text.size())
-                                                        : static_cast<int64_t>(utf8_length(text));
-    };
-    if (key.empty() || chars(key, options.limits.max_key_chars) > options.limits.max_key_chars) {
-      return invalid("record key must be 1 to " + std::to_string(options.limits.max_key_chars) +
-                     " characters");
-    }
-    if (value && chars(*value, options.limits.max_value_chars) > options.limits.max_value_chars) {
-      return invalid("record value of '" + key.substr(0, 64) + "' exceeds " +
-                     std::to_string(options.limits.max_value_chars) + " characters");
-    }
-    if (!st.exists && *datasets_created == 0) {
-      auto c = writer->prepare("SELECT COUNT(*) FROM datasets WHERE owner = ?");
-      c.bind(owner_id);
-      c.step();
-      if (c.i64(0) >= options.limits.max_datasets) {
-        return limit("an identity may hold at most " + std::to_string(options.limits.max_datasets) +
-                     " datasets");
-      }
-      *datasets_created = 1;
-    }
-    auto old = st.live_bytes.find(key);
-    bool old_live = old != st.live_bytes.end();
-    int64_t old_bytes = old_live ? old->second : 0;
-    int64_t new_bytes = value ? static_cast<int64_t>(key.size() + value->size()) : 0;
-    int64_t live = st.live - (old_live ? 1 : 0) + (value ? 1 : 0);
-    int64_t bytes = st.bytes - old_bytes + new_bytes;
-    if (live > options.limits.max_records) {
-      return limit("dataset '" + dataset + "' may hold at most " +
-                   std::to_string(options.limits.max_records) + " records");
-    }
-    if (bytes > options.limits.max_dataset_bytes) {
-      return limit("dataset '" + dataset + "' may hold at most " +
-                   std::to_string(options.limits.max_dataset_bytes) + " bytes of keys and values");
-    }
-    note_value(st, key, value);
-    return Status::OK();
-  }
-
-  // Moves the running totals to `key` holding `value` (nullopt: removed).
-  static void note_value(Stats& st, const std::string& key,
-                         const std::optional<std::string>& value) {
-    auto old = st.live_bytes.find(key);
-    if (old != st.live_bytes.end()) {
-      st.live -= 1;
-      st.bytes -= old->second;
-    }
-    if (value) {
-      int64_t bytes = static_cast<int64_t>(key.size() + value->size());
-      st.live += 1;
-      st.bytes += bytes;
-      if (old != st.live_bytes.end()) {
-        old->second = bytes;
-      } else {
-        st.live_bytes.emplace(key, bytes);
-      }
-    } else if (old != st.live_bytes.end()) {
-      st.live_bytes.erase(old);
-    }
-  }
-
   // After a sync wrote these records: the totals follow (when loaded) and the read cache forgets
   // them, instead of both starting over, so the next put costs no recount of the dataset.
   void note_synced(
@@ -278,19 +144,8 @@ struct LocalStore::Impl {
       const std::vector<std::pair<const std::string*, const std::optional<std::string>*>>&
           written) {
     if (written.empty()) return;
-    auto it = stats.find(std::make_pair(owner_id, dataset));
-    if (it != stats.end()) {
-      it->second.exists = true;
-      for (const auto& [key, value] : written) note_value(it->second, *key, *value);
-    }
-    std::lock_guard<std::mutex> l(cache.mu);
-    ++cache.generation;
-    for (const auto& [key, value] : written) {
-      auto c = cache.values.find(cache_key(owner_id, dataset, *key));
-      if (c == cache.values.end()) continue;
-      cache.bytes -= c->first.size() + (c->second ? c->second->size() : 0) + 64;
-      cache.values.erase(c);
-    }
+    quota.synced(owner_id, dataset, written);
+    cache.forget(owner_id, dataset, written);
   }
 
   void ensure_dataset(const std::string& owner_id, const std::string& dataset, Millis t) {
@@ -368,9 +223,9 @@ struct LocalStore::Impl {
   }
 
   // After any write other than a local put: totals are recounted and cached values dropped.
-  void forget_stats(const std::string& owner_id, const std::string& dataset) {
-    stats.erase(std::make_pair(owner_id, dataset));
-    cache_clear();
+  void forget_totals(const std::string& owner_id, const std::string& dataset) {
+    quota.forget(owner_id, dataset);
+    cache.clear();
   }
 
   // Moves one owner's dataset into another owner's (possibly renamed), folding the records in as
@@ -416,8 +271,8 @@ struct LocalStore::Impl {
         .bind(from_owner)
         .bind(from_name)
         .run();
-    forget_stats(from_owner, from_name);
-    forget_stats(to_owner, to_name);
+    forget_totals(from_owner, from_name);
+    forget_totals(to_owner, to_name);
   }
 
   // Runs fn, turning a SQLite exception into the Status a caller sees.

@@ -175,7 +175,7 @@ Status LocalStore::resolve(const std::string& dataset, const Conflict& conflict,
         .bind(conflict.local.key)
         .run();
     t.commit();
-    impl_->forget_stats(owner, dataset);
+    impl_->forget_totals(owner, dataset);
     return Status::OK();
   });
 }
@@ -207,7 +207,7 @@ Status LocalStore::reset_for_recreate(const std::string& dataset) {
         .run();
     impl_->set_last_sync_count(owner, dataset, 0);
     t.commit();
-    impl_->forget_stats(owner, dataset);
+    impl_->forget_totals(owner, dataset);
     return Status::OK();
   });
 }
@@ -244,7 +244,7 @@ Status LocalStore::reoffer_after_server_rollback(const std::string& dataset,
         .run();
     impl_->set_last_sync_count(owner, dataset, 0);
     t.commit();
-    impl_->forget_stats(owner, dataset);
+    impl_->forget_totals(owner, dataset);
     return Status::OK();
   });
 }
@@ -272,7 +272,7 @@ Status LocalStore::update_dataset_metadata(const std::string& dataset, Millis cr
         .bind(dataset)
         .run();
     t.commit();
-    impl_->forget_stats(owner, dataset);
+    impl_->forget_totals(owner, dataset);
     return Status::OK();
   });
 }
