@@ -351,6 +351,8 @@ class EventHub {
   // outbox and takes over up to kClaimBatch rows whose lease ran out (every row, when
   // `take_everything`), after *after_id when given, which it then moves to the last row taken;
   // how many it took. On the hub's thread.
+  // Rows claimed per query: small enough that one sweep's lease is short, big enough that a
+  // backlog drains in few queries.
   static constexpr int kClaimBatch = 100;
   size_t housekeep(bool sweep, bool take_everything, int64_t* after_id);
   void received(const std::string& message);  // another instance's notifications

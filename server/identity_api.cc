@@ -21,7 +21,7 @@ constexpr char kCognitoProvider[] = "cognito-identity.amazonaws.com";
 constexpr char kIssuer[] = "https://cognito-identity.amazonaws.com";
 constexpr int64_t kOpenIdTokenSeconds = 600;            // GetOpenIdToken: 10 minutes, as AWS
 constexpr int64_t kDeveloperTokenDefaultSeconds = 900;  // GetOpenIdTokenForDeveloperIdentity
-constexpr int kIdentityPageSize = 60;
+constexpr int kIdentityPageSize = 60;  // the model's QueryLimit maximum, when none is asked
 
 std::string guid() {
   std::string h = transport::random_hex(16);

@@ -149,6 +149,8 @@ class TokenBuckets {
     std::unordered_map<std::string, Bucket> buckets;
     size_t pruned_at = 0;  // size after the last prune
   };
+  // Buckets are split by key over this many locks, so that workers admitting requests from
+  // different sources rarely wait on one another.
   static constexpr size_t kShards = 16;
   std::array<Shard, kShards> shards_;
 };

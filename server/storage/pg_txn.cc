@@ -1,5 +1,9 @@
 // The PostgreSQL backend's transaction (pg_txn.h): every StorageTxn operation as SQL. The column
 // lists and row readers are the ones SQLite uses too (rows.h).
+//
+// Kept whole, though long: it is one class with one short method per StorageTxn operation, most
+// of them one statement, in the interface's order, so it reads beside sqlite_txn.cc line for line.
+// Split, each half would need the class re-declared in a header.
 #include "server/storage/pg_txn.h"
 
 #include <map>

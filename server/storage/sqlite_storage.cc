@@ -259,6 +259,8 @@ class SqliteStorage final : public Storage {
     if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(c));
   }
 
+  // Readers kept open between transactions: above the workers and I/O threads any server runs
+  // with, so a busy server opens none per request, and few enough to bound its file handles.
   static constexpr size_t kMaxIdleConnections = 128;
   std::string path_;
   Durability durability_;
