@@ -9,6 +9,8 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config
   # core library dependencies
   libsqlite3-dev libcurl4-openssl-dev libssl-dev rapidjson-dev
+  # the server's gzip of large responses
+  zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # server and tools: Boost.Beast/Asio carries the server's connections; cpp-httplib serves the
@@ -23,6 +25,8 @@ PACKAGES=(
   python3 python3-botocore python3-boto3 awscli openssl
   # benchmarks: plots (bench/run.py) and the callgrind profile of the server
   python3-matplotlib valgrind
+  # the floor of `cairn put` as a process: the sqlite3 shell
+  sqlite3
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer and its sanitizer runtimes; clang-tidy
   # (scripts/tidy.sh) checks the sources a change touches
   clang libclang-rt-14-dev clang-tidy

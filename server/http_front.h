@@ -28,6 +28,7 @@
 #include <variant>
 
 #include "cairn/status.h"
+#include "server/compression.h"
 #include "server/server_message.h"
 
 namespace cairn::server {
@@ -48,6 +49,8 @@ struct FrontOptions {
   std::chrono::seconds ws_idle{30};
   std::chrono::seconds ws_stall{30};
   size_t ws_max_message = 4096;  // a client message larger than this closes the connection
+  // gzip for the clients that ask for it (compression.h).
+  CompressionOptions compression;
   // HTTPS when both are set: PEM files of the certificate (chain) and its key.
   std::string tls_cert_file;
   std::string tls_key_file;

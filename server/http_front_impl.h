@@ -130,8 +130,17 @@ void HttpFront::Impl::dispatch(ServerRequest request, Executor executor,
   auto phase = std::make_shared<std::atomic<int>>(0);
   asio::post(workers_, [this, request = std::move(request), executor, phase,
                         on_answer = std::move(on_answer)]() mutable {
-    handler_(std::move(request), [this, executor, phase, on_answer](ServerResponse response) {
+    bool gzip = false;
+    if (options_.compression.level > 0) {
+      std::string accepted;
+      auto [from, to] = request.headers.equal_range("Accept-Encoding");
+      for (auto it = from; it != to; ++it) accepted.append(it->second).push_back(',');
+      gzip = accepts_gzip(accepted);
+    }
+    handler_(std::move(request), [this, executor, phase, on_answer, gzip](ServerResponse response) {
       if (phase->exchange(1) == 2) --parked_;
+      // Here, on the thread that answered (a worker, mostly), not on the I/O threads.
+      compress_response(gzip, options_.compression, response);
       asio::post(executor, [on_answer, response = std::move(response)]() mutable {
         on_answer(std::move(response));
       });

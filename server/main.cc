@@ -153,6 +153,12 @@ int main(int argc, char** argv) {
                  "Seconds an idle keep-alive connection is kept for its next request")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
+  app.add_option("--gzip-level", config.gzip_level,
+                 "zlib level of the gzip a response of 1 KB or more gets when its client sends "
+                 "Accept-Encoding: gzip (cairn's engine does; boto3, the AWS CLI and the JS SDK do "
+                 "not): 1 is fastest, 9 smallest, 0 turns it off")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 9));
   app.add_option("--read-timeout", config.read_timeout_seconds,
                  "Seconds a client may stall in the middle of a request (or of reading an answer) "
                  "before its connection is closed")

@@ -125,6 +125,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerConfig config) {
   front.io_threads =
       config.io_threads > 0 ? config.io_threads : static_cast<int>(std::max(1u, cores / 2));
   front.keep_alive_idle = std::chrono::seconds(config.keep_alive_seconds);
+  front.compression.level = config.gzip_level;
   front.read_timeout = std::chrono::seconds(config.read_timeout_seconds);
   front.max_connections = config.max_connections;
   front.ws_stall = std::chrono::seconds(config.websocket_stall_seconds);

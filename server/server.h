@@ -43,6 +43,9 @@ struct ServerConfig {
   int read_timeout_seconds = 5;
   // How long an idle keep-alive connection is kept for its next request.
   int keep_alive_seconds = 60;
+  // gzip of response bodies of a kilobyte or more, for clients that send Accept-Encoding: gzip
+  // (server/compression.h): zlib's level, 1 (fastest) to 9; 0 turns it off.
+  int gzip_level = 1;
   // A WebSocket whose client has not taken a message for this long is closed (server_message.h:
   // it holds one message meanwhile, never a queue).
   int websocket_stall_seconds = 30;

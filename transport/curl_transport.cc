@@ -157,7 +157,9 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, nullptr);
+    // curl decodes what it asked for; the response keeps its Content-Encoding and Content-Length
+    // headers, so a counter can still tell the bytes that crossed the wire.
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, options_.accept_gzip ? "gzip" : "identity");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 

@@ -192,17 +192,19 @@ inline SyncManagerOptions device_options(const TestServer& ts, const std::string
   return o;
 }
 
-// A device with its own database file under `dir`; `tweak` adjusts the options first.
+// A device with its own database file under `dir`; `tweak` adjusts the options first (its `http`
+// shapes the device's libcurl).
 inline Device make_device(const TestServer& ts, const TempDir& dir, const std::string& name,
                           identity::Logins logins = {},
                           const std::function<void(SyncManagerOptions&)>& tweak = {}) {
   Device d;
   d.db = dir.path + "/" + name + ".db";
-  d.wire = std::make_shared<HookTransport>(make_curl_transport({}));
   SyncManagerOptions o = device_options(ts, d.db);
   o.logins = std::move(logins);
-  o.transport = d.wire;
   if (tweak) tweak(o);
+  // libcurl as the options' `http` says, behind the hook the tests use.
+  d.wire = std::make_shared<HookTransport>(make_curl_transport(o.http));
+  o.transport = d.wire;
   auto e = engine::Engine::open(std::move(o));
   EXPECT_TRUE(e.ok()) << e.status().ToString();
   if (e.ok()) {
