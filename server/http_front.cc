@@ -12,6 +12,7 @@
 
 #include "server/http_front_impl.h"
 #include "server/ws_session.h"
+#include "transport/json.h"
 
 namespace cairn::server {
 
@@ -128,6 +129,12 @@ class Session : public Connection, public std::enable_shared_from_this<Session<S
   }
 
   void read_body() {
+    // The parser has reserved the announced length; room beyond it lets the JSON be parsed where
+    // it lies, instead of from a copy (transport/json.h).
+    if (auto length = parser_->content_length();
+        length && *length > 0 && *length <= front_.options().max_body_bytes) {
+      parser_->get().body().reserve(static_cast<size_t>(*length) + transport::json::kParseSlack);
+    }
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        if (ec) return self->read_failed(ec);

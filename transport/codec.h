@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
@@ -177,6 +178,56 @@ class JsonOut {
 
   json::Writer& w_;
   bool empty_containers_;
+};
+
+// About how many bytes JsonOut writes for a shape: the strings' lengths plus a fixed allowance per
+// member, so that a large body is written into one allocation. Escapes make it an estimate.
+class JsonSize {
+ public:
+  template <typename T>
+  void label(const char*, const T&, Rule = kAny) {}
+  template <typename T>
+  void query(const char*, const T&, Rule = kAny) {}
+  template <typename T>
+  void header(const char*, const T&, Rule = kAny) {}
+  void check(bool, const char*) {}
+
+  template <typename T>
+  void member(const char* name, const T& v, Rule = kAny) {
+    bytes += std::strlen(name) + 4;
+    add(v);
+  }
+  template <typename T>
+  void shape(const T& s) {
+    bytes += 2;
+    Fields<T>::visit(*this, s);
+  }
+
+  size_t bytes = 0;
+
+ private:
+  void add(const std::string& v) { bytes += v.size() + v.size() / 16 + 2; }
+  template <typename T>
+  void add(const std::optional<T>& v) {
+    if (v) add(*v);
+  }
+  void add(const StringMap& m) {
+    for (const auto& [k, v] : m) bytes += k.size() + v.size() + 6;
+  }
+  template <typename T>
+  void add(const std::vector<T>& list) {
+    bytes += 2 + list.size();
+    for (const auto& item : list) add(item);
+  }
+  template <typename T>
+  void add(const T& v) {
+    if constexpr (is_shape<T>::value) {
+      shape(v);
+    } else {
+      (void)v;
+      bytes += 24;  // a number, a boolean or a time
+    }
+  }
 };
 
 // --- JSON in -----------------------------------------------------------------------------------
@@ -433,7 +484,9 @@ WireRequest encode_request(const Request& request) {
   Fields<Request>::visit(out, request);
   WireRequest wire = begin_request(Operation<Request>::kInfo, out);
   if (out.has_body() || Operation<Request>::kInfo.protocol == Protocol::kAwsJson) {
-    json::Writer w;
+    JsonSize size;
+    size.shape(request);
+    json::Writer w(size.bytes);
     JsonOut(w, /*empty_containers=*/false).shape(request);
     wire.body = w.take();
   }
@@ -541,7 +594,9 @@ Status decode_request(const ReceivedRequest& in, Request* out) {
 // Encodes a response for the server: every list and map is written, empty or not.
 template <typename Response>
 std::string encode_response(const Response& response) {
-  json::Writer w;
+  JsonSize size;
+  size.shape(response);
+  json::Writer w(size.bytes);
   JsonOut(w, /*empty_containers=*/true).shape(response);
   return w.take();
 }

@@ -3,11 +3,13 @@
 #include <curl/curl.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "cairn/http.h"
+#include "transport/json.h"
 #include "transport/redact.h"
 #include "transport/sigv4.h"
 
@@ -21,6 +23,10 @@ namespace transport {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+
+// A Content-Length larger than this reserves nothing up front: a body is read as it comes, and a
+// bogus length must not allocate what never arrives.
+constexpr unsigned long long kMaxReserve = 64ull << 20;
 
 void global_init() {
   static std::once_flag once;
@@ -60,6 +66,13 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
     value.remove_suffix(1);
+  }
+  if (iequals(name, "Content-Length")) {
+    // The whole body in one allocation, with the room to be parsed where it lies (json.h).
+    unsigned long long length = std::strtoull(std::string(value).c_str(), nullptr, 10);
+    if (length > 0 && length <= kMaxReserve) {
+      ex->response.body.reserve(static_cast<size_t>(length) + json::kParseSlack);
+    }
   }
   ex->response.headers.emplace_back(std::string(name), std::string(value));
   return size * n;

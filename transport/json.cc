@@ -42,10 +42,7 @@ bool blank(std::string_view text) {
 
 }  // namespace
 
-// RapidJSON's SIMD scan loads whole aligned 16-byte blocks, so it may read up to 15 bytes past the
-// terminating NUL (never past the block, so never across a page). Those bytes must belong to the
-// buffer: a text is parsed in place only when its allocation holds them, else from a padded copy.
-constexpr size_t kSimdSlack = 16;
+constexpr size_t kSimdSlack = kParseSlack;
 
 Status parse(std::string_view text, rapidjson::Document& doc) {
   if (blank(text)) {

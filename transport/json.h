@@ -33,6 +33,12 @@ class Document : private rapidjson::MemoryPoolAllocator<>, public rapidjson::Doc
   Document& operator=(const Document&) = delete;
 };
 
+// RapidJSON's SIMD scan loads whole aligned 16-byte blocks, so it may read up to 15 bytes past the
+// terminating NUL (never past the block, so never across a page). Those bytes must belong to the
+// buffer: a std::string is parsed in place when its capacity holds this much beyond its size, and
+// from a padded copy otherwise. A receiver that knows a body's length reserves it with this slack.
+inline constexpr size_t kParseSlack = 16;
+
 // Parses text into doc. An empty body parses as {} (both SDKs accept an empty 200 body).
 Status parse(std::string_view text, rapidjson::Document& doc);
 // The same, faster: a NUL-terminated string lets RapidJSON scan strings with SIMD.
@@ -81,6 +87,8 @@ class ObjectReader {
 class Writer {
  public:
   Writer() : w_(buf_) {}
+  // With room for about `capacity` bytes up front: a large body is written without regrowing.
+  explicit Writer(size_t capacity) : buf_(nullptr, capacity), w_(buf_) {}
 
   void begin_object() { w_.StartObject(); }
   void end_object() { w_.EndObject(); }

@@ -1,7 +1,8 @@
 #include "transport/validation.h"
 
-#include <map>
-#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
 
 #include "common/utf8.h"
 #include "transport/pattern.h"
@@ -12,24 +13,41 @@ namespace {
 constexpr std::string_view kSync = "cognito-sync";
 constexpr std::string_view kIdentity = "cognito-identity";
 
+// The constraint table, indexed once: every check of every request looks its shape up, so the
+// look-up is a hash probe, and each pattern is compiled once, beside its shape.
+struct Index {
+  std::unordered_map<std::string_view, std::vector<size_t>> by_name;
+  std::vector<std::optional<Pattern>> patterns;  // by table position; nullopt: no pattern
+
+  Index() {
+    const auto& table = shape_constraints();
+    patterns.resize(table.size());
+    for (size_t i = 0; i < table.size(); ++i) {
+      by_name[table[i].name].push_back(i);
+      // Every pattern in the table compiles; the validation test proves it.
+      if (!table[i].pattern.empty()) patterns[i] = Pattern::compile(table[i].pattern);
+    }
+  }
+};
+
+const Index& index() {
+  static const Index kIndex;
+  return kIndex;
+}
+
 const ShapeConstraint* find_shape(std::string_view service, std::string_view name) {
-  for (const auto& s : shape_constraints()) {
-    if (s.service == service && s.name == name) return &s;
+  const Index& ix = index();
+  auto it = ix.by_name.find(name);
+  if (it == ix.by_name.end()) return nullptr;
+  const auto& table = shape_constraints();
+  for (size_t i : it->second) {
+    if (table[i].service == service) return &table[i];
   }
   return nullptr;
 }
 
 const Pattern& compiled(const ShapeConstraint& shape) {
-  static std::mutex mu;
-  static std::map<std::string, Pattern> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  std::string key = std::string(shape.pattern);
-  auto it = cache.find(key);
-  if (it == cache.end()) {
-    // Every pattern in the table compiles; the validation test proves it.
-    it = cache.emplace(key, *Pattern::compile(shape.pattern)).first;
-  }
-  return it->second;
+  return *index().patterns[static_cast<size_t>(&shape - shape_constraints().data())];
 }
 
 }  // namespace
@@ -37,13 +55,17 @@ const Pattern& compiled(const ShapeConstraint& shape) {
 void Checker::str(std::string_view member, std::string_view value, std::string_view shape_name) {
   const ShapeConstraint* shape = find_shape(service_, shape_name);
   if (!shape) return;  // a shape with no constraints
-  size_t len = utf8_length(value);
-  if (shape->min && static_cast<int64_t>(len) < *shape->min) {
+  // A string has at most as many characters as bytes, and at least a quarter as many: counting
+  // them is needed only near the bounds.
+  bool within = (!shape->max || static_cast<int64_t>(value.size()) <= *shape->max) &&
+                (!shape->min || static_cast<int64_t>((value.size() + 3) / 4) >= *shape->min);
+  size_t len = within ? 0 : utf8_length(value);
+  if (!within && shape->min && static_cast<int64_t>(len) < *shape->min) {
     problem(std::string(member) + ": length " + std::to_string(len) + " is below the minimum " +
             std::to_string(*shape->min));
     return;
   }
-  if (shape->max && static_cast<int64_t>(len) > *shape->max) {
+  if (!within && shape->max && static_cast<int64_t>(len) > *shape->max) {
     problem(std::string(member) + ": length " + std::to_string(len) + " is above the maximum " +
             std::to_string(*shape->max));
     return;
