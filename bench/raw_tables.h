@@ -13,6 +13,12 @@ inline constexpr char kRawDeviceRecords[] =
     " dirty INTEGER NOT NULL, local_version INTEGER NOT NULL, base_value TEXT,"
     " has_base INTEGER NOT NULL, PRIMARY KEY(owner, dataset, key));";
 
+// The device's sync state apart from the values: what marking a pushed record clean must store at
+// least (its new sync count and clean flag), in a table whose rows are small.
+inline constexpr char kRawDeviceState[] =
+    "CREATE TABLE record_state(owner TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL,"
+    " sync_count INTEGER NOT NULL, dirty INTEGER NOT NULL, PRIMARY KEY(owner, dataset, key));";
+
 inline constexpr char kRawServerRecords[] =
     "CREATE TABLE server_records(identity_id TEXT NOT NULL, dataset TEXT NOT NULL,"
     " key TEXT NOT NULL, value TEXT, sync_count INTEGER NOT NULL,"

@@ -31,6 +31,7 @@ BENCHMARKS = [
     ("sync_bench", [], ["--smoke"]),
     ("server_load", [], ["--smoke"]),
     ("connections_bench", [], ["--smoke"]),
+    ("process_bench", [], ["--smoke"]),
 ]
 
 REQUIRED = ("name", "value", "unit", "floor", "floor_value", "ratio", "target", "met")
