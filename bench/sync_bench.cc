@@ -21,6 +21,7 @@
 //
 // Run: build-release/bin/sync_bench [--smoke] [--out FILE]   (bench/run.py runs it for you)
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -36,6 +37,7 @@
 #include "cairn/cognito/identity.h"
 #include "cairn/sync_manager.h"
 #include "server/server.h"
+#include "tests/fixtures/game_saves.h"
 #include "tests/temp_dir.h"
 #include "transport/sigv4.h"
 
@@ -53,7 +55,11 @@ struct Exchange {
 // Passes requests to libcurl and keeps the Cognito Sync exchanges of the window it is armed for.
 class RecordingTransport final : public HttpTransport {
  public:
-  RecordingTransport() : inner_(make_curl_transport({})) {}
+  explicit RecordingTransport(bool gzip = true) {
+    HttpOptions o;
+    o.accept_gzip = gzip;
+    inner_ = make_curl_transport(o);
+  }
   Result<HttpResponse> send(const HttpRequest& request) override {
     auto response = inner_->send(request);
     std::lock_guard<std::mutex> l(mu_);
@@ -171,9 +177,9 @@ struct Bench {
 
   // A fresh device of the player, with its identity and credentials already fetched, so a timed
   // sync holds only Cognito Sync calls.
-  Device device(const std::string& token) {
+  Device device(const std::string& token, bool gzip = true) {
     Device d;
-    d.wire = std::make_shared<RecordingTransport>();
+    d.wire = std::make_shared<RecordingTransport>(gzip);
     SyncManagerOptions o;
     o.endpoint = server->url();
     o.region = "us-east-1";
@@ -429,6 +435,55 @@ void measure_small_syncs(Bench& b, std::vector<SizePoint>& points,
   }
 }
 
+// --- Compression: a full pull of JSON game saves, with and without gzip --------------------------
+
+struct PullCost {
+  double seconds = 0;
+  double cpu_seconds = 0;  // this process's CPU time: the server's and the device's
+  uint64_t bytes = 0;      // received, as it crossed the wire
+};
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+// Fresh devices pull a dataset of `records` JSON saves, in turn with and without gzip, `reps`
+// times; medians.
+std::pair<PullCost, PullCost> measure_compression(Bench& b, int records, size_t save_bytes,
+                                                  int reps) {
+  std::string token = b.player("saves");
+  {
+    auto writer = b.device(token);
+    std::map<std::string, std::optional<std::string>> saves;
+    for (int i = 0; i < records; ++i)
+      saves[key_of(i)] = testing::game_save(static_cast<uint32_t>(i), save_bytes);
+    auto ds = *writer.manager->open_or_create_dataset("saves");
+    if (!ds->put_all(saves).ok()) throw std::runtime_error("put_all of the saves failed");
+    std::vector<Exchange> ex;
+    b.timed_sync(writer, "saves", &ex);
+  }
+  std::vector<double> time[2], cpu[2], bytes[2];
+  for (int r = 0; r < reps; ++r) {
+    for (int gzip = 0; gzip < 2; ++gzip) {
+      auto reader = b.device(token, gzip == 1);
+      std::vector<Exchange> ex;
+      uint64_t wire_bytes = 0;
+      double cpu_before = process_cpu_seconds();
+      time[gzip].push_back(b.timed_sync(reader, "saves", &ex, &wire_bytes));
+      cpu[gzip].push_back(process_cpu_seconds() - cpu_before);
+      bytes[gzip].push_back(static_cast<double>(wire_bytes));
+    }
+  }
+  auto cost = [&](int gzip) {
+    return PullCost{median(time[gzip]), median(cpu[gzip]),
+                    static_cast<uint64_t>(median(bytes[gzip]))};
+  };
+  return {cost(1), cost(0)};
+}
+
 // --- Peak RSS, measured in a child process that holds only the engine -------------------------
 
 int rss_child(const std::string& endpoint, const std::string& pool, const std::string& token,
@@ -569,6 +624,28 @@ int run(bool smoke, const std::string& out, std::vector<int> sizes, bool with_rs
       reported("sync.full_pull.floor: raw SQLite device insert", db.client_insert * 1e3, "ms"));
   report.add(cost_figure("sync.full_pull: HTTP requests", static_cast<double>(big.pull_requests),
                          "requests", "1 + pages", static_cast<double>(1 + big.pull_pages), 1.0));
+
+  // JSON game saves pulled with and without gzip: bytes on the wire, time and CPU.
+  {
+    const int save_records = smoke ? 20 : 1000;
+    auto [zipped, plain] = measure_compression(b, save_records, 900, reps);
+    std::string what = std::to_string(save_records) + " JSON saves of ~900 B";
+    report.add(cost_figure("sync.gzip: bytes of a full pull, " + what,
+                           static_cast<double>(zipped.bytes), "bytes", "the same pull uncompressed",
+                           static_cast<double>(plain.bytes), 0.5));
+    report.add(
+        reported("sync.gzip: bytes uncompressed", static_cast<double>(plain.bytes), "bytes"));
+    // Reported, not judged: on loopback the bytes cost nothing, so this is compression's price.
+    Figure time = cost_figure("sync.gzip: time of that pull on loopback", zipped.seconds * 1e3,
+                              "ms", "the same pull uncompressed", plain.seconds * 1e3, 0);
+    time.target.reset();
+    report.add(time);
+    Figure cpu =
+        cost_figure("sync.gzip: CPU of that pull, server and device", zipped.cpu_seconds * 1e3,
+                    "ms CPU", "the same pull uncompressed", plain.cpu_seconds * 1e3, 0);
+    cpu.target.reset();
+    report.add(cpu);
+  }
 
   // Peak RSS while 20 full datasets sync, in a process that holds only the engine.
   if (with_rss) {

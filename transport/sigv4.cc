@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
-#include <map>
+#include <vector>
 
 #include "transport/crypto.h"
 #include "transport/uri.h"
@@ -59,8 +59,8 @@ std::string canonical_header_value(std::string_view v) {
 
 // The derived key changes once a day per secret, region and service: each thread keeps the last
 // one, which saves four of the five HMACs of every signature.
-std::string signing_key(const std::string& secret, const std::string& date,
-                        const SigV4Scope& scope) {
+const std::string& signing_key(const std::string& secret, const std::string& date,
+                               const SigV4Scope& scope) {
   struct Cached {
     std::string secret, date, region, service, key;
   };
@@ -167,18 +167,27 @@ std::string canonical_query(std::string_view raw_query) {
 
 SigV4Signature compute_sigv4(const SigV4Request& request, const AwsCredentials& credentials,
                              const SigV4Scope& scope, std::string_view amz_date) {
-  // Group header values by lower-cased name, keeping their order (duplicates join with ',').
-  std::map<std::string, std::string> canonical;
+  // Header values by lower-cased name, sorted by name and keeping their order within a name
+  // (duplicates join with ',').
+  std::vector<std::pair<std::string, std::string>> canonical;
+  canonical.reserve(request.headers.size());
   for (const auto& [name, value] : request.headers) {
     std::string lower = to_lower(name);
     if (is_unsignable(lower)) continue;
-    auto [it, inserted] = canonical.emplace(lower, canonical_header_value(value));
-    if (!inserted) it->second += "," + canonical_header_value(value);
+    canonical.emplace_back(std::move(lower), canonical_header_value(value));
   }
+  std::stable_sort(canonical.begin(), canonical.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
 
   SigV4Signature sig;
   std::string headers_block;
-  for (const auto& [name, value] : canonical) {
+  for (size_t i = 0; i < canonical.size(); ++i) {
+    const auto& [name, value] = canonical[i];
+    if (i > 0 && canonical[i - 1].first == name) {
+      headers_block.pop_back();  // the previous value's newline: this one joins it
+      headers_block.append(",").append(value).append("\n");
+      continue;
+    }
     headers_block.append(name).append(":").append(value).append("\n");
     if (!sig.signed_headers.empty()) sig.signed_headers.push_back(';');
     sig.signed_headers += name;
@@ -187,14 +196,24 @@ SigV4Signature compute_sigv4(const SigV4Request& request, const AwsCredentials& 
   const std::string* content_sha = find_header(request.headers, "x-amz-content-sha256");
   std::string payload_hash = content_sha ? *content_sha : sha256_hex(request.body);
 
-  sig.canonical_request = request.method + "\n" + canonical_uri(request.path) + "\n" +
-                          canonical_query(request.query) + "\n" + headers_block + "\n" +
-                          sig.signed_headers + "\n" + payload_hash;
+  std::string uri = canonical_uri(request.path);
+  std::string query = canonical_query(request.query);
+  std::string& cr = sig.canonical_request;
+  cr.reserve(request.method.size() + uri.size() + query.size() + headers_block.size() +
+             sig.signed_headers.size() + payload_hash.size() + 5);
+  cr.append(request.method).append("\n").append(uri).append("\n").append(query).append("\n");
+  cr.append(headers_block).append("\n").append(sig.signed_headers).append("\n");
+  cr.append(payload_hash);
 
   std::string date(amz_date.substr(0, 8));
-  std::string credential_scope = date + "/" + scope.region + "/" + scope.service + "/aws4_request";
-  sig.string_to_sign = std::string(kAlgorithm) + "\n" + std::string(amz_date) + "\n" +
-                       credential_scope + "\n" + sha256_hex(sig.canonical_request);
+  std::string credential_scope;
+  credential_scope.reserve(date.size() + scope.region.size() + scope.service.size() + 15);
+  credential_scope.append(date).append("/").append(scope.region).append("/");
+  credential_scope.append(scope.service).append("/aws4_request");
+  std::string& sts = sig.string_to_sign;
+  sts.reserve(kAlgorithm.size() + amz_date.size() + credential_scope.size() + 67);
+  sts.append(kAlgorithm).append("\n").append(amz_date).append("\n");
+  sts.append(credential_scope).append("\n").append(sha256_hex(cr));
 
   sig.signature = hex_encode(
       hmac_sha256(signing_key(credentials.secret_access_key, date, scope), sig.string_to_sign));
