@@ -27,6 +27,19 @@ inline localstore::RemoteRecord to_remote(const wire::Record& r) {
   return out;
 }
 
+// The same, taking the strings over: a page's records are not needed once converted.
+inline localstore::RemoteRecord to_remote(wire::Record&& r) {
+  localstore::RemoteRecord out;
+  out.key = r.key ? std::move(*r.key) : std::string();
+  out.value = std::move(r.value);
+  out.sync_count = r.sync_count.value_or(0);
+  out.last_modified = r.last_modified_date ? to_millis(*r.last_modified_date) : 0;
+  out.last_modified_by = r.last_modified_by ? std::move(*r.last_modified_by) : std::string();
+  if (r.device_last_modified_date)
+    out.device_last_modified = to_millis(*r.device_last_modified_date);
+  return out;
+}
+
 inline Record to_public(const localstore::Record& r) {
   return {r.key,
           r.value,

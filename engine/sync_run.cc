@@ -264,12 +264,14 @@ Result<SyncRun::Pull> SyncRun::pull(const std::string& dataset, int64_t from,
     Status live = check_live();
     if (!live.ok()) return live;
     if (!page.ok()) return page.status();
-    for (const auto& r : page->records) {
+    p.records.reserve(p.records.size() + page->records.size());
+    for (auto& r : page->records) {
       if (!r.key || r.key->empty()) {
         return Status(ErrorCode::kParse, "ListRecords returned a record without a Key");
       }
-      p.records.push_back(to_remote(r));
-      progress_.pulled_bytes += static_cast<int64_t>(r.key->size() + r.value.value_or("").size());
+      progress_.pulled_bytes +=
+          static_cast<int64_t>(r.key->size() + (r.value ? r.value->size() : 0));
+      p.records.push_back(to_remote(std::move(r)));
     }
     pulled_ += static_cast<int64_t>(page->records.size());
     progress_.pulled_records += static_cast<int64_t>(page->records.size());
@@ -420,6 +422,7 @@ Result<bool> SyncRun::push(const Pull& pulled, bool last_step) {
   // Write times go out on the server's clock (device time plus the measured skew), so another
   // device's last-writer-wins compares them with its own writes on one clock.
   auto skew = ctx_.sync_client().clock_skew();
+  request.record_patches.reserve(items->size());
   for (const auto& item : *items) {
     wire::RecordPatch patch;
     patch.op = item.value ? wire::kOpReplace : wire::kOpRemove;
@@ -429,7 +432,7 @@ Result<bool> SyncRun::push(const Pull& pulled, bool last_step) {
     patch.device_last_modified_date = to_time(item.device_last_modified) + skew;
     request.record_patches.push_back(std::move(patch));
     progress_.pushing_bytes +=
-        static_cast<int64_t>(item.key.size() + item.value.value_or("").size());
+        static_cast<int64_t>(item.key.size() + (item.value ? item.value->size() : 0));
   }
   progress_.pushing_records = static_cast<int64_t>(items->size());
   ctx_.report_progress(name_, progress_);
@@ -459,9 +462,10 @@ Result<bool> SyncRun::push(const Pull& pulled, bool last_step) {
   }
   std::vector<localstore::RemoteRecord> results;
   int64_t newest = 0;
-  for (const auto& r : response->records) {
+  results.reserve(response->records.size());
+  for (auto& r : response->records) {
     if (!r.key) continue;
-    results.push_back(to_remote(r));
+    results.push_back(to_remote(std::move(r)));
     newest = std::max(newest, results.back().sync_count);
   }
   // Only old + 1 proves that nobody else wrote in between; otherwise the next pull catches up.
