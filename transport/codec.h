@@ -103,16 +103,9 @@ struct is_vector<std::vector<T>> : std::true_type {};
 
 using StringMap = std::map<std::string, std::string>;
 
-// --- JSON out ----------------------------------------------------------------------------------
-
-// Writes a shape's body members. Optional members are written when set. Empty lists and maps are
-// written in responses (as the service answers) and left out of requests unless required (as
-// botocore sends them). Timestamps are epoch seconds with a millisecond fraction: a write's time
-// is what last-writer-wins compares, and a second is too coarse for it.
-class JsonOut {
- public:
-  JsonOut(json::Writer& w, bool empty_containers) : w_(w), empty_containers_(empty_containers) {}
-
+// The visitors of a body alone: what goes in the path, the query and the headers, and the rules
+// that span members, are other visitors' business.
+struct BodyVisitor {
   template <typename T>
   void label(const char*, const T&, Rule = kAny) {}
   template <typename T>
@@ -120,6 +113,18 @@ class JsonOut {
   template <typename T>
   void header(const char*, const T&, Rule = kAny) {}
   void check(bool, const char*) {}
+};
+
+// --- JSON out ----------------------------------------------------------------------------------
+
+// Writes a shape's body members. Optional members are written when set. Empty lists and maps are
+// written in responses (as the service answers) and left out of requests unless required (as
+// botocore sends them). Timestamps are epoch seconds with a millisecond fraction: a write's time
+// is what last-writer-wins compares, and a second is too coarse for it.
+class JsonOut : public BodyVisitor {
+ public:
+  JsonOut(json::Writer& w, bool empty_containers) : w_(w), empty_containers_(empty_containers) {}
+
 
   template <typename T>
   void member(const char* name, const T& v, Rule rule = kAny) {
@@ -182,15 +187,8 @@ class JsonOut {
 
 // About how many bytes JsonOut writes for a shape: the strings' lengths plus a fixed allowance per
 // member, so that a large body is written into one allocation. Escapes make it an estimate.
-class JsonSize {
+class JsonSize : public BodyVisitor {
  public:
-  template <typename T>
-  void label(const char*, const T&, Rule = kAny) {}
-  template <typename T>
-  void query(const char*, const T&, Rule = kAny) {}
-  template <typename T>
-  void header(const char*, const T&, Rule = kAny) {}
-  void check(bool, const char*) {}
 
   template <typename T>
   void member(const char* name, const T& v, Rule = kAny) {
@@ -235,18 +233,11 @@ class JsonSize {
 // Reads a shape's body members from one JSON object. A member of the wrong type is an error
 // (through the ObjectReader, first one wins); a required member that is absent is noted in
 // `problems`; unknown members are ignored, as both SDKs ignore them.
-class JsonIn {
+class JsonIn : public BodyVisitor {
  public:
   JsonIn(json::ObjectReader& r, std::vector<std::string>& problems, std::string prefix = {})
       : r_(r), problems_(problems), prefix_(std::move(prefix)) {}
 
-  template <typename T>
-  void label(const char*, T&, Rule = kAny) {}
-  template <typename T>
-  void query(const char*, T&, Rule = kAny) {}
-  template <typename T>
-  void header(const char*, T&, Rule = kAny) {}
-  void check(bool, const char*) {}
 
   template <typename T>
   void member(const char* name, T& out, Rule rule = kAny) {
