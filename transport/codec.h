@@ -125,7 +125,6 @@ class JsonOut : public BodyVisitor {
  public:
   JsonOut(json::Writer& w, bool empty_containers) : w_(w), empty_containers_(empty_containers) {}
 
-
   template <typename T>
   void member(const char* name, const T& v, Rule rule = kAny) {
     if constexpr (is_optional<T>::value) {
@@ -189,7 +188,6 @@ class JsonOut : public BodyVisitor {
 // member, so that a large body is written into one allocation. Escapes make it an estimate.
 class JsonSize : public BodyVisitor {
  public:
-
   template <typename T>
   void member(const char* name, const T& v, Rule = kAny) {
     bytes += std::strlen(name) + 4;
@@ -237,7 +235,6 @@ class JsonIn : public BodyVisitor {
  public:
   JsonIn(json::ObjectReader& r, std::vector<std::string>& problems, std::string prefix = {})
       : r_(r), problems_(problems), prefix_(std::move(prefix)) {}
-
 
   template <typename T>
   void member(const char* name, T& out, Rule rule = kAny) {
