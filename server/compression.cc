@@ -4,19 +4,10 @@
 
 #include <cstdlib>
 
+#include "transport/sigv4.h"
+
 namespace cairn::server {
 namespace {
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -53,7 +44,7 @@ bool accepts_gzip(std::string_view accept_encoding) {
     size_t semi = element.find(';');
     std::string_view coding = trim(element.substr(0, semi));
     double q = semi == std::string_view::npos ? 1 : quality(element.substr(semi + 1));
-    if (iequal(coding, "gzip") || iequal(coding, "x-gzip")) {
+    if (transport::iequals(coding, "gzip") || transport::iequals(coding, "x-gzip")) {
       gzip_q = q;
     } else if (coding == "*") {
       any_q = q;
