@@ -1,7 +1,5 @@
 // HttpTransport on libcurl. One pool of easy handles: a handle keeps its connection cache across
 // curl_easy_reset, so borrowing an idle handle reuses its keep-alive connection.
-#include <curl/curl.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -9,6 +7,7 @@
 #include <vector>
 
 #include "cairn/http.h"
+#include "transport/curl_api.h"
 #include "transport/json.h"
 #include "transport/redact.h"
 #include "transport/sigv4.h"
@@ -27,11 +26,6 @@ using SteadyClock = std::chrono::steady_clock;
 // A Content-Length larger than this reserves nothing up front: a body is read as it comes, and a
 // bogus length must not allocate what never arrives.
 constexpr unsigned long long kMaxReserve = 64ull << 20;
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 struct Exchange {
   HttpResponse response;
@@ -96,8 +90,9 @@ int on_progress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t
   return 0;
 }
 
-Status curl_failure(CURLcode code, const char* detail, const Exchange& ex, const HttpOptions& o) {
-  std::string message = std::string(curl_easy_strerror(code));
+Status curl_failure(const CurlApi& curl, CURLcode code, const char* detail, const Exchange& ex,
+                    const HttpOptions& o) {
+  std::string message = std::string(curl.easy_strerror(code));
   if (detail && *detail) message += ": " + std::string(detail);
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -128,16 +123,22 @@ Status curl_failure(CURLcode code, const char* detail, const Exchange& ex, const
 class CurlTransport final : public HttpTransport {
  public:
   CurlTransport(HttpOptions options, LoggerPtr logger)
-      : options_(std::move(options)), logger_(std::move(logger)) {
-    global_init();
-  }
+      : options_(std::move(options)), logger_(std::move(logger)) {}
 
   ~CurlTransport() override {
-    for (CURL* h : idle_) curl_easy_cleanup(h);
+    if (idle_.empty()) return;
+    Result<const CurlApi*> curl = curl_api();  // loaded, since a handle was pooled
+    if (curl.ok()) {
+      for (CURL* h : idle_) (*curl)->easy_cleanup(h);
+    }
   }
 
   Result<HttpResponse> send(const HttpRequest& request) override {
-    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(acquire(), &curl_easy_cleanup);
+    Result<const CurlApi*> loaded = curl_api();
+    if (!loaded.ok()) return loaded.status();
+    const CurlApi& curl = **loaded;
+    auto cleanup = [&curl](CURL* h) { curl.easy_cleanup(h); };
+    std::unique_ptr<CURL, decltype(cleanup)> handle(acquire(curl), cleanup);
     if (!handle) return Status(ErrorCode::kNetwork, "curl_easy_init failed");
     CURL* h = handle.get();
 
@@ -154,106 +155,106 @@ class CurlTransport final : public HttpTransport {
       // "Name;" is curl's syntax for a header with an empty value.
       std::string line = name;
       line.append(value.empty() ? ";" : ": ").append(value);
-      headers = curl_slist_append(headers, line.c_str());
+      headers = curl.slist_append(headers, line.c_str());
     }
     // Stop curl adding its own Content-Type to bodiless POSTs; the signature did not cover one.
-    if (!has_content_type) headers = curl_slist_append(headers, "Content-Type:");
-    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
-                                                                            &curl_slist_free_all);
+    if (!has_content_type) headers = curl.slist_append(headers, "Content-Type:");
+    auto free_all = [&curl](curl_slist* l) { curl.slist_free_all(l); };
+    std::unique_ptr<curl_slist, decltype(free_all)> header_list(headers, free_all);
 
-    curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
+    curl.easy_setopt(h, CURLOPT_URL, request.url.c_str());
     // The path goes out exactly as it was signed: curl would otherwise squash "/datasets/../"
     // (".." is a valid dataset name) into another operation's path.
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl.easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+    curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl.easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
+    curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl.easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     // curl decodes what it asked for; the response keeps its Content-Encoding and Content-Length
     // headers, so a counter can still tell the bytes that crossed the wire.
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, options_.accept_gzip ? "gzip" : "identity");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, options_.accept_gzip ? "gzip" : "identity");
+    curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 
     if (request.method == "GET") {
-      curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+      curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (request.method == "HEAD") {
-      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+      curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else {
-      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+      curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
       if (request.method == "POST" || !request.body.empty()) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+        curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
                          static_cast<curl_off_t>(request.body.size()));
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+        curl.easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
       }
     }
 
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &ex);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &ex);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &ex);
+    curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl.easy_setopt(h, CURLOPT_WRITEDATA, &ex);
+    curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl.easy_setopt(h, CURLOPT_HEADERDATA, &ex);
+    curl.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl.easy_setopt(h, CURLOPT_XFERINFODATA, &ex);
 
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+    curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(options_.connect_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS,
+    curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
+    curl.easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS,
                      static_cast<long>(options_.expect_continue_timeout.count()));
     long idle_seconds = static_cast<long>((options_.idle_timeout.count() + 999) / 1000);
-    curl_easy_setopt(h, CURLOPT_MAXAGE_CONN, idle_seconds);
+    curl.easy_setopt(h, CURLOPT_MAXAGE_CONN, idle_seconds);
 
-    curl_easy_setopt(h, CURLOPT_PROXY, options_.proxy.c_str());  // "" disables env proxies
+    curl.easy_setopt(h, CURLOPT_PROXY, options_.proxy.c_str());  // "" disables env proxies
     if (!options_.proxy_username.empty()) {
-      curl_easy_setopt(h, CURLOPT_PROXYUSERNAME, options_.proxy_username.c_str());
-      curl_easy_setopt(h, CURLOPT_PROXYPASSWORD, options_.proxy_password.c_str());
+      curl.easy_setopt(h, CURLOPT_PROXYUSERNAME, options_.proxy_username.c_str());
+      curl.easy_setopt(h, CURLOPT_PROXYPASSWORD, options_.proxy_password.c_str());
     }
 
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-    if (!options_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
-    if (!options_.ca_path.empty()) curl_easy_setopt(h, CURLOPT_CAPATH, options_.ca_path.c_str());
+    curl.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+    curl.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+    if (!options_.ca_file.empty()) curl.easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
+    if (!options_.ca_path.empty()) curl.easy_setopt(h, CURLOPT_CAPATH, options_.ca_path.c_str());
 
     if (options_.wire_trace) trace_request(request);
-    CURLcode rc = curl_easy_perform(h);
+    CURLcode rc = curl.easy_perform(h);
     if (rc != CURLE_OK) {
-      Status failure = curl_failure(rc, error_buffer, ex, options_);
+      Status failure = curl_failure(curl, rc, error_buffer, ex, options_);
       if (options_.wire_trace) trace("<< " + failure.ToString());
       // A failed exchange may leave the connection half-used; curl closes it itself, and the
       // handle is still fine to pool.
-      release(handle.release());
+      release(curl, handle.release());
       return failure;
     }
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     ex.response.status = static_cast<int>(status);
     if (options_.wire_trace) trace_response(ex.response);
-    release(handle.release());
+    release(curl, handle.release());
     return std::move(ex.response);
   }
 
  private:
-  CURL* acquire() {
+  CURL* acquire(const CurlApi& curl) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!idle_.empty()) {
         CURL* h = idle_.back();
         idle_.pop_back();
-        curl_easy_reset(h);  // options go; the connection cache stays
+        curl.easy_reset(h);  // options go; the connection cache stays
         return h;
       }
     }
-    return curl_easy_init();
+    return curl.easy_init();
   }
 
-  void release(CURL* h) {
+  void release(const CurlApi& curl, CURL* h) {
     std::lock_guard<std::mutex> lock(mu_);
     if (idle_.size() < options_.max_idle_connections) {
       idle_.push_back(h);
     } else {
-      curl_easy_cleanup(h);
+      curl.easy_cleanup(h);
     }
   }
 

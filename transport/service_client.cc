@@ -1,6 +1,5 @@
 #include "transport/service_client.h"
 
-#include <curl/curl.h>
 #include <algorithm>
 
 #include <cstdlib>
@@ -101,13 +100,12 @@ TransportStats ServiceClient::stats() const {
 void ServiceClient::observe_date(const HttpResponse& response) {
   const std::string* date = response.header("Date");
   if (!date) return;
-  time_t server = curl_getdate(date->c_str(), nullptr);
-  if (server <= 0) return;
+  std::optional<std::chrono::system_clock::time_point> server = transport::parse_http_date(*date);
+  if (!server) return;
   auto local = clock_->now();
   // Date has one-second resolution: the server's clock read somewhere in [server, server + 1s),
   // so take the middle of that second.
-  auto skew =
-      std::chrono::system_clock::from_time_t(server) + std::chrono::milliseconds(500) - local;
+  auto skew = *server + std::chrono::milliseconds(500) - local;
   int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(skew).count();
   // Within a second of zero the header cannot tell this clock from a synchronized one, and the
   // estimate would move with the moment it was read (two synchronized devices could disagree by

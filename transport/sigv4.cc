@@ -114,6 +114,40 @@ std::string format_amz_date(std::chrono::system_clock::time_point time) {
   return buf;
 }
 
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view text) {
+  // "Sun, 06 Nov 1994 08:49:37 GMT": 29 characters, every field at a fixed place.
+  if (text.size() != 29 || text.substr(3, 2) != ", " || text.substr(25) != " GMT") {
+    return std::nullopt;
+  }
+  auto digits = [&](size_t at, size_t n, int* out) {
+    int v = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      v = v * 10 + (text[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  static constexpr std::string_view kMonths = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  size_t month = kMonths.find(text.substr(8, 3));
+  int day = 0, year = 0, hour = 0, minute = 0, second = 0;
+  if (month == std::string_view::npos || month % 3 != 0 || !digits(5, 2, &day) ||
+      !digits(12, 4, &year) || !digits(17, 2, &hour) || !digits(20, 2, &minute) ||
+      !digits(23, 2, &second) || text[7] != ' ' || text[11] != ' ' || text[16] != ' ' ||
+      text[19] != ':' || text[22] != ':' || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+      second > 60) {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = static_cast<int>(month / 3);
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
 std::string canonical_uri(std::string_view wire_path) {
   if (wire_path.empty()) return "/";
   // Remove empty, "." and ".." segments (botocore normalize_url_path; JS uriEscapePath).

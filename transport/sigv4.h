@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +45,11 @@ struct SigV4Signature {
 
 // "YYYYMMDDTHHMMSSZ" in UTC.
 std::string format_amz_date(std::chrono::system_clock::time_point time);
+
+// An HTTP Date header in IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the form RFC 9110 has every
+// server send; nullopt for anything else. The clock-skew correction reads it. Independent of the
+// locale.
+std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view text);
 
 std::string canonical_uri(std::string_view wire_path);
 std::string canonical_query(std::string_view raw_query);

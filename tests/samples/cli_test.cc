@@ -89,6 +89,31 @@ TEST_F(Cli, LocalCommandsWorkWithNoServerAtAll) {
   EXPECT_EQ(cli("--db " + dir.path + "/offline.db get save name").out, "Ayla Q\n");
 }
 
+// Whether a run loaded libcurl, from the dynamic loader's own account of the libraries it opened.
+bool loaded_libcurl(const RunResult& r) {
+  return r.err.find("find library=libcurl.so") != std::string::npos;
+}
+
+TEST_F(Cli, LocalCommandsNeverLoadTheNetworkLibraryAndSyncLoadsIt) {
+#if CAIRN_CURL_DLOPEN
+  std::string d = device("lazy");
+  RunResult put = cli(d + " put save gold 10", "LD_DEBUG=libs");
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  ASSERT_NE(put.err.find("find library="), std::string::npos) << "no loader trace: " << put.err;
+  EXPECT_FALSE(loaded_libcurl(put)) << put.err;
+  RunResult get = cli(d + " get save gold", "LD_DEBUG=libs");
+  EXPECT_EQ(get.exit_code, 0);
+  EXPECT_FALSE(loaded_libcurl(get));
+  RunResult sync = cli(d + " sync save", "LD_DEBUG=libs");
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_TRUE(loaded_libcurl(sync)) << sync.err;
+  RunResult st = cli(d + " status save");
+  EXPECT_NE(st.out.find("pending changes:  0"), std::string::npos) << st.out;
+#else
+  GTEST_SKIP() << "built with CAIRN_CURL_DLOPEN=OFF: libcurl is linked";
+#endif
+}
+
 TEST_F(Cli, EachDeviceWithoutALoginIsItsOwnGuest) {
   std::string a = device("a"), b = device("b");
   ASSERT_EQ(cli(a + " put save gold 10").exit_code, 0);

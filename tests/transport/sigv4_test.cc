@@ -162,6 +162,22 @@ TEST(SigV4, CanonicalQuerySortsAndReencodes) {
   EXPECT_EQ(canonical_query(""), "");
 }
 
+TEST(HttpDate, ImfFixdateParsesAndEverythingElseIsRefused) {
+  EXPECT_EQ(parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT"),
+            std::chrono::system_clock::from_time_t(1440938160));
+  EXPECT_EQ(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"),
+            std::chrono::system_clock::from_time_t(0));
+  EXPECT_EQ(parse_http_date("Tue, 29 Feb 2028 23:59:59 GMT"),
+            std::chrono::system_clock::from_time_t(1835481599));
+  for (const char* bad : {"", "Sun, 30 Aug 2015 12:36:00 UTC", "Sun, 30 Xyz 2015 12:36:00 GMT",
+                          "Sun, 30 ugS 2015 12:36:00 GMT", "Sun, 3O Aug 2015 12:36:00 GMT",
+                          "Sun, 30 Aug 2015 24:00:00 GMT", "Sun, 30 Aug 2015 12-36-00 GMT",
+                          "Sunday, 30-Aug-15 12:36:00 GMT", "Sun Aug 30 12:36:00 2015",
+                          "Sun, 30 Aug 2015 12:36:00 GMT "}) {
+    EXPECT_EQ(parse_http_date(bad), std::nullopt) << bad;
+  }
+}
+
 TEST(SigV4, SignRequestAddsDateTokenAndAuthorizationAndReplacesAnOldSignature) {
   SigV4Request req{"GET", "/", "", {{"Host", "example.amazonaws.com"}}, ""};
   AwsCredentials creds{"AKID", "SECRET", "TOKEN", std::nullopt};
