@@ -45,7 +45,7 @@ Result<Response> call(ClientCore& core, const Request& request, Validate validat
     body = std::move(http->body);
   }
   Response response;
-  Status s = parse(body, &response);
+  Status s = parse(std::move(body), &response);
   if (!s.ok()) return s;
   return response;
 }

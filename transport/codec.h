@@ -228,26 +228,45 @@ class JsonSize : public BodyVisitor {
 
 // --- JSON in -----------------------------------------------------------------------------------
 
+// Where a member sits in the body, for messages: a chain of names and list indexes up to the
+// top-level object, spelled out only when a problem is found.
+struct MemberPath {
+  const MemberPath* parent = nullptr;
+  const char* name = nullptr;
+  size_t index = 0;
+  bool indexed = false;
+
+  // "Records[3]." (with a trailing dot), or "" at the top.
+  std::string prefix() const {
+    if (!name) return {};
+    std::string out = parent ? parent->prefix() : std::string();
+    out += name;
+    if (indexed) out += "[" + std::to_string(index) + "]";
+    return out + ".";
+  }
+};
+
 // Reads a shape's body members from one JSON object. A member of the wrong type is an error
 // (through the ObjectReader, first one wins); a required member that is absent is noted in
 // `problems`; unknown members are ignored, as both SDKs ignore them.
 class JsonIn : public BodyVisitor {
  public:
-  JsonIn(json::ObjectReader& r, std::vector<std::string>& problems, std::string prefix = {})
-      : r_(r), problems_(problems), prefix_(std::move(prefix)) {}
+  JsonIn(json::ObjectReader& r, std::vector<std::string>& problems, const MemberPath* at = nullptr)
+      : r_(r), problems_(problems), at_(at) {}
 
   template <typename T>
   void member(const char* name, T& out, Rule rule = kAny) {
     if (!read(name, out) && rule.required) {
-      problems_.push_back(prefix_ + name + ": missing required parameter");
+      problems_.push_back((at_ ? at_->prefix() : std::string()) + name +
+                          ": missing required parameter");
     }
   }
 
   template <typename T>
   static void shape(const rapidjson::Value& v, T& out, json::ObjectReader& parent,
-                    std::vector<std::string>& problems, const std::string& prefix) {
+                    std::vector<std::string>& problems, const MemberPath* at) {
     json::ObjectReader r(v, Fields<T>::kShape);
-    JsonIn in(r, problems, prefix);
+    JsonIn in(r, problems, at);
     Fields<T>::visit(in, out);
     parent.merge(r);
   }
@@ -286,12 +305,12 @@ class JsonIn : public BodyVisitor {
   bool read(const char* name, std::vector<T>& out) {
     const rapidjson::Value* a = r_.array(name);
     if (!a) return false;
-    size_t i = 0;
+    out.reserve(out.size() + a->Size());
+    MemberPath item_at{at_, name, 0, true};
     for (const auto& item : a->GetArray()) {
       if (item.IsNull()) continue;  // null counts as absent, in a list too
-      T v{};
-      shape(item, v, r_, problems_, prefix_ + name + "[" + std::to_string(i++) + "].");
-      out.push_back(std::move(v));
+      shape(item, out.emplace_back(), r_, problems_, &item_at);
+      ++item_at.index;
     }
     return true;
   }
@@ -299,13 +318,14 @@ class JsonIn : public BodyVisitor {
   bool read(const char* name, T& out) {
     const rapidjson::Value* o = r_.object(name);
     if (!o) return false;
-    shape(*o, out, r_, problems_, prefix_ + name + ".");
+    MemberPath member_at{at_, name};
+    shape(*o, out, r_, problems_, &member_at);
     return true;
   }
 
   json::ObjectReader& r_;
   std::vector<std::string>& problems_;
-  std::string prefix_;
+  const MemberPath* at_;
 };
 
 // --- validation --------------------------------------------------------------------------------
@@ -483,18 +503,19 @@ WireRequest encode_request(const Request& request) {
 
 // Parses a response body; a malformed body or a member of the wrong type is a kParse error naming
 // the operation.
-template <typename Response>
-Status decode_body(std::string_view body, const char* operation, Response* out) {
-  return json::parse_response(body, operation, [&](json::ObjectReader& r) {
+// Body is a std::string (parsed in place when given up with std::move) or a std::string_view.
+template <typename Response, typename Body>
+Status decode_body(Body&& body, const char* operation, Response* out) {
+  return json::parse_response(std::forward<Body>(body), operation, [&](json::ObjectReader& r) {
     std::vector<std::string> ignored;  // a response's members are all optional
     JsonIn in(r, ignored);
     Fields<Response>::visit(in, *out);
   });
 }
 
-template <typename Request>
-Status decode_response(std::string_view body, typename Operation<Request>::Response* out) {
-  return decode_body(body, Operation<Request>::kInfo.name, out);
+template <typename Request, typename Body>
+Status decode_response(Body&& body, typename Operation<Request>::Response* out) {
+  return decode_body(std::forward<Body>(body), Operation<Request>::kInfo.name, out);
 }
 
 // --- requests: the server's side ---------------------------------------------------------------

@@ -33,8 +33,8 @@ ClientStats CognitoIdentityClient::stats() const {
     return transport::call<identity::Op##Response>(                            \
         *impl_, request, [](const auto& r) { return transport::validate(r); }, \
         [](const auto& r) { return transport::identity_wire::build(r); },      \
-        [](std::string_view body, identity::Op##Response* out) {               \
-          return transport::identity_wire::parse(body, out);                   \
+        [](std::string body, identity::Op##Response* out) {                    \
+          return transport::identity_wire::parse(std::move(body), out);        \
         });                                                                    \
   }
 

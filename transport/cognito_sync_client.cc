@@ -53,8 +53,8 @@ const std::string& CognitoSyncClient::region() const { return impl_->service->re
     return transport::call<wire::Op##Response>(                                            \
         *impl_, request, [](const auto& r) { return transport::validate(r); },             \
         [](const auto& r) { return transport::sync_wire::build(r); },                      \
-        [](std::string_view body, wire::Op##Response* out) {                               \
-          return transport::sync_wire::parse(body, out);                                   \
+        [](std::string body, wire::Op##Response* out) {                                    \
+          return transport::sync_wire::parse(std::move(body), out);                        \
         });                                                                                \
   }
 
@@ -92,8 +92,8 @@ Result<wire::PollNotificationsResponse> CognitoSyncClient::poll_notifications(
   auto build = [](const wire::PollNotificationsRequest& r) {
     return transport::sync_wire::build(r);
   };
-  auto parse = [](std::string_view body, wire::PollNotificationsResponse* out) {
-    return transport::sync_wire::parse(body, out);
+  auto parse = [](std::string body, wire::PollNotificationsResponse* out) {
+    return transport::sync_wire::parse(std::move(body), out);
   };
   return transport::call<wire::PollNotificationsResponse>(*impl_, request, validate, build, parse);
 }

@@ -17,12 +17,12 @@ CAIRN_IDENTITY_OPERATIONS(CAIRN_DEFINE_IDENTITY_WIRE)
 #undef CAIRN_DEFINE_IDENTITY_WIRE
 
 // Responses.
-#define CAIRN_DEFINE_IDENTITY_RESPONSE(Op)                           \
-  Status parse(std::string_view body, identity::Op##Response* out) { \
-    return codec::decode_response<identity::Op##Request>(body, out); \
-  }                                                                  \
-  std::string encode(const identity::Op##Response& response) {       \
-    return codec::encode_response(response);                         \
+#define CAIRN_DEFINE_IDENTITY_RESPONSE(Op)                                      \
+  Status parse(std::string body, identity::Op##Response* out) {                 \
+    return codec::decode_response<identity::Op##Request>(std::move(body), out); \
+  }                                                                             \
+  std::string encode(const identity::Op##Response& response) {                  \
+    return codec::encode_response(response);                                    \
   }
 #define CAIRN_IDENTITY_RESPONSES(X)     \
   X(ListIdentityPools)                  \
@@ -43,8 +43,8 @@ CAIRN_IDENTITY_RESPONSES(CAIRN_DEFINE_IDENTITY_RESPONSE)
 
 // CreateIdentityPool and DescribeIdentityPool both answer an IdentityPool: one pair of functions
 // serves both, and a parse error names the shape rather than either operation.
-Status parse(std::string_view body, identity::IdentityPool* out) {
-  return codec::decode_body(body, "IdentityPool", out);
+Status parse(std::string body, identity::IdentityPool* out) {
+  return codec::decode_body(std::move(body), "IdentityPool", out);
 }
 std::string encode(const identity::IdentityPool& response) {
   return codec::encode_response(response);

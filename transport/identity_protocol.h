@@ -31,7 +31,7 @@ namespace cairn::transport::identity_wire {
 //   encode  the server's response body.
 #define CAIRN_DECLARE_IDENTITY_WIRE(Op)                                             \
   WireRequest build(const identity::Op##Request& request);                          \
-  Status parse(std::string_view body, identity::Op##Response* response);            \
+  Status parse(std::string body, identity::Op##Response* response);                 \
   Status decode(const codec::ReceivedRequest& request, identity::Op##Request* out); \
   std::string encode(const identity::Op##Response& response);
 CAIRN_IDENTITY_OPERATIONS(CAIRN_DECLARE_IDENTITY_WIRE)

@@ -2,12 +2,14 @@
 
 #include <rapidjson/error/en.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <limits>
+#include <memory>
 
 namespace cairn::transport::json {
 namespace {
@@ -40,7 +42,60 @@ bool blank(std::string_view text) {
   return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
+// Valid JSON never holds a NUL byte (not even inside a string), and RapidJSON would take one for
+// the end of the text and accept what came before it.
+Status refuse_nul(std::string_view text) {
+  if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
+    return Status(ErrorCode::kParse,
+                  "malformed JSON: a NUL byte at offset " +
+                      std::to_string(static_cast<const char*>(nul) - text.data()));
+  }
+  return Status::OK();
+}
+
 }  // namespace
+
+namespace detail {
+
+struct ArenaLease::Arena {
+  std::unique_ptr<char[]> buffer;
+  size_t size = 0;
+  size_t wanted = 0;
+  bool leased = false;
+};
+
+ArenaLease::ArenaLease() {
+  thread_local Arena arena;
+  if (!arena.leased) {
+    if (arena.wanted > arena.size) {
+      arena.buffer.reset(new char[arena.wanted]);
+      arena.size = arena.wanted;
+    }
+    if (arena.size > 0) {
+      arena.leased = true;
+      arena_ = &arena;
+      buffer_ = arena.buffer.get();
+      size_ = arena.size;
+      return;
+    }
+    arena_ = &arena;  // nothing kept yet: start locally, and say how much was needed
+  }
+  buffer_ = local_;
+  size_ = sizeof local_;
+}
+
+ArenaLease::~ArenaLease() {
+  if (arena_ && buffer_ != local_) arena_->leased = false;
+}
+
+void ArenaLease::needed(size_t bytes) {
+  if (!arena_) return;
+  constexpr size_t kStep = 64u << 10;
+  size_t rounded = (bytes + kStep - 1) / kStep * kStep;
+  arena_->wanted = std::min(rounded, kKeptArena);
+}
+
+}  // namespace detail
 
 constexpr size_t kSimdSlack = kParseSlack;
 
@@ -49,13 +104,7 @@ Status parse(std::string_view text, rapidjson::Document& doc) {
     doc.SetObject();
     return Status::OK();
   }
-  // Valid JSON never holds a NUL byte (not even inside a string), and RapidJSON would take one
-  // for the end of the text and accept what came before it.
-  if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
-    return Status(ErrorCode::kParse,
-                  "malformed JSON: a NUL byte at offset " +
-                      std::to_string(static_cast<const char*>(nul) - text.data()));
-  }
+  if (Status nul = refuse_nul(text); !nul.ok()) return nul;
   // A view need not end in NUL: the copy that does (and has the slack) lets RapidJSON scan strings
   // with SIMD, which saves far more than the copy costs. Parsed strings are copied out of it, so
   // the buffer is reused.
@@ -83,6 +132,17 @@ Status parse(const std::string& text, rapidjson::Document& doc) {
     return Status::OK();
   }
   doc.Parse(text.c_str());
+  return finish_parse(doc);
+}
+
+Status parse_in_place(std::string& text, rapidjson::Document& doc) {
+  if (blank(text)) {
+    doc.SetObject();
+    return Status::OK();
+  }
+  if (Status nul = refuse_nul(text); !nul.ok()) return nul;
+  if (text.capacity() < text.size() + kSimdSlack) text.reserve(text.size() + kSimdSlack);
+  doc.ParseInsitu(text.data());
   return finish_parse(doc);
 }
 

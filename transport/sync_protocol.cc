@@ -19,12 +19,12 @@ CAIRN_DEFINE_SYNC_WIRE(PollNotifications)
 #undef CAIRN_DEFINE_SYNC_WIRE
 
 // Responses, but for the two the model leaves irregular (below).
-#define CAIRN_DEFINE_SYNC_RESPONSE(Op)                           \
-  Status parse(std::string_view body, wire::Op##Response* out) { \
-    return codec::decode_response<wire::Op##Request>(body, out); \
-  }                                                              \
-  std::string encode(const wire::Op##Response& response) {       \
-    return codec::encode_response(response);                     \
+#define CAIRN_DEFINE_SYNC_RESPONSE(Op)                                      \
+  Status parse(std::string body, wire::Op##Response* out) {                 \
+    return codec::decode_response<wire::Op##Request>(std::move(body), out); \
+  }                                                                         \
+  std::string encode(const wire::Op##Response& response) {                  \
+    return codec::encode_response(response);                                \
   }
 #define CAIRN_SYNC_REGULAR_RESPONSES(X) \
   X(BulkPublish)                        \
@@ -49,7 +49,7 @@ CAIRN_SYNC_REGULAR_RESPONSES(CAIRN_DEFINE_SYNC_RESPONSE)
 
 // SetCognitoEvents has no output shape in the model: the body is ignored, whatever it holds (as
 // both SDKs do), and the server answers an empty object.
-Status parse(std::string_view, wire::SetCognitoEventsResponse*) { return Status::OK(); }
+Status parse(std::string, wire::SetCognitoEventsResponse*) { return Status::OK(); }
 std::string encode(const wire::SetCognitoEventsResponse&) { return "{}"; }
 
 const std::vector<const codec::OperationInfo*>& operations() {
@@ -62,9 +62,9 @@ const std::vector<const codec::OperationInfo*>& operations() {
 
 // The notification poll's answer carries each push payload as raw JSON, which no shape
 // describes: it is read and written by hand.
-Status parse(std::string_view body, wire::PollNotificationsResponse* out) {
+Status parse(std::string body, wire::PollNotificationsResponse* out) {
   json::Document d;
-  Status s = json::parse(body, d);
+  Status s = json::parse_in_place(body, d);
   if (!s.ok()) return s;
   auto bad = [] { return Status(ErrorCode::kParse, "PollNotifications: unexpected answer"); };
   if (!d.IsObject() || !d.HasMember("Notifications") || !d["Notifications"].IsArray() ||

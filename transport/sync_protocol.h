@@ -36,7 +36,7 @@ namespace cairn::transport::sync_wire {
 //   encode  the server's response body.
 #define CAIRN_DECLARE_SYNC_WIRE(Op)                                             \
   WireRequest build(const wire::Op##Request& request);                          \
-  Status parse(std::string_view body, wire::Op##Response* response);            \
+  Status parse(std::string body, wire::Op##Response* response);                 \
   Status decode(const codec::ReceivedRequest& request, wire::Op##Request* out); \
   std::string encode(const wire::Op##Response& response);                       \
   const codec::OperationInfo& info(const wire::Op##Request*);

@@ -292,5 +292,71 @@ TEST(JsonParsing, EveryLengthParsesFromExactBuffersAndViews) {
   EXPECT_FALSE(json::parse(with_nul, doc).ok()) << "a NUL inside is refused, not a shorter text";
 }
 
+TEST(JsonParsing, InPlaceReadsEscapesAndRefusesWhatTheCopyRefuses) {
+  for (size_t n = 0; n < 60; ++n) {
+    std::string value(n, 'v');
+    std::string text = "{\"k\":\"" + value + "\\n\\u00e9\\\"\"}";
+    text.shrink_to_fit();  // no slack: the in-place parse makes its own room
+    std::string expected = value + "\n\xc3\xa9\"";
+    json::Document copy;
+    ASSERT_TRUE(json::parse(text, copy).ok()) << n;
+    json::Document in_place;
+    ASSERT_TRUE(json::parse_in_place(text, in_place).ok()) << n;
+    EXPECT_EQ(std::string(in_place["k"].GetString(), in_place["k"].GetStringLength()), expected);
+    EXPECT_EQ(std::string(copy["k"].GetString(), copy["k"].GetStringLength()), expected);
+  }
+  std::string with_nul = std::string("{\"k\":1}") + '\0' + "{\"x\":2}";
+  json::Document doc;
+  Status s = json::parse_in_place(with_nul, doc);
+  EXPECT_EQ(s.code(), ErrorCode::kParse);
+  EXPECT_NE(s.message().find("NUL byte at offset 7"), std::string::npos) << s.message();
+  std::string blank = " \n";
+  EXPECT_TRUE(json::parse_in_place(blank, doc).ok());
+  EXPECT_TRUE(doc.IsObject());
+  std::string truncated = R"({"Records":[{"Key":"a",)";
+  EXPECT_EQ(json::parse_in_place(truncated, doc).code(), ErrorCode::kParse);
+}
+
+TEST(JsonParsing, AResponseGivenUpIsReadTheSameAsOneKept) {
+  std::string body = R"({"Records":[{"Key":"k\u00e9","Value":"line\nbreak","SyncCount":2},)"
+                     R"({"Key":"gone","Value":null,"SyncCount":3}],"Count":2,)"
+                     R"("SyncSessionToken":"s\"t"})";
+  wire::ListRecordsResponse kept, given;
+  ASSERT_TRUE(sync_wire::parse(body, &kept).ok());  // a copy: body stays as it was
+  EXPECT_NE(body.find("\\u00e9"), std::string::npos);
+  ASSERT_TRUE(sync_wire::parse(std::move(body), &given).ok());
+  for (const auto* r : {&kept, &given}) {
+    ASSERT_EQ(r->records.size(), 2u);
+    EXPECT_EQ(*r->records[0].key, "k\xc3\xa9");
+    EXPECT_EQ(*r->records[0].value, "line\nbreak");
+    EXPECT_FALSE(r->records[1].value.has_value());
+    EXPECT_EQ(*r->sync_session_token, "s\"t");
+  }
+}
+
+TEST(JsonParsing, DocumentsAliveTogetherOnOneThreadEachKeepTheirOwnValues) {
+  // The first takes the thread's arena; the second, alive at the same time, starts elsewhere.
+  // Large enough to outgrow any first buffer, then parsed again into the grown arena.
+  auto text = [](char c, size_t n) {
+    std::string t = "{\"a\":[";
+    for (size_t i = 0; i < n; ++i) t += (i ? ",\"" : "\"") + std::string(40, c) + "\"";
+    return t + "]}";
+  };
+  for (int round = 0; round < 3; ++round) {
+    json::Document first, second;
+    ASSERT_TRUE(json::parse(text('x', 5000), first).ok());
+    ASSERT_TRUE(json::parse(text('y', 3000), second).ok());
+    {
+      json::Document nested;  // a third, inside
+      ASSERT_TRUE(json::parse(text('z', 10), nested).ok());
+      EXPECT_EQ(nested["a"][9].GetString(), std::string(40, 'z'));
+    }
+    ASSERT_EQ(first["a"].Size(), 5000u);
+    ASSERT_EQ(second["a"].Size(), 3000u);
+    EXPECT_EQ(first["a"][4999].GetString(), std::string(40, 'x'));
+    EXPECT_EQ(second["a"][2999].GetString(), std::string(40, 'y'));
+  }
+}
+
 }  // namespace
 }  // namespace cairn::transport
