@@ -46,21 +46,21 @@ ThreadCrypto& thread_crypto() {
 
 }  // namespace
 
-std::string sha256(std::string_view data) {
+Digest sha256_digest(std::string_view data) {
   ThreadCrypto& c = thread_crypto();
-  unsigned char out[EVP_MAX_MD_SIZE];
+  Digest out;
   unsigned int len = 0;
   if (EVP_DigestInit_ex2(c.digest, c.sha256, nullptr) != 1 ||
       EVP_DigestUpdate(c.digest, data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(c.digest, out, &len) != 1) {
+      EVP_DigestFinal_ex(c.digest, out.data(), &len) != 1 || len != out.size()) {
     throw std::runtime_error("OpenSSL SHA-256 failed");
   }
-  return std::string(reinterpret_cast<const char*>(out), len);
+  return out;
 }
 
-std::string hmac_sha256(std::string_view key, std::string_view data) {
+Digest hmac_sha256_digest(std::string_view key, std::string_view data) {
   ThreadCrypto& c = thread_crypto();
-  unsigned char out[EVP_MAX_MD_SIZE];
+  Digest out;
   size_t len = 0;
   // A null key would mean "keep the last key": an empty one still needs a pointer.
   static const unsigned char kEmpty[1] = {0};
@@ -69,21 +69,28 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   if (EVP_MAC_init(c.mac, k, key.size(), nullptr) != 1 ||
       EVP_MAC_update(c.mac, reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
           1 ||
-      EVP_MAC_final(c.mac, out, &len, sizeof out) != 1) {
+      EVP_MAC_final(c.mac, out.data(), &len, out.size()) != 1 || len != out.size()) {
     throw std::runtime_error("OpenSSL HMAC-SHA256 failed");
   }
-  return std::string(reinterpret_cast<const char*>(out), len);
+  return out;
 }
 
 std::string hex_encode(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
-  }
+  hex_encode_to(out, bytes);
   return out;
+}
+
+void hex_encode_to(std::string& out, std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  size_t at = out.size();
+  out.resize(at + bytes.size() * 2);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto c = static_cast<unsigned char>(bytes[i]);
+    out[at + 2 * i] = kHex[c >> 4];
+    out[at + 2 * i + 1] = kHex[c & 0xf];
+  }
 }
 
 std::string base64url_encode(std::string_view bytes) {

@@ -2,6 +2,7 @@
 #include "transport/sigv4.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <ctime>
 #include <vector>
@@ -14,8 +15,47 @@ namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 
+// A vector that holds up to N items in place: a request has a handful of headers.
+template <typename T, size_t N>
+class SmallVector {
+ public:
+  explicit SmallVector(size_t capacity) {
+    if (capacity > N) heap_.reserve(capacity);
+  }
+  void push_back(T v) {
+    if (heap_.capacity() > 0) {
+      heap_.push_back(v);
+    } else {
+      local_[size_] = v;
+    }
+    ++size_;
+  }
+  size_t size() const { return size_; }
+  T* begin() { return heap_.capacity() > 0 ? heap_.data() : local_.data(); }
+  T* end() { return begin() + size_; }
+  T& operator[](size_t i) { return begin()[i]; }
+
+ private:
+  std::array<T, N> local_{};
+  std::vector<T> heap_;
+  size_t size_ = 0;
+};
+
+// ASCII only, as HTTP header names are; std::tolower would consult the locale for each character.
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+// Whether a < b once both are lower-cased.
+bool iless(std::string_view a, std::string_view b) {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    char x = lower(a[i]), y = lower(b[i]);
+    if (x != y) return x < y;
+  }
+  return a.size() < b.size();
+}
+
 // Headers no AWS SDK signs: hop-by-hop ones a proxy may rewrite, and ones added after signing.
-bool is_unsignable(std::string_view lower_name) {
+bool is_unsignable(std::string_view name) {
   static constexpr std::string_view kSkip[] = {"authorization",
                                                "connection",
                                                "expect",
@@ -29,50 +69,109 @@ bool is_unsignable(std::string_view lower_name) {
                                                "user-agent",
                                                "x-amzn-trace-id"};
   for (auto s : kSkip) {
-    if (s == lower_name) return true;
+    if (iequals(s, name)) return true;
   }
   return false;
 }
 
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+void append_lower(std::string& out, std::string_view s) {
+  size_t at = out.size();
+  out.append(s);
+  for (size_t i = at; i < out.size(); ++i) out[i] = lower(out[i]);
 }
 
-// Trims and folds every run of whitespace (including folded header lines) into one space.
-std::string canonical_header_value(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  bool pending_space = false;
+// Appends a value trimmed, with every run of whitespace (folded header lines too) as one space.
+void append_header_value(std::string& out, std::string_view v) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  bool plain = v.empty() || (!space(v.front()) && !space(v.back()));
+  for (size_t i = 0; plain && i + 1 < v.size(); ++i) {
+    plain = !(space(v[i]) && (v[i] != ' ' || space(v[i + 1])));
+  }
+  if (plain) {  // the usual case: nothing to trim or fold
+    out.append(v);
+    return;
+  }
+  bool pending_space = false, any = false;
   for (char c : v) {
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-      pending_space = !out.empty();
+      pending_space = any;
       continue;
     }
     if (pending_space) out.push_back(' ');
     pending_space = false;
+    any = true;
     out.push_back(c);
   }
-  return out;
 }
 
 // The derived key changes once a day per secret, region and service: each thread keeps the last
 // one, which saves four of the five HMACs of every signature.
-const std::string& signing_key(const std::string& secret, const std::string& date,
-                               const SigV4Scope& scope) {
+std::string_view signing_key(const std::string& secret, std::string_view date,
+                             const SigV4Scope& scope) {
   struct Cached {
-    std::string secret, date, region, service, key;
+    std::string secret, date, region, service;
+    Digest key{};
   };
   thread_local Cached cache;
   if (cache.secret != secret || cache.date != date || cache.region != scope.region ||
       cache.service != scope.service) {
-    std::string k = hmac_sha256("AWS4" + secret, date);
-    k = hmac_sha256(k, scope.region);
-    k = hmac_sha256(k, scope.service);
-    cache = {secret, date, scope.region, scope.service, hmac_sha256(k, "aws4_request")};
+    Digest k = hmac_sha256_digest("AWS4" + secret, date);
+    k = hmac_sha256_digest(view(k), scope.region);
+    k = hmac_sha256_digest(view(k), scope.service);
+    cache = {secret, std::string(date), scope.region, scope.service,
+             hmac_sha256_digest(view(k), "aws4_request")};
   }
-  return cache.key;
+  return view(cache.key);
+}
+
+// Whether a path starts with '/' and has no empty, "." or ".." segment (a trailing slash aside), so
+// that normalising it changes nothing.
+bool is_normal_path(std::string_view path) {
+  if (path.front() != '/') return false;
+  size_t start = 1;
+  while (start < path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view seg = path.substr(start, end - start);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+// Whether a query component is in canonical form: unreserved characters as they are, every other
+// byte as an upper-case %XX escape, and no escape of an unreserved character.
+bool is_canonical_component(std::string_view s) {
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); };
+  auto value = [](char c) { return c <= '9' ? c - '0' : c - 'A' + 10; };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (is_unreserved(s[i])) continue;
+    if (s[i] != '%' || i + 2 >= s.size() || !hex(s[i + 1]) || !hex(s[i + 2])) return false;
+    if (is_unreserved(static_cast<char>(value(s[i + 1]) * 16 + value(s[i + 2])))) return false;
+    i += 2;
+  }
+  return true;
+}
+
+// Whether a raw query string is its own canonical form: every pair has an '=', both sides are
+// canonical, and the pairs are in order.
+bool is_canonical_query(std::string_view q) {
+  std::string_view prev_key, prev_value;
+  size_t start = 0;
+  while (start < q.size()) {
+    size_t end = q.find('&', start);
+    if (end == std::string_view::npos) end = q.size();
+    std::string_view pair = q.substr(start, end - start);
+    size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) return false;
+    std::string_view key = pair.substr(0, eq), value = pair.substr(eq + 1);
+    if (!is_canonical_component(key) || !is_canonical_component(value)) return false;
+    if (start > 0 && (key < prev_key || (key == prev_key && value < prev_value))) return false;
+    prev_key = key;
+    prev_value = value;
+    start = end + 1;
+  }
+  return q.empty() || q.back() != '&';
 }
 
 }  // namespace
@@ -80,10 +179,7 @@ const std::string& signing_key(const std::string& secret, const std::string& dat
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
+    if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
 }
@@ -106,12 +202,35 @@ void set_header(Headers& headers, std::string_view name, std::string value) {
 }
 
 std::string format_amz_date(std::chrono::system_clock::time_point time) {
-  std::time_t t = std::chrono::system_clock::to_time_t(time);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[20];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
+  // By hand, from the day number (Howard Hinnant's civil_from_days): gmtime_r takes glibc's
+  // time-zone lock, and strftime parses a format, for every request signed.
+  int64_t secs = std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
+  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  int64_t in_day = secs - days * 86400;
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  char buf[16];
+  auto put = [&buf](int at, int width, int64_t value) {
+    for (int i = at + width - 1; i >= at; --i, value /= 10) {
+      buf[i] = static_cast<char>('0' + value % 10);
+    }
+  };
+  put(0, 4, year);
+  put(4, 2, month);
+  put(6, 2, day);
+  buf[8] = 'T';
+  put(9, 2, in_day / 3600);
+  put(11, 2, in_day / 60 % 60);
+  put(13, 2, in_day % 60);
+  buf[15] = 'Z';
+  return std::string(buf, 16);
 }
 
 std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view text) {
@@ -148,8 +267,18 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
   return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
-std::string canonical_uri(std::string_view wire_path) {
-  if (wire_path.empty()) return "/";
+namespace {
+
+void append_canonical_uri(std::string& out, std::string_view wire_path) {
+  if (wire_path.empty()) {
+    out.push_back('/');
+    return;
+  }
+  if (is_normal_path(wire_path)) {
+    // Nothing to remove: encode the whole path once more, keeping its slashes.
+    uri_encode_to(out, wire_path, /*keep_slash=*/true);
+    return;
+  }
   // Remove empty, "." and ".." segments (botocore normalize_url_path; JS uriEscapePath).
   std::vector<std::string_view> segments;
   size_t start = 0;
@@ -164,16 +293,20 @@ std::string canonical_uri(std::string_view wire_path) {
     }
     start = end + 1;
   }
-  std::string out = wire_path.front() == '/' ? "/" : "";
+  if (wire_path.front() == '/') out.push_back('/');
   for (size_t i = 0; i < segments.size(); ++i) {
     if (i) out.push_back('/');
-    out += uri_encode(segments[i]);  // a second encoding of an already-encoded path: %3A -> %253A
+    uri_encode_to(out, segments[i]);  // a second encoding of an encoded path: %3A -> %253A
   }
   if (wire_path.back() == '/' && !segments.empty()) out.push_back('/');
-  return out;
 }
 
-std::string canonical_query(std::string_view raw_query) {
+void append_canonical_query(std::string& out, std::string_view raw_query) {
+  // What cairn's own encoder sends is canonical already; anything else is taken apart.
+  if (is_canonical_query(raw_query)) {
+    out.append(raw_query);
+    return;
+  }
   std::vector<std::pair<std::string, std::string>> pairs;
   size_t start = 0;
   while (start < raw_query.size()) {
@@ -189,72 +322,99 @@ std::string canonical_query(std::string_view raw_query) {
     start = end + 1;
   }
   std::sort(pairs.begin(), pairs.end());
-  std::string out;
-  for (const auto& [k, v] : pairs) {
-    if (!out.empty()) out.push_back('&');
-    out += k;
-    out.push_back('=');
-    out += v;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    if (i) out.push_back('&');
+    out.append(pairs[i].first).append("=").append(pairs[i].second);
   }
+}
+
+// SHA-256 of the empty payload: every bodiless request's.
+constexpr std::string_view kEmptyPayloadHash =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+}  // namespace
+
+std::string canonical_uri(std::string_view wire_path) {
+  std::string out;
+  append_canonical_uri(out, wire_path);
+  return out;
+}
+
+std::string canonical_query(std::string_view raw_query) {
+  std::string out;
+  append_canonical_query(out, raw_query);
   return out;
 }
 
 SigV4Signature compute_sigv4(const SigV4Request& request, const AwsCredentials& credentials,
                              const SigV4Scope& scope, std::string_view amz_date) {
-  // Header values by lower-cased name, sorted by name and keeping their order within a name
-  // (duplicates join with ',').
-  std::vector<std::pair<std::string, std::string>> canonical;
-  canonical.reserve(request.headers.size());
-  for (const auto& [name, value] : request.headers) {
-    std::string lower = to_lower(name);
-    if (is_unsignable(lower)) continue;
-    canonical.emplace_back(std::move(lower), canonical_header_value(value));
+  // The headers to sign, by lower-cased name; a stable insertion sort (a request has a handful,
+  // and std::stable_sort would allocate) keeps the values of one name in their order.
+  using Header = std::pair<std::string, std::string>;
+  SmallVector<const Header*, 16> headers(request.headers.size());
+  for (const auto& h : request.headers) {
+    if (!is_unsignable(h.first)) headers.push_back(&h);
   }
-  std::stable_sort(canonical.begin(), canonical.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 1; i < headers.size(); ++i) {
+    for (size_t j = i; j > 0 && iless(headers[j]->first, headers[j - 1]->first); --j) {
+      std::swap(headers[j], headers[j - 1]);
+    }
+  }
 
   SigV4Signature sig;
-  std::string headers_block;
-  for (size_t i = 0; i < canonical.size(); ++i) {
-    const auto& [name, value] = canonical[i];
-    if (i > 0 && canonical[i - 1].first == name) {
-      headers_block.pop_back();  // the previous value's newline: this one joins it
-      headers_block.append(",").append(value).append("\n");
-      continue;
+  std::string& cr = sig.canonical_request;
+  size_t size = request.method.size() + request.path.size() * 2 + request.query.size() * 2 + 100;
+  for (const auto* h : headers) size += h->first.size() * 2 + h->second.size() + 2;
+  cr.reserve(size);
+  cr.append(request.method).append("\n");
+  append_canonical_uri(cr, request.path);
+  cr.append("\n");
+  append_canonical_query(cr, request.query);
+  cr.append("\n");
+  for (size_t i = 0; i < headers.size(); ++i) {
+    const auto& [name, value] = *headers[i];
+    if (i > 0 && iequals(headers[i - 1]->first, name)) {
+      cr.back() = ',';  // the previous value's newline: this value joins it
+    } else {
+      append_lower(cr, name);
+      cr.push_back(':');
+      if (!sig.signed_headers.empty()) sig.signed_headers.push_back(';');
+      append_lower(sig.signed_headers, name);
     }
-    headers_block.append(name).append(":").append(value).append("\n");
-    if (!sig.signed_headers.empty()) sig.signed_headers.push_back(';');
-    sig.signed_headers += name;
+    append_header_value(cr, value);
+    cr.push_back('\n');
+  }
+  cr.append("\n").append(sig.signed_headers).append("\n");
+  if (const std::string* content_sha = find_header(request.headers, "x-amz-content-sha256")) {
+    cr.append(*content_sha);
+  } else if (request.body.empty()) {
+    cr.append(kEmptyPayloadHash);
+  } else {
+    hex_encode_to(cr, view(sha256_digest(request.body)));
   }
 
-  const std::string* content_sha = find_header(request.headers, "x-amz-content-sha256");
-  std::string payload_hash = content_sha ? *content_sha : sha256_hex(request.body);
-
-  std::string uri = canonical_uri(request.path);
-  std::string query = canonical_query(request.query);
-  std::string& cr = sig.canonical_request;
-  cr.reserve(request.method.size() + uri.size() + query.size() + headers_block.size() +
-             sig.signed_headers.size() + payload_hash.size() + 5);
-  cr.append(request.method).append("\n").append(uri).append("\n").append(query).append("\n");
-  cr.append(headers_block).append("\n").append(sig.signed_headers).append("\n");
-  cr.append(payload_hash);
-
-  std::string date(amz_date.substr(0, 8));
-  std::string credential_scope;
-  credential_scope.reserve(date.size() + scope.region.size() + scope.service.size() + 15);
-  credential_scope.append(date).append("/").append(scope.region).append("/");
-  credential_scope.append(scope.service).append("/aws4_request");
+  std::string_view date = amz_date.substr(0, 8);
   std::string& sts = sig.string_to_sign;
-  sts.reserve(kAlgorithm.size() + amz_date.size() + credential_scope.size() + 67);
+  sts.reserve(kAlgorithm.size() + amz_date.size() + date.size() + scope.region.size() +
+              scope.service.size() + 90);
   sts.append(kAlgorithm).append("\n").append(amz_date).append("\n");
-  sts.append(credential_scope).append("\n").append(sha256_hex(cr));
+  size_t scope_at = sts.size();
+  sts.append(date).append("/").append(scope.region).append("/");
+  sts.append(scope.service).append("/aws4_request");
+  std::string_view credential_scope(sts.data() + scope_at, sts.size() - scope_at);
+  sts.append("\n");
+  hex_encode_to(sts, view(sha256_digest(cr)));
+  credential_scope = std::string_view(sts.data() + scope_at, credential_scope.size());
 
-  sig.signature = hex_encode(
-      hmac_sha256(signing_key(credentials.secret_access_key, date, scope), sig.string_to_sign));
+  hex_encode_to(sig.signature, view(hmac_sha256_digest(
+                                   signing_key(credentials.secret_access_key, date, scope), sts)));
 
-  sig.authorization = std::string(kAlgorithm) + " Credential=" + credentials.access_key_id + "/" +
-                      credential_scope + ", SignedHeaders=" + sig.signed_headers +
-                      ", Signature=" + sig.signature;
+  std::string& auth = sig.authorization;
+  auth.reserve(kAlgorithm.size() + credentials.access_key_id.size() + credential_scope.size() +
+               sig.signed_headers.size() + sig.signature.size() + 40);
+  auth.append(kAlgorithm).append(" Credential=").append(credentials.access_key_id).append("/");
+  auth.append(credential_scope).append(", SignedHeaders=").append(sig.signed_headers);
+  auth.append(", Signature=").append(sig.signature);
   return sig;
 }
 
@@ -271,6 +431,7 @@ Status sign_request(SigV4Request& request, const AwsCredentials& credentials,
       std::remove_if(request.headers.begin(), request.headers.end(),
                      [](const auto& h) { return iequals(h.first, "authorization"); }),
       request.headers.end());
+  request.headers.reserve(request.headers.size() + 3);  // the date, the token, the signature
   std::string amz_date = format_amz_date(time);
   set_header(request.headers, "X-Amz-Date", amz_date);
   if (!credentials.session_token.empty()) {

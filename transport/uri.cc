@@ -3,11 +3,6 @@
 namespace cairn::transport {
 namespace {
 
-bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '~';
-}
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -18,19 +13,25 @@ int hex_value(char c) {
 }  // namespace
 
 std::string uri_encode(std::string_view in, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(in.size() * 3 / 2);
-  for (unsigned char c : in) {
-    if (is_unreserved(c) || (keep_slash && c == '/')) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
+  uri_encode_to(out, in, keep_slash);
   return out;
+}
+
+void uri_encode_to(std::string& out, std::string_view in, bool keep_slash) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  size_t run = 0;  // start of the characters that pass as they are, appended together
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (is_unreserved(c) || (keep_slash && c == '/')) continue;
+    out.append(in.data() + run, i - run);
+    auto b = static_cast<unsigned char>(c);
+    const char escape[3] = {'%', kHex[b >> 4], kHex[b & 0xf]};
+    out.append(escape, 3);
+    run = i + 1;
+  }
+  out.append(in.data() + run, in.size() - run);
 }
 
 std::string uri_decode(std::string_view in) {

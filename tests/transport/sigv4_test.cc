@@ -162,6 +162,48 @@ TEST(SigV4, CanonicalQuerySortsAndReencodes) {
   EXPECT_EQ(canonical_query(""), "");
 }
 
+TEST(SigV4, WhatIsCanonicalAlreadyAndWhatIsNotComeOutTheSame) {
+  // Already canonical: taken as it is.
+  EXPECT_EQ(canonical_query("lastSyncCount=5&maxResults=1024&syncSessionToken=a%2Fb%3D"),
+            "lastSyncCount=5&maxResults=1024&syncSessionToken=a%2Fb%3D");
+  EXPECT_EQ(canonical_query("a=1&a=2&b="), "a=1&a=2&b=");
+  // Each near miss is taken apart and put back in canonical form.
+  EXPECT_EQ(canonical_query("b=1&a=2"), "a=2&b=1");  // out of order
+  EXPECT_EQ(canonical_query("a=2&a=1"), "a=1&a=2");  // values out of order
+  EXPECT_EQ(canonical_query("a=%2f"), "a=%2F");      // a lower-case escape
+  EXPECT_EQ(canonical_query("a=%41"), "a=A");        // an unreserved byte escaped
+  EXPECT_EQ(canonical_query("a=x+y"), "a=x%2By");    // a reserved byte as it is
+  EXPECT_EQ(canonical_query("a=1&"), "a=1");         // an empty pair
+  EXPECT_EQ(canonical_query("a=1&&b=2"), "a=1&b=2");
+  EXPECT_EQ(canonical_query("a"), "a=");       // no '='
+  EXPECT_EQ(canonical_query("a=%"), "a=%25");  // a cut escape
+  EXPECT_EQ(canonical_query("a=%4"), "a=%254");
+  // Paths: the normal ones are encoded once more as they are; the others normalised first.
+  EXPECT_EQ(canonical_uri("/identitypools/us-east-1%3Aabc/datasets/x/records"),
+            "/identitypools/us-east-1%253Aabc/datasets/x/records");
+  EXPECT_EQ(canonical_uri("/a/b/"), "/a/b/");
+  EXPECT_EQ(canonical_uri("/a//b"), "/a/b");
+  EXPECT_EQ(canonical_uri("//a"), "/a");
+  EXPECT_EQ(canonical_uri("/a/.."), "/");
+  EXPECT_EQ(canonical_uri("/a/./b/"), "/a/b/");
+  EXPECT_EQ(canonical_uri("/a b/~c"), "/a%20b/~c");
+}
+
+TEST(SigV4, TheAmzDateIsFormattedDigitByDigit) {
+  EXPECT_EQ(format_amz_date(std::chrono::system_clock::from_time_t(0)), "19700101T000000Z");
+  EXPECT_EQ(format_amz_date(std::chrono::system_clock::from_time_t(1835481599)),
+            "20280229T235959Z");
+  EXPECT_EQ(format_amz_date(std::chrono::system_clock::from_time_t(-1)), "19691231T235959Z");
+  // Every day of four years, against gmtime_r.
+  for (std::time_t t = 1700000000; t < 1700000000 + 4 * 366 * 86400; t += 86400 + 3607) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char expected[32];
+    std::strftime(expected, sizeof expected, "%Y%m%dT%H%M%SZ", &tm);
+    ASSERT_EQ(format_amz_date(std::chrono::system_clock::from_time_t(t)), expected) << t;
+  }
+}
+
 TEST(HttpDate, ImfFixdateParsesAndEverythingElseIsRefused) {
   EXPECT_EQ(parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT"),
             std::chrono::system_clock::from_time_t(1440938160));
