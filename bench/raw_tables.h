@@ -4,7 +4,11 @@
 
 namespace cairn::bench {
 
+// The device's: the engine's default (SyncManagerOptions::durable_writes false).
 inline constexpr char kRawPragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+// cairn-server's default (--durability full): every commit is on disk before it is acknowledged.
+inline constexpr char kRawServerSynchronous[] = "PRAGMA synchronous=FULL;";
+inline constexpr char kRawDeviceSynchronous[] = "PRAGMA synchronous=NORMAL;";
 
 inline constexpr char kRawDeviceRecords[] =
     "CREATE TABLE records(owner TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL,"

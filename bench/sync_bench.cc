@@ -251,7 +251,8 @@ server::PhaseTotals sum_sync_phases(server::Api& api) {
 
 // What any design that keeps the records in SQLite pays, whatever its protocol and schema: the
 // same rows written with the same pragmas into equivalent tables, statements prepared once, one
-// transaction each. Medians of `reps`, in seconds.
+// transaction each; the server's commits synced to disk, as cairn-server's default durability
+// has them. Medians of `reps`, in seconds.
 struct SqliteFloors {
   double server_insert = 0;  // the server stores a pushed dataset (records + its count index)
   double client_state = 0;   // the device marks every record pushed: new count, clean, in a
@@ -290,7 +291,12 @@ SqliteFloors sqlite_floors(const std::string& dir, int records, size_t value_byt
                      "'owner' AND dataset = ? AND key = ?",
                      -1, &state, nullptr);
   const std::string identity = "us-east-1:0b4a7c6e-1111-2222-3333-444455556666";
+  // Each side's writes with that side's durability: the server's commits are synced, the
+  // device's are not (both defaults).
   auto timed = [&](sqlite3_stmt* stmt, size_t rows, const std::function<void(size_t)>& bind) {
+    bool server_side = stmt == server;
+    sqlite3_exec(db, server_side ? kRawServerSynchronous : kRawDeviceSynchronous, nullptr, nullptr,
+                 nullptr);
     auto started = std::chrono::steady_clock::now();
     sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     for (size_t i = 0; i < rows; ++i) {
