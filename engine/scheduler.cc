@@ -1,11 +1,12 @@
 #include "engine/scheduler.h"
 
+#include <algorithm>
+
 namespace cairn::engine {
 
-Scheduler::Scheduler(int threads, std::shared_ptr<Clock> clock) {
+Scheduler::Scheduler(int threads, std::shared_ptr<Clock> clock)
+    : thread_count_(std::max(1, threads)) {
   state_->clock = clock ? std::move(clock) : Clock::system();
-  if (threads < 1) threads = 1;
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([s = state_] { loop(s); });
 }
 
 Scheduler::~Scheduler() { shutdown(); }
@@ -20,7 +21,22 @@ void Scheduler::post_after(std::chrono::milliseconds delay, std::function<void()
     if (state_->stopping) return;
     state_->queue.push({state_->clock->monotonic_now() + delay, state_->seq++, std::move(task)});
   }
+  start_threads();
   state_->cv.notify_one();
+}
+
+void Scheduler::start_threads() {
+  if (started_.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> t(threads_mu_);
+  if (started_.load(std::memory_order_relaxed)) return;
+  {
+    // shutdown() sets stopping before it takes threads_mu_: either it joins what starts here, or
+    // nothing starts.
+    std::lock_guard<std::mutex> l(state_->mu);
+    if (state_->stopping) return;
+  }
+  for (int i = 0; i < thread_count_; ++i) threads_.emplace_back([s = state_] { loop(s); });
+  started_.store(true, std::memory_order_release);
 }
 
 void Scheduler::shutdown() {

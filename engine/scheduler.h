@@ -1,4 +1,6 @@
-// Scheduler: a fixed pool of engine threads running tasks now or after a delay.
+// Scheduler: a fixed pool of engine threads running tasks now or after a delay. The threads start
+// with the first task: an engine that only reads and writes locally (a command-line put, a game
+// offline) never creates them.
 //
 // Syncs, auto-sync timers and device re-registration all run here, so the engine's concurrency is
 // bounded by the pool size whatever the game does. Delays are measured on the engine's Clock, so a
@@ -9,6 +11,7 @@
 // when the task returns; the queue state it still touches is shared, not owned by this object.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -61,10 +64,13 @@ class Scheduler {
     bool stopping = false;
   };
   static void loop(const std::shared_ptr<State>& state);
+  void start_threads();
 
   std::shared_ptr<State> state_ = std::make_shared<State>();
+  const int thread_count_;
   std::mutex threads_mu_;
   std::vector<std::thread> threads_;
+  std::atomic<bool> started_{false};  // set under threads_mu_
 };
 
 }  // namespace cairn::engine

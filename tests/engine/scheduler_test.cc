@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <vector>
 
@@ -47,6 +48,39 @@ TEST(Scheduler, ADelayedTaskRunsWhenTheClockReachesItsDueTimeAndNotBefore) {
   clock->advance(70ms);
   ASSERT_TRUE(eventually([&] { return s.idle(); }));
   EXPECT_EQ(ran.get(), (std::vector<int>{2, 1}));
+}
+
+// The threads of this process, from the kernel's list of them.
+size_t process_threads() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+TEST(Scheduler, ItsThreadsStartWithTheFirstTaskAndNeverAfterShutdown) {
+  size_t before = process_threads();
+  {
+    engine::Scheduler unused(2, nullptr);
+    EXPECT_EQ(process_threads(), before) << "an engine that never syncs starts no thread";
+  }
+  engine::Scheduler s(3, nullptr);
+  EXPECT_EQ(process_threads(), before);
+  std::atomic<int> ran{0};
+  s.post([&] { ++ran; });
+  ASSERT_TRUE(eventually([&] { return ran.load() == 1; }));
+  EXPECT_EQ(process_threads(), before + 3);
+  s.post([&] { ++ran; });
+  ASSERT_TRUE(eventually([&] { return ran.load() == 2; }));
+  EXPECT_EQ(process_threads(), before + 3) << "the pool is started once";
+  s.shutdown();
+  // Joined; the kernel may list an exiting thread a moment longer.
+  EXPECT_TRUE(eventually([&] { return process_threads() == before; }));
+
+  engine::Scheduler stopped(2, nullptr);
+  stopped.shutdown();
+  stopped.post([&] { ++ran; });
+  EXPECT_EQ(process_threads(), before) << "a task posted after shutdown starts nothing";
+  EXPECT_EQ(ran.load(), 2);
 }
 
 TEST(Scheduler, TasksDueTogetherRunInTheOrderTheyWerePosted) {
