@@ -45,6 +45,11 @@ Result<std::shared_ptr<LocalStore>> LocalStore::open(const Options& options) {
   }
   try {
     impl->writer = impl->connect();
+    if (!impl->memory) {
+      impl->checkpointer = std::make_unique<sqlite::Checkpointer>(
+          impl->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+      impl->checkpointer->watch(*impl->writer);
+    }
     impl->migrate();
     impl->load_owner();
   } catch (const sqlite::Error& e) {

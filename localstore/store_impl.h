@@ -16,6 +16,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "common/checkpointer.h"
 #include "common/sqlite.h"
 
 namespace cairn::localstore {
@@ -36,6 +37,9 @@ struct LocalStore::Impl {
   bool memory = false;
   std::shared_ptr<Clock> clock;
 
+  // The writer's checkpoints, off its commits (common/checkpointer.h); none in memory. Declared
+  // before the connections, so it outlives them.
+  std::unique_ptr<sqlite::Checkpointer> checkpointer;
   std::mutex write_mu;  // guards writer and quota
   std::unique_ptr<sqlite::Connection> writer;
   std::mutex readers_mu;
