@@ -28,12 +28,22 @@ Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& datase
     Millis newest = 0;
     std::string newest_by;
     written.clear();
+    // A dataset this device holds no record of (a first pull, a fresh device) can have no local
+    // change to weigh against: its records go straight in, without a lookup each.
+    bool any_local = false;
+    {
+      auto any = c.prepare("SELECT 1 FROM records WHERE owner = ? AND dataset = ? LIMIT 1");
+      any.bind(owner).bind(dataset);
+      any_local = any.step();
+    }
     for (const auto& r : records) {
-      auto q = c.prepare("SELECT " CAIRN_LOCAL_RECORD_COLUMNS
-                         " FROM records WHERE owner = ? AND dataset = ? AND key = ?");
-      q.bind(owner).bind(dataset).bind(r.key);
       std::optional<Record> local;
-      if (q.step()) local = schema::read_record(q);
+      if (any_local) {
+        auto q = c.prepare("SELECT " CAIRN_LOCAL_RECORD_COLUMNS
+                           " FROM records WHERE owner = ? AND dataset = ? AND key = ?");
+        q.bind(owner).bind(dataset).bind(r.key);
+        if (q.step()) local = schema::read_record(q);
+      }
       if (r.last_modified > newest) {
         newest = r.last_modified;
         newest_by = r.last_modified_by;
