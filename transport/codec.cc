@@ -56,18 +56,10 @@ WireRequest begin_request(const OperationInfo& op, RequestOut& out) {
 
 RequestHeadIn::RequestHeadIn(const ReceivedRequest& in, std::vector<std::string>& problems)
     : in_(in), problems_(problems) {
-  std::string_view raw = in.raw_query;
-  size_t start = 0;
-  while (start < raw.size()) {
-    size_t amp = raw.find('&', start);
-    if (amp == std::string_view::npos) amp = raw.size();
-    std::string_view pair = raw.substr(start, amp - start);
-    size_t eq = pair.find('=');
-    query_.emplace_back(
-        uri_decode(std::string(pair.substr(0, eq))),
-        eq == std::string_view::npos ? "" : uri_decode(std::string(pair.substr(eq + 1))));
-    start = amp + 1;
-  }
+  for_each_query_pair(in.raw_query, [&](std::string_view key, std::string_view value, bool) {
+    query_.emplace_back(uri_decode(key), uri_decode(value));
+    return true;
+  });
 }
 
 const std::string* RequestHeadIn::find_query(const char* name) const {

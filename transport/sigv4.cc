@@ -157,21 +157,17 @@ bool is_canonical_component(std::string_view s) {
 // canonical, and the pairs are in order.
 bool is_canonical_query(std::string_view q) {
   std::string_view prev_key, prev_value;
-  size_t start = 0;
-  while (start < q.size()) {
-    size_t end = q.find('&', start);
-    if (end == std::string_view::npos) end = q.size();
-    std::string_view pair = q.substr(start, end - start);
-    size_t eq = pair.find('=');
-    if (eq == std::string_view::npos) return false;
-    std::string_view key = pair.substr(0, eq), value = pair.substr(eq + 1);
-    if (!is_canonical_component(key) || !is_canonical_component(value)) return false;
-    if (start > 0 && (key < prev_key || (key == prev_key && value < prev_value))) return false;
-    prev_key = key;
-    prev_value = value;
-    start = end + 1;
-  }
-  return q.empty() || q.back() != '&';
+  bool first = true;
+  bool in_order =
+      for_each_query_pair(q, [&](std::string_view key, std::string_view value, bool eq) {
+        if (!eq || !is_canonical_component(key) || !is_canonical_component(value)) return false;
+        if (!first && (key < prev_key || (key == prev_key && value < prev_value))) return false;
+        prev_key = key;
+        prev_value = value;
+        first = false;
+        return true;
+      });
+  return in_order && (q.empty() || q.back() != '&');
 }
 
 }  // namespace
@@ -308,19 +304,12 @@ void append_canonical_query(std::string& out, std::string_view raw_query) {
     return;
   }
   std::vector<std::pair<std::string, std::string>> pairs;
-  size_t start = 0;
-  while (start < raw_query.size()) {
-    size_t end = raw_query.find('&', start);
-    if (end == std::string_view::npos) end = raw_query.size();
-    std::string_view pair = raw_query.substr(start, end - start);
-    if (!pair.empty()) {
-      size_t eq = pair.find('=');
-      std::string_view key = pair.substr(0, eq);
-      std::string_view value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+  for_each_query_pair(raw_query, [&](std::string_view key, std::string_view value, bool eq) {
+    if (!key.empty() || eq) {
       pairs.emplace_back(uri_encode(uri_decode(key)), uri_encode(uri_decode(value)));
     }
-    start = end + 1;
-  }
+    return true;
+  });
   std::sort(pairs.begin(), pairs.end());
   for (size_t i = 0; i < pairs.size(); ++i) {
     if (i) out.push_back('&');
