@@ -11,6 +11,11 @@
 // The thread starts with the first wake-up: a process that writes a record and exits never
 // creates it. The last connection to close checkpoints what is left, as SQLite always does.
 //
+// For bursty writers (a device: a put now and then, a sync's write-back). Under sustained writes
+// a checkpoint beside the commits copies only what the WAL held when it began, so the WAL is
+// seldom reset, and its syncs queue with the commits' (cairn-server keeps SQLite's own,
+// docs/server.md).
+//
 // Thread safety: watch() before the connection is used; everything else from any thread. Destroy
 // the checkpointer after the connections it watches (their hooks point at it).
 #pragma once

@@ -1,7 +1,6 @@
 // The SQLite backend: WAL, a busy timeout, one connection per concurrent transaction (pooled),
 // prepared statements cached per connection, versioned migrations, group commits of writers. The
 // transaction's SQL is in sqlite_txn.cc.
-#include "common/checkpointer.h"
 #include "common/sqlite.h"
 
 #include <condition_variable>
@@ -95,10 +94,8 @@ class Connection : public sqlite::Connection {
 class SqliteStorage final : public Storage {
  public:
   SqliteStorage(std::string path, Durability durability)
-      : path_(std::move(path)),
-        durability_(durability),
-        checkpointer_(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) {
-    auto c = open();
+      : path_(std::move(path)), durability_(durability) {
+    auto c = std::make_unique<Connection>(path_, durability_);
     auto sync = c->prepare("PRAGMA synchronous");  // as SQLite holds it, not as asked
     sync.step();
     synchronous_ = sync.i64(0);
@@ -253,14 +250,7 @@ class SqliteStorage final : public Storage {
         return c;
       }
     }
-    return open();
-  }
-  // Every connection may lead a group commit, so each one's commits leave checkpoints to the
-  // checkpointer's thread (common/checkpointer.h).
-  std::unique_ptr<Connection> open() {
-    auto c = std::make_unique<Connection>(path_, durability_);
-    checkpointer_.watch(*c);
-    return c;
+    return std::make_unique<Connection>(path_, durability_);
   }
   void release(std::unique_ptr<Connection> c) {
     std::lock_guard<std::mutex> l(mu_);
@@ -274,7 +264,6 @@ class SqliteStorage final : public Storage {
   static constexpr size_t kMaxIdleConnections = 128;
   std::string path_;
   Durability durability_;
-  sqlite::Checkpointer checkpointer_;  // before the connections: it outlives them
   int64_t synchronous_ = -1;
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
