@@ -109,7 +109,10 @@ TEST(Connections, TwoThousandListenersHoldNoWorkerWhileOthersSyncAndEachHearsIts
     if (devices[i].websocket) {
       closed += after[i].closed_by_server;
     } else {
-      answered += after[i].answers == before[i].answers + 1;
+      // The first answer after `before` is the waiting poll's. An answer written before the front
+      // saw the stop keeps the connection alive, and the poll the device sends next is answered
+      // too: a second answer, not a missing one.
+      answered += after[i].answers > before[i].answers;
     }
   }
   EXPECT_EQ(answered, kListeners - websockets) << "each waiting poll got its answer at shutdown";
