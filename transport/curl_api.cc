@@ -1,7 +1,5 @@
 #include "transport/curl_api.h"
 
-#include <atomic>
-#include <mutex>
 #include <string>
 
 #if CAIRN_CURL_DLOPEN
@@ -10,8 +8,6 @@
 
 namespace cairn::transport {
 namespace {
-
-std::atomic<bool> g_loaded{false};
 
 struct Loaded {
   CurlApi api{};
@@ -73,15 +69,9 @@ Loaded load() {
 }  // namespace
 
 Result<const CurlApi*> curl_api() {
-  static const Loaded loaded = [] {
-    Loaded l = load();
-    g_loaded.store(l.status.ok());
-    return l;
-  }();
+  static const Loaded loaded = load();
   if (!loaded.status.ok()) return loaded.status;
   return &loaded.api;
 }
-
-bool curl_loaded() { return g_loaded.load(); }
 
 }  // namespace cairn::transport

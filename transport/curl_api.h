@@ -27,7 +27,4 @@ struct CurlApi {
 // kNetwork error names the library and what the loader said, on every call.
 Result<const CurlApi*> curl_api();
 
-// Whether this process has loaded libcurl yet (for tests and diagnostics).
-bool curl_loaded();
-
 }  // namespace cairn::transport
