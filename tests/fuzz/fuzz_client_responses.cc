@@ -12,15 +12,15 @@ namespace {
 
 using Parser = void (*)(std::string_view);
 
-#define CAIRN_SYNC_PARSER(Op)                           \
-  [](std::string_view body) {                           \
-    cairn::wire::Op##Response r;                        \
-    (void)cairn::transport::sync_wire::parse(body, &r); \
+#define CAIRN_SYNC_PARSER(Op)                                        \
+  [](std::string_view body) {                                        \
+    cairn::wire::Op##Response r;                                     \
+    (void)cairn::transport::sync_wire::parse(std::string(body), &r); \
   },
-#define CAIRN_IDENTITY_PARSER(Op)                           \
-  [](std::string_view body) {                               \
-    cairn::identity::Op##Response r;                        \
-    (void)cairn::transport::identity_wire::parse(body, &r); \
+#define CAIRN_IDENTITY_PARSER(Op)                                        \
+  [](std::string_view body) {                                            \
+    cairn::identity::Op##Response r;                                     \
+    (void)cairn::transport::identity_wire::parse(std::string(body), &r); \
   },
 
 const Parser kParsers[] = {CAIRN_SYNC_OPERATIONS(CAIRN_SYNC_PARSER)
