@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   cmake ninja-build g++ pkg-config
+  # lld links the many test binaries in a fraction of GNU ld's time
+  lld
   # core library dependencies
   libsqlite3-dev libcurl4-openssl-dev libssl-dev rapidjson-dev
   # the server's gzip of large responses
