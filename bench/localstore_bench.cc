@@ -3,6 +3,8 @@
 //   put           vs a raw UPSERT, one transaction per write        target >= 0.8x the raw rate
 //   put_all(1000) vs a raw batched transaction of 1000 UPSERTs      target >= 0.8x
 //   put, FULL     vs the same put under NORMAL (a fsync per commit)  reported
+//   mark_pushed   1000 pushed records of 1000 B marked clean, vs a raw UPDATE of their sync
+//                 state in a table without the values                 reported
 //   get           vs a raw primary-key SELECT                       target >= 1.0x
 //                 (served by the read cache; the cache-off path is printed for reference)
 // Run: build-release/bin/localstore_bench [--out FILE]   (prints the figures at the end)
@@ -131,6 +133,87 @@ void BM_RawBatch1000(benchmark::State& state) {
 }
 BENCHMARK(BM_RawBatch1000);
 
+// A sync's write-back: 1000 pushed records of 1000 B marked clean with their new sync counts. The
+// records are written afresh (untimed) before each round, in a dataset of their own, and purged
+// after it.
+void BM_MarkPushed1000(benchmark::State& state) {
+  auto store = open_store("mark-pushed.db");
+  const std::string value(1000, 'v');
+  std::map<std::string, std::optional<std::string>> batch;
+  for (int i = 0; i < 1000; ++i) batch[key_of(i)] = value;
+  int round = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::string dataset = "save-" + std::to_string(round++);
+    (void)store->put_all(dataset, batch);
+    auto pushed = *store->dirty_records(dataset);
+    std::vector<cairn::localstore::RemoteRecord> landed;
+    for (const auto& item : pushed) {
+      cairn::localstore::RemoteRecord r;
+      r.key = item.key;
+      r.value = item.value;
+      r.sync_count = 1;
+      r.last_modified = 1700000000000;
+      r.last_modified_by = "server";
+      landed.push_back(std::move(r));
+    }
+    state.ResumeTiming();
+    cairn::Status marked = store->mark_pushed(dataset, pushed, landed, 1);
+    state.PauseTiming();
+    if (!marked.ok() || pushed.size() != 1000) {
+      state.SkipWithError("the records were not written and marked pushed");
+      break;
+    }
+    (void)store->purge_dataset(dataset);  // an identity holds at most 20 datasets
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_MarkPushed1000);
+
+// Its floor: the new sync count and clean flag of 1000 rows, in a table without the values.
+void BM_RawStateUpdate1000(benchmark::State& state) {
+  sqlite3* db = nullptr;
+  sqlite3_open(temp_file("raw-state.db").c_str(), &db);
+  sqlite3_exec(db, cairn::bench::kRawPragmas, nullptr, nullptr, nullptr);
+  sqlite3_exec(db, cairn::bench::kRawDeviceState, nullptr, nullptr, nullptr);
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_stmt* update = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO record_state VALUES('owner', ?, ?, 0, 1)", -1, &insert,
+                     nullptr);
+  sqlite3_prepare_v2(db,
+                     "UPDATE record_state SET sync_count = ?, dirty = 0 WHERE owner = 'owner' AND "
+                     "dataset = ? AND key = ?",
+                     -1, &update, nullptr);
+  auto each = [&](sqlite3_stmt* stmt, const std::string& dataset, int i) {
+    std::string key = key_of(i);
+    int first = 1;
+    if (stmt == update) sqlite3_bind_int64(stmt, first++, 1);
+    sqlite3_bind_text(stmt, first, dataset.data(), static_cast<int>(dataset.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, first + 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+    sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+  };
+  int round = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::string dataset = "save-" + std::to_string(round++);
+    sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    for (int i = 0; i < 1000; ++i) each(insert, dataset, i);
+    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    state.ResumeTiming();
+    sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    for (int i = 0; i < 1000; ++i) each(update, dataset, i);
+    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  }
+  sqlite3_finalize(insert);
+  sqlite3_finalize(update);
+  sqlite3_close(db);
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_RawStateUpdate1000);
+
 void BM_Get(benchmark::State& state) {
   auto store = open_store("get.db", state.range(0) ? 8 << 20 : 0);
   std::map<std::string, std::optional<std::string>> batch;
@@ -183,6 +266,8 @@ int main(int argc, char** argv) {
              "the same put with synchronous=NORMAL", std::nullopt);
         rate("localstore.put_all(1000)", "BM_PutAll1000", "BM_RawBatch1000",
              "raw batched SQLite transaction", 0.8);
+        rate("localstore.mark_pushed(1000 x 1000 B)", "BM_MarkPushed1000", "BM_RawStateUpdate1000",
+             "raw UPDATE of a sync-state table without the values", std::nullopt);
         rate("localstore.get", "BM_Get/1", "BM_RawSelect", "raw primary-key SELECT", 1.0);
         rate("localstore.get, read cache off", "BM_Get/0", "BM_RawSelect", "raw primary-key SELECT",
              std::nullopt);

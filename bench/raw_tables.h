@@ -1,5 +1,6 @@
-// The tables the raw SQLite floors write: the same columns as the device's records table
-// (localstore) and the server's (server/sqlite_storage.cc), with the same pragmas.
+// The tables the raw SQLite floors write: the device's record columns (localstore keeps them in
+// two tables, the sync state and the values; the floor stores them in one, the least a design can
+// write) and the server's (server/sqlite_storage.cc), with the same pragmas.
 #pragma once
 
 namespace cairn::bench {

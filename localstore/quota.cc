@@ -25,8 +25,9 @@ Quota::Totals& Quota::totals(sqlite::Connection& writer, const std::string& owne
   d.bind(owner).bind(dataset);
   t.exists = d.step();
   auto sizes = writer.prepare(
-      "SELECT key, length(CAST(key AS BLOB)) + length(CAST(value AS BLOB)) FROM records "
-      "WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
+      "SELECT r.key, length(CAST(r.key AS BLOB)) + length(CAST(v.value AS BLOB)) "
+      "FROM records r JOIN record_values v ON v.id = r.id "
+      "WHERE r.owner = ? AND r.dataset = ? AND v.value IS NOT NULL");
   sizes.bind(owner).bind(dataset);
   while (sizes.step()) {
     t.live_bytes.emplace(sizes.text(0), sizes.i64(1));

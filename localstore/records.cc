@@ -66,7 +66,9 @@ Result<std::optional<std::string>> LocalStore::get(const std::string& dataset,
     if (impl_->cache.find(ck, &cached, &generation)) return cached;
   }
   auto r = read_translated<std::optional<std::string>>(*impl_, [&](sqlite::Connection& c) {
-    auto s = c.prepare("SELECT value FROM records WHERE owner = ? AND dataset = ? AND key = ?");
+    auto s = c.prepare(
+        "SELECT v.value FROM records r JOIN record_values v ON v.id = r.id "
+        "WHERE r.owner = ? AND r.dataset = ? AND r.key = ?");
     s.bind(owner).bind(dataset).bind(key);
     std::optional<std::string> v;
     if (s.step()) v = s.opt_text(0);
@@ -80,8 +82,8 @@ Result<std::optional<Record>> LocalStore::record(const std::string& dataset,
                                                  const std::string& key) {
   std::string owner = impl_->current_owner();
   return read_translated<std::optional<Record>>(*impl_, [&](sqlite::Connection& c) {
-    auto s = c.prepare("SELECT " CAIRN_LOCAL_RECORD_COLUMNS
-                       " FROM records WHERE owner = ? AND dataset = ? AND key = ?");
+    auto s =
+        c.prepare(CAIRN_LOCAL_RECORD_SELECT "WHERE r.owner = ? AND r.dataset = ? AND r.key = ?");
     s.bind(owner).bind(dataset).bind(key);
     std::optional<Record> r;
     if (s.step()) r = schema::read_record(s);
@@ -93,7 +95,8 @@ Result<std::map<std::string, std::string>> LocalStore::get_all(const std::string
   std::string owner = impl_->current_owner();
   return read_translated<std::map<std::string, std::string>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare(
-        "SELECT key, value FROM records WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
+        "SELECT r.key, v.value FROM records r JOIN record_values v ON v.id = r.id "
+        "WHERE r.owner = ? AND r.dataset = ? AND v.value IS NOT NULL");
     s.bind(owner).bind(dataset);
     std::map<std::string, std::string> out;
     while (s.step()) out.emplace(s.text(0), s.text(1));
@@ -104,8 +107,8 @@ Result<std::map<std::string, std::string>> LocalStore::get_all(const std::string
 Result<std::vector<Record>> LocalStore::get_all_records(const std::string& dataset) {
   std::string owner = impl_->current_owner();
   return read_translated<std::vector<Record>>(*impl_, [&](sqlite::Connection& c) {
-    auto s = c.prepare("SELECT " CAIRN_LOCAL_RECORD_COLUMNS
-                       " FROM records WHERE owner = ? AND dataset = ? ORDER BY key");
+    auto s =
+        c.prepare(CAIRN_LOCAL_RECORD_SELECT "WHERE r.owner = ? AND r.dataset = ? ORDER BY r.key");
     s.bind(owner).bind(dataset);
     std::vector<Record> out;
     while (s.step()) out.push_back(schema::read_record(s));
@@ -123,9 +126,9 @@ Result<int64_t> LocalStore::total_size_in_bytes(const std::string& dataset) {
   std::string owner = impl_->current_owner();
   return read_translated<int64_t>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare(
-        "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0) FROM "
-        "records "
-        "WHERE owner = ? AND dataset = ? AND value IS NOT NULL");
+        "SELECT COALESCE(SUM(length(CAST(r.key AS BLOB)) + length(CAST(v.value AS BLOB))), 0) "
+        "FROM records r JOIN record_values v ON v.id = r.id "
+        "WHERE r.owner = ? AND r.dataset = ? AND v.value IS NOT NULL");
     s.bind(owner).bind(dataset);
     s.step();
     return s.i64(0);
@@ -143,13 +146,13 @@ Result<bool> LocalStore::is_changed(const std::string& dataset, const std::strin
 namespace {
 
 constexpr const char* kDatasetQuery =
-    "SELECT d.name, d.created, MAX(d.last_modified, COALESCE(MAX(r.device_last_modified), 0)), "
+    "SELECT d.name, d.created, MAX(d.last_modified, COALESCE(MAX(v.device_last_modified), 0)), "
     "d.last_modified_by, "
-    "COALESCE(SUM(CASE WHEN r.value IS NOT NULL THEN length(CAST(r.key AS BLOB)) + "
-    "length(CAST(r.value AS BLOB)) END), 0), "
-    "COUNT(r.value), COALESCE(SUM(r.dirty), 0), d.last_sync_count, d.last_sync_time, "
+    "COALESCE(SUM(CASE WHEN v.value IS NOT NULL THEN length(CAST(r.key AS BLOB)) + "
+    "length(CAST(v.value AS BLOB)) END), 0), "
+    "COUNT(v.value), COALESCE(SUM(r.dirty), 0), d.last_sync_count, d.last_sync_time, "
     "d.last_sync_result FROM datasets d LEFT JOIN records r ON r.owner = d.owner AND r.dataset = "
-    "d.name "
+    "d.name LEFT JOIN record_values v ON v.id = r.id "
     "WHERE d.owner = ? AND (? = '' OR d.name = ?) GROUP BY d.name ORDER BY d.name";
 
 DatasetInfo read_info(const Stmt& s) {
@@ -260,7 +263,8 @@ Status LocalStore::wipe() {
   std::lock_guard<std::mutex> w(impl_->write_mu);
   Status s = impl_->translated([&] {
     sqlite::Transaction t(*impl_->writer, "BEGIN IMMEDIATE");
-    impl_->writer->exec("DELETE FROM records; DELETE FROM datasets; DELETE FROM meta;");
+    impl_->writer->exec(
+        "DELETE FROM record_values; DELETE FROM records; DELETE FROM datasets; DELETE FROM meta;");
     t.commit();
     impl_->quota.clear();
     impl_->cache.clear();

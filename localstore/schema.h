@@ -10,10 +10,12 @@ namespace cairn::localstore::schema {
 // database newer than this build is an error.
 void migrate(sqlite::Connection& writer);
 
-// The records table's columns as read_record() reads them.
-#define CAIRN_LOCAL_RECORD_COLUMNS                                                         \
-  "key, value, sync_count, last_modified, last_modified_by, device_last_modified, dirty, " \
-  "local_version, base_value, has_base"
+// A record as read_record() reads it: its sync state (records r) and what local writes change
+// (record_values v). The statement goes on with WHERE on r's columns; column 10 is the row's id.
+#define CAIRN_LOCAL_RECORD_SELECT                                                                  \
+  "SELECT r.key, v.value, r.sync_count, r.last_modified, r.last_modified_by, "                     \
+  "v.device_last_modified, r.dirty, v.local_version, v.base_value, r.has_base, r.id FROM records " \
+  "r JOIN record_values v ON v.id = r.id "
 
 Record read_record(const sqlite::Stmt& s);
 

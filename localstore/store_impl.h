@@ -167,13 +167,14 @@ struct LocalStore::Impl {
   void write_local(const std::string& owner_id, const std::string& dataset, const std::string& key,
                    const std::optional<std::string>& value, Millis t) {
     // A local write: new value, dirty, one more local version; the server count and base stay.
-    // A record that is dirty already only takes the new value: leaving `dirty` out of the SET
-    // keeps the records_dirty index untouched, so rewriting a key between syncs costs no more
-    // than it would without the index.
+    // A record that is dirty already only takes the new value, in one statement that leaves the
+    // sync state and the records_dirty index untouched: rewriting a key between syncs costs no
+    // more than it would without them.
     writer
         ->prepare(
-            "UPDATE records SET value = ?, local_version = local_version + 1, "
-            "device_last_modified = ? WHERE owner = ? AND dataset = ? AND key = ? AND dirty = 1")
+            "UPDATE record_values SET value = ?, local_version = local_version + 1, "
+            "device_last_modified = ? WHERE id = (SELECT id FROM records WHERE owner = ? AND "
+            "dataset = ? AND key = ? AND dirty = 1)")
         .bind(value)
         .bind(t)
         .bind(owner_id)
@@ -181,21 +182,52 @@ struct LocalStore::Impl {
         .bind(key)
         .run();
     if (sqlite3_changes(writer->handle()) > 0) return;
+    int64_t id = 0;
+    bool base_is_value = false;  // has_base 2: a clean record's base is its value
+    {
+      auto found = writer->prepare(
+          "SELECT id, has_base FROM records WHERE owner = ? AND dataset = ? AND key = ?");
+      found.bind(owner_id).bind(dataset).bind(key);
+      if (found.step()) {
+        id = found.i64(0);
+        base_is_value = found.i64(1) == 2;
+      }
+    }
+    if (id == 0) {
+      writer
+          ->prepare(
+              "INSERT INTO records(owner, dataset, key, sync_count, last_modified, "
+              "last_modified_by, dirty, has_base) VALUES(?, ?, ?, 0, 0, '', 1, 0)")
+          .bind(owner_id)
+          .bind(dataset)
+          .bind(key)
+          .run();
+      writer
+          ->prepare(
+              "INSERT INTO record_values(id, value, base_value, local_version, "
+              "device_last_modified) VALUES(?, ?, NULL, 1, ?)")
+          .bind(static_cast<int64_t>(sqlite3_last_insert_rowid(writer->handle())))
+          .bind(value)
+          .bind(t)
+          .run();
+      return;
+    }
+    // A clean record: the value it had becomes the stored base when the base was the value.
     writer
         ->prepare(
-            "INSERT INTO records(owner, dataset, key, value, sync_count, last_modified, "
-            "last_modified_by, device_last_modified, dirty, local_version, base_value, has_base) "
-            "VALUES(?, ?, ?, ?, 0, 0, '', ?, 1, 1, NULL, 0) "
-            "ON CONFLICT(owner, dataset, key) DO UPDATE SET value = excluded.value, dirty = 1, "
-            "local_version = local_version + 1, device_last_modified = "
-            "excluded.device_last_modified, "
-            "base_value = CASE WHEN has_base = 2 THEN value ELSE base_value END, "
-            "has_base = CASE WHEN has_base = 2 THEN 1 ELSE has_base END")
-        .bind(owner_id)
-        .bind(dataset)
-        .bind(key)
+            "UPDATE records SET dirty = 1, has_base = CASE WHEN has_base = 2 THEN 1 ELSE "
+            "has_base END WHERE id = ?")
+        .bind(id)
+        .run();
+    writer
+        ->prepare(base_is_value ? "UPDATE record_values SET base_value = value, value = ?, "
+                                  "local_version = local_version + 1, device_last_modified = ? "
+                                  "WHERE id = ?"
+                                : "UPDATE record_values SET value = ?, local_version = "
+                                  "local_version + 1, device_last_modified = ? WHERE id = ?")
         .bind(value)
         .bind(t)
+        .bind(id)
         .run();
   }
 
@@ -261,8 +293,7 @@ struct LocalStore::Impl {
           .run();
     } else {
       std::vector<Record> rows;
-      auto s = writer->prepare("SELECT " CAIRN_LOCAL_RECORD_COLUMNS
-                               " FROM records WHERE owner = ? AND dataset = ?");
+      auto s = writer->prepare(CAIRN_LOCAL_RECORD_SELECT "WHERE r.owner = ? AND r.dataset = ?");
       s.bind(from_owner).bind(from_name);
       while (s.step()) rows.push_back(schema::read_record(s));
       for (const auto& r : rows) {

@@ -7,6 +7,76 @@ namespace cairn::localstore {
 
 // --- sync ----------------------------------------------------------------------------------------
 
+namespace {
+
+// Stores a remote record as the local one, clean: its value is also its base (has_base 2). id is
+// the local row's, or 0 when the caller knows of none.
+void apply_clean_record(sqlite::Connection& c, const std::string& owner, const std::string& dataset,
+                        const RemoteRecord& r, int64_t id) {
+  int64_t device_last_modified = r.device_last_modified.value_or(r.last_modified);
+  if (id == 0) {
+    c.prepare(
+         "INSERT OR IGNORE INTO records(owner, dataset, key, sync_count, last_modified, "
+         "last_modified_by, dirty, has_base) VALUES(?, ?, ?, ?, ?, ?, 0, 2)")
+        .bind(owner)
+        .bind(dataset)
+        .bind(r.key)
+        .bind(r.sync_count)
+        .bind(r.last_modified)
+        .bind(r.last_modified_by)
+        .run();
+    if (sqlite3_changes(c.handle()) > 0) {
+      c.prepare(
+           "INSERT INTO record_values(id, value, base_value, local_version, "
+           "device_last_modified) VALUES(?, ?, NULL, 0, ?)")
+          .bind(static_cast<int64_t>(sqlite3_last_insert_rowid(c.handle())))
+          .bind(r.value)
+          .bind(device_last_modified)
+          .run();
+      return;
+    }
+    // The key is there already: a page that names a key twice.
+    auto q = c.prepare("SELECT id FROM records WHERE owner = ? AND dataset = ? AND key = ?");
+    q.bind(owner).bind(dataset).bind(r.key);
+    q.step();
+    id = q.i64(0);
+  }
+  c.prepare(
+       "UPDATE records SET sync_count = ?, last_modified = ?, last_modified_by = ?, dirty = 0, "
+       "has_base = 2 WHERE id = ?")
+      .bind(r.sync_count)
+      .bind(r.last_modified)
+      .bind(r.last_modified_by)
+      .bind(id)
+      .run();
+  c.prepare(
+       "UPDATE record_values SET value = ?, base_value = NULL, device_last_modified = ? "
+       "WHERE id = ?")
+      .bind(r.value)
+      .bind(device_last_modified)
+      .bind(id)
+      .run();
+}
+
+// The local row of a key, as a sync's write-back needs it; id 0 when there is none.
+struct Found {
+  int64_t id = 0;
+  int64_t local_version = 0;
+  bool base_stored = false;  // base_value holds a value of its own
+};
+Found find_record(sqlite::Connection& c, const std::string& owner, const std::string& dataset,
+                  const std::string& key) {
+  auto q = c.prepare(
+      "SELECT r.id, v.local_version, v.base_value IS NOT NULL FROM records r JOIN record_values v "
+      "ON v.id = r.id WHERE r.owner = ? AND r.dataset = ? AND r.key = ?");
+  q.bind(owner).bind(dataset).bind(key);
+  Found f;
+  if (q.step()) f = {q.i64(0), q.i64(1), q.i64(2) != 0};
+  return f;
+}
+
+}  // namespace
+
 Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& dataset,
                                                        const std::vector<RemoteRecord>& records,
                                                        int64_t dataset_sync_count) {
@@ -38,11 +108,15 @@ Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& datase
     }
     for (const auto& r : records) {
       std::optional<Record> local;
+      int64_t id = 0;
       if (any_local) {
-        auto q = c.prepare("SELECT " CAIRN_LOCAL_RECORD_COLUMNS
-                           " FROM records WHERE owner = ? AND dataset = ? AND key = ?");
+        auto q = c.prepare(CAIRN_LOCAL_RECORD_SELECT
+                           "WHERE r.owner = ? AND r.dataset = ? AND r.key = ?");
         q.bind(owner).bind(dataset).bind(r.key);
-        if (q.step()) local = schema::read_record(q);
+        if (q.step()) {
+          local = schema::read_record(q);
+          id = q.i64(10);
+        }
       }
       if (r.last_modified > newest) {
         newest = r.last_modified;
@@ -57,24 +131,7 @@ Result<std::vector<Conflict>> LocalStore::apply_remote(const std::string& datase
         }
         // Both sides wrote the same value: nothing to push any more.
       }
-      c.prepare(
-           "INSERT INTO records(owner, dataset, key, value, sync_count, last_modified, "
-           "last_modified_by, device_last_modified, dirty, local_version, base_value, has_base) "
-           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, 0, NULL, 2) "
-           "ON CONFLICT(owner, dataset, key) DO UPDATE SET value = excluded.value, "
-           "sync_count = excluded.sync_count, last_modified = excluded.last_modified, "
-           "last_modified_by = excluded.last_modified_by, "
-           "device_last_modified = excluded.device_last_modified, dirty = 0, "
-           "base_value = NULL, has_base = 2")
-          .bind(owner)
-          .bind(dataset)
-          .bind(r.key)
-          .bind(r.value)
-          .bind(r.sync_count)
-          .bind(r.last_modified)
-          .bind(r.last_modified_by)
-          .bind(r.device_last_modified.value_or(r.last_modified))
-          .run();
+      apply_clean_record(c, owner, dataset, r, id);
       written.emplace_back(&r.key, &r.value);
     }
     // Stop short of the first conflict, so an interrupted resolution sees it again.
@@ -104,8 +161,9 @@ Result<std::vector<PushItem>> LocalStore::dirty_records(const std::string& datas
   std::string owner = impl_->current_owner();
   return read_translated<std::vector<PushItem>>(*impl_, [&](sqlite::Connection& c) {
     auto s = c.prepare(
-        "SELECT key, value, sync_count, device_last_modified, local_version FROM records "
-        "WHERE owner = ? AND dataset = ? AND dirty = 1 ORDER BY key");
+        "SELECT r.key, v.value, r.sync_count, v.device_last_modified, v.local_version "
+        "FROM records r JOIN record_values v ON v.id = r.id "
+        "WHERE r.owner = ? AND r.dataset = ? AND r.dirty = 1 ORDER BY r.key");
     s.bind(owner).bind(dataset);
     std::vector<PushItem> out;
     while (s.step()) out.push_back({s.text(0), s.opt_text(1), s.i64(2), s.i64(3), s.i64(4)});
@@ -130,23 +188,27 @@ Status LocalStore::mark_pushed(const std::string& dataset, const std::vector<Pus
       const RemoteRecord& r = *it->second;
       // Clean only if nothing was written since the snapshot; the new count applies either way,
       // so the next push of a newer local write carries the right SyncCount. A clean record's
-      // base is its value; a record written meanwhile keeps the pushed value as its base.
+      // base is its value; a record written meanwhile keeps the pushed value as its base. The
+      // value's row is rewritten only when its base changes.
+      Found local = find_record(c, owner, dataset, item.key);
+      if (local.id == 0) continue;
+      bool clean = local.local_version == item.local_version;
       c.prepare(
            "UPDATE records SET sync_count = ?, last_modified = ?, last_modified_by = ?, "
-           "base_value = CASE WHEN local_version = ? THEN NULL ELSE ? END, "
-           "has_base = CASE WHEN local_version = ? THEN 2 ELSE 1 END, "
-           "dirty = CASE WHEN local_version = ? THEN 0 ELSE 1 END "
-           "WHERE owner = ? AND dataset = ? AND key = ?")
+           "has_base = ?, dirty = ? WHERE id = ?")
           .bind(r.sync_count)
           .bind(r.last_modified)
           .bind(r.last_modified_by)
-          .bind(item.local_version)
-          .bind(item.value)
-          .bind(item.local_version)
-          .bind(item.local_version)
-          .bind(owner)
-          .bind(dataset)
-          .bind(item.key)
+          .bind(int64_t{clean ? 2 : 1})
+          .bind(!clean)
+          .bind(local.id)
+          .run();
+      if (clean && !local.base_stored) continue;  // no base to drop: the value's row stays
+      std::optional<std::string> base = clean ? std::nullopt : item.value;
+      c.prepare("UPDATE record_values SET base_value = ? WHERE id = ? AND base_value IS NOT ?")
+          .bind(base)
+          .bind(local.id)
+          .bind(base)
           .run();
     }
     if (new_last_sync_count) impl_->set_last_sync_count(owner, dataset, *new_last_sync_count);
@@ -165,25 +227,26 @@ Status LocalStore::resolve(const std::string& dataset, const Conflict& conflict,
     sqlite::Transaction t(c, "BEGIN IMMEDIATE");
     // A local write made after the conflict was reported wins over the resolution; it only takes
     // the remote count so its push can land.
-    c.prepare(
-         "UPDATE records SET "
-         "value = CASE WHEN local_version = ? THEN ? ELSE value END, "
-         "dirty = CASE WHEN local_version = ? THEN ? ELSE 1 END, "
-         "local_version = local_version + 1, sync_count = ?, last_modified = ?, "
-         "last_modified_by = ?, base_value = ?, has_base = 1 "
-         "WHERE owner = ? AND dataset = ? AND key = ?")
-        .bind(conflict.local.local_version)
-        .bind(value)
-        .bind(conflict.local.local_version)
-        .bind(dirty)
-        .bind(conflict.remote.sync_count)
-        .bind(conflict.remote.last_modified)
-        .bind(conflict.remote.last_modified_by)
-        .bind(conflict.remote.value)
-        .bind(owner)
-        .bind(dataset)
-        .bind(conflict.local.key)
-        .run();
+    Found local = find_record(c, owner, dataset, conflict.local.key);
+    if (local.id != 0) {
+      bool unchanged = local.local_version == conflict.local.local_version;
+      c.prepare(
+           "UPDATE records SET dirty = ?, sync_count = ?, last_modified = ?, "
+           "last_modified_by = ?, has_base = 1 WHERE id = ?")
+          .bind(unchanged ? dirty : true)
+          .bind(conflict.remote.sync_count)
+          .bind(conflict.remote.last_modified)
+          .bind(conflict.remote.last_modified_by)
+          .bind(local.id)
+          .run();
+      auto values = c.prepare(unchanged ? "UPDATE record_values SET base_value = ?, value = ?, "
+                                          "local_version = local_version + 1 WHERE id = ?"
+                                        : "UPDATE record_values SET base_value = ?, "
+                                          "local_version = local_version + 1 WHERE id = ?");
+      values.bind(conflict.remote.value);
+      if (unchanged) values.bind(value);
+      values.bind(local.id).run();
+    }
     t.commit();
     impl_->forget_totals(owner, dataset);
     return Status::OK();
@@ -205,13 +268,21 @@ Status LocalStore::reset_for_recreate(const std::string& dataset) {
   return impl_->translated([&] {
     auto& c = *impl_->writer;
     sqlite::Transaction t(c, "BEGIN IMMEDIATE");
-    c.prepare("DELETE FROM records WHERE owner = ? AND dataset = ? AND value IS NULL")
+    c.prepare(
+         "DELETE FROM records WHERE id IN (SELECT r.id FROM records r JOIN record_values v ON "
+         "v.id = r.id WHERE r.owner = ? AND r.dataset = ? AND v.value IS NULL)")
         .bind(owner)
         .bind(dataset)
         .run();
     c.prepare(
-         "UPDATE records SET dirty = 1, sync_count = 0, local_version = local_version + 1, "
-         "base_value = NULL, has_base = 0 WHERE owner = ? AND dataset = ?")
+         "UPDATE records SET dirty = 1, sync_count = 0, has_base = 0 WHERE owner = ? AND "
+         "dataset = ?")
+        .bind(owner)
+        .bind(dataset)
+        .run();
+    c.prepare(
+         "UPDATE record_values SET base_value = NULL, local_version = local_version + 1 WHERE "
+         "id IN (SELECT id FROM records WHERE owner = ? AND dataset = ?)")
         .bind(owner)
         .bind(dataset)
         .run();
@@ -231,8 +302,9 @@ Status LocalStore::reoffer_after_server_rollback(const std::string& dataset,
     sqlite::Transaction t(c, "BEGIN IMMEDIATE");
     std::vector<std::string> gone;  // removed here, and not on the server either
     {
-      auto q =
-          c.prepare("SELECT key FROM records WHERE owner = ? AND dataset = ? AND value IS NULL");
+      auto q = c.prepare(
+          "SELECT r.key FROM records r JOIN record_values v ON v.id = r.id "
+          "WHERE r.owner = ? AND r.dataset = ? AND v.value IS NULL");
       q.bind(owner).bind(dataset);
       while (q.step()) {
         std::string key = q.text(0);
@@ -246,9 +318,13 @@ Status LocalStore::reoffer_after_server_rollback(const std::string& dataset,
           .bind(key)
           .run();
     }
+    c.prepare("UPDATE records SET dirty = 1, sync_count = 0 WHERE owner = ? AND dataset = ?")
+        .bind(owner)
+        .bind(dataset)
+        .run();
     c.prepare(
-         "UPDATE records SET dirty = 1, sync_count = 0, local_version = local_version + 1 "
-         "WHERE owner = ? AND dataset = ?")
+         "UPDATE record_values SET local_version = local_version + 1 WHERE id IN (SELECT id FROM "
+         "records WHERE owner = ? AND dataset = ?)")
         .bind(owner)
         .bind(dataset)
         .run();

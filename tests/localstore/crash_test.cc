@@ -1,7 +1,9 @@
 // Crash safety: a child writes and acknowledges records and is SIGKILLed at random points, many
 // times. After each kill the store reopens and every acknowledged write is there, dirty.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,6 +130,119 @@ TEST(CrashSafety, EveryAcknowledgedWriteSurvivesSigkillAtRandomPoints) {
   EXPECT_GE(total_acks, static_cast<size_t>(kTrials / 2)) << "the trials did real work";
   std::cout << "crash test: " << kTrials << " SIGKILLs, " << total_acks
             << " acknowledged writes, 0 lost\n";
+  std::filesystem::remove_all(dir);
+}
+
+// A store as schema version 3 left it: `rows` records, the even ones clean (their base is their
+// value), the odd ones written since their last sync (dirty, with a stored base).
+void write_version3_store(const std::string& file, int rows) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  const char* schema = R"sql(
+    PRAGMA journal_mode=WAL;
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE datasets(owner TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL,
+      last_modified INTEGER NOT NULL, last_modified_by TEXT NOT NULL,
+      last_sync_count INTEGER NOT NULL, last_sync_time INTEGER NOT NULL,
+      last_sync_result TEXT NOT NULL DEFAULT '', PRIMARY KEY(owner, name));
+    CREATE TABLE records(owner TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
+      sync_count INTEGER NOT NULL, last_modified INTEGER NOT NULL, last_modified_by TEXT NOT NULL,
+      device_last_modified INTEGER NOT NULL, dirty INTEGER NOT NULL, local_version INTEGER NOT NULL,
+      base_value TEXT, has_base INTEGER NOT NULL, PRIMARY KEY(owner, dataset, key),
+      FOREIGN KEY(owner, dataset) REFERENCES datasets(owner, name));
+    CREATE INDEX records_dirty ON records(owner, dataset, key) WHERE dirty = 1;
+    INSERT INTO meta VALUES('cairn.identity_id', 'us-east-1:legacy');
+    INSERT INTO datasets VALUES('us-east-1:legacy', 'old', 1, 1, '', 7, 0, '');
+    BEGIN;
+  )sql";
+  ASSERT_EQ(sqlite3_exec(db, schema, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_stmt* insert = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "INSERT INTO records VALUES('us-east-1:legacy', 'old', ?1, ?2, 7, "
+                               "1, 'server', 1, ?3, ?3, CASE WHEN ?3 THEN ?4 END, "
+                               "CASE WHEN ?3 THEN 1 ELSE 2 END)",
+                               -1, &insert, nullptr),
+            SQLITE_OK);
+  for (int i = 0; i < rows; ++i) {
+    std::string key = "k" + std::to_string(i), value = std::string(200, 'v') + key;
+    std::string base = "base-" + key;
+    sqlite3_bind_text(insert, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(insert, 2, value.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(insert, 3, i % 2);
+    sqlite3_bind_text(insert, 4, base.c_str(), -1, SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE);
+    sqlite3_reset(insert);
+  }
+  sqlite3_finalize(insert);
+  ASSERT_EQ(sqlite3_exec(db, "COMMIT; PRAGMA user_version = 3;", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+}
+
+// Opening a store from before the values moved to a table of their own migrates it in one
+// transaction. A process killed anywhere in that (or in the writes after it) leaves a store
+// that opens with every row, value, base and flag as it was.
+TEST(CrashSafety, AMigrationKilledAnywhereLeavesEveryRowAsItWas) {
+  char tmpl[] = "/tmp/cairn-migrate-crash-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string original = dir + "/v3.db", file = dir + "/cairn.db";
+  constexpr int kRows = 20000;
+  write_version3_store(original, kRows);
+  ASSERT_FALSE(HasFatalFailure());
+  auto fresh_copy = [&] {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file + suffix);
+    std::filesystem::copy_file(original, file);
+  };
+  // How long this machine takes to open and migrate it: the kills are spread over twice that,
+  // plus the start of a process, so that some land inside the migration on a machine of any
+  // speed. Where each one lands does not change what must hold after it.
+  fresh_copy();
+  auto started = std::chrono::steady_clock::now();
+  {
+    Options o;
+    o.path = file;
+    ASSERT_TRUE(LocalStore::open(o).ok());
+  }
+  auto migrate_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+  std::mt19937 rng(20261206);
+  constexpr int kMigrationTrials = 12;
+  for (int trial = 0; trial < kMigrationTrials; ++trial) {
+    fresh_copy();
+    pid_t pid = fork();
+    if (pid == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      execl(CAIRN_CRASH_WRITER, CAIRN_CRASH_WRITER, file.c_str(), "m", nullptr);
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (2 * migrate_ms + 20)));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status))
+        << "the writer stopped by itself: exit " << WEXITSTATUS(status);
+    Options o;
+    o.path = file;
+    auto store = LocalStore::open(o);
+    ASSERT_TRUE(store.ok()) << "trial " << trial << ": " << store.status().ToString();
+    auto all = (*store)->get_all_records("old");
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    ASSERT_EQ(all->size(), static_cast<size_t>(kRows)) << "trial " << trial;
+    for (const auto& r : *all) {
+      int i = std::stoi(r.key.substr(1));
+      ASSERT_EQ(r.value, std::string(200, 'v') + r.key) << "trial " << trial;
+      ASSERT_EQ(r.dirty, i % 2 == 1) << "trial " << trial << ", " << r.key;
+      ASSERT_EQ(r.base_value, i % 2 ? "base-" + r.key : *r.value) << "trial " << trial;
+      ASSERT_EQ(r.sync_count, 7);
+    }
+    EXPECT_EQ((*(*store)->sync_state("old"))->dirty_count, kRows / 2);
+    EXPECT_EQ((*(*store)->dataset("old"))->last_sync_count, 7);
+  }
+  std::cout << "migration crash test: " << kMigrationTrials << " SIGKILLs within "
+            << 2 * migrate_ms + 20 << " ms of the start (a migration takes " << migrate_ms
+            << " ms here), " << kRows << " rows kept each time\n";
   std::filesystem::remove_all(dir);
 }
 

@@ -383,6 +383,80 @@ TEST(Bug11, SchemaMigrationsKeepEveryRowOfAnEarlierVersion) {
   EXPECT_EQ((*s->sync_state("save"))->dirty_count, 1);
   ASSERT_TRUE(s->put("save", "gold", "100").ok());
   EXPECT_EQ((**s->record("save", "gold")).base_value, "99");
+  // Version 4 moved the values apart from the sync state, every row with its own.
+  auto all = *s->get_all_records("save");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].key, "unsynced");
+  EXPECT_EQ(all[1].value, "keep me");
+  EXPECT_FALSE(all[1].has_base);
+  EXPECT_EQ((*s->dataset("save"))->record_count, 2);
+  ASSERT_TRUE(s->delete_dataset("save").ok());
+  ASSERT_TRUE(s->purge_dataset("save").ok());
+  s.reset();
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM record_values", -1, &q, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(q, 0), 0) << "a deleted record's value goes with it";
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+
+// Counts the writes to the values' table from now on, through a trigger in the file.
+void count_value_writes(const std::string& file) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  const char* sql = R"sql(
+    CREATE TABLE value_writes(n INTEGER NOT NULL);
+    INSERT INTO value_writes VALUES(0);
+    CREATE TRIGGER value_updated AFTER UPDATE ON record_values
+      BEGIN UPDATE value_writes SET n = n + 1; END;
+  )sql";
+  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+}
+int64_t value_writes(const std::string& file) {
+  sqlite3* db = nullptr;
+  sqlite3_open(file.c_str(), &db);
+  sqlite3_stmt* q = nullptr;
+  sqlite3_prepare_v2(db, "SELECT n FROM value_writes", -1, &q, nullptr);
+  int64_t n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return n;
+}
+
+TEST(Sync, MarkingPushedRecordsCleanLeavesTheirValuesUnwritten) {
+  TempDir dir;
+  Options o;
+  o.path = dir.path + "/clean.db";
+  auto s = *LocalStore::open(o);
+  ASSERT_TRUE(s->apply_remote("d", {remote("pulled", "old", 1)}, 1).ok());
+  std::map<std::string, std::optional<std::string>> puts;
+  for (int i = 0; i < 50; ++i) puts["new" + std::to_string(i)] = std::string(1000, 'v');
+  ASSERT_TRUE(s->put_all("d", puts).ok());
+  ASSERT_TRUE(s->put("d", "pulled", "changed").ok());  // its base is now the pulled "old"
+  count_value_writes(o.path);
+
+  auto snapshot = *s->dirty_records("d");
+  ASSERT_EQ(snapshot.size(), 51u);
+  std::vector<RemoteRecord> landed;
+  for (const auto& item : snapshot) landed.push_back(remote(item.key, *item.value, 2));
+  ASSERT_TRUE(s->mark_pushed("d", snapshot, landed, 2).ok());
+  EXPECT_EQ(value_writes(o.path), 1) << "only the record whose stored base had to go";
+  EXPECT_EQ((*s->sync_state("d"))->dirty_count, 0);
+  EXPECT_EQ((**s->record("d", "pulled")).base_value, "changed");
+  EXPECT_EQ((**s->record("d", "new7")).base_value, std::string(1000, 'v'));
+  EXPECT_EQ(**s->get("d", "new7"), std::string(1000, 'v'));
+}
+
+TEST(RemoteUpdates, APageThatNamesAKeyTwiceKeepsTheLaterVersion) {
+  auto s = memory_store();
+  ASSERT_TRUE(s->apply_remote("d", {remote("k", "first", 1), remote("k", "second", 2)}, 2).ok());
+  EXPECT_EQ(**s->get("d", "k"), "second");
+  EXPECT_EQ((**s->record("d", "k")).sync_count, 2);
+  EXPECT_EQ((*s->dataset("d"))->record_count, 1);
 }
 
 // The raw has_base and base_value columns of a record, read straight from the file.
@@ -390,8 +464,10 @@ std::pair<int64_t, bool> stored_base(const std::string& file, const std::string&
   sqlite3* db = nullptr;
   sqlite3_open(file.c_str(), &db);
   sqlite3_stmt* q = nullptr;
-  sqlite3_prepare_v2(db, "SELECT has_base, base_value IS NULL FROM records WHERE key = ?", -1, &q,
-                     nullptr);
+  sqlite3_prepare_v2(db,
+                     "SELECT r.has_base, v.base_value IS NULL FROM records r JOIN record_values v "
+                     "ON v.id = r.id WHERE r.key = ?",
+                     -1, &q, nullptr);
   sqlite3_bind_text(q, 1, key.c_str(), -1, SQLITE_TRANSIENT);
   std::pair<int64_t, bool> out{-1, false};
   if (sqlite3_step(q) == SQLITE_ROW) out = {sqlite3_column_int64(q, 0), sqlite3_column_int(q, 1)};
