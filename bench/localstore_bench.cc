@@ -179,19 +179,12 @@ void BM_RawStateUpdate1000(benchmark::State& state) {
   sqlite3_exec(db, cairn::bench::kRawDeviceState, nullptr, nullptr, nullptr);
   sqlite3_stmt* insert = nullptr;
   sqlite3_stmt* update = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO record_state VALUES('owner', ?, ?, 0, 1)", -1, &insert,
-                     nullptr);
-  sqlite3_prepare_v2(db,
-                     "UPDATE record_state SET sync_count = ?, dirty = 0 WHERE owner = 'owner' AND "
-                     "dataset = ? AND key = ?",
-                     -1, &update, nullptr);
+  sqlite3_prepare_v2(db, cairn::bench::kRawStateInsert, -1, &insert, nullptr);
+  sqlite3_prepare_v2(db, cairn::bench::kRawStateMarkClean, -1, &update, nullptr);
   auto each = [&](sqlite3_stmt* stmt, const std::string& dataset, int i) {
     std::string key = key_of(i);
-    int first = 1;
-    if (stmt == update) sqlite3_bind_int64(stmt, first++, 1);
-    sqlite3_bind_text(stmt, first, dataset.data(), static_cast<int>(dataset.size()),
-                      SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt, first + 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 1, dataset.data(), static_cast<int>(dataset.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
     sqlite3_step(stmt);
     sqlite3_reset(stmt);
   };

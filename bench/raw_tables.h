@@ -23,6 +23,11 @@ inline constexpr char kRawDeviceRecords[] =
 inline constexpr char kRawDeviceState[] =
     "CREATE TABLE record_state(owner TEXT NOT NULL, dataset TEXT NOT NULL, key TEXT NOT NULL,"
     " sync_count INTEGER NOT NULL, dirty INTEGER NOT NULL, PRIMARY KEY(owner, dataset, key));";
+// A dirty row of it (dataset, key), and marking one clean with a new count (dataset, key).
+inline constexpr char kRawStateInsert[] = "INSERT INTO record_state VALUES('owner', ?, ?, 0, 1)";
+inline constexpr char kRawStateMarkClean[] =
+    "UPDATE record_state SET sync_count = sync_count + 1, dirty = 0 WHERE owner = 'owner' AND "
+    "dataset = ? AND key = ?";
 
 inline constexpr char kRawServerRecords[] =
     "CREATE TABLE server_records(identity_id TEXT NOT NULL, dataset TEXT NOT NULL,"

@@ -284,12 +284,8 @@ SqliteFloors sqlite_floors(const std::string& dir, int records, size_t value_byt
                      "UPDATE records SET sync_count = sync_count + 1, dirty = 0 WHERE owner = "
                      "'owner' AND dataset = ? AND key = ?",
                      -1, &update, nullptr);
-  sqlite3_prepare_v2(db, "INSERT INTO record_state VALUES('owner', ?, ?, 0, 1)", -1, &state_insert,
-                     nullptr);
-  sqlite3_prepare_v2(db,
-                     "UPDATE record_state SET sync_count = sync_count + 1, dirty = 0 WHERE owner = "
-                     "'owner' AND dataset = ? AND key = ?",
-                     -1, &state, nullptr);
+  sqlite3_prepare_v2(db, kRawStateInsert, -1, &state_insert, nullptr);
+  sqlite3_prepare_v2(db, kRawStateMarkClean, -1, &state, nullptr);
   const std::string identity = "us-east-1:0b4a7c6e-1111-2222-3333-444455556666";
   // Each side's writes with that side's durability: the server's commits are synced, the
   // device's are not (both defaults).

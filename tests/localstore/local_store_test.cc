@@ -403,6 +403,33 @@ TEST(Bug11, SchemaMigrationsKeepEveryRowOfAnEarlierVersion) {
   sqlite3_close(db);
 }
 
+// One integer read straight from the file by a query with an optional text parameter; -1 when
+// there is no row.
+int64_t file_int(const std::string& file, const char* sql, const std::string& param = "") {
+  sqlite3* db = nullptr;
+  sqlite3_open(file.c_str(), &db);
+  sqlite3_stmt* q = nullptr;
+  sqlite3_prepare_v2(db, sql, -1, &q, nullptr);
+  if (sqlite3_bind_parameter_count(q) > 0) {
+    sqlite3_bind_text(q, 1, param.c_str(), -1, SQLITE_TRANSIENT);
+  }
+  int64_t n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return n;
+}
+int64_t value_writes(const std::string& file) {
+  return file_int(file, "SELECT n FROM value_writes");
+}
+// The raw has_base and base_value columns of a record.
+std::pair<int64_t, bool> stored_base(const std::string& file, const std::string& key) {
+  return {file_int(file, "SELECT has_base FROM records WHERE key = ?", key),
+          file_int(file,
+                   "SELECT v.base_value IS NULL FROM records r JOIN record_values v ON v.id = r.id "
+                   "WHERE r.key = ?",
+                   key) == 1};
+}
+
 // Counts the writes to the values' table from now on, through a trigger in the file.
 void count_value_writes(const std::string& file) {
   sqlite3* db = nullptr;
@@ -416,17 +443,6 @@ void count_value_writes(const std::string& file) {
   ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
 }
-int64_t value_writes(const std::string& file) {
-  sqlite3* db = nullptr;
-  sqlite3_open(file.c_str(), &db);
-  sqlite3_stmt* q = nullptr;
-  sqlite3_prepare_v2(db, "SELECT n FROM value_writes", -1, &q, nullptr);
-  int64_t n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
-  sqlite3_finalize(q);
-  sqlite3_close(db);
-  return n;
-}
-
 TEST(Sync, MarkingPushedRecordsCleanLeavesTheirValuesUnwritten) {
   TempDir dir;
   Options o;
@@ -457,23 +473,6 @@ TEST(RemoteUpdates, APageThatNamesAKeyTwiceKeepsTheLaterVersion) {
   EXPECT_EQ(**s->get("d", "k"), "second");
   EXPECT_EQ((**s->record("d", "k")).sync_count, 2);
   EXPECT_EQ((*s->dataset("d"))->record_count, 1);
-}
-
-// The raw has_base and base_value columns of a record, read straight from the file.
-std::pair<int64_t, bool> stored_base(const std::string& file, const std::string& key) {
-  sqlite3* db = nullptr;
-  sqlite3_open(file.c_str(), &db);
-  sqlite3_stmt* q = nullptr;
-  sqlite3_prepare_v2(db,
-                     "SELECT r.has_base, v.base_value IS NULL FROM records r JOIN record_values v "
-                     "ON v.id = r.id WHERE r.key = ?",
-                     -1, &q, nullptr);
-  sqlite3_bind_text(q, 1, key.c_str(), -1, SQLITE_TRANSIENT);
-  std::pair<int64_t, bool> out{-1, false};
-  if (sqlite3_step(q) == SQLITE_ROW) out = {sqlite3_column_int64(q, 0), sqlite3_column_int(q, 1)};
-  sqlite3_finalize(q);
-  sqlite3_close(db);
-  return out;
 }
 
 TEST(Sync, ACleanRecordStoresItsValueOnceAndTheFirstWriteKeepsItAsTheBase) {
