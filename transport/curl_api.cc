@@ -2,6 +2,11 @@
 
 #include <string>
 
+#include "curl_choice.h"  // generated: CAIRN_CURL_DLOPEN, 1 or 0 (transport/CMakeLists.txt)
+#ifndef CAIRN_CURL_DLOPEN
+#error "CAIRN_CURL_DLOPEN is not set: the build generates curl_choice.h"
+#endif
+
 #if CAIRN_CURL_DLOPEN
 #include <dlfcn.h>
 #endif
