@@ -543,6 +543,30 @@ std::pair<size_t, size_t> measure_rss(Bench& b, const std::string& token, int da
   return {peak, baseline};
 }
 
+// Only small syncs, `rounds` of them on a dataset of `records`: a run to profile (perf record, or
+// callgrind), without the full pushes and pulls that dominate the whole run. Prints the median.
+int profile_small(int records, size_t value_bytes, int rounds) {
+  Bench b;
+  b.start();
+  auto writer = b.device(b.player("profile"));
+  auto ds = *writer.manager->open_or_create_dataset("full-0");
+  if (!ds->put_all(full_dataset(records, value_bytes, 0)).ok()) throw std::runtime_error("put_all");
+  std::vector<Exchange> ex;
+  b.timed_sync(writer, "full-0", &ex);
+  std::vector<double> times, puts;
+  for (int r = 0; r < rounds; ++r) {
+    auto started = std::chrono::steady_clock::now();
+    if (!ds->put(key_of(r % records), value_of(r % records, r + 1, value_bytes)).ok())
+      throw std::runtime_error("put failed");
+    puts.push_back(seconds_since(started));
+    times.push_back(b.timed_sync(writer, "full-0", &ex));
+  }
+  std::printf("small sync, 1 change in %d records: median %.3f ms over %d (the put before each: "
+              "median %.3f ms)\n",
+              records, median(times) * 1e3, rounds, median(puts) * 1e3);
+  return 0;
+}
+
 int run(bool smoke, const std::string& out, std::vector<int> sizes, bool with_rss) {
   Bench b;
   b.start();
@@ -710,7 +734,7 @@ int main(int argc, char** argv) {
   bool smoke = false, rss_child = false, push = false, no_rss = false;
   std::vector<int> sizes;
   std::string out, endpoint, pool, token, db;
-  int datasets = 20, records = 1000;
+  int datasets = 20, records = 1000, profile_small_rounds = 0;
   size_t value_bytes = 1000;
   app.add_flag("--smoke", smoke, "Small sizes, one repetition: checks that it works");
   app.add_option("--out", out, "Write the figures as JSON here");
@@ -727,12 +751,16 @@ int main(int argc, char** argv) {
   app.add_option("--records", records)->group("");
   app.add_option("--value-bytes", value_bytes)->group("");
   app.add_flag("--push", push)->group("");
+  app.add_option("--profile-small", profile_small_rounds,
+                 "Run only this many small syncs (1 change in --records records), to profile");
   CLI11_PARSE(app, argc, argv);
   try {
     if (rss_child) {
       return cairn::bench::rss_child(endpoint, pool, token, db, datasets, records, value_bytes,
                                      push);
     }
+    if (profile_small_rounds > 0)
+      return cairn::bench::profile_small(records, value_bytes, profile_small_rounds);
     return cairn::bench::run(smoke, out, sizes, !no_rss);
   } catch (const std::exception& e) {
     std::cerr << "sync_bench: " << e.what() << "\n";
