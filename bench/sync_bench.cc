@@ -561,9 +561,10 @@ int profile_small(int records, size_t value_bytes, int rounds) {
     puts.push_back(seconds_since(started));
     times.push_back(b.timed_sync(writer, "full-0", &ex));
   }
-  std::printf("small sync, 1 change in %d records: median %.3f ms over %d (the put before each: "
-              "median %.3f ms)\n",
-              records, median(times) * 1e3, rounds, median(puts) * 1e3);
+  std::printf(
+      "small sync, 1 change in %d records: median %.3f ms over %d (the put before each: "
+      "median %.3f ms)\n",
+      records, median(times) * 1e3, rounds, median(puts) * 1e3);
   return 0;
 }
 
