@@ -70,6 +70,13 @@ endforeach()
 configure(-DCAIRN_STATIC=ON)
 build()
 message(STATUS "static, reconfigured: ${last_output}")
+# Only transport/curl_api.cc (through its generated header) and the C API read the switch.
+string(REGEX MATCHALL "Building (C|CXX) object" compiled "${last_output}")
+list(LENGTH compiled recompiled)
+if(recompiled GREATER 2)
+  message(FATAL_ERROR "switching to static recompiled ${recompiled} files, not only the two that "
+    "read the switch:\n${last_output}")
+endif()
 run(${CMAKE_COMMAND} --install ${WORK_DIR}/build)
 foreach(f lib/libcairn.a lib/libcairn-cpp.a include/cairn/cairn.h lib/pkgconfig/cairn.pc)
   if(NOT EXISTS ${WORK_DIR}/prefix/${f})
