@@ -114,6 +114,34 @@ TEST_F(Cli, LocalCommandsNeverLoadTheNetworkLibraryAndSyncLoadsIt) {
 #endif
 }
 
+// With CAIRN_CLI_STATIC_RUNTIME, the C++ runtime and OpenSSL are inside the binary: a local
+// command loads neither (they are most of a start's cost), and a sync, whose libcurl brings the
+// system's OpenSSL beside the binary's own copy, still signs, connects and pushes.
+TEST_F(Cli, TheStaticRuntimeLoadsNoOpenSslOrCppRuntimeAndSyncStillWorks) {
+#if CAIRN_CLI_STATIC_RUNTIME
+  std::string d = device("static");
+  RunResult put = cli(d + " put save gold 10", "LD_DEBUG=libs");
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  ASSERT_NE(put.err.find("find library="), std::string::npos) << "no loader trace: " << put.err;
+  for (const char* lib : {"libssl.so", "libcrypto.so", "libstdc++.so", "libgcc_s.so"}) {
+    EXPECT_EQ(put.err.find(std::string("find library=") + lib), std::string::npos) << lib;
+  }
+  RunResult sync = cli(d + " sync save", "LD_DEBUG=libs");
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_NE(sync.err.find("find library=libssl.so"), std::string::npos) << "libcurl's own";
+  EXPECT_EQ(cli(d + " sync save").exit_code, 0);
+  EXPECT_NE(cli(d + " status save").out.find("pending changes:  0"), std::string::npos);
+  RunResult id = cli(d + " identity");
+  ASSERT_EQ(id.exit_code, 0) << id.err;
+  std::string identity = id.out.substr(0, id.out.size() - 1);
+  auto remote = list_all(*ts.admin_sync(), ts.pool(), identity, "save").records;
+  ASSERT_EQ(remote.size(), 1u);
+  EXPECT_EQ(remote[0].value, std::optional<std::string>("10"));
+#else
+  GTEST_SKIP() << "the CLI links the C++ runtime and OpenSSL shared here";
+#endif
+}
+
 TEST_F(Cli, EachDeviceWithoutALoginIsItsOwnGuest) {
   std::string a = device("a"), b = device("b");
   ASSERT_EQ(cli(a + " put save gold 10").exit_code, 0);
