@@ -285,13 +285,15 @@ class JsonIn : public BodyVisitor {
   bool read(const char* name, bool& out) { return assign(r_.boolean(name), out); }
   bool read(const char* name, Timestamp& out) { return assign(r_.time(name), out); }
   bool read(const char* name, std::vector<std::string>& out) {
-    if (!r_.array(name)) return false;
-    out = r_.string_list(name);
+    const rapidjson::Value* a = r_.array(name);
+    if (!a) return false;
+    out = r_.string_list(*a, name);
     return true;
   }
   bool read(const char* name, StringMap& out) {
-    if (!r_.object(name)) return false;
-    out = r_.string_map(name);
+    const rapidjson::Value* o = r_.object(name);
+    if (!o) return false;
+    out = r_.string_map(*o, name);
     return true;
   }
   template <typename T>

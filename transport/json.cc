@@ -225,9 +225,21 @@ void ObjectReader::merge(const ObjectReader& nested) {
 
 const rapidjson::Value* ObjectReader::member(const char* key) {
   if (!value_) return nullptr;
-  auto it = value_->FindMember(key);
-  if (it == value_->MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
+  const rapidjson::Value* found = nullptr;
+  if (next_ < value_->MemberCount()) {
+    const auto& m = value_->MemberBegin()[next_];
+    size_t length = std::strlen(key);
+    if (m.name.GetStringLength() == length && std::memcmp(m.name.GetString(), key, length) == 0) {
+      found = &m.value;
+      ++next_;
+    }
+  }
+  if (!found) {
+    auto it = value_->FindMember(key);
+    if (it == value_->MemberEnd()) return nullptr;
+    found = &it->value;
+  }
+  return found->IsNull() ? nullptr : found;
 }
 
 std::optional<std::string> ObjectReader::str(const char* key) {
@@ -315,33 +327,30 @@ const rapidjson::Value* ObjectReader::array(const char* key) {
   return v;
 }
 
-std::vector<std::string> ObjectReader::string_list(const char* key) {
+std::vector<std::string> ObjectReader::string_list(const rapidjson::Value& array, const char* key) {
   std::vector<std::string> out;
-  if (const auto* a = array(key)) {
-    for (const auto& item : a->GetArray()) {
-      if (item.IsNull()) continue;
-      if (!item.IsString()) {
-        fail(std::string(key) + " has a member that is not a string");
-        continue;
-      }
-      out.emplace_back(item.GetString(), item.GetStringLength());
+  for (const auto& item : array.GetArray()) {
+    if (item.IsNull()) continue;
+    if (!item.IsString()) {
+      fail(std::string(key) + " has a member that is not a string");
+      continue;
     }
+    out.emplace_back(item.GetString(), item.GetStringLength());
   }
   return out;
 }
 
-std::map<std::string, std::string> ObjectReader::string_map(const char* key) {
+std::map<std::string, std::string> ObjectReader::string_map(const rapidjson::Value& object,
+                                                            const char* key) {
   std::map<std::string, std::string> out;
-  if (const auto* o = object(key)) {
-    for (const auto& m : o->GetObject()) {
-      if (m.value.IsNull()) continue;
-      if (!m.value.IsString()) {
-        fail(std::string(key) + "." + m.name.GetString() + " is not a string");
-        continue;
-      }
-      out.emplace(std::string(m.name.GetString(), m.name.GetStringLength()),
-                  std::string(m.value.GetString(), m.value.GetStringLength()));
+  for (const auto& m : object.GetObject()) {
+    if (m.value.IsNull()) continue;
+    if (!m.value.IsString()) {
+      fail(std::string(key) + "." + m.name.GetString() + " is not a string");
+      continue;
     }
+    out.emplace(std::string(m.name.GetString(), m.name.GetStringLength()),
+                std::string(m.value.GetString(), m.value.GetStringLength()));
   }
   return out;
 }

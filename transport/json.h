@@ -117,8 +117,9 @@ class ObjectReader {
   // nullptr when absent or null.
   const rapidjson::Value* object(const char* key);
   const rapidjson::Value* array(const char* key);
-  std::vector<std::string> string_list(const char* key);
-  std::map<std::string, std::string> string_map(const char* key);
+  // The strings of an array or object that array(key) or object(key) found (nulls skipped).
+  std::vector<std::string> string_list(const rapidjson::Value& array, const char* key);
+  std::map<std::string, std::string> string_map(const rapidjson::Value& object, const char* key);
 
   // Record an error found by the caller (nested readers report through their parent).
   void fail(const std::string& what);
@@ -130,6 +131,11 @@ class ObjectReader {
   const rapidjson::Value* member(const char* key);
 
   const rapidjson::Value* value_ = nullptr;
+  // Shapes ask for their members in the order they declare them, which is the order cairn-server
+  // and the SDKs write them: the member after the last one found this way is tried first, and a
+  // miss falls back to a search. The answer is the search's (the first member of that name), as
+  // the members before the cursor are names already asked for, and a reader asks for each once.
+  rapidjson::SizeType next_ = 0;
   std::string context_;
   bool valid_ = true;
   Status status_;

@@ -185,6 +185,32 @@ TEST(JsonTimestamps, TimesBeyondWhatATimestampHoldsAreParseErrors) {
   EXPECT_TRUE(r.status().ok());
 }
 
+// Members are tried in the order a shape asks for them first; whatever the order, and with a name
+// given twice, the answer is the search's: the first member of that name.
+TEST(JsonObjects, MembersAreFoundInAnyOrderAndARepeatedNameGivesItsFirst) {
+  rapidjson::Document doc;
+  ASSERT_TRUE(json::parse(R"({"a":"1","b":"2","c":"3","b":"b2","a":"a2"})", doc).ok());
+  json::ObjectReader in_order(doc, "test");
+  EXPECT_EQ(in_order.str("a"), "1");
+  EXPECT_EQ(in_order.str("b"), "2");
+  EXPECT_EQ(in_order.str("c"), "3");
+  EXPECT_EQ(in_order.str("d"), std::nullopt);
+  json::ObjectReader shuffled(doc, "test");
+  EXPECT_EQ(shuffled.str("c"), "3");
+  EXPECT_EQ(shuffled.str("a"), "1");
+  EXPECT_EQ(shuffled.str("b"), "2");
+
+  ASSERT_TRUE(json::parse(R"({"b":"x","a":"1","b":"y"})", doc).ok());
+  json::ObjectReader skipped(doc, "test");
+  EXPECT_EQ(skipped.str("a"), "1");
+  EXPECT_EQ(skipped.str("b"), "x");
+
+  ASSERT_TRUE(json::parse(R"({"a\u0000b":"nul","a":"2"})", doc).ok());
+  json::ObjectReader nul(doc, "test");
+  EXPECT_EQ(nul.str("a"), "2") << "a name with a NUL inside is another name";
+  EXPECT_TRUE(nul.status().ok());
+}
+
 TEST(JsonNumbers, LongsStaySixtyFourBit) {
   rapidjson::Document doc;
   ASSERT_TRUE(
