@@ -99,14 +99,17 @@ TEST(Compression, AcceptEncodingIsReadAsRfc9110Says) {
 }
 
 TEST(Compression, GzipIsAStandardMemberThatInflatesBackToTheBody) {
-  std::string body = game_save(7, 5000);
-  for (int level : {1, 6, 9}) {
-    std::string packed = server::gzip(body, level);
-    ASSERT_GE(packed.size(), 18u);
-    EXPECT_EQ(static_cast<unsigned char>(packed[0]), 0x1f);  // the gzip magic
-    EXPECT_EQ(static_cast<unsigned char>(packed[1]), 0x8b);
-    EXPECT_LT(packed.size(), body.size() / 2) << "level " << level;
-    EXPECT_EQ(inflate_gzip(packed), body) << "level " << level;
+  // The window follows the body's size: each size below takes another, up to zlib's largest.
+  for (size_t size : {1000, 1025, 3000, 5000, 20000, 70000, 1000000}) {
+    std::string body = game_save(7, size);
+    for (int level : {1, 6, 9}) {
+      std::string packed = server::gzip(body, level);
+      ASSERT_GE(packed.size(), 18u);
+      EXPECT_EQ(static_cast<unsigned char>(packed[0]), 0x1f);  // the gzip magic
+      EXPECT_EQ(static_cast<unsigned char>(packed[1]), 0x8b);
+      EXPECT_LT(packed.size(), body.size() / 2) << size << " B, level " << level;
+      EXPECT_EQ(inflate_gzip(packed), body) << size << " B, level " << level;
+    }
   }
 }
 
