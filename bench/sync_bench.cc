@@ -454,7 +454,9 @@ struct PullCost {
 double process_cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
@@ -517,6 +519,7 @@ int rss_child(const std::string& endpoint, const std::string& pool, const std::s
     }
   }
   std::vector<SyncFuture> syncs;
+  syncs.reserve(static_cast<size_t>(datasets));
   for (int d = 0; d < datasets; ++d)
     syncs.push_back(manager.synchronize("rss-" + std::to_string(d)));
   for (auto& f : syncs) {
@@ -715,7 +718,7 @@ int run(bool smoke, const std::string& out, std::vector<int> sizes, bool with_rs
         b.timed_sync(writer, name, &ex);
       }
     }
-    double data_mb = rss_datasets * full * (8 + value_bytes) / 1e6;
+    double data_mb = static_cast<double>(rss_datasets * full * (8 + value_bytes)) / 1e6;
     auto [pull_peak, pull_base] = measure_rss(b, token, rss_datasets, full, value_bytes, false);
     auto [push_peak, push_base] =
         measure_rss(b, b.player("rss-push"), rss_datasets, full, value_bytes, true);
