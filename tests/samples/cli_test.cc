@@ -89,17 +89,27 @@ TEST_F(Cli, LocalCommandsWorkWithNoServerAtAll) {
   EXPECT_EQ(cli("--db " + dir.path + "/offline.db get save name").out, "Ayla Q\n");
 }
 
-// Whether a run loaded libcurl, from the dynamic loader's own account of the libraries it opened.
-bool loaded_libcurl(const RunResult& r) {
-  return r.err.find("find library=libcurl.so") != std::string::npos;
+// Whether a run under LD_DEBUG=libs loaded a library (a name's prefix: "libcurl.so"), from the
+// dynamic loader's own account of the libraries it opened.
+bool loaded(const RunResult& r, const std::string& library) {
+  return r.err.find("find library=" + library) != std::string::npos;
+}
+bool loaded_libcurl(const RunResult& r) { return loaded(r, "libcurl.so"); }
+
+// A run under LD_DEBUG=libs that succeeded and left the loader's account to read.
+::testing::AssertionResult traced_run(const RunResult& r) {
+  if (r.exit_code != 0)
+    return ::testing::AssertionFailure() << "exit " << r.exit_code << ": " << r.err;
+  if (r.err.find("find library=") == std::string::npos)
+    return ::testing::AssertionFailure() << "no loader trace: " << r.err;
+  return ::testing::AssertionSuccess();
 }
 
 TEST_F(Cli, LocalCommandsNeverLoadTheNetworkLibraryAndSyncLoadsIt) {
 #if CAIRN_CURL_DLOPEN
   std::string d = device("lazy");
   RunResult put = cli(d + " put save gold 10", "LD_DEBUG=libs");
-  ASSERT_EQ(put.exit_code, 0) << put.err;
-  ASSERT_NE(put.err.find("find library="), std::string::npos) << "no loader trace: " << put.err;
+  ASSERT_TRUE(traced_run(put));
   EXPECT_FALSE(loaded_libcurl(put)) << put.err;
   RunResult get = cli(d + " get save gold", "LD_DEBUG=libs");
   EXPECT_EQ(get.exit_code, 0);
@@ -121,14 +131,13 @@ TEST_F(Cli, TheStaticRuntimeLoadsNoOpenSslOrCppRuntimeAndSyncStillWorks) {
 #if CAIRN_CLI_STATIC_RUNTIME
   std::string d = device("static");
   RunResult put = cli(d + " put save gold 10", "LD_DEBUG=libs");
-  ASSERT_EQ(put.exit_code, 0) << put.err;
-  ASSERT_NE(put.err.find("find library="), std::string::npos) << "no loader trace: " << put.err;
+  ASSERT_TRUE(traced_run(put));
   for (const char* lib : {"libssl.so", "libcrypto.so", "libstdc++.so", "libgcc_s.so"}) {
-    EXPECT_EQ(put.err.find(std::string("find library=") + lib), std::string::npos) << lib;
+    EXPECT_FALSE(loaded(put, lib)) << lib;
   }
   RunResult sync = cli(d + " sync save", "LD_DEBUG=libs");
-  ASSERT_EQ(sync.exit_code, 0) << sync.err;
-  EXPECT_NE(sync.err.find("find library=libssl.so"), std::string::npos) << "libcurl's own";
+  ASSERT_TRUE(traced_run(sync));
+  EXPECT_TRUE(loaded(sync, "libssl.so")) << "libcurl's own";
   EXPECT_EQ(cli(d + " sync save").exit_code, 0);
   EXPECT_NE(cli(d + " status save").out.find("pending changes:  0"), std::string::npos);
   RunResult id = cli(d + " identity");
