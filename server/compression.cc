@@ -57,9 +57,9 @@ bool accepts_gzip(std::string_view accept_encoding) {
 
 std::string gzip(std::string_view data, int level) {
   // The window and the match-finder's tables sized to the body: zlib's largest (a 32 KB window
-  // and memLevel 8) take about 260 KB to set up and clear, which cost more than compressing a
-  // reply of a few kilobytes. A window past the body's size finds nothing more. Any window makes
-  // a valid gzip member; +16 writes gzip's header and trailer instead of zlib's.
+  // and memLevel 8) take about 260 KB to set up and clear, nearly what compressing a reply of a
+  // few kilobytes costs. A window past the body's size finds nothing more. Any window makes a
+  // valid gzip member; +16 writes gzip's header and trailer instead of zlib's.
   int window_bits = 9;
   while (window_bits < 15 && (size_t{1} << window_bits) < data.size()) ++window_bits;
   int mem_level = std::clamp(window_bits - 6, 1, 8);
