@@ -249,6 +249,15 @@ server::PhaseTotals sum_sync_phases(server::Api& api) {
   return sum;
 }
 
+// Adds the server's time between two sums (sum_sync_phases) to `into`; its requests stay as set.
+void add_phases(server::PhaseTotals& into, const server::PhaseTotals& before,
+                const server::PhaseTotals& after) {
+  into.handler_ns += after.handler_ns - before.handler_ns;
+  into.auth_ns += after.auth_ns - before.auth_ns;
+  into.parse_ns += after.parse_ns - before.parse_ns;
+  into.storage_ns += after.storage_ns - before.storage_ns;
+}
+
 // What any design that keeps the records in SQLite pays, whatever its protocol and schema: the
 // same rows written with the same pragmas into equivalent tables, statements prepared once, one
 // transaction each; the server's commits synced to disk, as cairn-server's default durability
@@ -380,11 +389,7 @@ SizePoint measure_size(Bench& b, int records, size_t value_bytes, int reps, Benc
       throw std::runtime_error("put_all failed");
     auto before = sum_sync_phases(b.server->api());
     push.push_back(b.timed_sync(writer, name, &ex));
-    auto after = sum_sync_phases(b.server->api());
-    p.push_phases.handler_ns += after.handler_ns - before.handler_ns;
-    p.push_phases.auth_ns += after.auth_ns - before.auth_ns;
-    p.push_phases.parse_ns += after.parse_ns - before.parse_ns;
-    p.push_phases.storage_ns += after.storage_ns - before.storage_ns;
+    add_phases(p.push_phases, before, sum_sync_phases(b.server->api()));
     p.push_requests = ex.size();
     push_floor.push_back(replay_floor(ex, 3));
     for (const auto& e : ex) {
@@ -396,9 +401,7 @@ SizePoint measure_size(Bench& b, int records, size_t value_bytes, int reps, Benc
     auto reader = b.device(token);
     auto before = sum_sync_phases(b.server->api());
     pull.push_back(b.timed_sync(reader, "full-0", &ex));
-    auto after = sum_sync_phases(b.server->api());
-    p.pull_phases.handler_ns += after.handler_ns - before.handler_ns;
-    p.pull_phases.storage_ns += after.storage_ns - before.storage_ns;
+    add_phases(p.pull_phases, before, sum_sync_phases(b.server->api()));
     p.pull_requests = ex.size();
     p.pull_pages = static_cast<size_t>(std::count_if(
         ex.begin(), ex.end(), [](const Exchange& e) { return e.request.method == "GET"; }));
@@ -571,7 +574,8 @@ int profile_small(int records, size_t value_bytes, int rounds) {
     puts.push_back(seconds_since(started));
     times.push_back(b.timed_sync(writer, "full-0", &ex));
   }
-  auto after = sum_sync_phases(b.server->api());
+  server::PhaseTotals spent;
+  add_phases(spent, before, sum_sync_phases(b.server->api()));
   for (int r = 0; r < 5; ++r) floors.push_back(replay_floor(ex, 3));
   std::printf(
       "small sync, 1 change in %d records: median %.3f ms over %d (the put before each: "
@@ -579,15 +583,12 @@ int profile_small(int records, size_t value_bytes, int rounds) {
       records, median(times) * 1e3, rounds, median(puts) * 1e3);
   // Where a sync's time goes on the server, as the mean per sync (both requests), beside the
   // same requests replayed to the minimal server.
-  auto per_sync = [&](uint64_t after_ns, uint64_t before_ns) {
-    return static_cast<double>(after_ns - before_ns) / 1e6 / rounds;
-  };
+  auto per_sync = [&](uint64_t ns) { return static_cast<double>(ns) / 1e6 / rounds; };
   std::printf(
       "  server, mean per sync: handler %.3f ms (SigV4 %.3f, JSON %.3f, storage %.3f); "
       "requests replayed to the minimal server: %.3f ms\n",
-      per_sync(after.handler_ns, before.handler_ns), per_sync(after.auth_ns, before.auth_ns),
-      per_sync(after.parse_ns, before.parse_ns), per_sync(after.storage_ns, before.storage_ns),
-      median(floors) * 1e3);
+      per_sync(spent.handler_ns), per_sync(spent.auth_ns), per_sync(spent.parse_ns),
+      per_sync(spent.storage_ns), median(floors) * 1e3);
   return 0;
 }
 
