@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, configures, builds, runs clang-tidy on the
-# library sources the last commit changed (scripts/tidy.sh) and every test, then runs the suite again under AddressSanitizer + UBSan, the concurrency suites under
-# ThreadSanitizer, and each fuzz target for CAIRN_FUZZ_SECONDS (30) under ASan + UBSan
-# (docs/reliability.md). CAIRN_SKIP_SANITIZERS=1 skips all three on a developer machine; CI always
-# runs them. At the end, pass or fail, it prints how long each stage took.
+# library sources the last commit changed (scripts/tidy.sh) and every test, then runs the suite
+# again under AddressSanitizer + UBSan, the concurrency suites under ThreadSanitizer, and each fuzz
+# target for CAIRN_FUZZ_SECONDS (30) under ASan + UBSan (docs/reliability.md).
+# CAIRN_SKIP_SANITIZERS=1 skips all three on a developer machine; CI always runs them. At the end,
+# pass or fail, it prints how long each stage took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
